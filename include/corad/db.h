@@ -1,0 +1,70 @@
+/* db: PostgreSQL connections, migrations and the role and schema gates. */
+#ifndef CORAD_DB_H
+#define CORAD_DB_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include <libpq-fe.h>
+
+/*
+ * Opens a connection (URL or key=value string) with corad's defaults
+ * (application_name, a 5 s connect timeout) under whatever the string says.
+ * Returns NULL with libpq's message in err.
+ */
+PGconn	*db_open(const char *conninfo, const char *application_name,
+	    char *err, size_t errlen);
+
+/* A migration file found on disk: NNNN_name.sql. */
+struct migration {
+	int	 version;
+	char	 name[128];	/* file name */
+	char	*sql;		/* contents, owned */
+	char	 checksum[65];	/* SHA-256 hex of the contents */
+};
+
+struct migration_set {
+	struct migration	*items;	/* sorted by version */
+	size_t			 n;
+	char			 dir[512];
+};
+
+/*
+ * Loads the migrations shipped with this binary: CORAD_MIGRATIONS_DIR when
+ * set, else the build tree's sql/, else $(datadir)/corad/sql. Returns -1 with
+ * a message when none is found or a file is unreadable or misnamed.
+ */
+int	migrations_load(struct migration_set *set, char *err, size_t errlen);
+void	migrations_free(struct migration_set *set);
+/* Highest shipped version (0 when empty). */
+int	migrations_latest(const struct migration_set *set);
+
+/*
+ * Applies the pending migrations in order, each in its own transaction
+ * together with its bookkeeping row, printing one line per migration
+ * applied to `out`. Serialised by an advisory lock. Returns the number
+ * applied, or -1 with a message (nothing of the failing file is kept).
+ */
+int	migrations_apply(PGconn *conn, const struct migration_set *set,
+	    void (*print)(const char *line, void *ctx), void *ctx,
+	    char *err, size_t errlen);
+
+/* The highest applied version, 0 for none; -1 on a query error. */
+int	migrations_applied_version(PGconn *conn, char *err, size_t errlen);
+
+/* Gate 3 of SPEC section 4: what makes the role unfit, one string each. */
+struct role_report {
+	char	 role[64];
+	int	 nproblems;
+	char	 problems[8][200];
+};
+
+/* Fills the report; -1 with a message when the checks cannot run (for
+ * example when the events table does not exist yet). */
+int	db_check_role(PGconn *conn, struct role_report *rep, char *err, size_t errlen);
+
+/* True for a libpq failure that means "the server is not there" (class 08,
+ * a broken connection, admin shutdown) rather than a bad statement. */
+bool	db_is_unavailable(PGconn *conn, const PGresult *res);
+
+#endif

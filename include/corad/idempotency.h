@@ -1,0 +1,61 @@
+/*
+ * idempotency: Idempotency-Key on commands (SPEC section 8), Stripe-style
+ * two-phase: claim the key (a committed in_progress row), run, then store
+ * the result in the command's own transaction (or its 4xx error alone).
+ */
+#ifndef CORAD_IDEMPOTENCY_H
+#define CORAD_IDEMPOTENCY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include <json-c/json.h>
+
+#include "corad/reply.h"
+
+struct request;
+
+#define IDEM_SURFACE_HTTP	"00000000-0000-0000-0000-000000000020"
+#define IDEM_SURFACE_MCP	"00000000-0000-0000-0000-000000000022"
+#define IDEM_KEY_MAX		255	/* characters */
+
+/* The claim a request holds; lives in struct request. */
+struct idem_claim {
+	bool		 active;	/* a key was sent and claimed */
+	bool		 settled;	/* the result is stored (or the claim dropped) */
+	const char	*command;	/* RegisterActor, ForgetActor */
+	const char	*surface;
+	char		*key;		/* owned */
+	char		 hash[65];
+	char		 token[48];	/* locked_at as text: the fencing token */
+};
+
+/*
+ * The command as Python's json.dumps(cmd, sort_keys=True) writes it:
+ * separators ", " and ": ", non-ASCII as \uXXXX (surrogate pairs above
+ * U+FFFF). Returns a malloc'd string.
+ */
+char	*idem_command_json(json_object *cmd);
+/* SHA-256 hex of a string. */
+void	 idem_sha256_hex(const char *s, char out[65]);
+
+/*
+ * Reads the Idempotency-Key parameter. No key: CORA_OK with the claim
+ * inactive. Otherwise validates it (400), hashes `cmd`, and claims it:
+ * CORA_OK with the claim active; CORA_OK with *replayed set when a stored
+ * result was sent; 422 for another body; 409 + Retry-After while another
+ * request holds it; 503 without a database.
+ */
+enum cora_err	idem_claim(struct request *r, const char *command, json_object *cmd,
+		    bool *replayed);
+
+/* In the command's transaction, before COMMIT: stores the success.
+ * CORA_ERR_CONFLICT when the claim was taken over meanwhile. */
+enum cora_err	idem_complete(struct request *r, int status, const char *body);
+
+/* After the handler: stores a 4xx error, drops the claim after a 5xx. */
+void		idem_settle(struct request *r, int status, const char *body);
+
+void		idem_reset(struct idem_claim *c);
+
+#endif

@@ -1,0 +1,27 @@
+/* ids: UUID parsing and formatting, UUIDv7 and random ids. */
+#ifndef CORAD_IDS_H
+#define CORAD_IDS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define UUID_STR_LEN	37	/* 36 characters and the NUL */
+
+struct uuid_error {
+	char	msg[160];	/* pydantic-style reason, e.g. "invalid length: ..." */
+};
+
+/*
+ * Parses the forms Python's uuid.UUID and pydantic accept: 8-4-4-4-12 hex,
+ * 32 hex digits, either one inside braces or after "urn:uuid:". Writes the
+ * canonical lowercase form to out. Returns false (with a reason) otherwise.
+ */
+bool	uuid_parse_text(const char *in, uint8_t out[16], struct uuid_error *err);
+void	uuid_format(const uint8_t in[16], char out[UUID_STR_LEN]);
+
+/* Version 7 (RFC 9562): 48-bit Unix milliseconds, then random bits. */
+void	uuid_make_v7(uint8_t out[16]);
+void	uuid_make_v4(uint8_t out[16]);
+
+#endif

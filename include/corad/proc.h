@@ -1,0 +1,60 @@
+/* proc: the process tree of `corad serve` and what every child receives. */
+#ifndef CORAD_PROC_H
+#define CORAD_PROC_H
+
+#include <signal.h>
+#include <stdbool.h>
+
+#include "corad/config.h"
+
+enum child_kind {
+	CHILD_WORKER,		/* serves requests: worker.c */
+	CHILD_STATS,		/* aggregates request records: stats.c */
+	CHILD_PROJECTOR,	/* keeps the projections current: projector.c */
+	CHILD__MAX
+};
+
+enum exit_reason {
+	EXIT_REASON_CLEAN,	/* exited 0 when asked to */
+	EXIT_REASON_ERROR,	/* non-zero exit code */
+	EXIT_REASON_SIGNAL,	/* killed by a signal */
+};
+
+struct authz_policy;
+
+/* What the master sets up before forking; inherited by every child. */
+struct runtime {
+	struct config	*cfg;
+	struct authz_policy *policy;	/* AUTHZ_POLICY_FILE, NULL when unset */
+	const char	*env_file;	/* --env-file, read again on SIGHUP */
+	int		 ready_fd;	/* in a worker: write one byte once accepting */
+	int		 listen_fd;	/* FastCGI listen socket */
+	char		 listen_path[108];/* its path when we created it, else "" */
+	int		 report_rd;	/* ipc datagrams: read end (stats child) */
+	int		 report_wr;	/* ipc datagrams: write end (everyone) */
+	int		 query_fd;	/* stats query listen socket (stats child) */
+	char		 query_path[108];/* its path, for workers to connect to */
+};
+
+const char	*child_kind_name(enum child_kind kind);
+
+/* Entry points of the children: each returns the process exit code. */
+int	worker_main(struct runtime *rt);
+int	stats_main(struct runtime *rt);
+int	projector_main(struct runtime *rt);
+
+/* The master: forks and supervises the children until told to stop. */
+int	master_run(struct runtime *rt);
+
+/*
+ * In a freshly forked child: default signal dispositions, an empty signal
+ * mask, SIGPIPE ignored, SIGTERM when the master dies, and the process name
+ * ("corad-worker") that ps, top and the tests see.
+ */
+void	proc_child_init(pid_t master, enum child_kind kind);
+
+/* Non-blocking send of one ipc message; false when it was dropped. */
+union ipc_msg;
+bool	ipc_send(int fd, const union ipc_msg *msg, size_t len);
+
+#endif

@@ -1,0 +1,76 @@
+/* request: one FastCGI request and everything allocated for it. */
+#ifndef CORAD_REQUEST_H
+#define CORAD_REQUEST_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <time.h>
+
+#include <fcgiapp.h>
+#include <json-c/json.h>
+
+#include "corad/idempotency.h"
+#include "corad/ids.h"
+#include "corad/reply.h"
+#include "corad/route.h"
+
+struct runtime;
+struct store;
+struct authz_policy;
+
+/*
+ * Owned by the worker and reused for every request; request_reset() frees
+ * what the last request allocated. Handlers fill `error_*` and return an
+ * enum cora_err, or reply themselves and return CORA_OK.
+ */
+struct request {
+	FCGX_Request		*fcgi;
+	struct runtime		*rt;
+	struct store		*store;		/* the worker's database session */
+	const struct authz_policy *policy;	/* NULL: everything allowed */
+
+	enum http_method	 method;
+	const char		*method_name;	/* as sent by the proxy */
+	const char		*path;		/* decoded, without query string */
+	char			*path_buf;	/* owns path when it was copied */
+	const char		*query;		/* raw query string or "" */
+	struct route_match	 match;
+
+	char			 correlation_id[UUID_STR_LEN];
+	char			 principal_id[UUID_STR_LEN];
+
+	long long		 content_length;	/* -1 when not sent */
+	char			*body;			/* NUL-terminated */
+	size_t			 body_len;
+
+	struct timespec		 started;	/* CLOCK_MONOTONIC */
+	int			 status;	/* sent status, 0 before reply */
+	size_t			 response_bytes;
+
+	/* Set by a step or handler that fails; rendered by reply_error(). */
+	char			*error_detail;		/* {"detail": text} */
+	json_object		*error_validation;	/* array for 422 */
+	int			 retry_after;		/* seconds; 0: no header */
+
+	struct idem_claim	 idem;		/* Idempotency-Key, when sent */
+};
+
+void	request_reset(struct request *r);
+
+/* Sets error_detail from a format; returns `e` for `return request_fail()`. */
+enum cora_err	request_fail(struct request *r, enum cora_err e, const char *fmt, ...)
+		    __attribute__((format(printf, 3, 4)));
+
+/* Sends a complete response: status, JSON content type, X-Correlation-Id,
+ * extra headers ("Name: value\r\n..." or NULL) and body (NULL: none). */
+void	reply_send(struct request *r, int status, const char *extra_headers,
+	    const char *body, size_t len);
+/* Sends a non-JSON body (only /metrics has one). */
+void	reply_text(struct request *r, int status, const char *ctype,
+	    const char *body, size_t len);
+/* Sends `body` (json-c) with `status`; does not take over body. */
+void	reply_json(struct request *r, int status, json_object *body);
+/* Renders an error code with what the request holds into a response. */
+void	reply_error(struct request *r, enum cora_err e);
+
+#endif

@@ -1,0 +1,21 @@
+/* startup: loading the configuration and the start-up gates (SPEC 3, 4). */
+#ifndef CORAD_STARTUP_H
+#define CORAD_STARTUP_H
+
+struct config;
+struct authz_policy;
+
+/* Environment plus --env-file into cfg; logs config.invalid and returns -1
+ * on a bad value. Sets the log level. */
+int	startup_config(const char *env_file, struct config *cfg);
+
+/*
+ * Every gate of SPEC section 4 (corad check reports them all). Returns how
+ * many refused start-up, each logged startup.refused; outside the
+ * production tier failures are startup.warning and do not count. *policy
+ * receives the loaded AUTHZ_POLICY_FILE (NULL when unset); an invalid
+ * policy refuses in every tier.
+ */
+int	startup_gates(const struct config *cfg, struct authz_policy **policy);
+
+#endif

@@ -1,0 +1,222 @@
+/* authz: the JSON authorization policy of SPEC section 7. */
+#include "config.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <json-c/json.h>
+
+#include "corad/authz.h"
+#include "corad/ids.h"
+
+static const char *const known_names[] = {
+	"RegisterActor", "DeactivateActor", "ForgetActor", "GetActor", "ListActors",
+};
+
+struct authz_rule {
+	char	**principals;	/* canonical UUIDs or "*" */
+	size_t	  nprincipals;
+	char	**names;
+	size_t	  nnames;
+	bool	  allow;
+};
+
+struct authz_policy {
+	bool			 default_allow;
+	struct authz_rule	*rules;
+	size_t			 nrules;
+};
+
+bool
+authz_known_name(const char *name)
+{
+	for (size_t i = 0; i < sizeof(known_names) / sizeof(known_names[0]); i++)
+		if (strcmp(name, known_names[i]) == 0)
+			return true;
+	return false;
+}
+
+static int
+parse_effect(json_object *o, bool *allow)
+{
+	const char *s;
+
+	if (!json_object_is_type(o, json_type_string))
+		return -1;
+	s = json_object_get_string(o);
+	if (strcmp(s, "allow") == 0)
+		*allow = true;
+	else if (strcmp(s, "deny") == 0)
+		*allow = false;
+	else
+		return -1;
+	return 0;
+}
+
+/* Copies a JSON array of strings, checking each; -1 with a reason. */
+static int
+parse_list(json_object *arr, bool principals, char ***out, size_t *n,
+    char *err, size_t errlen)
+{
+	size_t len;
+
+	if (!json_object_is_type(arr, json_type_array) ||
+	    (len = json_object_array_length(arr)) == 0) {
+		snprintf(err, errlen, "must be a non-empty array of strings");
+		return -1;
+	}
+	*out = calloc(len, sizeof(char *));
+	*n = 0;
+	for (size_t i = 0; i < len; i++) {
+		json_object *e = json_object_array_get_idx(arr, i);
+		const char *s;
+		char canon[UUID_STR_LEN];
+
+		if (!json_object_is_type(e, json_type_string)) {
+			snprintf(err, errlen, "element %zu is not a string", i);
+			return -1;
+		}
+		s = json_object_get_string(e);
+		if (strcmp(s, "*") != 0) {
+			if (principals) {
+				uint8_t id[16];
+				struct uuid_error ue;
+
+				if (!uuid_parse_text(s, id, &ue)) {
+					snprintf(err, errlen, "'%s' is not a UUID or \"*\"", s);
+					return -1;
+				}
+				uuid_format(id, canon);
+				s = canon;
+			} else if (!authz_known_name(s)) {
+				snprintf(err, errlen, "'%s' is not a command or query name "
+				    "(RegisterActor, DeactivateActor, ForgetActor, GetActor, "
+				    "ListActors) or \"*\"", s);
+				return -1;
+			}
+		}
+		(*out)[(*n)++] = strdup(s);
+	}
+	return 0;
+}
+
+struct authz_policy *
+authz_load(const char *path, char *err, size_t errlen)
+{
+	struct authz_policy *p = calloc(1, sizeof(*p));
+	json_object *root = json_object_from_file(path), *def, *rules;
+	char why[256] = "";
+
+	if (p == NULL)
+		goto fail;
+	if (root == NULL) {
+		snprintf(why, sizeof(why), "not readable as JSON (%s)", json_util_get_last_err());
+		goto fail;
+	}
+	if (!json_object_is_type(root, json_type_object)) {
+		snprintf(why, sizeof(why), "the top level must be an object");
+		goto fail;
+	}
+	if (!json_object_object_get_ex(root, "default", &def) ||
+	    parse_effect(def, &p->default_allow) != 0) {
+		snprintf(why, sizeof(why), "\"default\" must be \"allow\" or \"deny\"");
+		goto fail;
+	}
+	if (!json_object_object_get_ex(root, "rules", &rules))
+		rules = NULL;
+	if (rules != NULL && !json_object_is_type(rules, json_type_array)) {
+		snprintf(why, sizeof(why), "\"rules\" must be an array");
+		goto fail;
+	}
+	if (rules != NULL) {
+		size_t n = json_object_array_length(rules);
+
+		p->rules = calloc(n == 0 ? 1 : n, sizeof(*p->rules));
+		for (size_t i = 0; i < n; i++) {
+			json_object *r = json_object_array_get_idx(rules, i), *f;
+			struct authz_rule *rule = &p->rules[p->nrules++];
+			char sub[200];
+
+			if (!json_object_is_type(r, json_type_object)) {
+				snprintf(why, sizeof(why), "rule %zu is not an object", i + 1);
+				goto fail;
+			}
+			if (!json_object_object_get_ex(r, "principals", &f) ||
+			    parse_list(f, true, &rule->principals, &rule->nprincipals, sub, sizeof(sub)) != 0) {
+				snprintf(why, sizeof(why), "rule %zu \"principals\": %s", i + 1,
+				    f == NULL ? "missing" : sub);
+				goto fail;
+			}
+			if (!json_object_object_get_ex(r, "commands", &f) ||
+			    parse_list(f, false, &rule->names, &rule->nnames, sub, sizeof(sub)) != 0) {
+				snprintf(why, sizeof(why), "rule %zu \"commands\": %s", i + 1,
+				    f == NULL ? "missing" : sub);
+				goto fail;
+			}
+			if (!json_object_object_get_ex(r, "effect", &f) ||
+			    parse_effect(f, &rule->allow) != 0) {
+				snprintf(why, sizeof(why), "rule %zu \"effect\" must be \"allow\" or \"deny\"", i + 1);
+				goto fail;
+			}
+		}
+	}
+	json_object_put(root);
+	return p;
+fail:
+	snprintf(err, errlen, "AUTHZ_POLICY_FILE %s: %s", path, why[0] ? why : "out of memory");
+	json_object_put(root);
+	authz_free(p);
+	return NULL;
+}
+
+void
+authz_free(struct authz_policy *p)
+{
+	if (p == NULL)
+		return;
+	for (size_t i = 0; i < p->nrules; i++) {
+		for (size_t j = 0; j < p->rules[i].nprincipals; j++)
+			free(p->rules[i].principals[j]);
+		for (size_t j = 0; j < p->rules[i].nnames; j++)
+			free(p->rules[i].names[j]);
+		free(p->rules[i].principals);
+		free(p->rules[i].names);
+	}
+	free(p->rules);
+	free(p);
+}
+
+static bool
+list_has(char **list, size_t n, const char *s)
+{
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(list[i], "*") == 0 || strcmp(list[i], s) == 0)
+			return true;
+	return false;
+}
+
+void
+authz_decide(const struct authz_policy *p, const char *principal, const char *name,
+    struct authz_verdict *v)
+{
+	if (p == NULL) {
+		v->allowed = true;
+		snprintf(v->reason, sizeof(v->reason), "no authorization policy configured");
+		return;
+	}
+	for (size_t i = 0; i < p->nrules; i++) {
+		const struct authz_rule *r = &p->rules[i];
+
+		if (list_has(r->principals, r->nprincipals, principal) &&
+		    list_has(r->names, r->nnames, name)) {
+			v->allowed = r->allow;
+			snprintf(v->reason, sizeof(v->reason), "%s %s by policy rule %zu",
+			    name, r->allow ? "allowed" : "denied", i + 1);
+			return;
+		}
+	}
+	v->allowed = p->default_allow;
+	snprintf(v->reason, sizeof(v->reason), "%s %s by the policy default (no rule matched)",
+	    name, p->default_allow ? "allowed" : "denied");
+}

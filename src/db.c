@@ -1,0 +1,407 @@
+/* db: PostgreSQL connections, migrations and the role and schema gates. */
+#include "config.h"
+
+#include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <openssl/evp.h>
+
+#include "corad/db.h"
+
+/* Serialises concurrent `corad migrate` runs on one database. */
+#define MIGRATE_LOCK_KEY	"7411001"
+
+PGconn *
+db_open(const char *conninfo, const char *application_name, char *err, size_t errlen)
+{
+	/* Later keywords override earlier ones: the operator's string wins. */
+	const char *keys[] = { "application_name", "connect_timeout", "dbname", NULL };
+	const char *vals[] = { application_name, "5", conninfo, NULL };
+	PGconn *c = PQconnectdbParams(keys, vals, 1);
+
+	if (c == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	if (PQstatus(c) != CONNECTION_OK) {
+		const char *m = PQerrorMessage(c);
+		size_t len;
+
+		snprintf(err, errlen, "%s", m);
+		len = strlen(err);
+		while (len > 0 && (err[len - 1] == '\n' || err[len - 1] == ' '))
+			err[--len] = '\0';
+		PQfinish(c);
+		return NULL;
+	}
+	return c;
+}
+
+bool
+db_is_unavailable(PGconn *conn, const PGresult *res)
+{
+	const char *state;
+
+	if (conn == NULL || PQstatus(conn) != CONNECTION_OK)
+		return true;
+	if (res == NULL)
+		return true;
+	state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+	if (state == NULL)	/* client-side failure: the link is gone */
+		return PQresultStatus(res) == PGRES_FATAL_ERROR;
+	/* 08: connection exception; 57P01-03: admin/crash shutdown, cannot connect now */
+	return strncmp(state, "08", 2) == 0 || strcmp(state, "57P01") == 0 ||
+	    strcmp(state, "57P02") == 0 || strcmp(state, "57P03") == 0;
+}
+
+static void
+sha256_hex(const char *data, size_t len, char out[65])
+{
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int mdlen = 0;
+
+	EVP_Digest(data, len, md, &mdlen, EVP_sha256(), NULL);
+	for (unsigned i = 0; i < mdlen && i < 32; i++)
+		snprintf(out + 2 * i, 3, "%02x", md[i]);
+}
+
+static char *
+read_file(const char *path, size_t *len)
+{
+	FILE *f = fopen(path, "rb");
+	char *buf = NULL;
+	long n;
+
+	if (f == NULL)
+		return NULL;
+	if (fseek(f, 0, SEEK_END) == 0 && (n = ftell(f)) >= 0 && fseek(f, 0, SEEK_SET) == 0 &&
+	    (buf = malloc((size_t)n + 1)) != NULL) {
+		if (fread(buf, 1, (size_t)n, f) != (size_t)n) {
+			free(buf);
+			buf = NULL;
+		} else {
+			buf[n] = '\0';
+			*len = (size_t)n;
+		}
+	}
+	fclose(f);
+	return buf;
+}
+
+static bool
+is_dir(const char *p)
+{
+	struct stat st;
+
+	return p != NULL && stat(p, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+static int
+migration_cmp(const void *a, const void *b)
+{
+	const struct migration *x = a, *y = b;
+
+	return (x->version > y->version) - (x->version < y->version);
+}
+
+int
+migrations_load(struct migration_set *set, char *err, size_t errlen)
+{
+	const char *candidates[] = { getenv("CORAD_MIGRATIONS_DIR"), CORAD_SRC_SQLDIR,
+	    CORAD_DATA_SQLDIR };
+	const char *dir = NULL;
+	DIR *d;
+	struct dirent *de;
+
+	memset(set, 0, sizeof(*set));
+	for (size_t i = 0; i < sizeof(candidates) / sizeof(candidates[0]) && dir == NULL; i++)
+		if (is_dir(candidates[i]))
+			dir = candidates[i];
+	if (dir == NULL) {
+		snprintf(err, errlen, "no migrations directory: set CORAD_MIGRATIONS_DIR "
+		    "(looked in %s and %s)", CORAD_SRC_SQLDIR, CORAD_DATA_SQLDIR);
+		return -1;
+	}
+	snprintf(set->dir, sizeof(set->dir), "%s", dir);
+	if ((d = opendir(dir)) == NULL) {
+		snprintf(err, errlen, "%s: %s", dir, strerror(errno));
+		return -1;
+	}
+	while ((de = readdir(d)) != NULL) {
+		size_t nl = strlen(de->d_name);
+		struct migration *m, *ni;
+		char path[1024];
+		size_t len = 0;
+
+		if (nl < 5 || strcmp(de->d_name + nl - 4, ".sql") != 0)
+			continue;
+		if (!isdigit((unsigned char)de->d_name[0]) || nl >= sizeof(m->name)) {
+			snprintf(err, errlen, "%s/%s: migration files are named NNNN_name.sql",
+			    dir, de->d_name);
+			goto fail;
+		}
+		if ((ni = realloc(set->items, (set->n + 1) * sizeof(*ni))) == NULL)
+			goto fail;
+		set->items = ni;
+		m = &set->items[set->n];
+		memset(m, 0, sizeof(*m));
+		m->version = atoi(de->d_name);
+		snprintf(m->name, sizeof(m->name), "%s", de->d_name);
+		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
+		if ((m->sql = read_file(path, &len)) == NULL) {
+			snprintf(err, errlen, "%s: %s", path, strerror(errno));
+			goto fail;
+		}
+		sha256_hex(m->sql, len, m->checksum);
+		set->n++;
+	}
+	closedir(d);
+	qsort(set->items, set->n, sizeof(*set->items), migration_cmp);
+	for (size_t i = 1; i < set->n; i++)
+		if (set->items[i].version == set->items[i - 1].version) {
+			snprintf(err, errlen, "%s and %s share version %d", set->items[i - 1].name,
+			    set->items[i].name, set->items[i].version);
+			migrations_free(set);
+			return -1;
+		}
+	return 0;
+fail:
+	closedir(d);
+	migrations_free(set);
+	return -1;
+}
+
+void
+migrations_free(struct migration_set *set)
+{
+	for (size_t i = 0; i < set->n; i++)
+		free(set->items[i].sql);
+	free(set->items);
+	set->items = NULL;
+	set->n = 0;
+}
+
+int
+migrations_latest(const struct migration_set *set)
+{
+	return set->n == 0 ? 0 : set->items[set->n - 1].version;
+}
+
+/* Runs a statement that returns no rows; -1 with the server's message. */
+static int
+exec_ok(PGconn *c, const char *sql, char *err, size_t errlen)
+{
+	PGresult *r = PQexec(c, sql);
+	ExecStatusType st = PQresultStatus(r);
+	int rc = st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK ? 0 : -1;
+
+	if (rc != 0)
+		snprintf(err, errlen, "%s", PQresultErrorMessage(r));
+	PQclear(r);
+	return rc;
+}
+
+static const char bookkeeping_sql[] =
+    "CREATE TABLE IF NOT EXISTS corad_schema_migrations ("
+    " version integer PRIMARY KEY,"
+    " name text NOT NULL,"
+    " checksum text NOT NULL,"
+    " applied_at timestamptz NOT NULL DEFAULT now())";
+
+int
+migrations_applied_version(PGconn *conn, char *err, size_t errlen)
+{
+	PGresult *r = PQexec(conn, "SELECT coalesce(max(version), 0) FROM corad_schema_migrations");
+	int v = -1;
+
+	if (PQresultStatus(r) == PGRES_TUPLES_OK)
+		v = atoi(PQgetvalue(r, 0, 0));
+	else {
+		const char *state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
+
+		if (state != NULL && strcmp(state, "42P01") == 0)
+			v = 0;	/* undefined_table: nothing applied yet */
+		else
+			snprintf(err, errlen, "%s", PQresultErrorMessage(r));
+	}
+	PQclear(r);
+	return v;
+}
+
+/* Whether version is recorded; its checksum goes to `sum`. -1 on error. */
+static int
+applied_checksum(PGconn *c, int version, char sum[65], char *err, size_t errlen)
+{
+	char v[16];
+	const char *params[] = { v };
+	PGresult *r;
+	int rc;
+
+	snprintf(v, sizeof(v), "%d", version);
+	r = PQexecParams(c, "SELECT checksum FROM corad_schema_migrations WHERE version = $1",
+	    1, NULL, params, NULL, NULL, 0);
+	if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+		snprintf(err, errlen, "%s", PQresultErrorMessage(r));
+		rc = -1;
+	} else if (PQntuples(r) == 0)
+		rc = 0;
+	else {
+		snprintf(sum, 65, "%s", PQgetvalue(r, 0, 0));
+		rc = 1;
+	}
+	PQclear(r);
+	return rc;
+}
+
+static int
+apply_one(PGconn *c, const struct migration *m, char *err, size_t errlen)
+{
+	char v[16];
+	const char *params[] = { v, m->name, m->checksum };
+	PGresult *r;
+	char why[1024];
+
+	if (exec_ok(c, "BEGIN", why, sizeof(why)) != 0)
+		goto fail;
+	/* A file may hold many statements: the simple query protocol runs
+	 * them all inside our transaction. */
+	if (exec_ok(c, m->sql, why, sizeof(why)) != 0)
+		goto fail;
+	snprintf(v, sizeof(v), "%d", m->version);
+	r = PQexecParams(c, "INSERT INTO corad_schema_migrations (version, name, checksum) "
+	    "VALUES ($1, $2, $3)", 3, NULL, params, NULL, NULL, 0);
+	if (PQresultStatus(r) != PGRES_COMMAND_OK) {
+		snprintf(why, sizeof(why), "%s", PQresultErrorMessage(r));
+		PQclear(r);
+		goto fail;
+	}
+	PQclear(r);
+	if (exec_ok(c, "COMMIT", why, sizeof(why)) != 0)
+		goto fail;
+	return 0;
+fail:
+	exec_ok(c, "ROLLBACK", err, errlen);
+	{
+		size_t len = strlen(why);
+
+		while (len > 0 && why[len - 1] == '\n')
+			why[--len] = '\0';
+	}
+	snprintf(err, errlen, "%s: %s", m->name, why);
+	return -1;
+}
+
+int
+migrations_apply(PGconn *conn, const struct migration_set *set,
+    void (*print)(const char *line, void *ctx), void *ctx, char *err, size_t errlen)
+{
+	int applied = 0;
+
+	if (exec_ok(conn, "SET client_min_messages = warning", err, errlen) != 0 ||
+	    exec_ok(conn, "SELECT pg_advisory_lock(" MIGRATE_LOCK_KEY ")", err, errlen) != 0)
+		return -1;
+	if (exec_ok(conn, bookkeeping_sql, err, errlen) != 0) {
+		applied = -1;
+		goto out;
+	}
+	for (size_t i = 0; i < set->n; i++) {
+		const struct migration *m = &set->items[i];
+		char sum[65], line[256];
+		int rc = applied_checksum(conn, m->version, sum, err, errlen);
+
+		if (rc < 0) {
+			applied = -1;
+			break;
+		}
+		if (rc == 1) {
+			if (strcmp(sum, m->checksum) != 0) {
+				snprintf(err, errlen, "%s was changed after it was applied "
+				    "(recorded checksum %.12s, file %.12s): migrations are "
+				    "forward-only, add a new one instead", m->name, sum, m->checksum);
+				applied = -1;
+				break;
+			}
+			continue;
+		}
+		if (apply_one(conn, m, err, errlen) != 0) {
+			applied = -1;
+			break;
+		}
+		snprintf(line, sizeof(line), "applied %s", m->name);
+		print(line, ctx);
+		applied++;
+	}
+out:
+	{
+		char ignore[64];
+
+		exec_ok(conn, "SELECT pg_advisory_unlock(" MIGRATE_LOCK_KEY ")", ignore, sizeof(ignore));
+	}
+	return applied;
+}
+
+static void
+role_problem(struct role_report *rep, const char *what)
+{
+	if (rep->nproblems < (int)(sizeof(rep->problems) / sizeof(rep->problems[0])))
+		snprintf(rep->problems[rep->nproblems++], sizeof(rep->problems[0]), "%s", what);
+}
+
+int
+db_check_role(PGconn *conn, struct role_report *rep, char *err, size_t errlen)
+{
+	static const char sql[] =
+	    "SELECT current_user, r.rolsuper,"
+	    " pg_has_role(current_user, c.relowner, 'USAGE'),"
+	    " has_table_privilege(c.oid, 'UPDATE'),"
+	    " has_table_privilege(c.oid, 'DELETE'),"
+	    " has_table_privilege(c.oid, 'TRUNCATE'),"
+	    " has_table_privilege(c.oid, 'INSERT'),"
+	    " (SELECT string_agg(e.relname, ', ' ORDER BY e.relname) FROM pg_class e"
+	    "   JOIN pg_namespace n ON n.oid = e.relnamespace"
+	    "  WHERE e.relkind IN ('r', 'p') AND e.relname LIKE 'entries\\_%'"
+	    "    AND n.nspname = current_schema()"
+	    "    AND (has_table_privilege(e.oid, 'UPDATE') OR has_table_privilege(e.oid, 'DELETE')"
+	    "      OR has_table_privilege(e.oid, 'TRUNCATE')))"
+	    " FROM pg_roles r, pg_class c"
+	    " WHERE r.rolname = current_user AND c.oid = to_regclass('events')";
+	PGresult *r = PQexec(conn, sql);
+	int rc = 0;
+
+	memset(rep, 0, sizeof(*rep));
+	if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+		snprintf(err, errlen, "%s", PQresultErrorMessage(r));
+		rc = -1;
+	} else if (PQntuples(r) == 0) {
+		snprintf(err, errlen, "the events table does not exist: run corad migrate");
+		rc = -1;
+	} else {
+		char buf[200];
+
+		snprintf(rep->role, sizeof(rep->role), "%s", PQgetvalue(r, 0, 0));
+		if (*PQgetvalue(r, 0, 1) == 't')
+			role_problem(rep, "is a superuser");
+		if (*PQgetvalue(r, 0, 2) == 't')
+			role_problem(rep, "owns the events table");
+		if (*PQgetvalue(r, 0, 3) == 't')
+			role_problem(rep, "can UPDATE events");
+		if (*PQgetvalue(r, 0, 4) == 't')
+			role_problem(rep, "can DELETE events");
+		if (*PQgetvalue(r, 0, 5) == 't')
+			role_problem(rep, "can TRUNCATE events");
+		if (*PQgetvalue(r, 0, 6) != 't')
+			role_problem(rep, "cannot INSERT into events");
+		if (!PQgetisnull(r, 0, 7)) {
+			snprintf(buf, sizeof(buf), "can UPDATE, DELETE or TRUNCATE %s",
+			    PQgetvalue(r, 0, 7));
+			role_problem(rep, buf);
+		}
+	}
+	PQclear(r);
+	return rc;
+}

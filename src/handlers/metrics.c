@@ -1,0 +1,80 @@
+/* GET /metrics: relays the stats child's Prometheus text (SPEC section 11). */
+#include "config.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "corad/handlers.h"
+#include "corad/ipc.h"
+#include "corad/proc.h"
+#include "corad/request.h"
+
+#define METRICS_TIMEOUT_SEC	2
+#define METRICS_MAX_BYTES	(4 << 20)
+
+/* Asks the stats child; returns a malloc'd text or NULL when it is away. */
+static char *
+stats_fetch(const char *path, size_t *len)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct timeval tv = { .tv_sec = METRICS_TIMEOUT_SEC };
+	struct stats_query q = { .type = STATS_QUERY_METRICS };
+	char *buf = NULL;
+	size_t cap = 0, n = 0;
+	int fd;
+
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0)
+		return NULL;
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0 ||
+	    write(fd, &q, sizeof(q)) != (ssize_t)sizeof(q))
+		goto fail;
+	for (;;) {
+		ssize_t got;
+
+		if (n == cap) {
+			char *nb;
+
+			cap = cap == 0 ? 16384 : cap * 2;
+			if (cap > METRICS_MAX_BYTES || (nb = realloc(buf, cap)) == NULL)
+				goto fail;
+			buf = nb;
+		}
+		got = read(fd, buf + n, cap - n);
+		if (got < 0 && errno == EINTR)
+			continue;
+		if (got < 0)
+			goto fail;
+		if (got == 0)
+			break;
+		n += (size_t)got;
+	}
+	close(fd);
+	*len = n;
+	return buf;
+fail:
+	free(buf);
+	close(fd);
+	return NULL;
+}
+
+enum cora_err
+handle_metrics(struct request *r)
+{
+	size_t len = 0;
+	char *text = stats_fetch(r->rt->query_path, &len);
+
+	if (text == NULL)
+		return request_fail(r, CORA_ERR_UNAVAILABLE, "Metrics unavailable");
+	reply_text(r, 200, "text/plain; version=0.0.4; charset=utf-8", text, len);
+	free(text);
+	return CORA_OK;
+}

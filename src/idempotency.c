@@ -1,0 +1,381 @@
+/*
+ * idempotency: Idempotency-Key on commands (SPEC section 8), Stripe-style
+ * two-phase: claim the key (a committed in_progress row), run, then store
+ * the result in the command's own transaction (or its 4xx error alone).
+ *
+ * The claim's locked_at is its fencing token: completing, settling and
+ * taking over all require the row to still carry the token we read, so a
+ * request whose stale claim was taken over can never overwrite the result
+ * of the one that took it.
+ */
+#include "config.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <fcgiapp.h>
+#include <openssl/evp.h>
+
+#include "corad/access_input.h"
+#include "corad/idempotency.h"
+#include "corad/log.h"
+#include "corad/proc.h"
+#include "corad/request.h"
+#include "corad/store.h"
+
+/* --- the command hash: Python's json.dumps(sort_keys=True) -------------- */
+
+struct buf {
+	char	*s;
+	size_t	 len, cap;
+};
+
+static void
+buf_add(struct buf *b, const char *s, size_t n)
+{
+	if (b->len + n + 1 > b->cap) {
+		size_t cap = (b->cap + n + 1) * 2;
+		char *ns = realloc(b->s, cap);
+
+		if (ns == NULL)
+			abort();	/* a few hundred bytes: nothing to recover */
+		b->s = ns;
+		b->cap = cap;
+	}
+	memcpy(b->s + b->len, s, n);
+	b->len += n;
+	b->s[b->len] = '\0';
+}
+
+static void
+buf_str(struct buf *b, const char *s)
+{
+	buf_add(b, s, strlen(s));
+}
+
+/* Decodes one UTF-8 sequence (input already validated); returns its length. */
+static size_t
+utf8_decode(const unsigned char *s, unsigned *cp)
+{
+	if (s[0] < 0x80) {
+		*cp = s[0];
+		return 1;
+	}
+	if (s[0] < 0xe0) {
+		*cp = (s[0] & 0x1fu) << 6 | (s[1] & 0x3fu);
+		return 2;
+	}
+	if (s[0] < 0xf0) {
+		*cp = (s[0] & 0x0fu) << 12 | (s[1] & 0x3fu) << 6 | (s[2] & 0x3fu);
+		return 3;
+	}
+	*cp = (s[0] & 0x07u) << 18 | (s[1] & 0x3fu) << 12 | (s[2] & 0x3fu) << 6 | (s[3] & 0x3fu);
+	return 4;
+}
+
+static void
+py_string(struct buf *b, const char *s, size_t len)
+{
+	char esc[16];
+
+	buf_add(b, "\"", 1);
+	for (size_t i = 0; i < len;) {
+		unsigned cp;
+		size_t n = utf8_decode((const unsigned char *)s + i, &cp);
+
+		i += n;
+		switch (cp) {
+		case '"': buf_str(b, "\\\""); continue;
+		case '\\': buf_str(b, "\\\\"); continue;
+		case '\n': buf_str(b, "\\n"); continue;
+		case '\r': buf_str(b, "\\r"); continue;
+		case '\t': buf_str(b, "\\t"); continue;
+		case '\b': buf_str(b, "\\b"); continue;
+		case '\f': buf_str(b, "\\f"); continue;
+		default: break;
+		}
+		if (cp >= 0x20 && cp < 0x7f) {
+			char c = (char)cp;
+
+			buf_add(b, &c, 1);
+		} else if (cp > 0xffff) {
+			cp -= 0x10000;
+			snprintf(esc, sizeof(esc), "\\u%04x\\u%04x", 0xd800 | (cp >> 10),
+			    0xdc00 | (cp & 0x3ff));
+			buf_str(b, esc);
+		} else {
+			snprintf(esc, sizeof(esc), "\\u%04x", cp);
+			buf_str(b, esc);
+		}
+	}
+	buf_add(b, "\"", 1);
+}
+
+static int
+key_cmp(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+static void
+py_value(struct buf *b, json_object *v)
+{
+	switch (json_object_get_type(v)) {
+	case json_type_null:
+		buf_str(b, "null");
+		break;
+	case json_type_boolean:
+		buf_str(b, json_object_get_boolean(v) ? "true" : "false");
+		break;
+	case json_type_int: {
+		char n[32];
+
+		snprintf(n, sizeof(n), "%lld", (long long)json_object_get_int64(v));
+		buf_str(b, n);
+		break;
+	}
+	case json_type_double:
+		buf_str(b, json_object_to_json_string(v));
+		break;
+	case json_type_string:
+		py_string(b, json_object_get_string(v), (size_t)json_object_get_string_len(v));
+		break;
+	case json_type_array:
+		buf_str(b, "[");
+		for (size_t i = 0; i < json_object_array_length(v); i++) {
+			if (i > 0)
+				buf_str(b, ", ");
+			py_value(b, json_object_array_get_idx(v, i));
+		}
+		buf_str(b, "]");
+		break;
+	case json_type_object: {
+		size_t n = (size_t)json_object_object_length(v), i = 0;
+		const char **keys = calloc(n == 0 ? 1 : n, sizeof(*keys));
+
+		json_object_object_foreach(v, k, val) {
+			(void)val;
+			keys[i++] = k;
+		}
+		/* Python sorts str keys by code point: byte order of UTF-8. */
+		qsort(keys, n, sizeof(*keys), key_cmp);
+		buf_str(b, "{");
+		for (i = 0; i < n; i++) {
+			if (i > 0)
+				buf_str(b, ", ");
+			py_string(b, keys[i], strlen(keys[i]));
+			buf_str(b, ": ");
+			py_value(b, json_object_object_get(v, keys[i]));
+		}
+		buf_str(b, "}");
+		free(keys);
+		break;
+	}
+	}
+}
+
+char *
+idem_command_json(json_object *cmd)
+{
+	struct buf b = { 0 };
+
+	py_value(&b, cmd);
+	return b.s;
+}
+
+void
+idem_sha256_hex(const char *s, char out[65])
+{
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int n = 0;
+
+	EVP_Digest(s, strlen(s), md, &n, EVP_sha256(), NULL);
+	for (unsigned i = 0; i < n && i < 32; i++)
+		snprintf(out + 2 * i, 3, "%02x", md[i]);
+}
+
+/* --- the claim ---------------------------------------------------------- */
+
+void
+idem_reset(struct idem_claim *c)
+{
+	free(c->key);
+	memset(c, 0, sizeof(*c));
+}
+
+static void
+idem_log(struct request *r, enum log_level lvl, const char *event, const char *why)
+{
+	log_emit(lvl, event, LOG_FIELDS(
+	    LF_STR("correlation_id", r->correlation_id),
+	    LF_STR("principal_id", r->principal_id),
+	    LF_STR("command_name", r->idem.command),
+	    LF_STR("key", r->idem.key),
+	    why != NULL ? LF_STR("reason", why) : LF_SKIP));
+}
+
+/* Sends a stored result again, byte for byte as it was first rendered. */
+static void
+idem_replay(struct request *r, PGresult *row)
+{
+	int status = atoi(PQgetvalue(row, 0, 2));
+
+	if (PQgetisnull(row, 0, 3))
+		reply_send(r, status, NULL, NULL, 0);
+	else {
+		json_object *body = json_tokener_parse(PQgetvalue(row, 0, 3));
+
+		reply_json(r, status, body);
+		json_object_put(body);
+	}
+	r->idem.settled = true;
+	idem_log(r, LOG_INFO, "idempotency.cache_hit", NULL);
+}
+
+enum cora_err
+idem_claim(struct request *r, const char *command, json_object *cmd, bool *replayed)
+{
+	struct idem_claim *c = &r->idem;
+	const char *key = FCGX_GetParam("HTTP_IDEMPOTENCY_KEY", r->fcgi->envp);
+	char *json, stale[32];
+	size_t klen;
+	enum cora_err e;
+
+	*replayed = false;
+	if (key == NULL)
+		return CORA_OK;
+	klen = strlen(key);
+	if (klen == 0 || !utf8_valid(key, klen) || utf8_codepoints(key, klen) > IDEM_KEY_MAX)
+		return request_fail(r, CORA_ERR_BAD_REQUEST,
+		    "Idempotency-Key must be between 1 and %d characters", IDEM_KEY_MAX);
+	if ((e = store_ready(r->store)) != CORA_OK)
+		return e;
+	c->command = command;
+	c->surface = IDEM_SURFACE_HTTP;
+	c->key = strdup(key);
+	json = idem_command_json(cmd);
+	idem_sha256_hex(json, c->hash);
+	free(json);
+	snprintf(stale, sizeof(stale), "%ld", r->rt->cfg->idempotency_lock_stale_seconds);
+
+	/* A row deleted by a failed holder between our insert and select is
+	 * claimed on the next round; three rounds are plenty. */
+	for (int round = 0; round < 3; round++) {
+		const char *ins[] = { r->principal_id, c->key, c->surface, command, c->hash };
+		const char *get[] = { r->principal_id, c->key, c->surface, stale };
+		PGresult *res;
+
+		if ((res = store_exec(r->store, "idem_insert", 5, ins, PGRES_TUPLES_OK, &e, NULL)) == NULL)
+			return e;
+		if (PQntuples(res) == 1) {
+			snprintf(c->token, sizeof(c->token), "%s", PQgetvalue(res, 0, 0));
+			PQclear(res);
+			c->active = true;
+			idem_log(r, LOG_INFO, "idempotency.claimed", NULL);
+			return CORA_OK;
+		}
+		PQclear(res);
+		if ((res = store_exec(r->store, "idem_get", 4, get, PGRES_TUPLES_OK, &e, NULL)) == NULL)
+			return e;
+		if (PQntuples(res) == 0) {
+			PQclear(res);
+			continue;
+		}
+		if (strcmp(PQgetvalue(res, 0, 0), c->hash) != 0) {
+			PQclear(res);
+			idem_log(r, LOG_WARNING, "idempotency.conflict", "different request body");
+			return request_fail(r, CORA_ERR_UNPROCESSABLE,
+			    "Idempotency-Key '%s' was previously used with a different request body",
+			    c->key);
+		}
+		if (strcmp(PQgetvalue(res, 0, 1), "completed") == 0) {
+			idem_replay(r, res);
+			PQclear(res);
+			*replayed = true;
+			return CORA_OK;
+		}
+		if (*PQgetvalue(res, 0, 5) == 't') {
+			/* Stale: its holder died. Take it over if nobody else did. */
+			const char *take[] = { r->principal_id, c->key, c->surface, PQgetvalue(res, 0, 4) };
+			PGresult *t = store_exec(r->store, "idem_takeover", 4, take, PGRES_TUPLES_OK, &e, NULL);
+
+			PQclear(res);
+			if (t == NULL)
+				return e;
+			if (PQntuples(t) == 1) {
+				snprintf(c->token, sizeof(c->token), "%s", PQgetvalue(t, 0, 0));
+				PQclear(t);
+				c->active = true;
+				idem_log(r, LOG_WARNING, "idempotency.claimed", "took over a stale lock");
+				return CORA_OK;
+			}
+			PQclear(t);
+			idem_log(r, LOG_WARNING, "idempotency.claim_lost", "another request took over the stale lock first");
+		} else {
+			PQclear(res);
+			idem_log(r, LOG_INFO, "idempotency.conflict", "still being processed");
+		}
+		r->retry_after = 1;
+		return request_fail(r, CORA_ERR_CONFLICT,
+		    "A request with Idempotency-Key '%s' is still being processed; retry later",
+		    c->key);
+	}
+	return request_fail(r, CORA_ERR_CONFLICT, "Idempotency-Key '%s' is contended; retry later",
+	    c->key);
+}
+
+/* Runs a fenced statement on our claim; returns rows affected or -1. */
+static int
+idem_fenced(struct request *r, const char *stmt, int status, const char *body, enum cora_err *e)
+{
+	struct idem_claim *c = &r->idem;
+	char st[8];
+	const char *p[] = { r->principal_id, c->key, c->surface, c->token, st, body };
+	PGresult *res;
+	int n;
+
+	snprintf(st, sizeof(st), "%d", status);
+	if ((res = store_exec(r->store, stmt, strcmp(stmt, "idem_abandon") == 0 ? 4 : 6, p,
+	    PGRES_COMMAND_OK, e, NULL)) == NULL)
+		return -1;
+	n = atoi(PQcmdTuples(res));
+	PQclear(res);
+	return n;
+}
+
+enum cora_err
+idem_complete(struct request *r, int status, const char *body)
+{
+	enum cora_err e = CORA_OK;
+	int n;
+
+	if (!r->idem.active)
+		return CORA_OK;
+	if ((n = idem_fenced(r, "idem_complete", status, body, &e)) < 0)
+		return e;
+	r->idem.settled = true;
+	if (n == 1)
+		return CORA_OK;
+	idem_log(r, LOG_WARNING, "idempotency.claim_lost", "the claim was taken over while the command ran");
+	r->retry_after = 1;
+	return request_fail(r, CORA_ERR_CONFLICT,
+	    "A request with Idempotency-Key '%s' is still being processed; retry later", r->idem.key);
+}
+
+void
+idem_settle(struct request *r, int status, const char *body)
+{
+	enum cora_err e;
+
+	if (!r->idem.active || r->idem.settled)
+		return;
+	r->idem.settled = true;
+	store_rollback(r->store);
+	if (status >= 400 && status < 500) {
+		if (idem_fenced(r, "idem_complete", status, body, &e) == 0)
+			idem_log(r, LOG_WARNING, "idempotency.claim_lost",
+			    "the claim was taken over while the command ran");
+	} else	/* 5xx: cache nothing, so a retry runs again */
+		(void)idem_fenced(r, "idem_abandon", status, NULL, &e);
+}

@@ -1,0 +1,118 @@
+/* ids: UUID parsing and formatting, UUIDv7 and random ids. */
+#include "config.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <sys/random.h>
+
+#include <uuid/uuid.h>
+
+#include "corad/ids.h"
+
+static int
+hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+bool
+uuid_parse_text(const char *in, uint8_t out[16], struct uuid_error *err)
+{
+	const char *s = in;
+	size_t len = strlen(in), nhex = 0;
+	bool hyphenated;
+
+	if (strncmp(s, "urn:uuid:", 9) == 0) {
+		s += 9;
+		len -= 9;
+	} else if (len >= 2 && s[0] == '{' && s[len - 1] == '}') {
+		s++;
+		len -= 2;
+	}
+	if (len != 32 && len != 36) {
+		snprintf(err->msg, sizeof(err->msg),
+		    "invalid length: expected length 32 for simple format, found %zu", len);
+		return false;
+	}
+	hyphenated = len == 36;
+	for (size_t i = 0; i < len; i++) {
+		int h;
+
+		if (hyphenated && (i == 8 || i == 13 || i == 18 || i == 23)) {
+			if (s[i] != '-') {
+				snprintf(err->msg, sizeof(err->msg),
+				    "invalid group length in group %d: expected %d",
+				    i == 8 ? 0 : i == 13 ? 1 : i == 18 ? 2 : 3,
+				    i == 8 ? 8 : i == 23 ? 12 : 4);
+				return false;
+			}
+			continue;
+		}
+		if ((h = hexval(s[i])) < 0) {
+			snprintf(err->msg, sizeof(err->msg),
+			    "invalid character: expected an optional prefix of `urn:uuid:` "
+			    "followed by [0-9a-fA-F-], found `%c` at %zu",
+			    s[i] >= 0x20 && s[i] < 0x7f ? s[i] : '?', i + 1);
+			return false;
+		}
+		if (nhex % 2 == 0)
+			out[nhex / 2] = (uint8_t)(h << 4);
+		else
+			out[nhex / 2] |= (uint8_t)h;
+		nhex++;
+	}
+	return true;
+}
+
+void
+uuid_format(const uint8_t in[16], char out[UUID_STR_LEN])
+{
+	uuid_unparse_lower(in, out);
+}
+
+void
+uuid_make_v4(uint8_t out[16])
+{
+	uuid_generate_random(out);
+}
+
+/*
+ * libuuid gained v7 only in util-linux 2.41; Debian 12 ships 2.38. The
+ * counter keeps ids from one process strictly increasing within a
+ * millisecond (RFC 9562 section 6.2, method 1: 12-bit rand_a as counter).
+ */
+void
+uuid_make_v7(uint8_t out[16])
+{
+	static uint64_t last_ms;
+	static uint16_t counter;
+	struct timespec now;
+	uint64_t ms;
+
+	clock_gettime(CLOCK_REALTIME, &now);
+	ms = (uint64_t)now.tv_sec * 1000 + (uint64_t)now.tv_nsec / 1000000;
+	if (getrandom(out, 16, 0) != 16)
+		uuid_generate_random(out);
+	if (ms > last_ms) {
+		last_ms = ms;
+		counter = (uint16_t)((out[6] << 8 | out[7]) & 0x07ff); /* leave headroom */
+	} else {
+		ms = last_ms;
+		if (++counter > 0x0fff) {	/* counter exhausted: borrow the next ms */
+			last_ms = ++ms;
+			counter = 0;
+		}
+	}
+	for (int i = 0; i < 6; i++)
+		out[i] = (uint8_t)(ms >> (40 - 8 * i));
+	out[6] = (uint8_t)(0x70 | (counter >> 8));
+	out[7] = (uint8_t)(counter & 0xff);
+	out[8] = (uint8_t)((out[8] & 0x3f) | 0x80);
+}

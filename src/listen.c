@@ -1,0 +1,212 @@
+/* listen: the FastCGI listen socket, opened or inherited (SPEC section 1). */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "corad/listen.h"
+
+#define LISTEN_BACKLOG	1024
+#define SD_LISTEN_FDS_START 3
+
+int
+listen_parse(const char *spec, struct listen_addr *out, char *err, size_t errlen)
+{
+	const char *colon;
+	char *end;
+	long port;
+
+	memset(out, 0, sizeof(*out));
+	if (strncmp(spec, "unix:", 5) == 0) {
+		const char *path = spec + 5;
+
+		if (path[0] != '/') {
+			snprintf(err, errlen, "the socket path must be absolute");
+			return -1;
+		}
+		if (strlen(path) >= sizeof(out->path)) {
+			snprintf(err, errlen, "the socket path is longer than %zu bytes",
+			    sizeof(out->path) - 1);
+			return -1;
+		}
+		out->kind = LISTEN_UNIX;
+		strcpy(out->path, path);
+		return 0;
+	}
+	if (spec[0] == '[') {
+		const char *close = strchr(spec, ']');
+
+		if (close == NULL || close[1] != ':') {
+			snprintf(err, errlen, "expected [ipv6]:port");
+			return -1;
+		}
+		colon = close + 1;
+		if ((size_t)(close - spec - 1) >= sizeof(out->host) || close == spec + 1) {
+			snprintf(err, errlen, "bad IPv6 address");
+			return -1;
+		}
+		memcpy(out->host, spec + 1, (size_t)(close - spec - 1));
+	} else {
+		colon = strrchr(spec, ':');
+		if (colon == NULL || colon == spec || memchr(spec, ':', (size_t)(colon - spec))) {
+			snprintf(err, errlen, "expected unix:/path or host:port");
+			return -1;
+		}
+		if ((size_t)(colon - spec) >= sizeof(out->host)) {
+			snprintf(err, errlen, "host name too long");
+			return -1;
+		}
+		memcpy(out->host, spec, (size_t)(colon - spec));
+	}
+	port = strtol(colon + 1, &end, 10);
+	if (colon[1] == '\0' || *end != '\0' || port < 1 || port > 65535) {
+		snprintf(err, errlen, "the port must be 1..65535");
+		return -1;
+	}
+	out->kind = LISTEN_TCP;
+	snprintf(out->port, sizeof(out->port), "%ld", port);
+	return 0;
+}
+
+static int
+open_unix(const char *path, char *owned, size_t ownedlen, char *err, size_t errlen)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int fd;
+	mode_t old;
+
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0)
+		goto fail;
+	strcpy(sa.sun_path, path);
+	/* A stale socket from a previous run would make bind fail; a live
+	 * server behind it answers connect, and then we refuse to steal it. */
+	{
+		int probe = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+		if (probe >= 0 && connect(probe, (struct sockaddr *)&sa, sizeof(sa)) == 0) {
+			close(probe);
+			close(fd);
+			snprintf(err, errlen, "%s: another server is listening there", path);
+			return -1;
+		}
+		if (probe >= 0)
+			close(probe);
+	}
+	unlink(path);
+	/* Created 0660: the proxy reaches it through the group. */
+	old = umask(0117);
+	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0) {
+		umask(old);
+		goto fail;
+	}
+	umask(old);
+	if (chmod(path, 0660) != 0 || listen(fd, LISTEN_BACKLOG) != 0)
+		goto fail;
+	snprintf(owned, ownedlen, "%s", path);
+	return fd;
+fail:
+	snprintf(err, errlen, "unix:%s: %s", path, strerror(errno));
+	if (fd >= 0)
+		close(fd);
+	return -1;
+}
+
+static int
+open_tcp(const struct listen_addr *la, char *err, size_t errlen)
+{
+	struct addrinfo hints = { .ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE };
+	struct addrinfo *res = NULL;
+	int fd = -1, one = 1, rc;
+
+	if ((rc = getaddrinfo(la->host, la->port, &hints, &res)) != 0) {
+		snprintf(err, errlen, "%s:%s: %s", la->host, la->port, gai_strerror(rc));
+		return -1;
+	}
+	for (struct addrinfo *ai = res; ai != NULL; ai = ai->ai_next) {
+		fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, ai->ai_protocol);
+		if (fd < 0)
+			continue;
+		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+		if (bind(fd, ai->ai_addr, ai->ai_addrlen) == 0 &&
+		    listen(fd, LISTEN_BACKLOG) == 0)
+			break;
+		snprintf(err, errlen, "%s:%s: %s", la->host, la->port, strerror(errno));
+		close(fd);
+		fd = -1;
+	}
+	freeaddrinfo(res);
+	return fd;
+}
+
+static bool
+is_listening_socket(int fd)
+{
+	int v = 0;
+	socklen_t len = sizeof(v);
+
+	return getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &v, &len) == 0 && v != 0;
+}
+
+/* systemd socket activation: LISTEN_PID names us and LISTEN_FDS >= 1. */
+static int
+inherited_systemd(void)
+{
+	const char *pid = getenv("LISTEN_PID"), *fds = getenv("LISTEN_FDS");
+
+	if (pid == NULL || fds == NULL || atol(pid) != (long)getpid() || atoi(fds) < 1)
+		return -1;
+	unsetenv("LISTEN_PID");
+	unsetenv("LISTEN_FDS");
+	unsetenv("LISTEN_FDNAMES");
+	return is_listening_socket(SD_LISTEN_FDS_START) ? SD_LISTEN_FDS_START : -1;
+}
+
+/*
+ * Workers accept in blocking mode; a graceful stop switches the shared
+ * socket to non-blocking (see master.c). An inherited socket may still be
+ * in that mode from the previous server that held it (systemd keeps it
+ * across restarts), so it is reset here.
+ */
+static int
+blocking(int fd)
+{
+	int fl = fcntl(fd, F_GETFL);
+
+	if (fl >= 0 && (fl & O_NONBLOCK))
+		fcntl(fd, F_SETFL, fl & ~O_NONBLOCK);
+	return fd;
+}
+
+int
+listen_open(const char *spec, const char *runtime_dir,
+    char *owned_path, size_t pathlen, char *err, size_t errlen)
+{
+	struct listen_addr la;
+	char def[160];
+	int fd;
+
+	owned_path[0] = '\0';
+	if (spec == NULL) {
+		fd = inherited_systemd();
+		if (fd < 0 && is_listening_socket(STDIN_FILENO))
+			fd = STDIN_FILENO;	/* spawn-fcgi style */
+		if (fd >= 0)
+			return blocking(fd);
+		snprintf(def, sizeof(def), "unix:%s/corad.sock", runtime_dir);
+		spec = def;
+	}
+	if (listen_parse(spec, &la, err, errlen) != 0)
+		return -1;
+	if (la.kind == LISTEN_UNIX)
+		return open_unix(la.path, owned_path, pathlen, err, errlen);
+	return open_tcp(&la, err, errlen);
+}

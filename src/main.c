@@ -1,0 +1,214 @@
+/*
+ * corad: CORA's API runtime as a prefork FastCGI application server.
+ *
+ * main is linear: parse the command line, load the configuration, run the
+ * start-up gates, open the sockets, hand over to the master.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "corad/authz.h"
+#include "corad/config.h"
+#include "corad/db.h"
+#include "corad/listen.h"
+#include "corad/log.h"
+#include "corad/proc.h"
+#include "corad/startup.h"
+
+/* Exit codes (corad(8), EXIT STATUS). */
+enum {
+	EXIT_OK = 0,
+	EXIT_REFUSED = 1,	/* a start-up gate, or a runtime failure */
+	EXIT_USAGE = 2,
+	EXIT_CONFIG = 78,	/* EX_CONFIG: a bad configuration value */
+};
+
+static void
+usage(FILE *out)
+{
+	fprintf(out,
+	    "usage: corad serve [--env-file FILE]   run the server (foreground, logs on stderr)\n"
+	    "       corad migrate [--env-file FILE] apply pending sql/ migrations as DATABASE_OWNER_URL\n"
+	    "       corad check [--env-file FILE]   run every start-up gate; exit 0 only if serve would start\n"
+	    "       corad version                   print the version\n"
+	    "       corad --help                    this text\n"
+	    "\n"
+	    "Every setting is an environment variable (see corad(8)), e.g.\n"
+	    "  CORA_LISTEN=unix:/run/corad/corad.sock  CORA_WORKERS=4  LOG_LEVEL=INFO\n"
+	    "  APP_ENV=production  REQUIRE_AUTHENTICATED_PRINCIPAL=true\n"
+	    "  MAX_REQUEST_BODY_SIZE_BYTES=1048576  CORA_GRACEFUL_TIMEOUT_SECONDS=30\n"
+	    "--env-file reads KEY=VALUE lines; variables already in the environment win.\n");
+}
+
+static void
+print_line(const char *line, void *ctx)
+{
+	fprintf(ctx, "%s\n", line);
+	fflush(ctx);
+}
+
+/* corad migrate: as the owner, each pending migration in its transaction. */
+static int
+migrate(const struct config *cfg)
+{
+	struct migration_set set;
+	char err[1024];
+	PGconn *c;
+	int n;
+
+	if (migrations_load(&set, err, sizeof(err)) != 0) {
+		log_error("migrate.failed", LF_STR("reason", err));
+		return EXIT_REFUSED;
+	}
+	if ((c = db_open(cfg->database_owner_url, "corad-migrate", err, sizeof(err))) == NULL) {
+		log_error("migrate.failed", LF_STR("reason", err));
+		migrations_free(&set);
+		return EXIT_REFUSED;
+	}
+	n = migrations_apply(c, &set, print_line, stdout, err, sizeof(err));
+	if (n < 0)
+		log_error("migrate.failed", LF_STR("reason", err), LF_STR("dir", set.dir));
+	else {
+		printf("schema at version %d (%d applied)\n", migrations_latest(&set), n);
+		log_info("migrate.done", LF_INT("applied", n),
+		    LF_INT("version", migrations_latest(&set)), LF_STR("dir", set.dir));
+	}
+	PQfinish(c);
+	migrations_free(&set);
+	return n < 0 ? EXIT_REFUSED : EXIT_OK;
+}
+
+/* The stats child's query socket: one per master, in the runtime dir. */
+static int
+open_query_socket(struct runtime *rt, const char *dir)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int fd, n;
+
+	n = snprintf(rt->query_path, sizeof(rt->query_path), "%s/stats-%ld.sock",
+	    dir, (long)getpid());
+	if (n < 0 || (size_t)n >= sizeof(sa.sun_path))
+		return -1;
+	strcpy(sa.sun_path, rt->query_path);
+	unlink(sa.sun_path);
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0)
+		return -1;
+	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0 ||
+	    chmod(sa.sun_path, 0600) != 0 || listen(fd, 64) != 0) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+static int
+serve(struct config *cfg, struct authz_policy *policy, const char *env_file)
+{
+	struct runtime rt = { .cfg = cfg, .policy = policy, .env_file = env_file, .ready_fd = -1 };
+	char err[256];
+	int pair[2], rc;
+
+	if (mkdir(cfg->runtime_dir, 0750) != 0 && errno != EEXIST) {
+		log_error("startup.failed", LF_STR("reason", "cannot create CORA_RUNTIME_DIR"),
+		    LF_STR("path", cfg->runtime_dir), LF_STR("error", strerror(errno)));
+		return EXIT_REFUSED;
+	}
+	rt.listen_fd = listen_open(cfg->listen, cfg->runtime_dir, rt.listen_path,
+	    sizeof(rt.listen_path), err, sizeof(err));
+	if (rt.listen_fd < 0) {
+		log_error("startup.failed", LF_STR("reason", "cannot open the listen socket"),
+		    LF_STR("error", err));
+		return EXIT_REFUSED;
+	}
+	if (socketpair(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0, pair) != 0 ||
+	    (rt.query_fd = open_query_socket(&rt, cfg->runtime_dir)) < 0) {
+		log_error("startup.failed", LF_STR("reason", "cannot create the stats sockets"),
+		    LF_STR("path", cfg->runtime_dir), LF_STR("error", strerror(errno)));
+		return EXIT_REFUSED;
+	}
+	rt.report_rd = pair[0];
+	rt.report_wr = pair[1];
+	log_info("startup.listening", LF_STR("listen", cfg->listen != NULL ? cfg->listen :
+	    rt.listen_path[0] != '\0' ? rt.listen_path : "inherited"), LF_STR("version", PACKAGE_VERSION),
+	    LF_INT("workers", cfg->workers), LF_STR("app_env", cfg->app_env));
+
+	rc = master_run(&rt);
+
+	if (rt.listen_path[0] != '\0')
+		unlink(rt.listen_path);
+	unlink(rt.query_path);
+	close(rt.listen_fd);
+	close(rt.query_fd);
+	close(pair[0]);
+	close(pair[1]);
+	authz_free(rt.policy);	/* the master may have replaced it on reload */
+	return rc;
+}
+
+int
+main(int argc, char **argv)
+{
+	const char *cmd = argc > 1 ? argv[1] : NULL, *env_file = NULL;
+	struct config cfg;
+	struct authz_policy *policy = NULL;
+	int rc;
+
+	log_init(LOG_INFO, "corad.master");
+	if (cmd == NULL) {
+		usage(stderr);
+		return EXIT_USAGE;
+	}
+	if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0 || strcmp(cmd, "help") == 0) {
+		usage(stdout);
+		return EXIT_OK;
+	}
+	if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
+		printf("corad %s\n", PACKAGE_VERSION);
+		return EXIT_OK;
+	}
+	if (strcmp(cmd, "serve") != 0 && strcmp(cmd, "check") != 0 &&
+	    strcmp(cmd, "migrate") != 0) {
+		fprintf(stderr, "corad: unknown command '%s'\n", cmd);
+		usage(stderr);
+		return EXIT_USAGE;
+	}
+	for (int i = 2; i < argc; i++) {
+		if (strcmp(argv[i], "--env-file") == 0 && i + 1 < argc)
+			env_file = argv[++i];
+		else if (strncmp(argv[i], "--env-file=", 11) == 0)
+			env_file = argv[i] + 11;
+		else {
+			fprintf(stderr, "corad: unknown option '%s'\n", argv[i]);
+			usage(stderr);
+			return EXIT_USAGE;
+		}
+	}
+
+	if (startup_config(env_file, &cfg) != 0)
+		return EXIT_CONFIG;
+
+	if (strcmp(cmd, "migrate") == 0) {
+		rc = migrate(&cfg);
+		config_free(&cfg);
+		return rc;
+	}
+	if (startup_gates(&cfg, &policy) > 0)
+		rc = EXIT_REFUSED;
+	else if (strcmp(cmd, "check") == 0) {
+		log_info("check.ok", LF_STR("app_env", cfg.app_env),
+		    LF_BOOL("production", cfg.production));
+		authz_free(policy);
+		rc = EXIT_OK;
+	} else
+		rc = serve(&cfg, policy, env_file);	/* owns policy from here */
+	config_free(&cfg);
+	return rc;
+}

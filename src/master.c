@@ -1,0 +1,573 @@
+/*
+ * master: forks the children, replaces the ones that die, reloads and stops
+ * them.
+ *
+ * Signal handlers only write the signal number to a self-pipe; the loop
+ * below does the work. Children are forked with every signal blocked, so
+ * none runs a master handler in the child before proc_child_init() resets
+ * them.
+ *
+ * Reload (SIGHUP) rolls the pool: the new configuration is loaded and
+ * checked like at start-up (a bad one is refused and nothing changes), then
+ * one new worker is started at a time and, once it reports that it accepts
+ * (a byte on its ready pipe), one old worker is told to finish its request
+ * and leave. The pool never has fewer accepting workers than configured.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "corad/authz.h"
+#include "corad/log.h"
+#include "corad/proc.h"
+#include "corad/startup.h"
+
+#define FAST_DEATH_MS		1000	/* a child dying sooner is "crashing" */
+#define BACKOFF_FIRST_MS	1000
+#define BACKOFF_MAX_MS		30000
+#define MAX_CHILDREN		(2 * 1024 + 2)	/* two generations of workers, stats, projector */
+
+struct child {
+	bool		 in_use;	/* the slot is part of the pool */
+	enum child_kind	 kind;
+	pid_t		 pid;		/* 0: not running */
+	unsigned	 generation;	/* configuration it was started with */
+	bool		 retiring;	/* told to leave: not restarted */
+	int		 ready_fd;	/* worker's ready pipe until it reports, else -1 */
+	int64_t		 started_ms;
+	int64_t		 restart_at_ms;	/* when to fork again */
+	unsigned	 fast_deaths;	/* consecutive deaths within FAST_DEATH_MS */
+};
+
+enum master_state {
+	MASTER_RUNNING,
+	MASTER_STOPPING,	/* graceful: workers finish, then the others */
+};
+
+struct master {
+	struct runtime	*rt;
+	struct child	 children[MAX_CHILDREN];
+	unsigned	 generation;
+	enum master_state state;
+	int64_t		 deadline_ms;	/* graceful stop: SIGKILL after */
+	int		 pipe[2];	/* self-pipe: signal numbers */
+};
+
+static int sig_pipe_wr = -1;
+
+static int (*const child_main[CHILD__MAX])(struct runtime *) = {
+	[CHILD_WORKER] = worker_main,
+	[CHILD_STATS] = stats_main,
+	[CHILD_PROJECTOR] = projector_main,
+};
+
+static int64_t
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* "SIGKILL" for the logs. */
+static const char *
+signal_name(int sig, char *buf, size_t len)
+{
+	const char *abbrev = sigabbrev_np(sig);
+
+	if (abbrev == NULL)
+		snprintf(buf, len, "SIG%d", sig);
+	else
+		snprintf(buf, len, "SIG%s", abbrev);
+	return buf;
+}
+
+static void
+master_on_signal(int sig)
+{
+	unsigned char b = (unsigned char)sig;
+	int saved = errno;
+
+	(void)!write(sig_pipe_wr, &b, 1);
+	errno = saved;
+}
+
+static void
+master_fork(struct master *m, struct child *c)
+{
+	sigset_t all, old;
+	int ready[2] = { -1, -1 };
+	pid_t pid;
+
+	if (c->kind == CHILD_WORKER && pipe2(ready, O_CLOEXEC) != 0) {
+		log_error("master.fork_failed", LF_STR("kind", "worker"), LF_STR("error", strerror(errno)));
+		c->restart_at_ms = now_ms() + BACKOFF_FIRST_MS;
+		return;
+	}
+	sigfillset(&all);
+	sigprocmask(SIG_BLOCK, &all, &old);
+	pid = fork();
+	if (pid == 0) {
+		int rc;
+
+		close(m->pipe[0]);
+		close(m->pipe[1]);
+		for (size_t i = 0; i < MAX_CHILDREN; i++)
+			if (m->children[i].ready_fd >= 0)
+				close(m->children[i].ready_fd);
+		if (ready[0] >= 0)
+			close(ready[0]);
+		m->rt->ready_fd = ready[1];
+		proc_child_init(getppid(), c->kind);
+		rc = child_main[c->kind](m->rt);
+		/* exit(), not _exit(): nothing is left in stdio buffers from the
+		 * master (logs go out with write(2)), and the sanitizers' leak
+		 * check runs at exit. */
+		exit(rc);
+	}
+	sigprocmask(SIG_SETMASK, &old, NULL);
+	if (ready[1] >= 0)
+		close(ready[1]);
+	if (pid < 0) {
+		log_error("master.fork_failed", LF_STR("kind", child_kind_name(c->kind)),
+		    LF_STR("error", strerror(errno)));
+		if (ready[0] >= 0)
+			close(ready[0]);
+		c->restart_at_ms = now_ms() + BACKOFF_FIRST_MS;
+		return;
+	}
+	c->pid = pid;
+	c->ready_fd = ready[0];
+	c->started_ms = now_ms();
+	c->restart_at_ms = 0;
+	log_info("master.child_started", LF_INT("pid", pid),
+	    LF_STR("kind", child_kind_name(c->kind)), LF_INT("generation", c->generation));
+}
+
+/* Takes a free slot for a new child of `kind` in the current generation. */
+static struct child *
+slot_new(struct master *m, enum child_kind kind)
+{
+	for (size_t i = 0; i < MAX_CHILDREN; i++) {
+		struct child *c = &m->children[i];
+
+		if (!c->in_use) {
+			memset(c, 0, sizeof(*c));
+			c->in_use = true;
+			c->kind = kind;
+			c->generation = m->generation;
+			c->ready_fd = -1;
+			return c;
+		}
+	}
+	return NULL;
+}
+
+static void
+slot_free(struct child *c)
+{
+	if (c->ready_fd >= 0)
+		close(c->ready_fd);
+	c->ready_fd = -1;
+	c->in_use = false;
+}
+
+static struct child *
+child_by_pid(struct master *m, pid_t pid)
+{
+	for (size_t i = 0; i < MAX_CHILDREN; i++)
+		if (m->children[i].in_use && m->children[i].pid == pid)
+			return &m->children[i];
+	return NULL;
+}
+
+/* Decides when a dead child comes back: at once, or after a backoff that
+ * doubles with every death within a second of starting. */
+static void
+schedule_restart(struct child *c, int64_t died_ms)
+{
+	int64_t delay;
+
+	if (died_ms - c->started_ms >= FAST_DEATH_MS) {
+		c->fast_deaths = 0;
+		c->restart_at_ms = died_ms;
+		return;
+	}
+	c->fast_deaths++;
+	delay = BACKOFF_FIRST_MS;
+	for (unsigned i = 1; i < c->fast_deaths && delay < BACKOFF_MAX_MS; i++)
+		delay *= 2;
+	if (delay > BACKOFF_MAX_MS)
+		delay = BACKOFF_MAX_MS;
+	c->restart_at_ms = died_ms + delay;
+	log_warning("master.restart_delayed", LF_STR("kind", child_kind_name(c->kind)),
+	    LF_INT("delay_ms", delay), LF_INT("fast_deaths", c->fast_deaths),
+	    LF_STR("reason", "child died within 1 s of its start"));
+}
+
+static void
+master_reap(struct master *m)
+{
+	int status;
+	pid_t pid;
+
+	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+		struct child *c = child_by_pid(m, pid);
+		int64_t t = now_ms();
+		bool sig = WIFSIGNALED(status);
+		char sname[24];
+		enum log_level lvl = LOG_INFO;
+
+		if (c == NULL)
+			continue;
+		if ((m->state == MASTER_RUNNING && !c->retiring) || sig || WEXITSTATUS(status) != 0)
+			lvl = LOG_WARNING;
+		log_emit(lvl, "master.child_exited", LOG_FIELDS(
+		    LF_INT("pid", pid), LF_STR("kind", child_kind_name(c->kind)),
+		    sig ? LF_NULL("exit_code") : LF_INT("exit_code", WEXITSTATUS(status)),
+		    sig ? LF_STR("signal", signal_name(WTERMSIG(status), sname, sizeof(sname))) :
+		    LF_NULL("signal"),
+		    LF_BOOL("core_dumped", sig && WCOREDUMP(status)),
+		    LF_INT("uptime_ms", t - c->started_ms),
+		    LF_BOOL("retired", c->retiring)));
+		c->pid = 0;
+		if (c->ready_fd >= 0) {
+			close(c->ready_fd);
+			c->ready_fd = -1;
+		}
+		/* Retired workers and workers of an older configuration leave
+		 * for good; the rolling below starts their successors. */
+		if (m->state != MASTER_RUNNING || c->retiring ||
+		    (c->kind == CHILD_WORKER && c->generation != m->generation))
+			slot_free(c);
+		else
+			schedule_restart(c, t);
+	}
+}
+
+static void
+signal_children(struct master *m, enum child_kind kind, int sig)
+{
+	for (size_t i = 0; i < MAX_CHILDREN; i++)
+		if (m->children[i].in_use && m->children[i].kind == kind && m->children[i].pid > 0)
+			kill(m->children[i].pid, sig);
+}
+
+static size_t
+running(struct master *m, enum child_kind kind)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < MAX_CHILDREN; i++)
+		n += m->children[i].in_use && m->children[i].kind == kind && m->children[i].pid > 0;
+	return n;
+}
+
+/* Reads the ready byte of workers that reported; the pipe closes either
+ * way (a worker that dies before it is ready closes it too). */
+static void
+master_collect_ready(struct master *m, const struct pollfd *pf, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		struct child *c;
+		char b;
+
+		if (pf[i].revents == 0)
+			continue;
+		for (size_t j = 0; j < MAX_CHILDREN; j++) {
+			c = &m->children[j];
+			if (!c->in_use || c->ready_fd != pf[i].fd)
+				continue;
+			if (read(c->ready_fd, &b, 1) == 1)
+				log_debug("master.worker_ready", LF_INT("pid", c->pid),
+				    LF_INT("generation", c->generation));
+			close(c->ready_fd);
+			c->ready_fd = -1;
+		}
+	}
+}
+
+/*
+ * Brings the pool to the configuration: restarts what is due, then rolls
+ * workers of older generations out one at a time, each after its successor
+ * is accepting, and trims or grows the current generation to CORA_WORKERS.
+ */
+static void
+master_converge(struct master *m)
+{
+	size_t current = 0, old = 0, target = (size_t)m->rt->cfg->workers;
+	struct child *pending = NULL, *c;
+	int64_t t = now_ms();
+
+	for (size_t i = 0; i < MAX_CHILDREN; i++) {
+		c = &m->children[i];
+		if (!c->in_use)
+			continue;
+		if (c->pid == 0 && !c->retiring && c->restart_at_ms <= t)
+			master_fork(m, c);
+		if (c->kind != CHILD_WORKER || c->retiring)
+			continue;
+		if (c->generation == m->generation) {
+			current++;
+			if (c->pid == 0 || c->ready_fd >= 0)
+				pending = c;
+		} else
+			old++;
+	}
+	if (old == 0) {
+		/* No rolling in progress: start what is missing at once. */
+		for (; current < target; current++)
+			if ((c = slot_new(m, CHILD_WORKER)) != NULL)
+				master_fork(m, c);
+	} else if (pending == NULL) {
+		/* The last successor is accepting: one old worker may go, and
+		 * the next successor starts. */
+		for (size_t i = 0; i < MAX_CHILDREN; i++) {
+			c = &m->children[i];
+			if (c->in_use && c->kind == CHILD_WORKER && !c->retiring &&
+			    c->generation != m->generation && c->pid > 0 && current > 0) {
+				c->retiring = true;
+				kill(c->pid, SIGTERM);
+				break;
+			}
+		}
+		if (current < target && (c = slot_new(m, CHILD_WORKER)) != NULL)
+			master_fork(m, c);
+	}
+	/* A smaller pool: the surplus of the current generation leaves. */
+	for (size_t i = 0; i < MAX_CHILDREN && current > target; i++) {
+		c = &m->children[i];
+		if (c->in_use && c->kind == CHILD_WORKER && !c->retiring &&
+		    c->generation == m->generation && c->pid > 0) {
+			c->retiring = true;
+			kill(c->pid, SIGTERM);
+			current--;
+		}
+	}
+}
+
+/* SIGHUP: a new configuration, checked like at start-up, or none at all. */
+static void
+master_reload(struct master *m)
+{
+	struct config ncfg;
+	struct authz_policy *npolicy = NULL;
+	struct config *cfg = m->rt->cfg;
+
+	log_info("master.reloading", LF_INT("generation", m->generation + 1));
+	if (startup_config(m->rt->env_file, &ncfg) != 0) {
+		log_init(cfg->log_level, NULL);
+		log_error("master.reload_refused",
+		    LF_STR("reason", "the new configuration is invalid; the pool keeps serving"));
+		return;
+	}
+	if (startup_gates(&ncfg, &npolicy) > 0) {
+		log_init(cfg->log_level, NULL);
+		log_error("master.reload_refused",
+		    LF_STR("reason", "a start-up gate refused the new configuration; the pool keeps serving"));
+		authz_free(npolicy);
+		config_free(&ncfg);
+		return;
+	}
+	/* The sockets stay: where they are needs a restart to change. */
+	if ((ncfg.listen == NULL) != (cfg->listen == NULL) ||
+	    (ncfg.listen != NULL && strcmp(ncfg.listen, cfg->listen) != 0) ||
+	    strcmp(ncfg.runtime_dir, cfg->runtime_dir) != 0)
+		log_warning("master.reload_partial",
+		    LF_STR("reason", "CORA_LISTEN and CORA_RUNTIME_DIR change only on restart"));
+	{
+		char *listen = cfg->listen, *dir = cfg->runtime_dir;
+
+		cfg->listen = NULL;
+		cfg->runtime_dir = NULL;
+		free(ncfg.listen);
+		free(ncfg.runtime_dir);
+		ncfg.listen = listen;
+		ncfg.runtime_dir = dir;
+	}
+	config_free(cfg);
+	*cfg = ncfg;
+	authz_free(m->rt->policy);
+	m->rt->policy = npolicy;
+	m->generation++;
+	/* The projector reads the configuration too; the stats child keeps
+	 * its counters and needs nothing from it. */
+	signal_children(m, CHILD_PROJECTOR, SIGTERM);
+	log_info("master.reloaded", LF_INT("generation", m->generation),
+	    LF_INT("workers", cfg->workers));
+}
+
+static void
+master_begin_stop(struct master *m, int sig)
+{
+	char sname[24];
+	int fl;
+
+	if (m->state == MASTER_STOPPING)
+		return;
+	m->state = MASTER_STOPPING;
+	m->deadline_ms = now_ms() + (int64_t)(m->rt->cfg->graceful_timeout * 1000);
+	log_info("master.stopping", LF_STR("signal", signal_name(sig, sname, sizeof(sname))),
+	    LF_DBL("graceful_timeout_seconds", m->rt->cfg->graceful_timeout));
+	/* No new connections can reach a socket path that is gone; workers
+	 * drain what is already queued, then leave on EAGAIN (see worker.c). */
+	if (m->rt->listen_path[0] != '\0')
+		unlink(m->rt->listen_path);
+	fl = fcntl(m->rt->listen_fd, F_GETFL);
+	if (fl >= 0)
+		fcntl(m->rt->listen_fd, F_SETFL, fl | O_NONBLOCK);
+	signal_children(m, CHILD_WORKER, SIGTERM);
+}
+
+static void
+master_kill_all(struct master *m)
+{
+	for (size_t i = 0; i < MAX_CHILDREN; i++)
+		if (m->children[i].in_use && m->children[i].pid > 0)
+			kill(m->children[i].pid, SIGKILL);
+	for (size_t i = 0; i < MAX_CHILDREN; i++)
+		if (m->children[i].in_use && m->children[i].pid > 0) {
+			waitpid(m->children[i].pid, NULL, 0);
+			m->children[i].pid = 0;
+		}
+}
+
+/* Milliseconds until the next timed action, or -1 for none. */
+static int
+master_next_timeout(struct master *m)
+{
+	int64_t next = -1, t = now_ms();
+
+	if (m->state == MASTER_STOPPING)
+		next = m->deadline_ms;
+	else
+		for (size_t i = 0; i < MAX_CHILDREN; i++) {
+			struct child *c = &m->children[i];
+
+			if (c->in_use && c->pid == 0 && !c->retiring &&
+			    (next < 0 || c->restart_at_ms < next))
+				next = c->restart_at_ms;
+		}
+	if (next < 0)
+		return -1;
+	return next <= t ? 0 : (int)(next - t > 60000 ? 60000 : next - t);
+}
+
+static void
+install_master_signals(int pipe_wr)
+{
+	static const int sigs[] = { SIGCHLD, SIGTERM, SIGINT, SIGQUIT, SIGHUP };
+	struct sigaction sa = { .sa_handler = master_on_signal, .sa_flags = SA_RESTART };
+
+	sig_pipe_wr = pipe_wr;
+	sigemptyset(&sa.sa_mask);
+	for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
+		sigaction(sigs[i], &sa, NULL);
+	sa.sa_handler = SIG_IGN;
+	sigaction(SIGPIPE, &sa, NULL);
+}
+
+/* Handles the signals the self-pipe carried; false after SIGQUIT. */
+static bool
+master_signals(struct master *m)
+{
+	unsigned char sigs[64];
+	ssize_t n;
+
+	while ((n = read(m->pipe[0], sigs, sizeof(sigs))) > 0)
+		for (ssize_t i = 0; i < n; i++) {
+			switch (sigs[i]) {
+			case SIGCHLD:
+				master_reap(m);
+				break;
+			case SIGTERM:
+			case SIGINT:
+				master_begin_stop(m, sigs[i]);
+				break;
+			case SIGQUIT:
+				log_info("master.stopping", LF_STR("signal", "SIGQUIT"),
+				    LF_BOOL("immediate", true));
+				master_kill_all(m);
+				return false;
+			case SIGHUP:
+				if (m->state == MASTER_RUNNING)
+					master_reload(m);
+				break;
+			}
+		}
+	return true;
+}
+
+int
+master_run(struct runtime *rt)
+{
+	static struct master m;	/* large: not on the stack */
+
+	memset(&m, 0, sizeof(m));
+	m.rt = rt;
+	m.state = MASTER_RUNNING;
+	for (size_t i = 0; i < MAX_CHILDREN; i++)
+		m.children[i].ready_fd = -1;
+	if (pipe2(m.pipe, O_CLOEXEC | O_NONBLOCK) != 0) {
+		log_error("master.init_failed", LF_STR("error", strerror(errno)));
+		return 1;
+	}
+	install_master_signals(m.pipe[1]);
+
+	/* Stats first, so the first requests are counted. */
+	master_fork(&m, slot_new(&m, CHILD_STATS));
+	master_fork(&m, slot_new(&m, CHILD_PROJECTOR));
+	master_converge(&m);
+	log_info("master.ready", LF_INT("pid", getpid()), LF_INT("workers", rt->cfg->workers));
+
+	for (;;) {
+		struct pollfd pf[1 + MAX_CHILDREN];
+		size_t n = 1;
+
+		pf[0] = (struct pollfd){ .fd = m.pipe[0], .events = POLLIN };
+		for (size_t i = 0; i < MAX_CHILDREN; i++)
+			if (m.children[i].in_use && m.children[i].ready_fd >= 0)
+				pf[n++] = (struct pollfd){ .fd = m.children[i].ready_fd, .events = POLLIN };
+		if (poll(pf, n, master_next_timeout(&m)) < 0 && errno != EINTR)
+			break;
+		if (!master_signals(&m))
+			break;
+		master_collect_ready(&m, pf + 1, n - 1);
+		if (m.state == MASTER_RUNNING) {
+			master_converge(&m);
+			continue;
+		}
+		/* Stopping: workers first; the others once they are all gone, so
+		 * the last requests are counted. */
+		if (running(&m, CHILD_WORKER) == 0) {
+			signal_children(&m, CHILD_STATS, SIGTERM);
+			signal_children(&m, CHILD_PROJECTOR, SIGTERM);
+		}
+		if (running(&m, CHILD_WORKER) + running(&m, CHILD_STATS) +
+		    running(&m, CHILD_PROJECTOR) == 0)
+			break;
+		if (now_ms() >= m.deadline_ms) {
+			log_warning("master.graceful_timeout",
+			    LF_INT("workers_left", running(&m, CHILD_WORKER)));
+			master_kill_all(&m);
+			break;
+		}
+	}
+	log_info("master.stopped", LF_INT("pid", getpid()));
+	for (size_t i = 0; i < MAX_CHILDREN; i++)
+		if (m.children[i].in_use)
+			slot_free(&m.children[i]);
+	close(m.pipe[0]);
+	close(m.pipe[1]);
+	return 0;
+}

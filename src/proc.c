@@ -1,0 +1,62 @@
+/* proc: what every child process does first, and the ipc datagram sender. */
+#include "config.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "corad/ipc.h"
+#include "corad/proc.h"
+
+static const char *const kind_names[CHILD__MAX] = {
+	[CHILD_WORKER] = "worker",
+	[CHILD_STATS] = "stats",
+	[CHILD_PROJECTOR] = "projector",
+};
+
+const char *
+child_kind_name(enum child_kind kind)
+{
+	return (unsigned)kind < CHILD__MAX ? kind_names[kind] : "unknown";
+}
+
+void
+proc_child_init(pid_t master, enum child_kind kind)
+{
+	struct sigaction sa = { .sa_handler = SIG_DFL };
+	sigset_t none;
+	char name[16];
+
+	snprintf(name, sizeof(name), "corad-%s", child_kind_name(kind));
+	prctl(PR_SET_NAME, name);
+
+	for (int sig = 1; sig < NSIG; sig++)
+		if (sig != SIGKILL && sig != SIGSTOP)
+			sigaction(sig, &sa, NULL);
+	/* Writes to a closed proxy connection or stats socket must fail with
+	 * EPIPE, not kill the process; set before FCGX_Init, which then leaves
+	 * SIGPIPE alone. */
+	sa.sa_handler = SIG_IGN;
+	sigaction(SIGPIPE, &sa, NULL);
+	/* No orphans: if the master dies, every child is told to stop. */
+	prctl(PR_SET_PDEATHSIG, SIGTERM);
+	if (getppid() != master)	/* it died before prctl took effect */
+		_exit(0);
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+}
+
+bool
+ipc_send(int fd, const union ipc_msg *msg, size_t len)
+{
+	ssize_t n;
+
+	do
+		n = send(fd, msg, len, MSG_DONTWAIT | MSG_NOSIGNAL);
+	while (n < 0 && errno == EINTR);
+	return n == (ssize_t)len;
+}

@@ -1,0 +1,360 @@
+/*
+ * projector: the projector child. Keeps proj_access_actor_summary current
+ * from the event store (SPEC section 10) and prunes old idempotency keys.
+ *
+ * Events are read in (transaction_id, position) order, and only from
+ * transactions older than every transaction still running
+ * (pg_snapshot_xmin): a position taken by a transaction that commits later
+ * than a higher one is therefore never skipped. One projector per database
+ * advances: the others wait for the session advisory lock.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <libpq-fe.h>
+
+#include "corad/db.h"
+#include "corad/log.h"
+#include "corad/proc.h"
+
+#define PROJECTION_NAME		"access_actor_summary"
+#define PROJECTOR_LOCK_KEY	"7411002"	/* pg advisory lock: one leader per database */
+#define BATCH_SIZE		100
+#define STR_(x)			#x
+#define STR(x)			STR_(x)
+#define BACKOFF_FIRST_MS	1000
+#define BACKOFF_MAX_MS		60000
+#define PRUNE_EVERY_MS		(3600 * 1000)
+
+static volatile sig_atomic_t projector_stopping;
+
+struct projector {
+	struct runtime	*rt;
+	PGconn		*conn;
+	bool		 leader;	/* holds the advisory lock */
+	int64_t		 backoff_ms;
+	int64_t		 next_prune_ms;
+};
+
+static const struct {
+	const char	*name;
+	const char	*sql;
+} statements[] = {
+	{ "bookmark",
+	  "SELECT last_transaction_id::text, last_position FROM projection_bookmarks"
+	  " WHERE projection_name = $1 FOR UPDATE" },
+	{ "batch",
+	  "SELECT position, transaction_id::text, event_type, stream_id, occurred_at,"
+	  " coalesce(payload->>'kind', 'human'), payload->>'name' FROM events"
+	  " WHERE stream_type = 'Actor' AND (transaction_id, position) > ($1::xid8, $2::bigint)"
+	  "   AND transaction_id < pg_snapshot_xmin(pg_current_snapshot())"
+	  " ORDER BY transaction_id, position LIMIT " STR(BATCH_SIZE) },
+	{ "registered",
+	  "INSERT INTO proj_access_actor_summary"
+	  " (actor_id, name, kind, status, created_at, updated_at, last_position)"
+	  " VALUES ($1, coalesce((SELECT name FROM actor_profile WHERE actor_id = $1), $2,"
+	  "  '<deleted user>'), $3, 'active', $4, $4, $5)"
+	  " ON CONFLICT (actor_id) DO NOTHING" },
+	{ "deactivated",
+	  "UPDATE proj_access_actor_summary SET status = 'deactivated', updated_at = $2,"
+	  " last_position = $3 WHERE actor_id = $1 AND last_position < $3" },
+	{ "forgotten",
+	  "UPDATE proj_access_actor_summary SET name = '<deleted user>', updated_at = $2,"
+	  " last_position = $3 WHERE actor_id = $1 AND last_position < $3" },
+	{ "advance",
+	  "UPDATE projection_bookmarks SET last_transaction_id = $2::xid8, last_position = $3,"
+	  " updated_at = now() WHERE projection_name = $1" },
+	{ "prune",
+	  "DELETE FROM idempotency_keys WHERE created_at < now() - make_interval(hours => $1::int)" },
+};
+
+static void
+projector_on_term(int sig)
+{
+	(void)sig;
+	projector_stopping = 1;
+}
+
+static int64_t
+mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Runs SQL expecting `want`; logs projection.error and returns NULL otherwise. */
+static PGresult *
+run(struct projector *p, const char *stmt, int n, const char *const *params,
+    ExecStatusType want)
+{
+	PGresult *res = PQexecPrepared(p->conn, stmt, n, params, NULL, NULL, 0);
+
+	if (PQresultStatus(res) == want)
+		return res;
+	log_error("projection.error", LF_STR("projection", PROJECTION_NAME),
+	    LF_STR("statement", stmt), LF_STR("error", PQresultErrorMessage(res)));
+	PQclear(res);
+	return NULL;
+}
+
+static bool
+simple(struct projector *p, const char *sql)
+{
+	PGresult *res = PQexec(p->conn, sql);
+	bool ok = PQresultStatus(res) == PGRES_COMMAND_OK || PQresultStatus(res) == PGRES_TUPLES_OK;
+
+	if (!ok)
+		log_error("projection.error", LF_STR("projection", PROJECTION_NAME),
+		    LF_STR("statement", sql), LF_STR("error", PQresultErrorMessage(res)));
+	PQclear(res);
+	return ok;
+}
+
+static void
+projector_disconnect(struct projector *p)
+{
+	if (p->conn != NULL)
+		PQfinish(p->conn);	/* releases the advisory lock too */
+	p->conn = NULL;
+	p->leader = false;
+}
+
+static bool
+projector_connect(struct projector *p)
+{
+	char err[512];
+
+	if ((p->conn = db_open(p->rt->cfg->database_url, "corad-projector", err, sizeof(err))) == NULL) {
+		log_error("projection.error", LF_STR("projection", PROJECTION_NAME),
+		    LF_STR("error", err));
+		return false;
+	}
+	for (size_t i = 0; i < sizeof(statements) / sizeof(statements[0]); i++) {
+		PGresult *res = PQprepare(p->conn, statements[i].name, statements[i].sql, 0, NULL);
+		bool ok = PQresultStatus(res) == PGRES_COMMAND_OK;
+
+		if (!ok)
+			log_error("projection.error", LF_STR("projection", PROJECTION_NAME),
+			    LF_STR("statement", statements[i].name),
+			    LF_STR("error", PQresultErrorMessage(res)));
+		PQclear(res);
+		if (!ok) {
+			projector_disconnect(p);
+			return false;
+		}
+	}
+	if (p->rt->cfg->projection_listen_notify && !simple(p, "LISTEN events")) {
+		projector_disconnect(p);
+		return false;
+	}
+	return true;
+}
+
+/* Tries to become the one projector of this database. */
+static bool
+projector_lead(struct projector *p)
+{
+	PGresult *res;
+
+	if (p->leader)
+		return true;
+	res = PQexec(p->conn, "SELECT pg_try_advisory_lock(" PROJECTOR_LOCK_KEY ")");
+	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+		PQclear(res);
+		return false;
+	}
+	p->leader = *PQgetvalue(res, 0, 0) == 't';
+	PQclear(res);
+	if (p->leader)
+		log_info("projection.leader", LF_STR("projection", PROJECTION_NAME),
+		    LF_INT("pid", getpid()));
+	return p->leader;
+}
+
+static bool
+apply_event(struct projector *p, PGresult *batch, int i)
+{
+	const char *pos = PQgetvalue(batch, i, 0), *type = PQgetvalue(batch, i, 2);
+	const char *id = PQgetvalue(batch, i, 3), *at = PQgetvalue(batch, i, 4);
+	PGresult *res = NULL;
+
+	if (strcmp(type, "ActorRegisteredV2") == 0 || strcmp(type, "ActorRegistered") == 0) {
+		const char *params[] = { id, PQgetisnull(batch, i, 6) ? NULL : PQgetvalue(batch, i, 6),
+		    strcmp(type, "ActorRegistered") == 0 ? "human" : PQgetvalue(batch, i, 5), at, pos };
+
+		res = run(p, "registered", 5, params, PGRES_COMMAND_OK);
+	} else if (strcmp(type, "ActorDeactivated") == 0) {
+		const char *params[] = { id, at, pos };
+
+		res = run(p, "deactivated", 3, params, PGRES_COMMAND_OK);
+	} else if (strcmp(type, "ActorProfileForgotten") == 0) {
+		const char *params[] = { id, at, pos };
+
+		res = run(p, "forgotten", 3, params, PGRES_COMMAND_OK);
+	} else
+		return true;	/* not an event this projection reads */
+	if (res == NULL)
+		return false;
+	PQclear(res);
+	return true;
+}
+
+/* One batch in one transaction. Returns events applied, or -1. */
+static int
+project_batch(struct projector *p)
+{
+	const char *name[] = { PROJECTION_NAME };
+	PGresult *bm = NULL, *batch = NULL, *res;
+	char tx[32], pos[32];
+	int n = -1;
+
+	if (!simple(p, "BEGIN"))
+		return -1;
+	if ((bm = run(p, "bookmark", 1, name, PGRES_TUPLES_OK)) == NULL)
+		goto out;
+	if (PQntuples(bm) != 1) {
+		log_error("projection.error", LF_STR("projection", PROJECTION_NAME),
+		    LF_STR("error", "no bookmark row: run corad migrate"));
+		goto out;
+	}
+	snprintf(tx, sizeof(tx), "%s", PQgetvalue(bm, 0, 0));
+	snprintf(pos, sizeof(pos), "%s", PQgetvalue(bm, 0, 1));
+	{
+		const char *params[] = { tx, pos };
+
+		if ((batch = run(p, "batch", 2, params, PGRES_TUPLES_OK)) == NULL)
+			goto out;
+	}
+	for (int i = 0; i < PQntuples(batch); i++)
+		if (!apply_event(p, batch, i))
+			goto out;
+	n = PQntuples(batch);
+	if (n > 0) {
+		const char *params[] = { PROJECTION_NAME, PQgetvalue(batch, n - 1, 1),
+		    PQgetvalue(batch, n - 1, 0) };
+
+		if ((res = run(p, "advance", 3, params, PGRES_COMMAND_OK)) == NULL) {
+			n = -1;
+			goto out;
+		}
+		PQclear(res);
+	}
+out:
+	if (n >= 0 && !simple(p, "COMMIT"))
+		n = -1;
+	if (n < 0)
+		simple(p, "ROLLBACK");
+	else if (n > 0)
+		log_debug("projection.advance", LF_STR("projection", PROJECTION_NAME),
+		    LF_INT("batch_size", n), LF_STR("last_transaction_id", PQgetvalue(batch, n - 1, 1)),
+		    LF_STR("last_position", PQgetvalue(batch, n - 1, 0)));
+	PQclear(bm);
+	PQclear(batch);
+	return n;
+}
+
+static void
+projector_prune(struct projector *p)
+{
+	long hours = p->rt->cfg->idempotency_ttl_hours;
+	char h[24];
+	const char *params[] = { h };
+	PGresult *res;
+
+	if (hours == 0 || mono_ms() < p->next_prune_ms)
+		return;
+	p->next_prune_ms = mono_ms() + PRUNE_EVERY_MS;
+	snprintf(h, sizeof(h), "%ld", hours);
+	if ((res = run(p, "prune", 1, params, PGRES_COMMAND_OK)) != NULL) {
+		log_info("idempotency.pruned", LF_STR("deleted", PQcmdTuples(res)),
+		    LF_INT("ttl_hours", hours));
+		PQclear(res);
+	}
+}
+
+/* Sleeps until a NOTIFY arrives, the poll interval passes or we are told to
+ * stop. Returns false when the connection broke. */
+static bool
+projector_wait(struct projector *p, int timeout_ms)
+{
+	struct pollfd pf = { .fd = PQsocket(p->conn), .events = POLLIN };
+	PGnotify *nt;
+
+	if (poll(&pf, 1, timeout_ms) < 0 && errno != EINTR)
+		return false;
+	if (PQconsumeInput(p->conn) == 0)
+		return false;
+	while ((nt = PQnotifies(p->conn)) != NULL)
+		PQfreemem(nt);
+	return PQstatus(p->conn) == CONNECTION_OK;
+}
+
+static void
+projector_sleep_ms(int64_t ms)
+{
+	struct timespec ts = { .tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000 };
+
+	while (!projector_stopping && nanosleep(&ts, &ts) != 0 && errno == EINTR)
+		;
+}
+
+static void
+projector_fail(struct projector *p)
+{
+	projector_disconnect(p);
+	p->backoff_ms = p->backoff_ms == 0 ? BACKOFF_FIRST_MS :
+	    (p->backoff_ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : p->backoff_ms * 2);
+	log_warning("projection.backoff", LF_STR("projection", PROJECTION_NAME),
+	    LF_INT("delay_ms", p->backoff_ms));
+	projector_sleep_ms(p->backoff_ms);
+}
+
+int
+projector_main(struct runtime *rt)
+{
+	struct sigaction sa = { .sa_handler = projector_on_term };	/* no SA_RESTART: wake poll */
+	struct projector p = { .rt = rt };
+	int poll_ms = (int)(rt->cfg->projection_poll_interval * 1000);
+
+	log_set_logger("corad.projector");
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	p.next_prune_ms = mono_ms();
+
+	while (!projector_stopping) {
+		int n;
+
+		if (p.conn == NULL && !projector_connect(&p)) {
+			projector_fail(&p);
+			continue;
+		}
+		if (!projector_lead(&p)) {
+			/* A standby: another host's projector advances. */
+			if (!projector_wait(&p, poll_ms))
+				projector_fail(&p);
+			continue;
+		}
+		if ((n = project_batch(&p)) < 0) {
+			projector_fail(&p);
+			continue;
+		}
+		p.backoff_ms = 0;
+		if (n == BATCH_SIZE)
+			continue;	/* more is waiting */
+		projector_prune(&p);
+		if (!projector_wait(&p, poll_ms))
+			projector_fail(&p);
+	}
+	projector_disconnect(&p);
+	return 0;
+}

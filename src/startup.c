@@ -1,0 +1,116 @@
+/* startup: loading the configuration and the start-up gates (SPEC 3, 4),
+ * at start and again when the master reloads on SIGHUP. */
+#include "config.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "corad/authz.h"
+#include "corad/config.h"
+#include "corad/db.h"
+#include "corad/log.h"
+#include "corad/startup.h"
+
+int
+startup_config(const char *env_file, struct config *cfg)
+{
+	struct env_source *env;
+	struct config_error cerr;
+	char err[512];
+	int rc;
+
+	if ((env = env_source_new(env_file, err, sizeof(err))) == NULL) {
+		log_error("config.invalid", LF_STR("reason", err), LF_STR("env_file", env_file));
+		return -1;
+	}
+	rc = config_load_detailed(cfg, env_source_lookup, env, &cerr);
+	env_source_free(env);
+	if (rc != 0) {
+		log_error("config.invalid", LF_STR("variable", cerr.variable),
+		    LF_STR("value", cerr.value), LF_STR("allowed", cerr.allowed),
+		    LF_STR("reason", cerr.message));
+		return -1;
+	}
+	log_init(cfg->log_level, NULL);
+	return 0;
+}
+
+/* One failing gate: refused in the production tier, a warning outside it. */
+static void
+gate_fail(const struct config *cfg, int *failed, const char *gate, const char *reason)
+{
+	if (cfg->production) {
+		log_error("startup.refused", LF_STR("gate", gate), LF_STR("reason", reason),
+		    LF_STR("app_env", cfg->app_env));
+		(*failed)++;
+	} else
+		log_warning("startup.warning", LF_STR("gate", gate), LF_STR("reason", reason),
+		    LF_STR("app_env", cfg->app_env));
+}
+
+/* Gates 3 and 4: the role the workers will use, and the schema. The
+ * connection is closed before any child starts. */
+static void
+run_db_gates(const struct config *cfg, int *failed)
+{
+	struct role_report rep;
+	char err[512], reason[600];
+	PGconn *c = db_open(cfg->database_url, "corad-check", err, sizeof(err));
+	int v;
+
+	if (c == NULL) {
+		snprintf(reason, sizeof(reason), "cannot connect to DATABASE_URL to check the "
+		    "role and the schema: %s", err);
+		gate_fail(cfg, failed, "database", reason);
+		return;
+	}
+	if (db_check_role(c, &rep, err, sizeof(err)) != 0) {
+		snprintf(reason, sizeof(reason), "cannot check the database role: %s", err);
+		gate_fail(cfg, failed, "app_role", reason);
+	}
+	for (int i = 0; i < rep.nproblems; i++) {
+		snprintf(reason, sizeof(reason), "database role %s %s: it must be the restricted "
+		    "app role (cora_app)", rep.role, rep.problems[i]);
+		gate_fail(cfg, failed, "app_role", reason);
+	}
+	if ((v = migrations_applied_version(c, err, sizeof(err))) < 0) {
+		snprintf(reason, sizeof(reason), "cannot read the schema version: %s", err);
+		gate_fail(cfg, failed, "schema", reason);
+	} else if (v < CORAD_SCHEMA_VERSION) {
+		snprintf(reason, sizeof(reason), "the schema is at version %d, this binary ships "
+		    "%d: run corad migrate", v, CORAD_SCHEMA_VERSION);
+		gate_fail(cfg, failed, "schema", reason);
+	}
+	PQfinish(c);
+}
+
+/*
+ * The start-up gates of SPEC section 4, every one of them (corad check
+ * reports them all). Returns how many refused start-up; *policy receives
+ * the loaded AUTHZ_POLICY_FILE. An invalid policy file refuses in any tier.
+ */
+int
+startup_gates(const struct config *cfg, struct authz_policy **policy)
+{
+	int failed = 0;
+	char err[512];
+
+	*policy = NULL;
+	if (!cfg->require_principal)
+		gate_fail(cfg, &failed, "authenticated_principal",
+		    "REQUIRE_AUTHENTICATED_PRINCIPAL is not true: any client without a "
+		    "principal would act as the system principal");
+	if (cfg->authz_policy_file != NULL) {
+		if ((*policy = authz_load(cfg->authz_policy_file, err, sizeof(err))) == NULL) {
+			log_error("startup.refused", LF_STR("gate", "authz_policy"),
+			    LF_STR("reason", err), LF_STR("app_env", cfg->app_env));
+			failed++;
+		}
+	} else if (!cfg->allow_permissive_authz)
+		gate_fail(cfg, &failed, "authz_policy",
+		    "neither AUTHZ_POLICY_FILE nor ALLOW_PERMISSIVE_AUTHZ=true is set: "
+		    "every principal could run every command");
+	run_db_gates(cfg, &failed);
+	return failed;
+}
+

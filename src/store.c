@@ -1,0 +1,334 @@
+/*
+ * store: a worker's one persistent PostgreSQL session, with prepared
+ * statements, and the event store operations the handlers use.
+ */
+#include "config.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "corad/db.h"
+#include "corad/ids.h"
+#include "corad/log.h"
+#include "corad/request.h"
+#include "corad/store.h"
+
+#define RETRY_FIRST_MS	100
+#define RETRY_MAX_MS	5000
+
+/* Every statement a worker runs, prepared once per connection. */
+static const struct {
+	const char	*name;
+	const char	*sql;
+} statements[] = {
+	{ "load_stream",
+	  "SELECT version, event_type, payload::text FROM events"
+	  " WHERE stream_type = $1 AND stream_id = $2 ORDER BY version" },
+	{ "append_event",
+	  /* Inserts only when the stream is exactly at the expected version;
+	   * a concurrent writer that got there first makes the unique key
+	   * (stream_type, stream_id, version) fail instead. */
+	  "INSERT INTO events (stream_type, stream_id, version, event_type, schema_version,"
+	  " payload, metadata, correlation_id, causation_id, principal_id, occurred_at, event_id)"
+	  " SELECT $1, $2, $3::int + 1, $4, 1, $5::jsonb, $6::jsonb, $7, NULL, $8, $9, $10"
+	  " WHERE (SELECT coalesce(max(version), 0) FROM events"
+	  "        WHERE stream_type = $1 AND stream_id = $2) = $3::int" },
+	{ "stream_version",
+	  "SELECT coalesce(max(version), 0) FROM events WHERE stream_type = $1 AND stream_id = $2" },
+	{ "insert_verdict",
+	  "INSERT INTO entries_access_verdicts (event_id, principal_id, command_name, decision,"
+	  " reason, correlation_id, occurred_at) VALUES ($1, $2, $3, $4, $5, $6, $7)" },
+	{ "profile_insert",
+	  "INSERT INTO actor_profile (actor_id, name, created_at, updated_at) VALUES ($1, $2, $3, $3)" },
+	{ "profile_get", "SELECT name FROM actor_profile WHERE actor_id = $1" },
+	{ "profile_blank",
+	  "UPDATE actor_profile SET name = '', updated_at = now() WHERE actor_id = $1" },
+	{ "profile_delete", "DELETE FROM actor_profile WHERE actor_id = $1" },
+	{ "list_actors",
+	  "SELECT actor_id, name, kind, status,"
+	  " to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')"
+	  " FROM proj_access_actor_summary"
+	  " WHERE ($1::text IS NULL OR status = $1)"
+	  "   AND ($2::timestamptz IS NULL OR (created_at, actor_id) > ($2::timestamptz, $3::uuid))"
+	  " ORDER BY created_at, actor_id LIMIT $4::int" },
+	{ "schema_version", "SELECT coalesce(max(version), 0) FROM corad_schema_migrations" },
+	{ "idem_insert",
+	  "INSERT INTO idempotency_keys (principal_id, key, surface_id, command_name, request_hash,"
+	  " status, locked_at) VALUES ($1, $2, $3, $4, $5, 'in_progress', clock_timestamp())"
+	  " ON CONFLICT DO NOTHING RETURNING locked_at::text" },
+	{ "idem_get",
+	  "SELECT request_hash, status, response_status, response_body::text, locked_at::text,"
+	  " locked_at < clock_timestamp() - make_interval(secs => $4::double precision)"
+	  " FROM idempotency_keys WHERE principal_id = $1 AND key = $2 AND surface_id = $3" },
+	{ "idem_takeover",
+	  "UPDATE idempotency_keys SET locked_at = clock_timestamp()"
+	  " WHERE principal_id = $1 AND key = $2 AND surface_id = $3 AND status = 'in_progress'"
+	  "   AND locked_at = $4::timestamptz RETURNING locked_at::text" },
+	{ "idem_complete",
+	  "UPDATE idempotency_keys SET status = 'completed', response_status = $5::int,"
+	  " response_body = $6::jsonb, completed_at = now()"
+	  " WHERE principal_id = $1 AND key = $2 AND surface_id = $3 AND status = 'in_progress'"
+	  "   AND locked_at = $4::timestamptz" },
+	{ "idem_abandon",
+	  "DELETE FROM idempotency_keys"
+	  " WHERE principal_id = $1 AND key = $2 AND surface_id = $3 AND status = 'in_progress'"
+	  "   AND locked_at = $4::timestamptz" },
+	{ "begin", "BEGIN" },
+	{ "commit", "COMMIT" },
+	{ "rollback", "ROLLBACK" },
+};
+
+static int64_t
+mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void
+store_now(char buf[40])
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_REALTIME, &now);
+	log_format_time(&now, buf, 40);
+}
+
+void
+store_init(struct store *s, const char *conninfo)
+{
+	memset(s, 0, sizeof(*s));
+	s->conninfo = conninfo;
+}
+
+void
+store_close(struct store *s)
+{
+	if (s->conn != NULL)
+		PQfinish(s->conn);
+	s->conn = NULL;
+}
+
+static void
+store_drop(struct store *s, const char *why)
+{
+	log_warning("db.disconnected", LF_STR("error", why));
+	store_close(s);
+	s->failures = 0;
+	s->retry_at_ms = 0;	/* the next request tries at once */
+}
+
+static void
+store_backoff(struct store *s)
+{
+	int64_t delay = RETRY_FIRST_MS;
+
+	for (unsigned i = 0; i < s->failures && delay < RETRY_MAX_MS; i++)
+		delay *= 2;
+	if (delay > RETRY_MAX_MS)
+		delay = RETRY_MAX_MS;
+	s->failures++;
+	s->retry_at_ms = mono_ms() + delay;
+}
+
+enum cora_err
+store_ready(struct store *s)
+{
+	char err[512];
+
+	if (s->conn != NULL && PQstatus(s->conn) == CONNECTION_OK)
+		return CORA_OK;
+	if (s->conn != NULL)
+		store_close(s);
+	if (mono_ms() < s->retry_at_ms)
+		return CORA_ERR_UNAVAILABLE;
+	if ((s->conn = db_open(s->conninfo, "corad-worker", err, sizeof(err))) == NULL) {
+		s->schema_missing = false;
+		if (s->failures == 0)
+			log_warning("db.connect_failed", LF_STR("error", err));
+		store_backoff(s);
+		return CORA_ERR_UNAVAILABLE;
+	}
+	s->schema_missing = false;
+	for (size_t i = 0; i < sizeof(statements) / sizeof(statements[0]); i++) {
+		PGresult *res = PQprepare(s->conn, statements[i].name, statements[i].sql, 0, NULL);
+
+		if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+			/* Unreachable, or a schema without our tables: either way the
+			 * deployment is not ready, which is a 503, not a 500. */
+			s->schema_missing = !db_is_unavailable(s->conn, res);
+			log_error("db.prepare_failed", LF_STR("statement", statements[i].name),
+			    LF_STR("error", PQresultErrorMessage(res)));
+			PQclear(res);
+			store_close(s);
+			store_backoff(s);
+			return CORA_ERR_UNAVAILABLE;
+		}
+		PQclear(res);
+	}
+	if (s->failures > 0)
+		log_info("db.reconnected", LF_INT("attempts", s->failures + 1));
+	s->failures = 0;
+	return CORA_OK;
+}
+
+PGresult *
+store_exec(struct store *s, const char *stmt, int n, const char *const *params,
+    ExecStatusType want, enum cora_err *e, const char **sqlstate)
+{
+	PGresult *res = PQexecPrepared(s->conn, stmt, n, params, NULL, NULL, 0);
+
+	if (sqlstate != NULL)
+		*sqlstate = NULL;
+	if (PQresultStatus(res) == want)
+		return res;
+	if (db_is_unavailable(s->conn, res)) {
+		store_drop(s, res != NULL ? PQresultErrorMessage(res) : PQerrorMessage(s->conn));
+		*e = CORA_ERR_UNAVAILABLE;
+	} else {
+		const char *st = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+
+		if (sqlstate != NULL && st != NULL) {
+			/* The caller classifies it; the pointer outlives res. */
+			static char keep[6];
+
+			snprintf(keep, sizeof(keep), "%s", st);
+			*sqlstate = keep;
+		}
+		log_error("db.statement_failed", LF_STR("statement", stmt),
+		    LF_STR("sqlstate", st), LF_STR("error", PQresultErrorMessage(res)));
+		*e = CORA_ERR_INTERNAL;
+	}
+	PQclear(res);
+	return NULL;
+}
+
+static enum cora_err
+store_simple(struct store *s, const char *stmt)
+{
+	enum cora_err e = CORA_OK;
+	PGresult *res = store_exec(s, stmt, 0, NULL, PGRES_COMMAND_OK, &e, NULL);
+
+	PQclear(res);
+	return e;
+}
+
+enum cora_err
+store_begin(struct store *s)
+{
+	return store_simple(s, "begin");
+}
+
+enum cora_err
+store_commit(struct store *s)
+{
+	return store_simple(s, "commit");
+}
+
+void
+store_rollback(struct store *s)
+{
+	if (s->conn != NULL && PQtransactionStatus(s->conn) != PQTRANS_IDLE)
+		(void)store_simple(s, "rollback");
+}
+
+static int
+stream_version(struct store *s, const char *type, const char *id, enum cora_err *e)
+{
+	const char *p[] = { type, id };
+	PGresult *res = store_exec(s, "stream_version", 2, p, PGRES_TUPLES_OK, e, NULL);
+	int v;
+
+	if (res == NULL)
+		return -1;
+	v = atoi(PQgetvalue(res, 0, 0));
+	PQclear(res);
+	return v;
+}
+
+enum cora_err
+store_append(struct store *s, struct request *r, const struct new_event *ev, int expected)
+{
+	char exp[16], eid[UUID_STR_LEN], meta[160];
+	uint8_t id[16];
+	const char *state = NULL;
+	enum cora_err e = CORA_OK;
+	PGresult *res;
+	const char *p[10];
+	int found;
+
+	snprintf(exp, sizeof(exp), "%d", expected);
+	uuid_make_v7(id);
+	uuid_format(id, eid);
+	snprintf(meta, sizeof(meta), "{\"command\":\"%s\"}", ev->command);
+	p[0] = ev->stream_type;
+	p[1] = ev->stream_id;
+	p[2] = exp;
+	p[3] = ev->event_type;
+	p[4] = json_object_to_json_string_ext(ev->payload, JSON_C_TO_STRING_PLAIN);
+	p[5] = meta;
+	p[6] = r->correlation_id;
+	p[7] = r->principal_id;
+	p[8] = ev->occurred_at;
+	p[9] = eid;
+	res = store_exec(s, "append_event", 10, p, PGRES_COMMAND_OK, &e, &state);
+	if (res != NULL) {
+		bool inserted = strcmp(PQcmdTuples(res), "1") == 0;
+
+		PQclear(res);
+		if (inserted)
+			return CORA_OK;
+	} else if (state == NULL || strcmp(state, "23505") != 0)
+		return e;	/* unavailable or a real failure */
+	/* 0 rows or a unique violation: someone else moved the stream. Read
+	 * where it is now, outside the aborted transaction. */
+	store_rollback(s);
+	if ((found = stream_version(s, ev->stream_type, ev->stream_id, &e)) < 0)
+		return e;
+	return request_fail(r, CORA_ERR_CONFLICT,
+	    "Optimistic concurrency conflict on stream %s/%s: expected version %d, found %d",
+	    ev->stream_type, ev->stream_id, expected, found);
+}
+
+enum cora_err
+store_verdict(struct store *s, struct request *r, const char *name, bool allowed,
+    const char *reason)
+{
+	char eid[UUID_STR_LEN], now[40];
+	uint8_t id[16];
+	const char *p[7];
+	enum cora_err e = CORA_OK;
+	PGresult *res;
+
+	uuid_make_v7(id);
+	uuid_format(id, eid);
+	store_now(now);
+	p[0] = eid;
+	p[1] = r->principal_id;
+	p[2] = name;
+	p[3] = allowed ? "allow" : "deny";
+	p[4] = reason;
+	p[5] = r->correlation_id;
+	p[6] = now;
+	if ((res = store_exec(s, "insert_verdict", 7, p, PGRES_COMMAND_OK, &e, NULL)) == NULL)
+		return e;
+	PQclear(res);
+	return CORA_OK;
+}
+
+int
+store_schema_version(struct store *s, enum cora_err *e)
+{
+	PGresult *res = store_exec(s, "schema_version", 0, NULL, PGRES_TUPLES_OK, e, NULL);
+	int v;
+
+	if (res == NULL)
+		return -1;
+	v = atoi(PQgetvalue(res, 0, 0));
+	PQclear(res);
+	return v;
+}

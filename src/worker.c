@@ -1,0 +1,442 @@
+/*
+ * worker: one blocking FCGX_Accept_r loop, one request at a time, through
+ * the pipeline of SPEC section 5.
+ *
+ * Stopping: SIGTERM sets a flag and never interrupts a request (SA_RESTART).
+ * What the next accept does decides how the worker leaves:
+ *  - a full stop: the master has put the shared listen socket in
+ *    non-blocking mode first, so the worker keeps accepting what is already
+ *    queued and leaves on EAGAIN: nothing nginx handed over is dropped;
+ *  - this worker alone (the master died, or a retire): the handler swaps
+ *    this process's listen descriptor for a socket that is not listening,
+ *    so the next accept fails at once, even when the signal arrived just
+ *    before the accept call.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <fcgiapp.h>
+
+#include "corad/body.h"
+#include "corad/handlers.h"
+#include "corad/ipc.h"
+#include "corad/log.h"
+#include "corad/proc.h"
+#include "corad/request.h"
+#include "corad/route.h"
+#include "corad/store.h"
+
+static volatile sig_atomic_t	worker_stopping;
+static int			worker_listen_fd = -1;
+static int			worker_dead_fd = -1;
+
+/* Handlers by route and method; NULL: the route's handler is not built yet. */
+static const struct {
+	enum route_id		 route;
+	enum http_method	 method;
+	handler_fn		 fn;
+} handler_table[] = {
+	{ ROUTE_HEALTH, METHOD_GET, handle_health },
+	{ ROUTE_READY, METHOD_GET, handle_ready },
+	{ ROUTE_METRICS, METHOD_GET, handle_metrics },
+	{ ROUTE_ACTORS, METHOD_GET, handle_list_actors },
+	{ ROUTE_ACTORS, METHOD_POST, handle_register_actor },
+	{ ROUTE_ACTOR, METHOD_GET, handle_get_actor },
+	{ ROUTE_ACTOR_DEACTIVATE, METHOD_POST, handle_deactivate_actor },
+	{ ROUTE_ACTOR_PROFILE, METHOD_DELETE, handle_forget_actor },
+};
+
+static const char system_principal[] = "00000000-0000-0000-0000-000000000000";
+
+static void
+worker_on_term(int sig)
+{
+	int fl;
+
+	(void)sig;
+	worker_stopping = 1;
+	fl = fcntl(worker_listen_fd, F_GETFL);
+	if (fl >= 0 && !(fl & O_NONBLOCK))
+		dup2(worker_dead_fd, worker_listen_fd);
+}
+
+void
+request_reset(struct request *r)
+{
+	free(r->path_buf);
+	free(r->body);
+	free(r->error_detail);
+	json_object_put(r->error_validation);
+	idem_reset(&r->idem);
+	memset((char *)r + offsetof(struct request, method), 0,
+	    sizeof(*r) - offsetof(struct request, method));
+	r->content_length = -1;
+}
+
+enum cora_err
+request_fail(struct request *r, enum cora_err e, const char *fmt, ...)
+{
+	va_list ap;
+
+	free(r->error_detail);
+	va_start(ap, fmt);
+	if (vasprintf(&r->error_detail, fmt, ap) < 0)
+		r->error_detail = NULL;
+	va_end(ap);
+	return e;
+}
+
+static void
+reply_send_typed(struct request *r, int status, const char *ctype,
+    const char *extra, const char *body, size_t len)
+{
+	char head[512];
+	int n;
+
+	if (body != NULL)
+		n = snprintf(head, sizeof(head),
+		    "Status: %d %s\r\nContent-Type: %s\r\nX-Correlation-Id: %s\r\n"
+		    "%sContent-Length: %zu\r\n\r\n", status, http_reason(status),
+		    ctype, r->correlation_id, extra != NULL ? extra : "", len);
+	else
+		n = snprintf(head, sizeof(head),
+		    "Status: %d %s\r\nX-Correlation-Id: %s\r\n%s\r\n", status,
+		    http_reason(status), r->correlation_id, extra != NULL ? extra : "");
+	if (n < 0 || (size_t)n >= sizeof(head))
+		n = 0;
+	FCGX_PutStr(head, n, r->fcgi->out);
+	if (body != NULL && len > 0)
+		FCGX_PutStr(body, (int)len, r->fcgi->out);
+	r->status = status;
+	r->response_bytes = body != NULL ? len : 0;
+}
+
+void
+reply_send(struct request *r, int status, const char *extra, const char *body, size_t len)
+{
+	reply_send_typed(r, status, "application/json", extra, body, len);
+}
+
+void
+reply_text(struct request *r, int status, const char *ctype, const char *body, size_t len)
+{
+	reply_send_typed(r, status, ctype, NULL, body, len);
+}
+
+void
+reply_json(struct request *r, int status, json_object *body)
+{
+	size_t len;
+	const char *s = reply_body_string(body, &len);
+
+	reply_send(r, status, NULL, s, len);
+}
+
+void
+reply_error(struct request *r, enum cora_err e)
+{
+	char extra[128] = "";
+	json_object *body;
+	const char *detail = r->error_detail, *s;
+	size_t len;
+	int status = cora_err_status(e);
+
+	switch (e) {
+	case CORA_OK:
+		return;
+	case CORA_ERR_VALIDATION:
+		break;
+	case CORA_ERR_METHOD: {
+		char allow[64];
+
+		route_allow(r->match.id, allow, sizeof(allow));
+		snprintf(extra, sizeof(extra), "Allow: %s\r\n", allow);
+		detail = "Method Not Allowed";
+		break;
+	}
+	case CORA_ERR_UNAUTHENTICATED:
+		detail = "Missing X-Principal-Id header; this deployment requires "
+		    "an authenticated principal.";
+		break;
+	case CORA_ERR_UNAVAILABLE:
+		if (r->retry_after == 0)
+			r->retry_after = 1;
+		if (detail == NULL)
+			detail = "Database unavailable";
+		break;
+	case CORA_ERR_INTERNAL:
+		detail = "Internal Server Error";
+		break;
+	case CORA_ERR_NOT_IMPLEMENTED:
+		detail = "Not implemented";
+		break;
+	default:
+		if (detail == NULL)
+			detail = http_reason(status);
+		break;
+	}
+	if (e == CORA_ERR_VALIDATION) {
+		body = reply_validation_new(r->error_validation != NULL ?
+		    r->error_validation : json_object_new_array());
+		r->error_validation = NULL;
+	} else
+		body = reply_detail_new(detail);
+	if (r->retry_after > 0) {
+		size_t off = strlen(extra);
+
+		snprintf(extra + off, sizeof(extra) - off, "Retry-After: %d\r\n", r->retry_after);
+	}
+	s = reply_body_string(body, &len);
+	/* A claimed Idempotency-Key keeps a 4xx for replays and is released
+	 * after a 5xx: before the client hears of it. */
+	idem_settle(r, status, s);
+	reply_send(r, status, extra[0] != '\0' ? extra : NULL, s, len);
+	json_object_put(body);
+}
+
+static ssize_t
+fcgi_read(void *ctx, char *buf, size_t n)
+{
+	FCGX_Stream *in = ctx;
+	int got = FCGX_GetStr(buf, n > INT_MAX ? INT_MAX : (int)n, in);
+
+	if (got <= 0 && FCGX_GetError(in) != 0)
+		return -1;
+	return got;
+}
+
+/* Step 1: the body limit, on the declared length and on the bytes read. */
+static enum cora_err
+step_body(struct request *r)
+{
+	const struct config *cfg = r->rt->cfg;
+	const char *cl = FCGX_GetParam("CONTENT_LENGTH", r->fcgi->envp);
+	long long declared, size;
+	enum body_verdict v;
+
+	v = body_check_length(cl, cfg->max_body, &declared);
+	r->content_length = declared;
+	if (v == BODY_BAD_LENGTH)
+		return request_fail(r, CORA_ERR_BAD_REQUEST, "Invalid Content-Length header");
+	size = declared;
+	if (v == BODY_OK) {
+		v = body_read_limited(fcgi_read, r->fcgi->in, cfg->max_body, &r->body, &r->body_len);
+		if (v == BODY_IO_ERROR)
+			return request_fail(r, CORA_ERR_BAD_REQUEST, "Request body could not be read");
+		size = (long long)r->body_len;
+	}
+	if (v != BODY_TOO_LARGE)
+		return CORA_OK;
+	log_warning("body_size_limit.rejected",
+	    LF_STR("correlation_id", r->correlation_id),
+	    LF_STR("path", r->path), LF_STR("method", r->method_name),
+	    declared >= 0 ? LF_INT("content_length", declared) : LF_NULL("content_length"),
+	    LF_INT("limit", cfg->max_body));
+	return request_fail(r, CORA_ERR_TOO_LARGE,
+	    "Request body of %lld bytes exceeds limit of %ld bytes", size, cfg->max_body);
+}
+
+/* Step 3: the principal from the parameter the proxy sets. */
+static enum cora_err
+step_principal(struct request *r)
+{
+	const struct config *cfg = r->rt->cfg;
+	const char *p = FCGX_GetParam(cfg->principal_param, r->fcgi->envp);
+	struct uuid_error uerr;
+	uint8_t id[16];
+
+	if (p == NULL || p[0] == '\0') {
+		/* nginx passes an absent header as an empty parameter. */
+		if (cfg->require_principal)
+			return CORA_ERR_UNAUTHENTICATED;
+		memcpy(r->principal_id, system_principal, sizeof(system_principal));
+		return CORA_OK;
+	}
+	if (!uuid_parse_text(p, id, &uerr)) {
+		char msg[200];
+
+		snprintf(msg, sizeof(msg), "Input should be a valid UUID, %s", uerr.msg);
+		r->error_validation = json_object_new_array();
+		validation_add(r->error_validation, "uuid_parsing", "header",
+		    "X-Principal-Id", msg, json_object_new_string(p));
+		return CORA_ERR_VALIDATION;
+	}
+	uuid_format(id, r->principal_id);
+	return CORA_OK;
+}
+
+static handler_fn
+find_handler(enum route_id route, enum http_method m)
+{
+	for (size_t i = 0; i < sizeof(handler_table) / sizeof(handler_table[0]); i++)
+		if (handler_table[i].route == route && handler_table[i].method == m)
+			return handler_table[i].fn;
+	return NULL;
+}
+
+/* The request path: nginx's normalised DOCUMENT_URI, else REQUEST_URI's
+ * path, else SCRIPT_NAME. */
+static const char *
+request_path(struct request *r)
+{
+	const char *p = FCGX_GetParam("DOCUMENT_URI", r->fcgi->envp);
+	const char *q;
+
+	if (p != NULL && p[0] != '\0')
+		return p;
+	p = FCGX_GetParam("REQUEST_URI", r->fcgi->envp);
+	if (p != NULL && (q = strchr(p, '?')) != NULL) {
+		r->path_buf = strndup(p, (size_t)(q - p));
+		return r->path_buf != NULL ? r->path_buf : "";
+	}
+	if (p != NULL)
+		return p;
+	p = FCGX_GetParam("SCRIPT_NAME", r->fcgi->envp);
+	return p != NULL ? p : "";
+}
+
+static enum cora_err
+worker_pipeline(struct request *r)
+{
+	enum cora_err e;
+	handler_fn fn;
+
+	if ((e = step_body(r)) != CORA_OK)
+		return e;
+	if (!route_match(r->path, &r->match))
+		return CORA_ERR_NOT_FOUND;
+	if (!(routes[r->match.id].methods & r->method))
+		return CORA_ERR_METHOD;
+	if (routes[r->match.id].principal && (e = step_principal(r)) != CORA_OK)
+		return e;
+	if ((fn = find_handler(r->match.id, r->method)) == NULL)
+		return CORA_ERR_NOT_IMPLEMENTED;
+	return fn(r);
+}
+
+static void
+worker_report(struct request *r)
+{
+	struct timespec now;
+	union ipc_msg msg = { 0 };
+	long long bytes = r->content_length >= 0 ? r->content_length : (long long)r->body_len;
+
+	if (r->match.id == ROUTE_METRICS)	/* not counted in itself */
+		return;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	msg.request_done = (struct ipc_request_done){
+		.type = IPC_REQUEST_DONE,
+		.pid = (int32_t)getpid(),
+		.route = (uint16_t)r->match.id,
+		.method = (uint16_t)r->method,
+		.status = (uint16_t)r->status,
+		.request_bytes = (uint64_t)bytes,
+		.response_bytes = r->response_bytes,
+		.duration_ns = (uint64_t)((now.tv_sec - r->started.tv_sec) * 1000000000LL +
+		    (now.tv_nsec - r->started.tv_nsec)),
+	};
+	ipc_send(r->rt->report_wr, &msg, sizeof(msg.request_done));
+}
+
+/* Serves one accepted request from parameters to the stats record. */
+static void
+worker_serve_one(struct request *r)
+{
+	uint8_t cid[16];
+	enum cora_err e;
+
+	clock_gettime(CLOCK_MONOTONIC, &r->started);
+	uuid_make_v4(cid);
+	uuid_format(cid, r->correlation_id);
+	r->method_name = FCGX_GetParam("REQUEST_METHOD", r->fcgi->envp);
+	if (r->method_name == NULL)
+		r->method_name = "";
+	r->method = http_method_parse(r->method_name);
+	r->path = request_path(r);
+	r->query = FCGX_GetParam("QUERY_STRING", r->fcgi->envp);
+	if (r->query == NULL)
+		r->query = "";
+	r->match.id = ROUTE_NONE;
+
+	e = worker_pipeline(r);
+	if (e == CORA_OK && (r->status == 0 || (r->idem.active && !r->idem.settled))) {
+		log_error("worker.no_reply", LF_STR("path", r->path),
+		    LF_STR("correlation_id", r->correlation_id));
+		e = CORA_ERR_INTERNAL;
+	}
+	if (e != CORA_OK)
+		reply_error(r, e);
+	worker_report(r);
+}
+
+int
+worker_main(struct runtime *rt)
+{
+	struct sigaction sa = { .sa_handler = worker_on_term, .sa_flags = SA_RESTART };
+	FCGX_Request fcgi;
+	struct store store;
+	struct request req = { .rt = rt, .fcgi = &fcgi, .store = &store, .policy = rt->policy };
+	int rc, status = 0;
+
+	log_set_logger("corad.worker");
+	worker_listen_fd = rt->listen_fd;
+	worker_dead_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (worker_dead_fd < 0) {
+		log_error("worker.init_failed", LF_STR("error", strerror(errno)));
+		return 1;
+	}
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	/* libfcgi installs a SIGUSR1 handler that makes accept fail; we stop
+	 * through SIGTERM only, so SIGUSR1 is ignored before FCGX_Init. */
+	sa.sa_handler = SIG_IGN;
+	sigaction(SIGUSR1, &sa, NULL);
+	/* A signal from before the handler existed would have killed us;
+	 * one that arrives from here on is seen by the accept below. */
+	if (FCGX_Init() != 0 || FCGX_InitRequest(&fcgi, rt->listen_fd, 0) != 0) {
+		log_error("worker.init_failed", LF_STR("error", "FCGX_Init"));
+		return 1;
+	}
+	handlers_init();
+	store_init(&store, rt->cfg->database_url);
+	request_reset(&req);
+	/* Tells the master this worker accepts: during a reload, an old worker
+	 * retires only after its successor has said so. */
+	if (rt->ready_fd >= 0) {
+		(void)!write(rt->ready_fd, "1", 1);
+		close(rt->ready_fd);
+		rt->ready_fd = -1;
+	}
+	log_debug("worker.ready", LF_INT("pid", getpid()));
+
+	while ((rc = FCGX_Accept_r(&fcgi)) >= 0) {
+		worker_serve_one(&req);
+		/* Nothing a failed handler left open survives into the next one. */
+		store_rollback(&store);
+		request_reset(&req);
+	}
+	/* EAGAIN: the queue is drained in a full stop; EINVAL: this worker's
+	 * descriptor was retired by the handler. Both are a clean exit. */
+	if (!(worker_stopping || rc == -EAGAIN || rc == -EWOULDBLOCK)) {
+		log_error("worker.accept_failed", LF_INT("code", rc),
+		    LF_STR("error", rc < 0 && rc > -4096 ? strerror(-rc) : "libfcgi"));
+		status = 1;
+	}
+	FCGX_Finish_r(&fcgi);
+	FCGX_Free(&fcgi, 1);
+	store_close(&store);
+	log_debug("worker.exiting", LF_INT("pid", getpid()));
+	return status;
+}

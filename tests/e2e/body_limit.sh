@@ -1,0 +1,124 @@
+#!/bin/bash
+# The request body limit: nginx's client_max_body_size in the shipped
+# configuration (its JSON 413), and corad's own check (section 5 step 1)
+# through a variant without nginx's limit and without request buffering, so
+# corad sees the body as it arrives (also without a Content-Length).
+. "$(dirname "$0")/lib.sh"
+
+LIMIT=1048576
+MIB2=$((2 * 1024 * 1024))
+
+# json_body bytes file: a valid POST /actors body of exactly `bytes` bytes
+# (unknown keys are ignored, so a padding key makes up the size).
+json_body() {
+	local head='{"name":"Ada","kind":"human","pad":"' tail='"}' n
+	n=$(($1 - ${#head} - ${#tail}))
+	{ printf '%s' "$head"; head -c "$n" /dev/zero | tr '\0' x; printf '%s' "$tail"; } >"$2"
+}
+json_body $MIB2 "$T/2mib.json"
+json_body $LIMIT "$T/limit.json"
+json_body $((LIMIT + 1)) "$T/limit1.json"
+json_body 100 "$T/100.json"
+json_body 101 "$T/101.json"
+is "$(stat -c %s "$T/2mib.json") $(stat -c %s "$T/limit.json") $(stat -c %s "$T/100.json")" \
+	"$MIB2 $LIMIT 100" "test bodies have the intended sizes"
+
+nginx_server main
+nginx_server direct \
+	's|client_max_body_size 1m;|client_max_body_size 0; fastcgi_request_buffering off;|'
+nginx_start || { fail "nginx starts"; done_testing; exit; }
+B=$(nginx_url direct)
+ok "the shipped config sets client_max_body_size 1m" \
+	grep -Eq '^[[:space:]]*client_max_body_size[[:space:]]+1m;' "$CORAD_CONF_SRC"
+corad_start CORA_WORKERS=2 || { fail "corad starts"; done_testing; exit; }
+
+post() {	# post URL file [curl options...]
+	local url=$1 file=$2
+	shift 2
+	http POST "$url" -H 'Content-Type: application/json' --data-binary "@$file" "$@"
+}
+
+# --- nginx's own limit (shipped configuration) ---
+post "$BASE/actors" "$T/2mib.json"
+is "$HTTP_STATUS" 413 "shipped config: 2 MiB POST /actors is 413 (nginx)"
+json_eq "$HTTP_BODY" "{\"detail\":\"Request body exceeds limit of $LIMIT bytes\"}" \
+	"shipped config: nginx's 413 body is JSON"
+is "$(hdr Content-Type)" application/json "shipped config: nginx's 413 is application/json"
+post "$BASE/actors" "$T/limit1.json"
+is "$HTTP_STATUS" 413 "shipped config: limit+1 bytes is 413 (nginx)"
+post "$BASE/actors" "$T/limit.json"
+is "$HTTP_STATUS" 503 "shipped config: exactly $LIMIT bytes passes nginx and corad (503: no database in this suite)"
+post "$BASE/health" "$T/limit.json"
+is "$HTTP_STATUS" 405 "shipped config: exactly $LIMIT bytes to POST /health gets past the body check (405)"
+
+# --- corad's own check ---
+post "$B/actors" "$T/2mib.json"
+is "$HTTP_STATUS" 413 "corad: 2 MiB with Content-Length is 413"
+json_eq "$HTTP_BODY" "{\"detail\":\"Request body of $MIB2 bytes exceeds limit of $LIMIT bytes\"}" \
+	"corad: 413 names the declared length and the limit"
+is "$(hdr Content-Type)" application/json "corad: 413 is application/json"
+like "$(hdr X-Correlation-Id)" "$UUID_RE" "corad: 413 has X-Correlation-Id"
+ok "log: body_size_limit.rejected with content_length $MIB2" wait_until 3 log_has body_size_limit.rejected \
+	".path == \"/actors\" and .method == \"POST\" and .content_length == $MIB2 and .limit == $LIMIT"
+
+post "$B/actors" "$T/2mib.json" -H 'Transfer-Encoding: chunked'
+is "$HTTP_STATUS" 413 "corad: 2 MiB chunked (no Content-Length) is 413"
+json_eq "$HTTP_BODY" "{\"detail\":\"Request body of $((LIMIT + 1)) bytes exceeds limit of $LIMIT bytes\"}" \
+	"corad: chunked 413 stops counting at limit+1"
+is "$(hdr Content-Type)" application/json "corad: chunked 413 is application/json"
+ok "log: body_size_limit.rejected with content_length null" wait_until 3 log_has body_size_limit.rejected \
+	'.path == "/actors" and .method == "POST" and has("content_length") and .content_length == null and .limit == '$LIMIT
+
+post "$B/actors" "$T/limit.json"
+is "$HTTP_STATUS" 503 "corad: exactly $LIMIT bytes with Content-Length passes (503: no database in this suite)"
+post "$B/actors" "$T/limit.json" -H 'Transfer-Encoding: chunked'
+is "$HTTP_STATUS" 503 "corad: exactly $LIMIT bytes chunked passes (503: no database in this suite)"
+post "$B/health" "$T/limit.json"
+is "$HTTP_STATUS" 405 "corad: exactly $LIMIT bytes to POST /health gets past the body check (405)"
+post "$B/health" "$T/limit.json" -H 'Transfer-Encoding: chunked'
+is "$HTTP_STATUS" 405 "corad: exactly $LIMIT bytes chunked to POST /health gets past the body check (405)"
+post "$B/actors" "$T/limit1.json" -H 'Transfer-Encoding: chunked'
+is "$HTTP_STATUS" 413 "corad: limit+1 bytes chunked is 413"
+post "$B/nope" "$T/2mib.json"
+is "$HTTP_STATUS" 413 "the body check comes before routing: 2 MiB to /nope is 413"
+is "$(log_count body_size_limit.rejected)" 4 "one body_size_limit.rejected line per corad 413"
+
+# A declared length over the limit, straight over FastCGI (no nginx): corad
+# must answer without reading the body.
+if command -v cgi-fcgi >/dev/null; then
+	fcgi REQUEST_METHOD=POST DOCUMENT_URI=/actors REQUEST_URI=/actors \
+		CONTENT_TYPE=application/json CONTENT_LENGTH=5000000 <"$T/100.json"
+	is "$FCGI_STATUS" 413 "FastCGI: CONTENT_LENGTH=5000000 is 413"
+	json_is "$FCGI_BODY" .detail "Request body of 5000000 bytes exceeds limit of $LIMIT bytes" \
+		"FastCGI: 413 names the declared length"
+	ok "log: body_size_limit.rejected with content_length 5000000" wait_until 3 log_has \
+		body_size_limit.rejected '.content_length == 5000000'
+else
+	for _ in 1 2 3; do fail "FastCGI CONTENT_LENGTH over the limit" "cgi-fcgi not installed"; done
+fi
+
+# --- MAX_REQUEST_BODY_SIZE_BYTES=100 ---
+corad_stop TERM 15
+is "$EXIT_STATUS" 0 "corad stops for the restart"
+corad_start CORA_WORKERS=1 MAX_REQUEST_BODY_SIZE_BYTES=100 ||
+	{ fail "corad starts with MAX_REQUEST_BODY_SIZE_BYTES=100"; done_testing; exit; }
+post "$BASE/actors" "$T/101.json"
+is "$HTTP_STATUS" 413 "limit 100: 101 bytes is 413"
+json_is "$HTTP_BODY" .detail "Request body of 101 bytes exceeds limit of 100 bytes" "limit 100: 413 detail"
+ok "limit 100: log has limit 100, content_length 101" wait_until 3 log_has body_size_limit.rejected \
+	'.content_length == 101 and .limit == 100'
+post "$BASE/actors" "$T/100.json"
+is "$HTTP_STATUS" 503 "limit 100: 100 bytes passes (503: no database in this suite)"
+post "$BASE/health" "$T/100.json"
+is "$HTTP_STATUS" 405 "limit 100: 100 bytes to POST /health gets past the body check (405)"
+post "$B/actors" "$T/101.json" -H 'Transfer-Encoding: chunked'
+is "$HTTP_STATUS" 413 "limit 100: 101 bytes chunked is 413"
+json_is "$HTTP_BODY" .detail "Request body of 101 bytes exceeds limit of 100 bytes" "limit 100: chunked 413 detail"
+post "$B/actors" "$T/100.json" -H 'Transfer-Encoding: chunked'
+is "$HTTP_STATUS" 503 "limit 100: 100 bytes chunked passes (503: no database in this suite)"
+post "$B/health" "$T/100.json" -H 'Transfer-Encoding: chunked'
+is "$HTTP_STATUS" 405 "limit 100: 100 bytes chunked to POST /health gets past the body check (405)"
+post "$B/health" "$T/101.json" -H 'Transfer-Encoding: chunked'
+is "$HTTP_STATUS" 413 "limit 100: 101 bytes chunked to POST /health is 413"
+
+done_testing

@@ -1,0 +1,84 @@
+#!/bin/bash
+# The command line, configuration errors (section 3) and start-up gate 1
+# (section 4): production without REQUIRE_AUTHENTICATED_PRINCIPAL=true.
+. "$(dirname "$0")/lib.sh"
+
+# --- command line ---
+out=$("$CORAD_BIN" version 2>&1)
+rc=$?
+is "$rc" 0 "corad version exits 0"
+like "$out" "(^|[^0-9.])${CORAD_VERSION//./\\.}([^0-9.]|$)" "corad version prints $CORAD_VERSION"
+out=$("$CORAD_BIN" --help 2>&1)
+rc=$?
+is "$rc" 0 "corad --help exits 0"
+like "$out" serve "--help mentions serve"
+like "$out" check "--help mentions check"
+like "$out" version "--help mentions version"
+
+# --- bad values ---
+# bad_value command VAR value
+bad_value() {
+	local cmd=$1 var=$2 val=$3 n
+	corad_run "$cmd-$var" "$cmd" "$var=$val"
+	isnt "$RUN_STATUS" 0 "$var='$val': corad $cmd exits non-zero"
+	isnt "$RUN_STATUS" timeout "$var='$val': corad $cmd exits by itself (status $RUN_STATUS)"
+	n=$(LOGFILE=$RUN_LOG log_count config.invalid)
+	is "$n" 1 "$var='$val': corad $cmd logs one config.invalid line"
+	LOGFILE=$RUN_LOG ok "$var='$val': config.invalid names the variable and the value" \
+		log_has config.invalid ".variable == \"$var\" and .value == $(jq -n --arg v "$val" '$v')"
+	is "$RUN_WORKER_SEEN" 0 "$var='$val': no worker started"
+}
+for cmd in serve check; do
+	bad_value "$cmd" CORA_WORKERS abc
+	bad_value "$cmd" LOG_LEVEL LOUD
+done
+bad_value serve REQUIRE_AUTHENTICATED_PRINCIPAL maybe
+bad_value serve MAX_REQUEST_BODY_SIZE_BYTES 1MB
+ok "the bad-value runs created no socket" eval '! test -e "$T/corad.sock"'
+
+# --- a good local configuration ---
+corad_run check-local check APP_ENV=local
+is "$RUN_STATUS" 0 "corad check with a good local configuration exits 0"
+is "$RUN_WORKER_SEEN" 0 "corad check starts no worker"
+
+# --- gate 1 ---
+# gate1 name APP_ENV-value [extra VAR=value...]
+gate1() {
+	local name=$1 env=$2 cmd
+	shift 2
+	for cmd in serve check; do
+		rm -f "$T/corad.sock"
+		corad_run "$cmd-$name" "$cmd" "APP_ENV=$env" "$@"
+		isnt "$RUN_STATUS" 0 "APP_ENV='$env' $*: corad $cmd exits non-zero"
+		isnt "$RUN_STATUS" timeout "APP_ENV='$env' $*: corad $cmd exits by itself (status $RUN_STATUS)"
+		LOGFILE=$RUN_LOG ok "APP_ENV='$env' $*: corad $cmd logs startup.refused about REQUIRE_AUTHENTICATED_PRINCIPAL" \
+			log_has startup.refused '(.reason | type) == "string" and (.reason | test("REQUIRE_AUTHENTICATED_PRINCIPAL"))'
+		if [[ $cmd == serve ]]; then
+			is "$RUN_WORKER_SEEN" 0 "APP_ENV='$env': no corad-worker process ever appeared"
+			LOGFILE=$RUN_LOG nok "APP_ENV='$env': no master.child_started logged" \
+				log_has master.child_started
+			ok "APP_ENV='$env': the socket file was not created" eval '! test -e "$T/corad.sock"'
+		fi
+	done
+}
+gate1 production production
+gate1 prod-spaces ' Prod '
+gate1 staging staging
+gate1 production-false PRODUCTION REQUIRE_AUTHENTICATED_PRINCIPAL=false
+
+# Outside production the same setting is a warning, and corad serves.
+nginx_server main
+nginx_start || { fail "nginx starts"; done_testing; exit; }
+if corad_start APP_ENV=local; then
+	pass "APP_ENV=local without REQUIRE_AUTHENTICATED_PRINCIPAL: corad serves"
+else
+	fail "APP_ENV=local without REQUIRE_AUTHENTICATED_PRINCIPAL: corad serves"
+fi
+ok "APP_ENV=local: startup.warning about REQUIRE_AUTHENTICATED_PRINCIPAL" \
+	log_has startup.warning '[.. | strings] | any(test("REQUIRE_AUTHENTICATED_PRINCIPAL"))'
+nok "APP_ENV=local: no startup.refused" log_has startup.refused
+http GET /health
+is "$HTTP_STATUS" 200 "APP_ENV=local: GET /health is 200"
+cmp_ok "$(worker_count)" -ge 1 "APP_ENV=local: workers are running"
+
+done_testing

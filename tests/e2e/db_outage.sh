@@ -1,0 +1,155 @@
+#!/bin/bash
+# The database goes away and comes back (SPEC sections 1 and 5 step 6):
+# requests that need it answer 503 {"detail":"Database unavailable"} with
+# Retry-After, /health stays 200, /ready is 503; once PostgreSQL is back the
+# same workers reconnect without a restart, and nothing was half-written.
+E2E_DIR=$(dirname "$0")
+. "$E2E_DIR/lib.sh"
+. "$E2E_DIR/pg.sh"
+# lib.sh's cleanup ends with `exit`: stop PostgreSQL first, keeping the status.
+pg_cleanup() {
+	local rc=$?
+	pg_stop
+	(exit "$rc")
+	cleanup
+}
+trap pg_cleanup EXIT
+need_tools psql
+
+pg_start || { fail "PostgreSQL starts"; done_testing; exit; }
+DB="postgresql:///cora?host=$PGHOST&user=postgres"	# superuser, database cora
+q() { sql_as "$DB" "$1"; }
+
+if DATABASE_OWNER_URL=$PG_OWNER_URL "$CORAD_BIN" migrate >"$T/migrate.log" 2>&1; then
+	pass "corad migrate applies the shipped migrations"
+else
+	fail "corad migrate applies the shipped migrations" "$(cat "$T/migrate.log")"
+	done_testing
+	exit
+fi
+
+nginx_server main
+nginx_start || { fail "nginx starts"; done_testing; exit; }
+if corad_start DATABASE_URL="$PG_APP_URL" CORA_WORKERS=2; then
+	pass "corad serve starts with 2 workers"
+else
+	fail "corad serve starts with 2 workers"
+	done_testing
+	exit
+fi
+MASTER=$CORAD_PID
+wait_until 5 eval '[[ $(worker_count) == 2 ]]'
+WORKERS=$(worker_pids | tr '\n' ' ')
+is "$(worker_count)" 2 "two workers"
+
+CREATED=0	# 201s received
+register() {
+	http POST /actors -H 'Content-Type: application/json' --data-binary "{\"name\":\"$1\"}"
+	[[ $HTTP_STATUS == 201 ]] && CREATED=$((CREATED + 1))
+	return 0
+}
+# Enough requests that both workers have a live connection before the outage.
+for i in 1 2 3 4; do
+	register "before $i"
+	is "$HTTP_STATUS" 201 "before the outage: register $i is 201"
+done
+ID=$(json_value "$HTTP_BODY" .actor_id)
+http GET "/actors/$ID"
+is "$HTTP_STATUS" 200 "before the outage: GET is 200"
+http GET /ready
+is "$HTTP_STATUS" 200 "before the outage: GET /ready is 200"
+
+# --- outage ------------------------------------------------------------------------
+if pg_down; then pass "PostgreSQL stopped"; else fail "PostgreSQL stopped"; fi
+
+# unavailable desc: HTTP_* is the database-unavailable 503, answered in time.
+unavailable() {
+	is "$HTTP_STATUS" 503 "$1: 503"
+	json_eq "$HTTP_BODY" '{"detail":"Database unavailable"}' "$1: body"
+	like "$(hdr Retry-After)" '^[1-9][0-9]*$' "$1: Retry-After is a positive number of seconds"
+	is "$(hdr Content-Type)" application/json "$1: application/json"
+	like "$(hdr X-Correlation-Id)" "$UUID_RE" "$1: X-Correlation-Id"
+}
+timed() {	# timed desc method path [curl options]: the request, answered within 10 s
+	local t0 t1 desc=$1
+	shift
+	t0=$(date +%s%N)
+	http "$@"
+	t1=$(date +%s%N)
+	cmp_ok $(((t1 - t0) / 1000000)) -lt 10000 "$desc: answered within 10 s"
+}
+# Each of these lands on one of the two workers; four of each reach both.
+for i in 1 2 3 4; do
+	timed "outage: POST /actors #$i" POST /actors -H 'Content-Type: application/json' --data-binary "{\"name\":\"during $i\"}"
+	[[ $HTTP_STATUS == 201 ]] && CREATED=$((CREATED + 1))
+	unavailable "outage: POST /actors #$i"
+done
+for i in 1 2 3; do
+	timed "outage: GET /actors/{id} #$i" GET "/actors/$ID"
+	unavailable "outage: GET /actors/{id} #$i"
+done
+http POST "/actors/$ID/deactivate"
+unavailable "outage: POST /actors/{id}/deactivate"
+http DELETE "/actors/$ID/profile"
+unavailable "outage: DELETE /actors/{id}/profile"
+http GET /health
+is "$HTTP_STATUS" 200 "outage: GET /health is still 200"
+json_is "$HTTP_BODY" .status ok "outage: GET /health body"
+http GET /ready
+is "$HTTP_STATUS" 503 "outage: GET /ready is 503"
+json_is "$HTTP_BODY" 'type' object "outage: GET /ready answers JSON"
+is "$(hdr Content-Type)" application/json "outage: GET /ready is application/json"
+ok "outage: the master is still running" alive "$MASTER"
+is "$(worker_pids | tr '\n' ' ')" "$WORKERS" "outage: the same workers are still running"
+
+# --- recovery ---------------------------------------------------------------------
+if pg_up; then pass "PostgreSQL started again"; else fail "PostgreSQL started again"; fi
+t0=$(date +%s)
+recovered() {
+	register "after"
+	[[ $HTTP_STATUS == 201 ]]
+}
+if wait_until 15 recovered; then
+	pass "POST /actors succeeds again within 15 s (after $(($(date +%s) - t0)) s)"
+else
+	fail "POST /actors succeeds again within 15 s" "last: $HTTP_STATUS $HTTP_BODY"
+fi
+# Each worker reconnects after its own backoff: wait until both are back,
+# i.e. four registrations in a row succeed (each may land on either worker).
+four_in_a_row() {
+	local i
+	for i in 1 2 3 4; do
+		register "after $i"
+		[[ $HTTP_STATUS == 201 ]] || return 1
+	done
+}
+if wait_until 15 four_in_a_row; then
+	pass "after the outage: four registrations in a row are 201 (both workers back)"
+else
+	fail "after the outage: four registrations in a row are 201 (both workers back)" "last: $HTTP_STATUS $HTTP_BODY"
+fi
+http GET "/actors/$ID"
+is "$HTTP_STATUS" 200 "after the outage: GET is 200"
+json_is "$HTTP_BODY" '[.name, .active]' '["before 4",true]' "after the outage: the actor is intact"
+http POST "/actors/$ID/deactivate"
+is "$HTTP_STATUS" 204 "after the outage: deactivate is 204"
+ready200() { http GET /ready; [[ $HTTP_STATUS == 200 ]]; }
+ok "after the outage: GET /ready is 200 again" wait_until 15 ready200
+is "$CORAD_PID" "$MASTER" "no corad restart: the same master"
+ok "no corad restart: the master is alive" alive "$MASTER"
+is "$(worker_pids | tr '\n' ' ')" "$WORKERS" "no worker restart: the same worker pids"
+nok "no master.child_exited for a worker" log_has master.child_exited '.kind == "worker"'
+
+# --- nothing half-written ----------------------------------------------------------
+is "$(q "SELECT count(*) FROM events WHERE event_type = 'ActorRegisteredV2'")" "$CREATED" \
+	"ActorRegisteredV2 events == 201 responses ($CREATED)"
+is "$(q "SELECT count(*) FROM actor_profile")" "$CREATED" "actor_profile rows == 201 responses"
+is "$(q "SELECT count(*) FROM entries_access_verdicts WHERE command_name = 'RegisterActor'")" "$CREATED" \
+	"RegisterActor verdicts == 201 responses"
+is "$(q "SELECT count(*) FROM events e WHERE event_type = 'ActorRegisteredV2'
+	AND NOT EXISTS (SELECT 1 FROM actor_profile p WHERE p.actor_id = e.stream_id)")" 0 \
+	"every registered actor has its profile"
+is "$(q "SELECT count(*) FROM events WHERE event_type = 'ActorDeactivated'")" 1 "exactly one ActorDeactivated"
+is "$(q "SELECT count(*) FROM events WHERE event_type = 'ActorProfileForgotten'")" 0 "no ActorProfileForgotten"
+
+done_testing

@@ -1,0 +1,184 @@
+#!/bin/bash
+# Roles and the database start-up gates (SPEC sections 4 and 9): cora_app can
+# only read and append history; even the owner cannot rewrite it; in
+# production `corad check` refuses the owner, a superuser and other roles
+# with too much (or too little) privilege, reports every failing gate, and
+# refuses a schema that is behind; GET /ready tells a migrated database from
+# an empty one.
+E2E_DIR=$(dirname "$0")
+. "$E2E_DIR/lib.sh"
+. "$E2E_DIR/pg.sh"
+# lib.sh's cleanup ends with `exit`: stop PostgreSQL first, keeping the status.
+pg_cleanup() {
+	local rc=$?
+	pg_stop
+	(exit "$rc")
+	cleanup
+}
+trap pg_cleanup EXIT
+need_tools psql
+
+pg_start || { fail "PostgreSQL starts"; done_testing; exit; }
+DB="postgresql:///cora?host=$PGHOST&user=postgres"	# superuser, database cora
+q() { sql_as "$DB" "$1"; }
+
+if DATABASE_OWNER_URL=$PG_OWNER_URL "$CORAD_BIN" migrate >"$T/migrate.log" 2>&1; then
+	pass "corad migrate applies the shipped migrations"
+else
+	fail "corad migrate applies the shipped migrations" "$(cat "$T/migrate.log")"
+	done_testing
+	exit
+fi
+
+nginx_server main
+nginx_start || { fail "nginx starts"; done_testing; exit; }
+if corad_start DATABASE_URL="$PG_APP_URL"; then
+	pass "corad serve starts as cora_app"
+else
+	fail "corad serve starts as cora_app"
+	done_testing
+	exit
+fi
+
+# Some history to protect (no principal: the system principal).
+http POST /actors -H 'Content-Type: application/json' --data-binary '{"name":"Ada"}'
+is "$HTTP_STATUS" 201 "register an actor"
+ID=$(json_value "$HTTP_BODY" .actor_id)
+http POST "/actors/$ID/deactivate"
+is "$HTTP_STATUS" 204 "deactivate it"
+SNAP_SQL="SELECT md5(string_agg(e::text, '|' ORDER BY position)) FROM events e"
+VSNAP_SQL="SELECT md5(string_agg(v::text, '|' ORDER BY event_id)) FROM entries_access_verdicts v"
+SNAP=$(q "$SNAP_SQL")
+VSNAP=$(q "$VSNAP_SQL")
+is "$(q "SELECT count(*) FROM events")" 2 "two events stored"
+cmp_ok "$(q "SELECT count(*) FROM entries_access_verdicts")" -ge 2 "verdicts stored"
+
+http GET /ready
+is "$HTTP_STATUS" 200 "GET /ready on the migrated database: 200"
+json_eq "$HTTP_BODY" '{"status":"ready"}' "GET /ready: body"
+
+# refused URL SQL desc ERE: the statement fails with an error matching ERE.
+refused() {
+	local out
+	if out=$(sql_as "$1" "$2" 2>&1); then
+		fail "$3" "the statement succeeded: $2" "$out"
+	else
+		like "$out" "$4" "$3"
+	fi
+}
+for t in events entries_access_verdicts; do
+	refused "$PG_APP_URL" "UPDATE $t SET occurred_at = occurred_at" "cora_app: UPDATE $t is refused" 'permission denied'
+	refused "$PG_APP_URL" "DELETE FROM $t" "cora_app: DELETE FROM $t is refused" 'permission denied'
+	refused "$PG_APP_URL" "TRUNCATE $t" "cora_app: TRUNCATE $t is refused" 'permission denied'
+	is "$(sql_as "$PG_APP_URL" "SELECT count(*) > 0 FROM $t" 2>&1)" t "cora_app: SELECT on $t works"
+	refused "$PG_OWNER_URL" "UPDATE $t SET occurred_at = occurred_at" "owner: UPDATE $t is refused by the trigger" 'append-only'
+	refused "$PG_OWNER_URL" "DELETE FROM $t" "owner: DELETE FROM $t is refused by the trigger" 'append-only'
+	refused "$PG_OWNER_URL" "TRUNCATE $t" "owner: TRUNCATE $t is refused by the trigger" 'append-only'
+done
+refused "$PG_APP_URL" "ALTER TABLE events DISABLE TRIGGER events_append_only" \
+	"cora_app: cannot disable the append-only trigger" 'owner|permission denied'
+refused "$PG_APP_URL" "DROP TABLE events" "cora_app: cannot drop events" 'owner|permission denied'
+is "$(q "$SNAP_SQL")" "$SNAP" "events unchanged after every attempt"
+is "$(q "$VSNAP_SQL")" "$VSNAP" "entries_access_verdicts unchanged after every attempt"
+http GET "/actors/$ID"
+json_is "$HTTP_BODY" '[.name, .active]' '["Ada",false]' "the actor reads as before"
+
+# --- production gate: the database role ----------------------------------------
+PROD=(APP_ENV=production REQUIRE_AUTHENTICATED_PRINCIPAL=true ALLOW_PERMISSIVE_AUTHZ=true)
+corad_run check-app check "${PROD[@]}" DATABASE_URL="$PG_APP_URL"
+is "$RUN_STATUS" 0 "production check as cora_app exits 0"
+LOGFILE=$RUN_LOG ok "production check as cora_app: check.ok" log_has check.ok
+LOGFILE=$RUN_LOG nok "production check as cora_app: no startup.refused" log_has startup.refused
+is "$RUN_WORKER_SEEN" 0 "corad check starts no worker"
+
+# gate_refused name URL ERE desc [VAR=value...]: production check and serve
+# with that database URL exit non-zero and log an app_role refusal matching ERE.
+gate_refused() {
+	local name=$1 url=$2 re=$3 desc=$4 cmd
+	shift 4
+	for cmd in check serve; do
+		rm -f "$T/gate.sock"
+		corad_run "$cmd-$name" "$cmd" "${PROD[@]}" CORA_LISTEN="unix:$T/gate.sock" DATABASE_URL="$url" "$@"
+		isnt "$RUN_STATUS" 0 "$desc: corad $cmd exits non-zero"
+		isnt "$RUN_STATUS" timeout "$desc: corad $cmd exits by itself"
+		LOGFILE=$RUN_LOG ok "$desc: corad $cmd logs startup.refused (gate app_role) matching /$re/" \
+			log_has startup.refused ".gate == \"app_role\" and (.reason | type) == \"string\" and (.reason | test($(jq -cn --arg r "$re" '$r')))"
+		[[ $cmd == serve ]] && is "$RUN_WORKER_SEEN" 0 "$desc: corad serve starts no worker"
+	done
+}
+gate_refused owner "$PG_OWNER_URL" 'owns the events table' "production as the owner"
+gate_refused super "$DB" 'is a superuser' "production as a superuser"
+
+# Roles with too much or too little privilege.
+q "CREATE ROLE cora_upd LOGIN; GRANT USAGE ON SCHEMA public TO cora_upd;
+   GRANT SELECT, INSERT, UPDATE ON events, entries_access_verdicts TO cora_upd;
+   GRANT SELECT ON ALL TABLES IN SCHEMA public TO cora_upd;
+   CREATE ROLE cora_del LOGIN; GRANT USAGE ON SCHEMA public TO cora_del;
+   GRANT SELECT, INSERT ON ALL TABLES IN SCHEMA public TO cora_del;
+   GRANT DELETE ON entries_access_verdicts TO cora_del;
+   CREATE ROLE cora_ro LOGIN; GRANT USAGE ON SCHEMA public TO cora_ro;
+   GRANT SELECT ON ALL TABLES IN SCHEMA public TO cora_ro;" >/dev/null
+gate_refused upd "postgresql:///cora?host=$PGHOST&user=cora_upd" 'UPDATE' "production as a role that can UPDATE events"
+gate_refused del "postgresql:///cora?host=$PGHOST&user=cora_del" 'DELETE' \
+	"production as a role that can DELETE from entries_access_verdicts"
+gate_refused ro "postgresql:///cora?host=$PGHOST&user=cora_ro" 'INSERT' "production as a role that cannot INSERT into events"
+
+# Every failing gate is reported, each on its own line.
+corad_run check-all check APP_ENV=production DATABASE_URL="$PG_OWNER_URL"
+isnt "$RUN_STATUS" 0 "production, nothing configured, owner: check exits non-zero"
+for g in authenticated_principal authz_policy app_role; do
+	cmp_ok "$(LOGFILE=$RUN_LOG log_count startup.refused ".gate == \"$g\"")" -ge 1 \
+		"production, nothing configured, owner: a startup.refused line with gate $g"
+done
+
+# Outside production the same role problem is only a warning.
+corad_run check-local-owner check APP_ENV=local DATABASE_URL="$PG_OWNER_URL"
+is "$RUN_STATUS" 0 "local check as the owner exits 0"
+LOGFILE=$RUN_LOG ok "local check as the owner: startup.warning with gate app_role" \
+	log_has startup.warning '.gate == "app_role"'
+LOGFILE=$RUN_LOG nok "local check as the owner: no startup.refused" log_has startup.refused
+
+# --- the schema gate -------------------------------------------------------------
+q "CREATE DATABASE cora2 OWNER cora_owner" >/dev/null
+sql_as "postgresql:///cora2?host=$PGHOST&user=postgres" "ALTER SCHEMA public OWNER TO cora_owner" >/dev/null
+CORA2_APP="postgresql:///cora2?host=$PGHOST&user=cora_app"
+corad_run check-cora2 check "${PROD[@]}" DATABASE_URL="$CORA2_APP"
+isnt "$RUN_STATUS" 0 "production check on an unmigrated database exits non-zero"
+isnt "$RUN_STATUS" timeout "production check on an unmigrated database exits by itself"
+LOGFILE=$RUN_LOG ok "unmigrated database: a startup.refused names the schema" \
+	log_has startup.refused '.gate == "schema" or ([.. | strings] | any(test("schema|migrat"; "i")))'
+
+# A schema one migration behind: only 0001 and 0002 applied.
+mkdir -p "$T/sql12"
+cp "$CORAD_SRCDIR"/sql/0001_*.sql "$CORAD_SRCDIR"/sql/0002_*.sql "$T/sql12/"
+q "CREATE DATABASE cora3 OWNER cora_owner" >/dev/null
+sql_as "postgresql:///cora3?host=$PGHOST&user=postgres" "ALTER SCHEMA public OWNER TO cora_owner" >/dev/null
+CORA3_OWNER="postgresql:///cora3?host=$PGHOST&user=cora_owner"
+if CORAD_MIGRATIONS_DIR=$T/sql12 DATABASE_OWNER_URL=$CORA3_OWNER "$CORAD_BIN" migrate >"$T/migrate3.log" 2>&1; then
+	pass "cora3: migrations 0001 and 0002 applied"
+else
+	fail "cora3: migrations 0001 and 0002 applied" "$(cat "$T/migrate3.log")"
+fi
+corad_run check-cora3 check "${PROD[@]}" DATABASE_URL="$CORA3_OWNER"
+isnt "$RUN_STATUS" 0 "production check on a schema one migration behind exits non-zero"
+LOGFILE=$RUN_LOG ok "schema behind: startup.refused with gate schema" log_has startup.refused '.gate == "schema"'
+
+# GET /ready on the unmigrated database (not production: serve starts).
+corad_stop TERM 15
+if corad_start DATABASE_URL="$CORA2_APP"; then
+	pass "corad serve starts on the unmigrated database outside production"
+	http GET /ready
+	is "$HTTP_STATUS" 503 "GET /ready on the unmigrated database: 503"
+	[[ $HTTP_STATUS == 503 ]] || diag "body: $HTTP_BODY"
+	is "$(hdr Content-Type)" application/json "GET /ready 503: application/json"
+	json_is "$HTTP_BODY" 'type' object "GET /ready 503: a JSON object"
+	like "$(hdr X-Correlation-Id)" "$UUID_RE" "GET /ready 503: X-Correlation-Id"
+	http GET /health
+	is "$HTTP_STATUS" 200 "GET /health on the unmigrated database: 200"
+	ok "startup.warning about the schema" \
+		log_has startup.warning '.gate == "schema" or ([.. | strings] | any(test("schema|migrat"; "i")))'
+else
+	fail "corad serve starts on the unmigrated database outside production"
+fi
+
+done_testing

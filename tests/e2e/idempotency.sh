@@ -1,0 +1,273 @@
+#!/bin/bash
+# Idempotency-Key (SPEC section 8) on POST /actors and DELETE
+# /actors/{id}/profile against a real PostgreSQL: replay of a stored result
+# (201, 204, 400 and 403) without running the handler again, the scope
+# (principal, key, surface), a different body under the same key (422),
+# concurrent identical requests (exactly one actor; the others wait with 409
+# and Retry-After: 1), key length validation and the takeover of a stale lock.
+E2E_DIR=$(dirname "$0")
+. "$E2E_DIR/lib.sh"
+. "$E2E_DIR/pg.sh"
+# lib.sh's cleanup ends with `exit`: stop PostgreSQL first, keeping the status.
+trap 'e2e_rc=$?; pg_stop; (exit $e2e_rc); cleanup' EXIT
+need_tools psql sha256sum
+
+pg_start || { fail "PostgreSQL starts"; done_testing; exit; }
+DB="postgresql:///cora?host=$PGHOST&user=postgres"	# superuser, database cora
+q() { sql_as "$DB" "$1"; }
+
+if DATABASE_OWNER_URL=$PG_OWNER_URL "$CORAD_BIN" migrate >"$T/migrate.log" 2>&1; then
+	pass "corad migrate applies the shipped migrations"
+else
+	fail "corad migrate applies the shipped migrations" "$(cat "$T/migrate.log")"
+	done_testing
+	exit
+fi
+
+# nginx passes the principal a stand-in authentication service vouches for.
+nginx_server main \
+	's|^\([[:space:]]*\)# \(auth_request /_cora_auth;\)|\1\2|' \
+	's|^\([[:space:]]*\)# \(auth_request_set \$cora_principal \$upstream_http_x_principal_id;\)|\1\2|' \
+	's|proxy_pass http://127\.0\.0\.1:9000/auth;|proxy_pass http://127.0.0.1:@PORT_authsvc@/auth;|'
+nginx_raw authsvc <<'EOF'
+server {
+	listen 127.0.0.1:@PORT@;
+	access_log @T@/authsvc-access.log;
+	location = /auth {
+		add_header X-Principal-Id $http_x_principal_id;
+		return 204;
+	}
+}
+EOF
+nginx_start || { fail "nginx starts"; done_testing; exit; }
+
+P1=0190a1f4-7c3e-7d2a-9b1c-2f3e4d5a6b7c
+P2=0190a1f4-7c3e-7d2a-9b1c-00000000beef
+P3=0190a1f4-7c3e-7d2a-9b1c-0000000c0ffe
+HTTP_SURFACE=00000000-0000-0000-0000-000000000020
+
+# P2 may not register; everything else is allowed.
+cat >"$T/policy.json" <<EOF
+{"default":"allow","rules":[{"principals":["$P2"],"commands":["RegisterActor"],"effect":"deny"}]}
+EOF
+corad_start DATABASE_URL="$PG_APP_URL" CORA_WORKERS=4 AUTHZ_POLICY_FILE="$T/policy.json" ||
+	{ fail "corad serve starts"; done_testing; exit; }
+pass "corad serve starts with a policy that denies RegisterActor to P2"
+
+# as PRINCIPAL METHOD PATH [curl options...]
+as() {
+	local p=$1 m=$2 path=$3
+	shift 3
+	http "$m" "$path" -H "X-Principal-Id: $p" "$@"
+}
+# reg PRINCIPAL KEY JSON [curl options...]: POST /actors with that key.
+reg() {
+	local p=$1 k=$2 body=$3
+	shift 3
+	as "$p" POST /actors -H 'Content-Type: application/json' -H "Idempotency-Key: $k" \
+		--data-binary "$body" "$@"
+}
+cid() { hdr X-Correlation-Id; }
+key_row() {	# key_row PRINCIPAL KEY: status|response_status of the HTTP-surface row
+	q "SELECT status || '|' || coalesce(response_status::text, '') FROM idempotency_keys
+	   WHERE principal_id = '$1' AND key = '$2' AND surface_id = '$HTTP_SURFACE'"
+}
+# log_fields EVENT KEY CID: the idempotency log line's fields for that request.
+log_fields() {
+	log_select "$1" ".key == \"$2\" and .correlation_id == \"$3\"" |
+		jq -c '[.command_name, .principal_id, .correlation_id, .key]' 2>/dev/null
+}
+
+# --- first request and replay ------------------------------------------------------
+reg "$P1" k1 '{"name":"Ada"}'
+is "$HTTP_STATUS" 201 "k1: first POST /actors is 201"
+BODY1=$HTTP_BODY
+X=$(json_value "$BODY1" .actor_id)
+like "$X" "$UUID_RE" "k1: 201 body has an actor_id"
+CID1=$(cid)
+is "$(log_fields idempotency.claimed k1 "$CID1")" "[\"RegisterActor\",\"$P1\",\"$CID1\",\"k1\"]" \
+	"k1: idempotency.claimed logged with command_name, principal_id, correlation_id, key"
+
+reg "$P1" k1 '{"name":"Ada"}'
+is "$HTTP_STATUS" 201 "k1: the same request again is 201"
+is "$HTTP_BODY" "$BODY1" "k1: the replay has the same body (same actor_id)"
+CID2=$(cid)
+is "$(log_fields idempotency.cache_hit k1 "$CID2")" "[\"RegisterActor\",\"$P1\",\"$CID2\",\"k1\"]" \
+	"k1: idempotency.cache_hit logged for the replay with its fields"
+is "$(q "SELECT count(*) FROM events WHERE stream_id = '$X'")" 1 "k1: still exactly one event for the actor"
+is "$(q "SELECT count(*) FROM actor_profile WHERE name = 'Ada'")" 1 "k1: one actor named Ada"
+is "$(log_count register_actor.success ".correlation_id == \"$CID2\"")" 0 "k1: the replay did not run the handler"
+is "$(key_row "$P1" k1)" "completed|201" "k1: idempotency_keys row completed with response_status 201"
+is "$(q "SELECT count(*) || ' ' || min(command_name) FROM idempotency_keys WHERE principal_id = '$P1' AND key = 'k1'")" \
+	"1 RegisterActor" "k1: one row, command_name RegisterActor"
+
+# --- same key, different body ----------------------------------------------------------
+reg "$P1" k1 '{"name":"Bob"}'
+is "$HTTP_STATUS" 422 "k1 with a different body: 422"
+json_eq "$HTTP_BODY" '{"detail":"Idempotency-Key '"'k1'"' was previously used with a different request body"}' \
+	"k1 with a different body: detail"
+CID3=$(cid)
+is "$(log_fields idempotency.conflict k1 "$CID3")" "[\"RegisterActor\",\"$P1\",\"$CID3\",\"k1\"]" \
+	"k1 with a different body: idempotency.conflict logged"
+is "$(q "SELECT count(*) FROM actor_profile WHERE name = 'Bob'")" 0 "k1 with a different body: no actor Bob"
+
+# --- another principal: another scope -----------------------------------------------
+reg "$P3" k1 '{"name":"Ada"}'
+is "$HTTP_STATUS" 201 "k1 as another principal: 201"
+Y=$(json_value "$HTTP_BODY" .actor_id)
+like "$Y" "$UUID_RE" "k1 as another principal: an actor_id"
+isnt "$Y" "$X" "k1 as another principal: a new actor"
+is "$(key_row "$P3" k1)" "completed|201" "k1 as another principal: its own idempotency_keys row"
+
+# --- 20 concurrent identical requests ------------------------------------------------
+NAME20="Concurrent-$$-$RANDOM"
+BODY20="{\"name\":\"$NAME20\"}"
+mkdir -p "$T/c20"
+pids=()
+for i in $(seq 1 20); do
+	curl -sS --max-time 30 -o "$T/c20/body.$i" -D "$T/c20/hdr.$i" -w '%{http_code}' \
+		-X POST -H "X-Principal-Id: $P1" -H 'Content-Type: application/json' \
+		-H 'Idempotency-Key: k20' --data-binary "$BODY20" "$BASE/actors" \
+		>"$T/c20/code.$i" 2>"$T/c20/err.$i" &
+	pids+=($!)
+	EXTRA_PIDS+=($!)
+done
+for p in "${pids[@]}"; do wait "$p"; done
+EXP409='{"detail":"A request with Idempotency-Key '"'k20'"' is still being processed; retry later"}'
+n201=0 n409=0 bad=() first201=
+for i in $(seq 1 20); do
+	code=$(cat "$T/c20/code.$i")
+	body=$(cat "$T/c20/body.$i")
+	ra=$(hdr Retry-After "$(tr -d '\r' <"$T/c20/hdr.$i")")
+	if [[ $code == 201 ]]; then
+		n201=$((n201 + 1))
+		[[ -z $first201 ]] && first201=$body
+		[[ $body == "$first201" ]] || bad+=("#$i: 201 with a different body: $body (first: $first201)")
+	elif [[ $code == 409 ]]; then
+		n409=$((n409 + 1))
+		[[ $ra == 1 ]] || bad+=("#$i: 409 with Retry-After '$ra'")
+		[[ $(jq -cS . <<<"$body" 2>/dev/null) == "$(jq -cS . <<<"$EXP409")" ]] ||
+			bad+=("#$i: 409 body $body")
+	else
+		bad+=("#$i: status $code body $body $(cat "$T/c20/err.$i")")
+	fi
+done
+diag "20 concurrent requests: $n201 x 201, $n409 x 409"
+if [[ ${#bad[@]} -eq 0 ]]; then
+	pass "k20: every response is 201 with the same body or 409 with Retry-After: 1 and the detail"
+else
+	fail "k20: every response is 201 with the same body or 409 with Retry-After: 1 and the detail" "${bad[@]}"
+fi
+cmp_ok "$n201" -ge 1 "k20: at least one 201"
+is "$(q "SELECT count(*) FROM actor_profile WHERE name = '$NAME20'")" 1 "k20: exactly one actor with that name"
+A20=$(json_value "$first201" .actor_id)
+is "$(q "SELECT count(*) FROM events e JOIN actor_profile p ON p.actor_id = e.stream_id WHERE p.name = '$NAME20'")" 1 \
+	"k20: exactly one event for it"
+is "$(q "SELECT actor_id FROM actor_profile WHERE name = '$NAME20'")" "$A20" "k20: the 201 body names that actor"
+reg "$P1" k20 "$BODY20"
+is "$HTTP_STATUS" 201 "k20: a retry after all finished is 201"
+json_is "$HTTP_BODY" .actor_id "$A20" "k20: the retry replays the same actor_id"
+
+# --- cached 4xx ------------------------------------------------------------------------
+EXP400='{"detail":"Actor name must be 1-200 chars after trimming"}'
+reg "$P1" k400 '{"name":"   "}'
+is "$HTTP_STATUS" 400 "k400: whitespace-only name is 400"
+json_eq "$HTTP_BODY" "$EXP400" "k400: detail"
+B400=$HTTP_BODY
+reg "$P1" k400 '{"name":"   "}'
+is "$HTTP_STATUS" 400 "k400: again: 400"
+is "$HTTP_BODY" "$B400" "k400: again: the same body"
+CID=$(cid)
+is "$(log_count idempotency.cache_hit ".key == \"k400\" and .correlation_id == \"$CID\"")" 1 \
+	"k400: the second one is an idempotency.cache_hit"
+is "$(key_row "$P1" k400)" "completed|400" "k400: stored with response_status 400"
+
+deny_rows() {
+	q "SELECT count(*) FROM entries_access_verdicts WHERE principal_id = '$P2' AND command_name = 'RegisterActor' AND decision = 'deny'"
+}
+reg "$P2" k403 '{"name":"Mallory"}'
+is "$HTTP_STATUS" 403 "k403: P2 (denied by the policy) gets 403"
+B403=$HTTP_BODY
+json_is "$B403" '.detail | type' string "k403: detail is a string"
+is "$(deny_rows)" 1 "k403: one deny verdict row"
+reg "$P2" k403 '{"name":"Mallory"}'
+is "$HTTP_STATUS" 403 "k403: again: 403"
+is "$HTTP_BODY" "$B403" "k403: again: the same body"
+CID=$(cid)
+is "$(log_count idempotency.cache_hit ".key == \"k403\" and .correlation_id == \"$CID\"")" 1 \
+	"k403: the second one is an idempotency.cache_hit"
+is "$(deny_rows)" 1 "k403: still one deny verdict row (the replay was not authorized again)"
+is "$(key_row "$P2" k403)" "completed|403" "k403: stored with response_status 403"
+
+# --- key validation --------------------------------------------------------------------
+EXPLEN='{"detail":"Idempotency-Key must be between 1 and 255 characters"}'
+before=$(q "SELECT count(*) FROM events")
+as "$P1" POST /actors -H 'Content-Type: application/json' -H 'Idempotency-Key;' \
+	--data-binary '{"name":"Empty key"}'
+is "$HTTP_STATUS" 400 "an empty Idempotency-Key: 400"
+json_eq "$HTTP_BODY" "$EXPLEN" "an empty Idempotency-Key: detail"
+K256=$(printf 'k%.0s' {1..256})
+K255=${K256:1}
+reg "$P1" "$K256" '{"name":"Long key"}'
+is "$HTTP_STATUS" 400 "a 256-character Idempotency-Key: 400"
+json_eq "$HTTP_BODY" "$EXPLEN" "a 256-character Idempotency-Key: detail"
+is "$(q "SELECT count(*) FROM events")" "$before" "rejected keys wrote no event"
+reg "$P1" "$K255" '{"name":"Long key"}'
+is "$HTTP_STATUS" 201 "a 255-character Idempotency-Key: 201"
+is "$(key_row "$P1" "$K255")" "completed|201" "the 255-character key is stored"
+
+# --- DELETE /actors/{id}/profile ---------------------------------------------------------
+as "$P1" POST /actors -H 'Content-Type: application/json' --data-binary '{"name":"Forget me"}'
+F1=$(json_value "$HTTP_BODY" .actor_id)
+as "$P1" POST /actors -H 'Content-Type: application/json' --data-binary '{"name":"Forget me too"}'
+F2=$(json_value "$HTTP_BODY" .actor_id)
+forgotten() { q "SELECT count(*) FROM events WHERE stream_id = '$1' AND event_type = 'ActorProfileForgotten'"; }
+as "$P1" DELETE "/actors/$F1/profile" -H 'Idempotency-Key: kdel'
+is "$HTTP_STATUS" 204 "kdel: forget is 204"
+as "$P1" DELETE "/actors/$F1/profile" -H 'Idempotency-Key: kdel'
+is "$HTTP_STATUS" 204 "kdel: again with the same key: 204 (replayed, not 409)"
+is "$HTTP_BODY" "" "kdel: the replay has no body"
+CID=$(cid)
+is "$(log_count idempotency.cache_hit ".key == \"kdel\" and .correlation_id == \"$CID\" and .command_name == \"ForgetActor\"")" 1 \
+	"kdel: the replay is an idempotency.cache_hit for ForgetActor"
+is "$(forgotten "$F1")" 1 "kdel: one ActorProfileForgotten event"
+is "$(key_row "$P1" kdel)" "completed|204" "kdel: stored with response_status 204"
+as "$P1" DELETE "/actors/$F2/profile" -H 'Idempotency-Key: kdel'
+is "$HTTP_STATUS" 422 "kdel on another actor: 422 (a different command)"
+json_eq "$HTTP_BODY" '{"detail":"Idempotency-Key '"'kdel'"' was previously used with a different request body"}' \
+	"kdel on another actor: detail"
+is "$(forgotten "$F2")" 0 "kdel on another actor: that actor was not forgotten"
+
+nok "no worker crashed" log_has master.child_exited '.kind == "worker"'
+
+# --- stale lock takeover ---------------------------------------------------------------
+corad_stop TERM
+corad_start DATABASE_URL="$PG_APP_URL" CORA_WORKERS=2 IDEMPOTENCY_LOCK_STALE_SECONDS=1 ||
+	{ fail "corad restarts with IDEMPOTENCY_LOCK_STALE_SECONDS=1"; done_testing; exit; }
+pass "corad restarts with IDEMPOTENCY_LOCK_STALE_SECONDS=1"
+HASH=$(printf '%s' '{"kind": "human", "name": "Stale"}' | sha256sum | cut -d' ' -f1)
+if q "INSERT INTO idempotency_keys (principal_id, key, surface_id, command_name, request_hash, status, locked_at)
+	VALUES ('$P1', 'kstale', '$HTTP_SURFACE', 'RegisterActor', '$HASH', 'in_progress', now())" \
+	>"$T/stale.log" 2>&1; then
+	pass "kstale: an in_progress row of a dead worker is inserted"
+else
+	fail "kstale: an in_progress row of a dead worker is inserted" "$(cat "$T/stale.log")"
+fi
+reg "$P1" kstale '{"name":"Stale"}'
+is "$HTTP_STATUS" 409 "kstale: while the lock is fresh: 409"
+is "$(hdr Retry-After)" 1 "kstale: 409 has Retry-After: 1"
+json_eq "$HTTP_BODY" '{"detail":"A request with Idempotency-Key '"'kstale'"' is still being processed; retry later"}' \
+	"kstale: 409 detail"
+sleep 1.5
+reg "$P1" kstale '{"name":"Stale"}'
+is "$HTTP_STATUS" 201 "kstale: after 1.5 s the stale lock is taken over: 201"
+SID=$(json_value "$HTTP_BODY" .actor_id)
+like "$SID" "$UUID_RE" "kstale: an actor_id"
+is "$(key_row "$P1" kstale)" "completed|201" "kstale: the row is completed with 201"
+is "$(q "SELECT count(*) FROM actor_profile WHERE name = 'Stale'")" 1 "kstale: one actor named Stale"
+reg "$P1" kstale '{"name":"Stale"}'
+json_is "$HTTP_BODY" .actor_id "$SID" "kstale: a retry replays the same actor"
+
+nok "no worker crashed after the restart" log_has master.child_exited '.kind == "worker"'
+
+done_testing

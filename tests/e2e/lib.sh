@@ -1,0 +1,653 @@
+#!/bin/bash
+# shellcheck shell=bash disable=SC2034,SC2119,SC2120
+# (SC2034: the variables here are for the scripts that source this file.)
+# Shared helpers of the end-to-end tests (sourced by every tests/e2e/*.sh).
+#
+# Environment (set by `make check`): CORAD_BIN, CORAD_SRCDIR, CORAD_VERSION,
+# NGINX. Every script gets a fresh temporary directory $T and must leave
+# nothing behind: the EXIT trap stops corad (SIGQUIT, then SIGKILL for what is
+# left of its process group), nginx and every other process the script
+# started, and removes $T (set CORAD_E2E_KEEP=1 to keep it for debugging).
+#
+# TAP: ok, pass, fail, is, isnt, like, unlike, cmp_ok, json_is, skip, diag,
+# plan (optional) and done_testing, which prints the plan at the end. A script
+# that dies before done_testing prints "Bail out!", which the TAP driver
+# reports as an error.
+
+set -u
+set -o pipefail
+
+: "${CORAD_BIN:?CORAD_BIN must name the corad binary}"
+: "${CORAD_SRCDIR:?CORAD_SRCDIR must name the source directory}"
+: "${CORAD_VERSION:?CORAD_VERSION must be set}"
+NGINX=${NGINX:-}
+if [[ -z $NGINX ]]; then
+	NGINX=$(command -v nginx 2>/dev/null || echo /usr/sbin/nginx)
+fi
+CORAD_CONF_SRC=$CORAD_SRCDIR/deploy/nginx/corad.conf
+
+# Short path: Unix socket paths are limited to 107 bytes.
+T=$(mktemp -d /tmp/corad-e2e.XXXXXX) || { echo "Bail out! mktemp failed"; exit 1; }
+export LC_ALL=C
+
+UUID_RE='^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$'
+
+# --- TAP --------------------------------------------------------------------
+
+TAP_N=0
+TAP_FAILED=0
+TAP_PLANNED=
+TAP_DONE=
+
+plan() { TAP_PLANNED=$1; echo "1..$1"; }
+
+diag() {
+	local line
+	while IFS= read -r line; do
+		printf '# %s\n' "$line"
+	done <<<"$*"
+}
+
+pass() { TAP_N=$((TAP_N + 1)); echo "ok $TAP_N - $1"; }
+
+fail() {	# fail desc [diagnostic...]
+	TAP_N=$((TAP_N + 1))
+	TAP_FAILED=$((TAP_FAILED + 1))
+	echo "not ok $TAP_N - $1"
+	shift
+	local d
+	for d in "$@"; do diag "$d"; done
+	return 0
+}
+
+skip() {	# skip desc reason
+	TAP_N=$((TAP_N + 1))
+	echo "ok $TAP_N - $1 # SKIP $2"
+}
+
+# ok desc command [args...]: passes when the command exits 0.
+ok() {
+	local desc=$1
+	shift
+	if "$@"; then
+		pass "$desc"
+	else
+		fail "$desc" "command failed: $*"
+	fi
+}
+
+# nok desc command [args...]: passes when the command exits non-zero.
+nok() {
+	local desc=$1
+	shift
+	if "$@"; then
+		fail "$desc" "command succeeded: $*"
+	else
+		pass "$desc"
+	fi
+}
+
+is() {	# is got expected desc
+	if [[ $1 == "$2" ]]; then
+		pass "$3"
+	else
+		fail "$3" "got:      '$1'" "expected: '$2'"
+	fi
+}
+
+isnt() {	# isnt got unexpected desc
+	if [[ $1 != "$2" ]]; then
+		pass "$3"
+	else
+		fail "$3" "got '$1', which it must not be"
+	fi
+}
+
+like() {	# like got ERE desc
+	if [[ $1 =~ $2 ]]; then
+		pass "$3"
+	else
+		fail "$3" "got:      '$1'" "expected to match: $2"
+	fi
+}
+
+unlike() {	# unlike got ERE desc
+	if [[ $1 =~ $2 ]]; then
+		fail "$3" "got:      '$1'" "expected not to match: $2"
+	else
+		pass "$3"
+	fi
+}
+
+cmp_ok() {	# cmp_ok got op expected desc (integers; op: -eq -ne -lt -le -gt -ge)
+	if [[ $1 =~ ^-?[0-9]+$ ]] && test "$1" "$2" "$3"; then
+		pass "$4"
+	else
+		fail "$4" "got: '$1'" "expected: $2 $3"
+	fi
+}
+
+# json_value json filter: the filter's result, raw when it is a string and
+# compact JSON otherwise; "<invalid JSON>" when the input does not parse.
+json_value() {
+	jq -r "$2"' | if type == "string" then . else tojson end' <<<"$1" 2>/dev/null ||
+		echo "<invalid JSON>"
+}
+
+json_is() {	# json_is json filter expected desc
+	local got
+	got=$(json_value "$1" "$2")
+	if [[ $got == "$3" ]]; then
+		pass "$4"
+	else
+		fail "$4" "filter:   $2" "got:      '$got'" "expected: '$3'" "document: ${1:0:400}"
+	fi
+}
+
+json_like() {	# json_like json filter ERE desc
+	local got
+	got=$(json_value "$1" "$2")
+	if [[ $got =~ $3 ]]; then
+		pass "$4"
+	else
+		fail "$4" "filter:   $2" "got:      '$got'" "expected to match: $3" "document: ${1:0:400}"
+	fi
+}
+
+# The whole JSON document compared after normalisation (sorted keys).
+json_eq() {	# json_eq json expected-json desc
+	local a b
+	a=$(jq -cS . <<<"$1" 2>/dev/null || echo "<invalid JSON: ${1:0:300}>")
+	b=$(jq -cS . <<<"$2")
+	is "$a" "$b" "$3"
+}
+
+done_testing() {
+	TAP_DONE=1
+	if [[ $TAP_FAILED -gt 0 ]]; then
+		dump_logs
+	fi
+	if [[ -z $TAP_PLANNED ]]; then
+		echo "1..$TAP_N"
+	elif [[ $TAP_PLANNED != "$TAP_N" ]]; then
+		diag "planned $TAP_PLANNED tests but ran $TAP_N"
+	fi
+}
+
+dump_logs() {
+	local f
+	for f in "$T"/corad*.log "$T"/run-*.log "$T/nginx-error.log"; do
+		[[ -s $f ]] || continue
+		diag "--- last lines of ${f#"$T"/} ---"
+		diag "$(tail -n 25 "$f")"
+	done
+}
+
+# --- processes ----------------------------------------------------------------
+
+CORAD_PID=		# master of the corad started last
+ALL_CORAD_PIDS=()	# every corad master started (each leads its own group)
+NGINX_PID=
+EXTRA_PIDS=()		# other background processes to kill at exit
+
+# alive pid: the process exists and is not a zombie.
+alive() {
+	local st
+	[[ -n ${1:-} && -r /proc/$1/stat ]] || return 1
+	st=$(awk '{ sub(/^.*\) /, ""); print $1 }' "/proc/$1/stat" 2>/dev/null) || return 1
+	[[ -n $st && $st != Z && $st != X ]]
+}
+
+comm_of() { cat "/proc/$1/comm" 2>/dev/null; }
+
+# wait_until seconds command [args...]: polls every 0.05 s until the command
+# succeeds (status 0) or the deadline passes (status 1).
+wait_until() {
+	local secs=$1 deadline
+	shift
+	deadline=$(($(date +%s%N) + ${secs%.*} * 1000000000))
+	while :; do
+		"$@" && return 0
+		[[ $(date +%s%N) -ge $deadline ]] && return 1
+		sleep 0.05
+	done
+}
+
+# wait_exit pid seconds: waits for a child of this shell to exit; sets
+# EXIT_STATUS (its status, or "timeout" when it is still running).
+wait_exit() {
+	EXIT_STATUS=timeout
+	if wait_until "$2" eval '! alive '"$1"; then
+		EXIT_STATUS=0
+		wait "$1" 2>/dev/null || EXIT_STATUS=$?
+	fi
+}
+
+master_pid() { echo "$CORAD_PID"; }
+
+# Children of the master with the given comm, one pid per line, sorted.
+children_named() {
+	local m=${2:-$CORAD_PID}
+	[[ -n $m ]] || return 0
+	pgrep -P "$m" -x "$1" 2>/dev/null | sort -n
+}
+worker_pids() { children_named corad-worker "${1:-}"; }
+stats_pids() { children_named corad-stats "${1:-}"; }
+count_lines() { grep -c . <<<"$1" || true; }
+worker_count() { count_lines "$(worker_pids)"; }
+
+# Every process in a corad process group whose comm starts with "corad".
+group_corad_pids() {
+	local p
+	for p in $(pgrep -g "$1" 2>/dev/null); do
+		[[ $(comm_of "$p") == corad* ]] && alive "$p" && echo "$p"
+	done
+	return 0
+}
+
+kill_corad_group() {	# master-pid: SIGQUIT, up to 2 s, then SIGKILL the rest
+	local m=$1 p
+	if alive "$m"; then
+		kill -QUIT "$m" 2>/dev/null
+		wait_until 2 eval '[[ -z $(group_corad_pids '"$m"') ]]'
+	fi
+	for p in $(group_corad_pids "$m"); do
+		kill -KILL "$p" 2>/dev/null
+	done
+	wait "$m" 2>/dev/null
+	return 0
+}
+
+cleanup() {
+	local rc=$? m p c
+	trap - EXIT
+	trap '' PIPE INT TERM HUP
+	if [[ -z $TAP_DONE ]]; then
+		dump_logs
+		echo "Bail out! ${0##*/} stopped before done_testing (status $rc)"
+	fi
+	for p in "${EXTRA_PIDS[@]}"; do
+		for c in $(pgrep -P "$p" 2>/dev/null); do
+			kill -KILL "$c" 2>/dev/null
+		done
+		kill -KILL "$p" 2>/dev/null
+	done
+	for m in "${ALL_CORAD_PIDS[@]}"; do
+		kill_corad_group "$m"
+	done
+	nginx_stop
+	for p in "${EXTRA_PIDS[@]}"; do
+		wait "$p" 2>/dev/null
+	done
+	if [[ -n ${CORAD_E2E_KEEP:-} ]]; then
+		echo "# kept $T"
+	else
+		rm -rf "$T"
+	fi
+	[[ -n $TAP_DONE ]] && exit 0
+	exit 1
+}
+trap cleanup EXIT
+trap 'exit 129' HUP
+trap 'exit 130' INT
+trap 'exit 143' TERM
+# A reader that goes away (`| head`) must not kill the script before cleanup.
+trap 'exit 141' PIPE
+
+# --- logs ---------------------------------------------------------------------
+
+CORAD_LOG=$T/corad.log
+
+# log_select event [jq-condition]: matching lines of $LOGFILE (default: the
+# current corad log) as compact JSON, one per line. Non-JSON lines are ignored.
+log_select() {
+	local ev=$1 cond=${2:-true}
+	jq -c -R --arg ev "$ev" \
+		'fromjson? | select(type == "object" and .event == $ev) | select('"$cond"')' \
+		"${LOGFILE:-$CORAD_LOG}" 2>/dev/null
+}
+log_has() { [[ -n $(log_select "$@") ]]; }
+log_count() { count_lines "$(log_select "$@")"; }
+
+# --- ports and nginx ------------------------------------------------------------
+
+USED_PORTS=" "
+pick_port() {
+	local p listening
+	listening=$(ss -ltnH 2>/dev/null | awk '{ n = split($4, a, ":"); print a[n] }' | tr '\n' ' ')
+	while :; do
+		p=$((20000 + (RANDOM * 32768 + RANDOM) % 40000))
+		[[ $USED_PORTS == *" $p "* || " $listening " == *" $p "* ]] && continue
+		USED_PORTS+="$p "
+		echo "$p"
+		return
+	done
+}
+
+NGX_NAMES=()
+declare -A NGX_KIND NGX_SED NGX_PORT NGX_RAW
+
+# nginx_server name [sed-expression...]: a server block made from a copy of
+# deploy/nginx/corad.conf in which the socket path and the listen port are
+# rewritten, then the given sed expressions applied (@PORT_<name>@ in them is
+# replaced by that server's port). The first server defined is $BASE.
+nginx_server() {
+	local name=$1
+	shift
+	NGX_NAMES+=("$name")
+	NGX_KIND[$name]=shipped
+	local e s=
+	for e in "$@"; do s+="$e"$'\n'; done
+	NGX_SED[$name]=$s
+}
+
+# nginx_raw name <<'EOF' ... EOF: a server block of the test's own;
+# @PORT@ is its port, @PORT_<name>@ another server's, @T@ the temp dir.
+nginx_raw() {
+	NGX_NAMES+=("$1")
+	NGX_KIND[$1]=raw
+	NGX_RAW[$1]=$(cat)
+}
+
+nginx_url() { echo "http://127.0.0.1:${NGX_PORT[$1]}"; }
+
+ngx_subst() {	# text: replaces @PORT_<name>@ and @T@
+	local s=$1 n
+	for n in "${NGX_NAMES[@]}"; do
+		s=${s//@PORT_$n@/${NGX_PORT[$n]}}
+	done
+	s=${s//@T@/$T}
+	printf '%s' "$s"
+}
+
+nginx_write_conf() {
+	local n user_line='' e
+	[[ $(id -u) -eq 0 ]] && user_line='user root;'
+	mkdir -p "$T/nginx-conf.d" "$T/nginx-temp"
+	rm -f "$T"/nginx-conf.d/*.conf
+	for n in "${NGX_NAMES[@]}"; do
+		NGX_PORT[$n]=$(pick_port)
+	done
+	for n in "${NGX_NAMES[@]}"; do
+		if [[ ${NGX_KIND[$n]} == raw ]]; then
+			e=$(ngx_subst "${NGX_RAW[$n]}")
+			printf '%s\n' "${e//@PORT@/${NGX_PORT[$n]}}" >"$T/nginx-conf.d/$n.conf"
+			continue
+		fi
+		# Only the socket path and the listen address change ...
+		sed -e "s|unix:/run/corad/corad\.sock|unix:$T/corad.sock|g" \
+			-e "s|listen 127\.0\.0\.1:8080;|listen 127.0.0.1:${NGX_PORT[$n]};|" \
+			"$CORAD_CONF_SRC" >"$T/nginx-conf.d/$n.conf.tmp" || return 1
+		# ... unless the test asks for a variant.
+		e=$(ngx_subst "${NGX_SED[$n]}")
+		if [[ -n $e ]]; then
+			sed -e "$e" "$T/nginx-conf.d/$n.conf.tmp" >"$T/nginx-conf.d/$n.conf" || return 1
+			rm -f "$T/nginx-conf.d/$n.conf.tmp"
+		else
+			mv "$T/nginx-conf.d/$n.conf.tmp" "$T/nginx-conf.d/$n.conf"
+		fi
+	done
+	cat >"$T/nginx.conf" <<EOF
+# Generated by ${0##*/}.
+$user_line
+worker_processes 1;
+daemon off;
+pid $T/nginx.pid;
+error_log $T/nginx-error.log info;
+
+events {
+	worker_connections 512;
+}
+
+http {
+	access_log $T/nginx-access.log;
+	default_type application/octet-stream;
+	client_body_temp_path $T/nginx-temp/client_body;
+	fastcgi_temp_path $T/nginx-temp/fastcgi;
+	proxy_temp_path $T/nginx-temp/proxy;
+	uwsgi_temp_path $T/nginx-temp/uwsgi;
+	scgi_temp_path $T/nginx-temp/scgi;
+
+	include $T/nginx-conf.d/*.conf;
+}
+EOF
+}
+
+nginx_listening() {
+	local n code
+	for n in "${NGX_NAMES[@]}"; do
+		code=$(curl -s -o /dev/null --max-time 2 -w '%{http_code}' "$(nginx_url "$n")/" 2>/dev/null)
+		[[ -n $code && $code != 000 ]] || return 1
+	done
+}
+
+# Starts nginx with every server defined so far; a port that turns out to be
+# taken is picked again (tests run in parallel).
+nginx_start() {
+	local try
+	[[ -x $NGINX ]] || { diag "nginx not found ($NGINX)"; return 1; }
+	for _ in 1 2 3 4 5; do
+		nginx_write_conf || return 1
+		: >"$T/nginx-error.log"
+		setsid env -u NGINX "$NGINX" -p "$T/" -c "$T/nginx.conf" -e "$T/nginx-error.log" </dev/null \
+			>>"$T/nginx-stdout.log" 2>&1 &
+		NGINX_PID=$!
+		if wait_until 10 nginx_listening_or_dead && alive "$NGINX_PID"; then
+			BASE=$(nginx_url "${NGX_NAMES[0]}")
+			return 0
+		fi
+		wait "$NGINX_PID" 2>/dev/null
+		NGINX_PID=
+		if ! grep -q 'Address already in use' "$T/nginx-error.log" "$T/nginx-stdout.log"; then
+			diag "nginx did not start:"
+			diag "$(cat "$T/nginx-error.log" "$T/nginx-stdout.log")"
+			return 1
+		fi
+	done
+	diag "nginx: no free port found"
+	return 1
+}
+nginx_listening_or_dead() { ! alive "$NGINX_PID" || nginx_listening; }
+
+nginx_stop() {
+	local p kids
+	[[ -n $NGINX_PID ]] || return 0
+	kids=$(pgrep -P "$NGINX_PID" 2>/dev/null)
+	kill -TERM "$NGINX_PID" 2>/dev/null
+	wait_until 3 eval '! alive '"$NGINX_PID"
+	for p in $NGINX_PID $kids; do
+		[[ $(comm_of "$p") == nginx ]] && kill -KILL "$p" 2>/dev/null
+	done
+	wait "$NGINX_PID" 2>/dev/null
+	NGINX_PID=
+	return 0
+}
+
+# --- HTTP -----------------------------------------------------------------------
+
+BASE=
+
+# http METHOD URL-or-path [curl options...]: sets HTTP_STATUS ("000" when no
+# response), HTTP_RC (curl's status), HTTP_BODY, HTTP_HEADERS (of the final
+# response, CR removed). A path is relative to $BASE.
+http() {
+	local method=$1 url=$2
+	shift 2
+	[[ $url == /* ]] && url=$BASE$url
+	HTTP_RC=0
+	HTTP_STATUS=$(curl -sS --max-time 30 -o "$T/http.body" -D "$T/http.headers" \
+		-w '%{http_code}' -X "$method" "$@" "$url" 2>"$T/http.err") || HTTP_RC=$?
+	HTTP_BODY=$(cat "$T/http.body" 2>/dev/null)
+	# Keep only the last header block (a 100 Continue may come first).
+	HTTP_HEADERS=$(tr -d '\r' <"$T/http.headers" 2>/dev/null |
+		awk '/^HTTP\// { block = "" } { block = block $0 "\n" } END { printf "%s", block }')
+	if [[ $HTTP_RC -ne 0 ]]; then
+		diag "curl $method $url: exit $HTTP_RC: $(cat "$T/http.err")"
+	fi
+	return 0
+}
+
+# hdr name [headers]: value of the (last) header of that name in HTTP_HEADERS.
+hdr() {
+	awk -v want="$(tr '[:upper:]' '[:lower:]' <<<"$1")" '
+		{ i = index($0, ":"); if (i == 0) next
+		  n = tolower(substr($0, 1, i - 1)); v = substr($0, i + 1)
+		  sub(/^[ \t]+/, "", v); sub(/[ \t]+$/, "", v)
+		  if (n == want) found = v }
+		END { printf "%s", found }' <<<"${2:-$HTTP_HEADERS}"
+}
+
+http_status_of() {	# URL: just the status code
+	curl -s -o /dev/null --max-time 10 -w '%{http_code}' "$@" 2>/dev/null
+}
+
+# fcgi VAR=value... : one FastCGI request straight to corad's socket with
+# cgi-fcgi (no nginx); the variables become the FastCGI parameters and stdin
+# the body. Sets FCGI_RC, FCGI_STATUS (from the Status header, 200 when there
+# is none, "" when there was no response), FCGI_HEADERS and FCGI_BODY.
+fcgi() {
+	local sock=${FCGI_SOCK:-$T/corad.sock}
+	FCGI_RC=0
+	env -i PATH="$PATH" "$@" timeout 20 cgi-fcgi -bind -connect "$sock" \
+		>"$T/fcgi.out" 2>"$T/fcgi.err" || FCGI_RC=$?
+	FCGI_HEADERS=$(awk '{ sub(/\r$/, "") } /^$/ { exit } { print }' "$T/fcgi.out")
+	FCGI_BODY=$(awk 'body { print; next } { sub(/\r$/, "") } /^$/ { body = 1 }' "$T/fcgi.out")
+	FCGI_STATUS=
+	if [[ -s $T/fcgi.out ]]; then
+		FCGI_STATUS=$(hdr Status "$FCGI_HEADERS")
+		FCGI_STATUS=${FCGI_STATUS%% *}
+		[[ -n $FCGI_STATUS ]] || FCGI_STATUS=200
+	fi
+	return 0
+}
+
+# --- corad ----------------------------------------------------------------------
+
+HEALTH_PROBES_OK=0	# GET /health answered 200 while corad_start waited
+
+# The environment every corad gets unless the script says otherwise: variables
+# the script exported win over these defaults, arguments win over both.
+corad_env() {
+	CORAD_ENV=(
+		"CORA_LISTEN=${CORA_LISTEN:-unix:$T/corad.sock}"
+		"CORA_RUNTIME_DIR=${CORA_RUNTIME_DIR:-$T/run}"
+		"CORA_WORKERS=${CORA_WORKERS:-2}"
+		"LOG_LEVEL=${LOG_LEVEL:-DEBUG}"
+		"APP_ENV=${APP_ENV:-local}"
+		# No database in these tests: a socket directory with no server.
+		"DATABASE_URL=${DATABASE_URL:-postgresql:///cora?host=$T/no-postgres}"
+	)
+}
+
+rotate_log() {
+	local i=1
+	[[ -e $CORAD_LOG ]] || return 0
+	while [[ -e $T/corad.$i.log ]]; do i=$((i + 1)); done
+	mv "$CORAD_LOG" "$T/corad.$i.log"
+}
+
+# corad_start [VAR=value...]: starts `corad serve` in a process group of its
+# own (CORAD_PID), logging to $T/corad.log (an earlier log is kept as
+# corad.N.log), and waits up to 15 s until GET /health answers 200: through
+# nginx when it runs, else straight over FastCGI. Fails early when corad
+# exits or logs config.invalid / startup.refused.
+corad_start() {
+	local deadline code
+	corad_env
+	rotate_log
+	: >"$CORAD_LOG"
+	(cd "$T" && exec setsid env -u LISTEN_FDS -u LISTEN_PID -u LISTEN_FDNAMES \
+		-u NOTIFY_SOCKET -u WATCHDOG_USEC -u WATCHDOG_PID \
+		"${CORAD_ENV[@]}" "$@" "$CORAD_BIN" serve) </dev/null >>"$CORAD_LOG" 2>&1 &
+	CORAD_PID=$!
+	ALL_CORAD_PIDS+=("$CORAD_PID")
+	HEALTH_PROBES_OK=0
+	deadline=$(($(date +%s) + 15))
+	while [[ $(date +%s) -lt $deadline ]]; do
+		if ! alive "$CORAD_PID"; then
+			wait "$CORAD_PID" 2>/dev/null
+			diag "corad exited with status $? before it answered"
+			return 1
+		fi
+		if log_has config.invalid || log_has startup.refused; then
+			diag "corad refused to start: $(log_select config.invalid; log_select startup.refused)"
+			return 1
+		fi
+		if [[ -n $NGINX_PID ]]; then
+			code=$(http_status_of "$BASE/health")
+		else
+			code=
+			if [[ -S ${CORA_SOCK:-$T/corad.sock} ]]; then
+				FCGI_SOCK=${CORA_SOCK:-$T/corad.sock} fcgi REQUEST_METHOD=GET DOCUMENT_URI=/health \
+					REQUEST_URI=/health CONTENT_LENGTH= </dev/null
+				code=$FCGI_STATUS
+			fi
+		fi
+		if [[ $code == 200 ]]; then
+			HEALTH_PROBES_OK=1
+			return 0
+		fi
+		sleep 0.1
+	done
+	diag "corad did not answer GET /health with 200 within 15 s (last: '$code')"
+	return 1
+}
+
+# corad_stop [SIGNAL] [seconds]: signals the master (default TERM) and waits
+# for it (default 15 s); EXIT_STATUS as wait_exit.
+corad_stop() {
+	local sig=${1:-TERM}
+	kill "-$sig" "$CORAD_PID" 2>/dev/null
+	wait_exit "$CORAD_PID" "${2:-15}"
+	[[ $EXIT_STATUS == timeout ]] && kill_corad_group "$CORAD_PID"
+	return 0
+}
+
+# corad_run name command [VAR=value...]: runs `corad <command>` (serve,
+# check, ...) to completion with a 10 s limit, in its own process group,
+# while watching for corad-worker processes. Sets RUN_STATUS (exit status or
+# "timeout"), RUN_LOG (its stderr+stdout file), RUN_WORKER_SEEN (1 when a
+# corad-worker existed at any point).
+corad_run() {
+	local name=$1 cmd=$2 pid deadline p
+	shift 2
+	corad_env
+	RUN_LOG=$T/run-$name.log
+	RUN_WORKER_SEEN=0
+	(cd "$T" && exec setsid env -u LISTEN_FDS -u LISTEN_PID -u LISTEN_FDNAMES \
+		-u NOTIFY_SOCKET -u WATCHDOG_USEC -u WATCHDOG_PID \
+		"${CORAD_ENV[@]}" "$@" "$CORAD_BIN" "$cmd") </dev/null >"$RUN_LOG" 2>&1 &
+	pid=$!
+	ALL_CORAD_PIDS+=("$pid")
+	deadline=$(($(date +%s) + 10))
+	while alive "$pid" && [[ $(date +%s) -lt $deadline ]]; do
+		for p in $(pgrep -g "$pid" 2>/dev/null); do
+			[[ $(comm_of "$p") == corad-worker ]] && RUN_WORKER_SEEN=1
+		done
+		sleep 0.01
+	done
+	if alive "$pid"; then
+		RUN_STATUS=timeout
+		kill_corad_group "$pid"
+	else
+		RUN_STATUS=0
+		wait "$pid" 2>/dev/null || RUN_STATUS=$?
+	fi
+	return 0
+}
+
+# Tools the tests need, checked once.
+need_tools() {
+	local t missing=
+	for t in "$@"; do
+		command -v "$t" >/dev/null 2>&1 || missing+=" $t"
+	done
+	if [[ -n $missing ]]; then
+		echo "1..0 # SKIP missing tools:$missing"
+		TAP_DONE=1
+		exit 0
+	fi
+}
+need_tools curl jq pgrep setsid timeout ss
+[[ -x $NGINX ]] || { echo "1..0 # SKIP nginx not found"; TAP_DONE=1; exit 0; }
+[[ -x $CORAD_BIN ]] || { echo "Bail out! $CORAD_BIN is not executable"; TAP_DONE=1; exit 1; }

@@ -1,0 +1,215 @@
+#!/bin/bash
+# GET /actors (SPEC sections 6 and 10): the list read from the projection,
+# how soon a new actor shows up in it, keyset paging with next_cursor in
+# (created_at, actor_id) order, the status filter, query validation, tampered
+# cursors and the name of a forgotten actor.
+E2E_DIR=$(dirname "$0")
+. "$E2E_DIR/lib.sh"
+. "$E2E_DIR/pg.sh"
+# lib.sh's cleanup ends with `exit`: stop PostgreSQL first, keeping the status.
+trap 'e2e_rc=$?; pg_stop; (exit $e2e_rc); cleanup' EXIT
+need_tools psql xargs
+
+pg_start || { fail "PostgreSQL starts"; done_testing; exit; }
+DB="postgresql:///cora?host=$PGHOST&user=postgres"	# superuser, database cora
+q() { sql_as "$DB" "$1"; }
+
+if DATABASE_OWNER_URL=$PG_OWNER_URL "$CORAD_BIN" migrate >"$T/migrate.log" 2>&1; then
+	pass "corad migrate applies the shipped migrations"
+else
+	fail "corad migrate applies the shipped migrations" "$(cat "$T/migrate.log")"
+	done_testing
+	exit
+fi
+
+# The shipped nginx configuration: no authentication, the system principal.
+nginx_server main
+nginx_start || { fail "nginx starts"; done_testing; exit; }
+corad_start DATABASE_URL="$PG_APP_URL" CORA_WORKERS=4 ||
+	{ fail "corad serve starts"; done_testing; exit; }
+pass "corad serve starts"
+
+CREATED_RE='^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{6}Z$'
+SUFFIX=". Cursors must come from a previous response's next_cursor field."
+now_ms() { echo $(($(date +%s%N) / 1000000)); }
+
+register() {	# register NAME: sets RID
+	http POST /actors -H 'Content-Type: application/json' --data-binary "{\"name\":\"$1\"}"
+	RID=$(json_value "$HTTP_BODY" .actor_id)
+	[[ $HTTP_STATUS == 201 ]]
+}
+
+# list_all QUERY LIMIT OUT: follows next_cursor from the first page (at most
+# 100 pages), writing every item as one JSON array to OUT; sets PAGES,
+# LAST_CURSOR (of the last page) and LIST_ERR (non-empty on a non-200).
+list_all() {
+	local query=$1 limit=$2 out=$3 cursor='' url
+	PAGES=0 LIST_ERR='' LAST_CURSOR=''
+	: >"$out.pages"
+	while [[ $PAGES -lt 100 ]]; do
+		url="/actors?limit=$limit${query:+&$query}${cursor:+&cursor=$cursor}"
+		http GET "$url"
+		if [[ $HTTP_STATUS != 200 ]]; then
+			LIST_ERR="GET $url: $HTTP_STATUS $HTTP_BODY"
+			break
+		fi
+		PAGES=$((PAGES + 1))
+		jq -c '.items[]' <<<"$HTTP_BODY" >>"$out.pages"
+		cursor=$(json_value "$HTTP_BODY" .next_cursor)
+		LAST_CURSOR=$cursor
+		[[ $cursor == null ]] && break
+	done
+	jq -s -c . "$out.pages" >"$out"
+}
+list_count() {	# list_count QUERY: number of items over all pages of 100
+	list_all "$1" 100 "$T/count.json"
+	[[ -z $LIST_ERR ]] && jq length "$T/count.json"
+}
+count_is() { [[ $(list_count "$1") == "$2" ]]; }	# count_is QUERY N
+
+# --- empty database ---------------------------------------------------------------
+http GET /actors
+is "$HTTP_STATUS" 200 "GET /actors on an empty database: 200"
+json_eq "$HTTP_BODY" '{"items":[],"next_cursor":null}' "GET /actors on an empty database: no items, next_cursor null"
+is "$(hdr Content-Type)" application/json "GET /actors is application/json"
+
+# --- a new actor shows up within 100 ms ---------------------------------------------
+# measure NAME: registers, then polls GET /actors every 10 ms for up to 2 s;
+# sets SEEN_MS (ms from the 201 to the end of the first GET that listed it,
+# "never" when none did) and the actor id NEW.
+measure() {
+	local t0 t
+	SEEN_MS=never
+	register "$1" || { diag "register $1: $HTTP_STATUS $HTTP_BODY"; return 1; }
+	t0=$(now_ms)
+	NEW=$RID
+	while :; do
+		http GET '/actors?limit=100'
+		t=$(now_ms)
+		if jq -e --arg id "$NEW" 'any(.items[]; .actor_id == $id)' <<<"$HTTP_BODY" >/dev/null 2>&1; then
+			SEEN_MS=$((t - t0))
+			return 0
+		fi
+		[[ $((t - t0)) -gt 2000 ]] && return 1
+		sleep 0.01
+	done
+}
+measure "Fresh One"
+first=$SEEN_MS
+if [[ $SEEN_MS == never || $SEEN_MS -gt 100 ]]; then
+	diag "first measurement: $SEEN_MS ms; measuring once more"
+	measure "Fresh Two"
+fi
+diag "new actor listed after $SEEN_MS ms (first try: $first ms)"
+ok "a freshly registered actor is in GET /actors within 100 ms (got $SEEN_MS ms)" \
+	eval '[[ $SEEN_MS != never && $SEEN_MS -le 100 ]]'
+IT=$(jq -c --arg id "$NEW" '.items[] | select(.actor_id == $id)' <<<"$HTTP_BODY")
+json_is "$IT" 'keys' '["actor_id","created_at","kind","name","status"]' "an item has actor_id, name, kind, status, created_at"
+json_is "$IT" '[.kind, .status]' '["human","active"]' "the item: kind human, status active"
+like "$(json_value "$IT" .name)" '^Fresh (One|Two)$' "the item: its name"
+json_like "$IT" .created_at "$CREATED_RE" "created_at is RFC 3339 UTC with 6 fractional digits and Z"
+
+# --- 250 actors, pages of 7 ----------------------------------------------------------
+HAVE=$(q "SELECT count(*) FROM events WHERE event_type = 'ActorRegisteredV2'")
+BULK=$((250 - HAVE))
+seq -f 'Bulk %03g' 1 "$BULK" |
+	xargs -P4 -I{} curl -sS --max-time 30 -o /dev/null -w '%{http_code}\n' -X POST \
+		-H 'Content-Type: application/json' --data-binary '{"name":"{}"}' "$BASE/actors" \
+		>"$T/bulk.codes" 2>"$T/bulk.err"
+is "$(sort "$T/bulk.codes" | uniq -c | awk '{ print $1 "x" $2 }' | tr '\n' ' ')" "${BULK}x201 " \
+	"$BULK more actors registered (250 in all): every POST 201"
+is "$(q "SELECT count(*) FROM events WHERE event_type = 'ActorRegisteredV2'")" 250 "250 actors in the event store"
+ok "GET /actors (pages of 100) lists all 250 within 10 s" wait_until 10 count_is "" 250
+
+list_all "" 7 "$T/all7.json"
+is "$LIST_ERR" "" "paging with limit 7: every page 200"
+is "$PAGES" 36 "250 actors in pages of 7: 36 pages"
+is "$LAST_CURSOR" null "the last page has next_cursor null"
+is "$(jq length "$T/all7.json")" 250 "250 items over all pages"
+is "$(jq '[.[].actor_id] | unique | length' "$T/all7.json")" 250 "each actor exactly once"
+is "$(jq -r '.[].actor_id' "$T/all7.json" | sort | tr '\n' ' ')" \
+	"$(q "SELECT stream_id FROM events WHERE event_type = 'ActorRegisteredV2' ORDER BY stream_id::text" | tr '\n' ' ')" \
+	"the pages hold exactly the registered actors"
+is "$(jq -c '[.[] | [.created_at, .actor_id]] | . == sort' "$T/all7.json")" true \
+	"items come in (created_at, actor_id) order"
+is "$(jq -r --arg re "$CREATED_RE" '[.[] | select((.created_at | test($re)) | not)] | length' "$T/all7.json")" 0 \
+	"every created_at is RFC 3339 UTC with microseconds and Z"
+is "$(jq -c '[.[] | keys] | unique' "$T/all7.json")" '[["actor_id","created_at","kind","name","status"]]' \
+	"every item has exactly actor_id, name, kind, status, created_at"
+is "$(jq -c '[.[].status] | unique' "$T/all7.json")" '["active"]' "all of them active"
+http GET /actors?limit=7
+is "$(jq '.items | length' <<<"$HTTP_BODY")" 7 "limit=7: 7 items on the first page"
+CURSOR=$(json_value "$HTTP_BODY" .next_cursor)
+like "$CURSOR" '^[A-Za-z0-9_-]+$' "next_cursor is unpadded base64url"
+http GET /actors
+is "$(jq '.items | length' <<<"$HTTP_BODY")" 50 "no limit: 50 items (the default)"
+
+# --- the status filter ---------------------------------------------------------------
+mapfile -t DEACT < <(jq -r '.[10,50,100,150,200].actor_id' "$T/all7.json")
+n=0
+for id in "${DEACT[@]}"; do
+	http POST "/actors/$id/deactivate"
+	[[ $HTTP_STATUS == 204 ]] && n=$((n + 1))
+done
+is "$n" 5 "5 actors deactivated"
+ok "status=deactivated lists the 5 within 10 s" wait_until 10 count_is status=deactivated 5
+list_all status=deactivated 2 "$T/deact.json"
+is "$PAGES" 3 "status=deactivated in pages of 2: 3 pages"
+is "$(jq -r '.[].actor_id' "$T/deact.json" | sort | tr '\n' ' ')" "$(printf '%s\n' "${DEACT[@]}" | sort | tr '\n' ' ')" \
+	"status=deactivated: exactly the deactivated actors"
+is "$(jq -c '[.[].status] | unique' "$T/deact.json")" '["deactivated"]' "status=deactivated: status is deactivated"
+list_all status=active 100 "$T/active.json"
+is "$(jq length "$T/active.json")" 245 "status=active: 245 actors"
+is "$(jq -c '[.[].status] | unique' "$T/active.json")" '["active"]' "status=active: all active"
+is "$(jq -r --argjson d "$(printf '%s\n' "${DEACT[@]}" | jq -R . | jq -s .)" '[.[] | select(.actor_id as $i | $d | index($i))] | length' "$T/active.json")" 0 \
+	"status=active: none of the deactivated"
+is "$(jq -c '[.[] | [.created_at, .actor_id]] | . == sort' "$T/active.json")" true "status=active: in (created_at, actor_id) order"
+list_all "" 100 "$T/all100.json"
+is "$(jq length "$T/all100.json")" 250 "no status filter: still 250"
+
+# --- validation ------------------------------------------------------------------------
+# bad_query QUERY TYPE LOC desc
+bad_query() {
+	http GET "/actors?$1"
+	is "$HTTP_STATUS" 422 "$4: 422"
+	json_is "$HTTP_BODY" '.detail[0] | [.type, .loc]' "[\"$2\",$3]" "$4: type $2, loc $3"
+}
+bad_query limit=0 greater_than_equal '["query","limit"]' "limit=0"
+bad_query limit=101 less_than_equal '["query","limit"]' "limit=101"
+bad_query limit=abc int_parsing '["query","limit"]' "limit=abc"
+bad_query status=gone enum '["query","status"]' "status=gone"
+
+# bad_cursor RAW desc
+bad_cursor() {
+	local d
+	http GET "/actors?cursor=$1"
+	is "$HTTP_STATUS" 422 "$2: 422"
+	d=$(json_value "$HTTP_BODY" .detail)
+	if [[ $d == "Invalid cursor '$1': "* && $d == *"$SUFFIX" && ${#d} -gt $((${#1} + 22 + ${#SUFFIX})) ]]; then
+		pass "$2: detail names the cursor, a reason and where cursors come from"
+	else
+		fail "$2: detail names the cursor, a reason and where cursors come from" "got: $HTTP_BODY"
+	fi
+}
+bad_cursor abc "cursor abc"
+bad_cursor "${CURSOR:0:${#CURSOR}-3}" "a real cursor with its last 3 characters dropped"
+bad_cursor "${CURSOR:4}" "a real cursor with its first 4 characters dropped"
+if [[ ${CURSOR:0:1} == A ]]; then F=B; else F=A; fi
+bad_cursor "$F${CURSOR:1}" "a real cursor with its first character flipped"
+http GET "/actors?limit=7&cursor=$CURSOR"
+is "$HTTP_STATUS" 200 "the untampered cursor still works"
+
+# --- a forgotten actor ----------------------------------------------------------------------
+FID=$(jq -r '.[20].actor_id' "$T/all7.json")
+http DELETE "/actors/$FID/profile"
+is "$HTTP_STATUS" 204 "forget an actor: 204"
+forgotten_listed() {
+	list_all "" 100 "$T/f.json"
+	[[ $(jq -r --arg id "$FID" '.[] | select(.actor_id == $id) | .name' "$T/f.json") == "<deleted user>" ]]
+}
+ok "the forgotten actor is listed as \"<deleted user>\" within 10 s" wait_until 10 forgotten_listed
+is "$(jq length "$T/f.json")" 250 "the forgotten actor is still listed"
+
+nok "no worker crashed" log_has master.child_exited '.kind == "worker"'
+
+done_testing

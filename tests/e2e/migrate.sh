@@ -1,0 +1,101 @@
+#!/bin/bash
+# `corad migrate` (SPEC sections 2 and 9): applies the shipped migrations in
+# order and records them; a second run applies nothing; a failing migration
+# is rolled back entirely and can be fixed and re-run; a migration changed
+# after it was applied is refused.
+E2E_DIR=$(dirname "$0")
+. "$E2E_DIR/lib.sh"
+. "$E2E_DIR/pg.sh"
+# lib.sh's cleanup ends with `exit`: stop PostgreSQL first, keeping the status.
+pg_cleanup() {
+	local rc=$?
+	pg_stop
+	(exit "$rc")
+	cleanup
+}
+trap pg_cleanup EXIT
+need_tools psql
+
+pg_start || { fail "PostgreSQL starts"; done_testing; exit; }
+DB="postgresql:///cora?host=$PGHOST&user=postgres"	# superuser, database cora
+q() { sql_as "$DB" "$1"; }
+
+# migrate name [VAR=value...]: runs `corad migrate` as the owner (20 s limit);
+# sets MIG_STATUS, MIG_OUT (stdout), MIG_ERR (stderr file, the JSON log).
+migrate() {
+	local name=$1
+	shift
+	MIG_STATUS=0
+	MIG_ERR=$T/migrate-$name.err
+	MIG_OUT=$(env DATABASE_OWNER_URL="$PG_OWNER_URL" "$@" timeout 20 "$CORAD_BIN" migrate \
+		2>"$MIG_ERR" </dev/null) || MIG_STATUS=$?
+}
+applied_lines() { grep '^applied ' <<<"$MIG_OUT" || true; }
+versions() { q "SELECT string_agg(version::text, ',' ORDER BY version) FROM corad_schema_migrations"; }
+max_version() { q "SELECT max(version) FROM corad_schema_migrations"; }
+# mig_log event [jq-condition]
+mig_has() { LOGFILE=$MIG_ERR log_has "$@"; }
+mig_reason() { LOGFILE=$MIG_ERR log_select migrate.failed | jq -r '.reason // empty' | head -n 1; }
+
+# --- fresh database ----------------------------------------------------------------
+migrate first
+is "$MIG_STATUS" 0 "fresh database: corad migrate exits 0"
+is "$(applied_lines)" "applied 0001_event_store.sql
+applied 0002_access.sql
+applied 0003_app_role.sql" "fresh database: prints each migration it applies, in order"
+nok "fresh database: no migrate.failed" mig_has migrate.failed
+is "$(versions)" 1,2,3 "corad_schema_migrations holds versions 1, 2, 3"
+for t in events actor_profile entries_access_verdicts proj_access_actor_summary projection_bookmarks idempotency_keys; do
+	is "$(q "SELECT to_regclass('public.$t') IS NOT NULL")" t "table $t exists"
+done
+is "$(q "SELECT rolcanlogin FROM pg_roles WHERE rolname = 'cora_app'")" t "role cora_app exists with LOGIN"
+is "$(q "SELECT tableowner FROM pg_tables WHERE tablename = 'events'")" cora_owner "events is owned by the migrating role"
+
+migrate second
+is "$MIG_STATUS" 0 "second run: exits 0"
+is "$(applied_lines)" "" "second run: prints no applied line"
+is "$(versions)" 1,2,3 "second run: versions unchanged"
+
+# --- a failing migration is rolled back -----------------------------------------------
+cp -r "$CORAD_SRCDIR/sql" "$T/sql"
+chmod -R u+w "$T/sql"
+printf 'CREATE TABLE half_applied (id int);\nSELECT * FROM no_such_table;\n' >"$T/sql/0004_bad.sql"
+migrate bad CORAD_MIGRATIONS_DIR="$T/sql"
+isnt "$MIG_STATUS" 0 "failing migration: corad migrate exits non-zero"
+isnt "$MIG_STATUS" 124 "failing migration: corad migrate exits by itself"
+ok "failing migration: migrate.failed logged" mig_has migrate.failed
+like "$(mig_reason)" '0004_bad\.sql' "failing migration: the migrate.failed reason names 0004_bad.sql"
+ok "failing migration: migrate.failed carries the database error" \
+	mig_has migrate.failed '[.. | strings] | any(test("no_such_table"))'
+is "$(applied_lines)" "" "failing migration: no applied line"
+is "$(q "SELECT to_regclass('public.half_applied') IS NULL")" t "failing migration: table half_applied does not exist"
+is "$(max_version)" 3 "failing migration: max(version) is still 3"
+
+rm -f "$T/sql/0004_bad.sql"
+printf 'CREATE TABLE half_applied (id int);\n' >"$T/sql/0004_good.sql"
+migrate good CORAD_MIGRATIONS_DIR="$T/sql"
+is "$MIG_STATUS" 0 "fixed migration: exits 0"
+is "$(applied_lines)" "applied 0004_good.sql" "fixed migration: applied 0004_good.sql"
+is "$(max_version)" 4 "fixed migration: version 4"
+is "$(q "SELECT to_regclass('public.half_applied') IS NOT NULL")" t "fixed migration: table half_applied exists"
+migrate good-again CORAD_MIGRATIONS_DIR="$T/sql"
+is "$MIG_STATUS:$(applied_lines)" 0: "fixed migration: a second run applies nothing"
+
+# --- an applied migration that changed --------------------------------------------------
+printf -- '-- edited after the fact\n' >>"$T/sql/0001_event_store.sql"
+migrate changed CORAD_MIGRATIONS_DIR="$T/sql"
+isnt "$MIG_STATUS" 0 "changed migration: corad migrate exits non-zero"
+isnt "$MIG_STATUS" 124 "changed migration: corad migrate exits by itself"
+ok "changed migration: migrate.failed mentions 'changed after it was applied'" \
+	mig_has migrate.failed '(.reason // "") | test("changed after it was applied")'
+ok "changed migration: the reason names the file" \
+	mig_has migrate.failed '(.reason // "") | test("0001_event_store\\.sql")'
+is "$(applied_lines)" "" "changed migration: no applied line"
+is "$(max_version)" 4 "changed migration: version still 4"
+
+# --- no database -----------------------------------------------------------------------
+migrate nodb DATABASE_OWNER_URL="postgresql:///cora?host=$T/no-postgres"
+isnt "$MIG_STATUS" 0 "no database: corad migrate exits non-zero"
+isnt "$MIG_STATUS" 124 "no database: corad migrate exits by itself"
+
+done_testing

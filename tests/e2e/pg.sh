@@ -1,0 +1,67 @@
+# pg.sh: a private PostgreSQL cluster for one test script, on a Unix socket
+# under $T (no TCP port, nothing shared with other scripts running at once).
+#
+# pg_start sets PGHOST and three connection strings:
+#   PG_SUPER_URL  the bootstrap superuser (postgres)
+#   PG_OWNER_URL  cora_owner: owns the database and runs corad migrate
+#   PG_APP_URL    cora_app: the restricted role the migrations create
+
+pg_bin() {
+	ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1
+}
+
+# Runs a PostgreSQL server program as the postgres user when we are root
+# (initdb and postgres refuse to run as root).
+pg_as() {
+	if [ "$(id -u)" = 0 ]; then
+		runuser -u postgres -- "$@"
+	else
+		"$@"
+	fi
+}
+
+pg_start() {
+	local bin
+	bin=$(pg_bin)
+	[ -n "$bin" ] || { echo "# PostgreSQL server binaries not found (apt-get install postgresql)" >&2; return 1; }
+	PG_DIR=$T/pg
+	mkdir -p "$PG_DIR/sock"
+	chmod 755 "$T"
+	[ "$(id -u)" = 0 ] && chown -R postgres: "$PG_DIR"
+	pg_as "$bin/initdb" -D "$PG_DIR/data" -U postgres --auth=trust -E UTF8 \
+		--locale=C.UTF-8 >"$PG_DIR/initdb.log" 2>&1 || { cat "$PG_DIR/initdb.log" >&2; return 1; }
+	pg_as "$bin/pg_ctl" -D "$PG_DIR/data" -l "$PG_DIR/server.log" -w -t 30 \
+		-o "-k $PG_DIR/sock -c listen_addresses='' -c fsync=off -c synchronous_commit=off -c full_page_writes=off" \
+		start >/dev/null || { cat "$PG_DIR/server.log" >&2; return 1; }
+	export PGHOST=$PG_DIR/sock
+	PG_SUPER_URL="postgresql:///postgres?host=$PGHOST&user=postgres"
+	PG_OWNER_URL="postgresql:///cora?host=$PGHOST&user=cora_owner"
+	PG_APP_URL="postgresql:///cora?host=$PGHOST&user=cora_app"
+	psql -qAtX -v ON_ERROR_STOP=1 "$PG_SUPER_URL" <<-SQL >/dev/null
+		CREATE ROLE cora_owner LOGIN CREATEROLE;
+		CREATE DATABASE cora OWNER cora_owner;
+	SQL
+	psql -qAtX -v ON_ERROR_STOP=1 "postgresql:///cora?host=$PGHOST&user=postgres" \
+		-c "ALTER SCHEMA public OWNER TO cora_owner" >/dev/null
+}
+
+pg_stop() {
+	[ -n "${PG_DIR:-}" ] && [ -d "$PG_DIR/data" ] || return 0
+	pg_as "$(pg_bin)/pg_ctl" -D "$PG_DIR/data" -m immediate -w stop >/dev/null 2>&1 || true
+}
+
+# Restarts the server (for the database-down tests).
+pg_down() {
+	pg_as "$(pg_bin)/pg_ctl" -D "$PG_DIR/data" -m fast -w stop >/dev/null
+}
+
+pg_up() {
+	pg_as "$(pg_bin)/pg_ctl" -D "$PG_DIR/data" -l "$PG_DIR/server.log" -w -t 30 \
+		-o "-k $PG_DIR/sock -c listen_addresses='' -c fsync=off -c synchronous_commit=off -c full_page_writes=off" \
+		start >/dev/null
+}
+
+# psql as a role: sql_as <url> <sql> prints unaligned tuples.
+sql_as() {
+	psql -qAtX -v ON_ERROR_STOP=1 "$1" -c "$2"
+}

@@ -1,0 +1,120 @@
+#!/bin/bash
+# The principal (section 5 step 3): FastCGI parameter HTTP_X_PRINCIPAL_ID.
+#
+# SPEC section 14: nginx sets the principal from its own authentication step
+# and never passes a client-supplied X-Principal-Id. So the tests use two
+# servers made from deploy/nginx/corad.conf:
+#   main: as shipped (no authentication configured): a client's own
+#         X-Principal-Id header must not reach corad;
+#   auth: the shipped auth_request lines enabled, the authentication
+#         subrequest going to a stand-in service ("authsvc", an nginx server
+#         of the test) that vouches for whatever X-Principal-Id the client
+#         sent. corad then sees exactly the header value the test chooses.
+. "$(dirname "$0")/lib.sh"
+
+U=0190a1f4-7c3e-7d2a-9b1c-2f3e4d5a6b7c
+UU=$(tr '[:lower:]' '[:upper:]' <<<"$U")
+MISSING="Missing X-Principal-Id header; this deployment requires an authenticated principal."
+
+# passed desc: the last answer came from past the principal step. The
+# suite runs without a database, so the handlers answer 503 (asserted first); that
+# the answer is neither 401 nor 422 is asserted on its own as well.
+passed() {
+	is "$HTTP_STATUS" 503 "$1 (503: no database in this suite)"
+	unlike "$HTTP_STATUS" '^(401|422|000)$' "$1: got past the principal step ($HTTP_STATUS)"
+}
+
+nginx_server main
+nginx_server auth \
+	's|^\([[:space:]]*\)# \(auth_request /_cora_auth;\)|\1\2|' \
+	's|^\([[:space:]]*\)# \(auth_request_set \$cora_principal \$upstream_http_x_principal_id;\)|\1\2|' \
+	's|proxy_pass http://127\.0\.0\.1:9000/auth;|proxy_pass http://127.0.0.1:@PORT_authsvc@/auth;|'
+nginx_raw authsvc <<'EOF'
+server {
+	listen 127.0.0.1:@PORT@;
+	access_log @T@/authsvc-access.log;
+	location = /auth {
+		add_header X-Principal-Id $http_x_principal_id;
+		return 204;
+	}
+}
+EOF
+nginx_start || { fail "nginx starts"; done_testing; exit; }
+A=$(nginx_url auth)
+ok "the auth variant really enables auth_request" \
+	grep -Eq '^[[:space:]]*auth_request /_cora_auth;' "$T/nginx-conf.d/auth.conf"
+
+# --- REQUIRE_AUTHENTICATED_PRINCIPAL=true ---
+corad_start REQUIRE_AUTHENTICATED_PRINCIPAL=true ||
+	{ fail "corad starts with REQUIRE_AUTHENTICATED_PRINCIPAL=true"; done_testing; exit; }
+
+http GET "$A/actors"
+is "$HTTP_STATUS" 401 "required: GET /actors without a principal is 401"
+json_eq "$HTTP_BODY" "$(jq -cn --arg d "$MISSING" '{detail: $d}')" "required: 401 body"
+is "$(hdr Content-Type)" application/json "required: 401 is application/json"
+like "$(hdr X-Correlation-Id)" "$UUID_RE" "required: 401 has X-Correlation-Id"
+ok "auth subrequests reached the stand-in service" test -s "$T/authsvc-access.log"
+http GET "$A/actors" -H 'X-Principal-Id;'
+is "$HTTP_STATUS" 401 "required: an empty X-Principal-Id counts as absent (401)"
+http GET "$A/health"
+is "$HTTP_STATUS" 200 "required: GET /health needs no principal"
+http GET "$A/metrics"
+is "$HTTP_STATUS" 200 "required: GET /metrics needs no principal"
+http GET "$A/nope"
+is "$HTTP_STATUS" 404 "required: routing comes first: GET /nope without a principal is 404"
+http PUT "$A/actors"
+is "$HTTP_STATUS" 405 "required: routing comes first: PUT /actors without a principal is 405"
+
+http GET "$A/actors" -H 'X-Principal-Id: not-a-uuid'
+is "$HTTP_STATUS" 422 "malformed principal is 422"
+json_is "$HTTP_BODY" '.detail[0].type' uuid_parsing "422: detail[0].type is uuid_parsing"
+json_is "$HTTP_BODY" '.detail[0].loc' '["header","X-Principal-Id"]' "422: detail[0].loc"
+json_is "$HTTP_BODY" '.detail[0].input' not-a-uuid "422: detail[0].input is the value sent"
+json_like "$HTTP_BODY" '.detail[0].msg' '^Input should be a valid UUID' "422: detail[0].msg"
+is "$(hdr Content-Type)" application/json "422 is application/json"
+
+http GET "$A/actors" -H "X-Principal-Id: $U"
+passed "a valid principal reaches the handler"
+http GET "$A/actors" -H "X-Principal-Id: $UU"
+passed "an upper-case UUID is valid too"
+http GET "$A/actors" -H "X-Principal-Id: ${U:0:35}"
+is "$HTTP_STATUS" 422 "a UUID one digit short is 422"
+
+# The shipped configuration does not let a client choose its principal.
+http GET "$BASE/actors" -H "X-Principal-Id: $U"
+is "$HTTP_STATUS" 401 "shipped config: a client's own X-Principal-Id is not passed on (401)"
+http GET "$BASE/actors" -H 'X-Principal-Id: not-a-uuid'
+is "$HTTP_STATUS" 401 "shipped config: a client's malformed X-Principal-Id never reaches corad (401, not 422)"
+http GET "$BASE/health" -H "X-Principal-Id: $U"
+is "$HTTP_STATUS" 200 "shipped config: /health still 200"
+
+# Straight over FastCGI: the parameter itself.
+if command -v cgi-fcgi >/dev/null; then
+	fcgi REQUEST_METHOD=GET DOCUMENT_URI=/actors REQUEST_URI=/actors </dev/null
+	is "$FCGI_STATUS" 401 "FastCGI: no HTTP_X_PRINCIPAL_ID is 401"
+	fcgi REQUEST_METHOD=GET DOCUMENT_URI=/actors REQUEST_URI=/actors HTTP_X_PRINCIPAL_ID= </dev/null
+	is "$FCGI_STATUS" 401 "FastCGI: an empty HTTP_X_PRINCIPAL_ID is 401"
+	fcgi REQUEST_METHOD=GET DOCUMENT_URI=/actors REQUEST_URI=/actors HTTP_X_PRINCIPAL_ID="$U" </dev/null
+	is "$FCGI_STATUS" 503 "FastCGI: a valid HTTP_X_PRINCIPAL_ID passes (503: no database)"
+	fcgi REQUEST_METHOD=GET DOCUMENT_URI=/actors REQUEST_URI=/actors HTTP_X_PRINCIPAL_ID=xyz </dev/null
+	is "$FCGI_STATUS" 422 "FastCGI: a malformed HTTP_X_PRINCIPAL_ID is 422"
+	json_is "$FCGI_BODY" '.detail[0].input' xyz "FastCGI: 422 input is the value"
+else
+	for _ in 1 2 3 4 5; do fail "FastCGI principal parameter" "cgi-fcgi not installed"; done
+fi
+
+# --- not required (the default) ---
+corad_stop TERM 15
+is "$EXIT_STATUS" 0 "corad stops for the restart"
+corad_start || { fail "corad starts without REQUIRE_AUTHENTICATED_PRINCIPAL"; done_testing; exit; }
+http GET "$A/actors"
+passed "not required: no principal passes as the system principal"
+http GET "$BASE/actors"
+is "$HTTP_STATUS" 503 "not required: shipped config without authentication passes (503: no database)"
+http GET "$A/actors" -H 'X-Principal-Id: not-a-uuid'
+is "$HTTP_STATUS" 422 "not required: a malformed principal is still 422"
+json_is "$HTTP_BODY" '.detail[0].type' uuid_parsing "not required: 422 type uuid_parsing"
+http GET "$A/actors" -H "X-Principal-Id: $U"
+passed "not required: a valid principal passes"
+
+done_testing

@@ -1,0 +1,201 @@
+#!/bin/bash
+# The projector child (SPEC section 10): two corad instances on one database
+# elect one projector with the advisory lock, and the other takes over when
+# the leader's instance stops; a reset projection is rebuilt identically from
+# the event store; an event from a transaction that commits after a later
+# position is never skipped; projection.advance is logged at DEBUG.
+#
+# No nginx: requests go straight to each instance's FastCGI socket.
+E2E_DIR=$(dirname "$0")
+. "$E2E_DIR/lib.sh"
+. "$E2E_DIR/pg.sh"
+# lib.sh's cleanup ends with `exit`: stop PostgreSQL first, keeping the status.
+trap 'e2e_rc=$?; pg_stop; (exit $e2e_rc); cleanup' EXIT
+need_tools psql cgi-fcgi
+
+pg_start || { fail "PostgreSQL starts"; done_testing; exit; }
+DB="postgresql:///cora?host=$PGHOST&user=postgres"	# superuser, database cora
+q() { sql_as "$DB" "$1"; }
+
+if DATABASE_OWNER_URL=$PG_OWNER_URL "$CORAD_BIN" migrate >"$T/migrate.log" 2>&1; then
+	pass "corad migrate applies the shipped migrations"
+else
+	fail "corad migrate applies the shipped migrations" "$(cat "$T/migrate.log")"
+	done_testing
+	exit
+fi
+
+LOG_A=$T/corad-a.log
+LOG_B=$T/corad-b.log
+SOCK_A=$T/a.sock
+SOCK_B=$T/b.sock
+
+# start_instance a|b: a corad of its own (socket, runtime dir, log).
+start_instance() {
+	local sock=$T/$1.sock
+	CORA_SOCK=$sock CORA_LISTEN=unix:$sock CORA_RUNTIME_DIR=$T/run-$1 CORAD_LOG=$T/corad-$1.log \
+		corad_start DATABASE_URL="$PG_APP_URL" CORA_WORKERS=2 PROJECTION_POLL_INTERVAL_SECONDS=0.2 \
+		LOG_LEVEL=DEBUG
+}
+start_instance a || { fail "instance a starts"; done_testing; exit; }
+PID_A=$CORAD_PID
+pass "instance a starts"
+start_instance b || { fail "instance b starts"; done_testing; exit; }
+PID_B=$CORAD_PID
+pass "instance b starts"
+
+# freg SOCK NAME: POST /actors on that socket; sets RID.
+freg() {
+	local body="{\"name\":\"$2\"}"
+	printf '%s' "$body" >"$T/freg.json"	# not a pipe: fcgi must run in this shell
+	FCGI_SOCK=$1 fcgi REQUEST_METHOD=POST DOCUMENT_URI=/actors REQUEST_URI=/actors \
+		QUERY_STRING= CONTENT_TYPE=application/json CONTENT_LENGTH=${#body} <"$T/freg.json"
+	RID=$(json_value "$FCGI_BODY" .actor_id)
+	[[ $FCGI_STATUS == 201 && $RID =~ $UUID_RE ]]
+}
+# listed SOCK ID...: GET /actors?limit=100 on that socket lists every ID.
+listed() {
+	local sock=$1 id
+	shift
+	FCGI_SOCK=$sock fcgi REQUEST_METHOD=GET DOCUMENT_URI=/actors REQUEST_URI='/actors?limit=100' \
+		QUERY_STRING=limit=100 CONTENT_LENGTH= </dev/null
+	[[ $FCGI_STATUS == 200 ]] || return 1
+	for id in "$@"; do
+		jq -e --arg id "$id" 'any(.items[]; .actor_id == $id)' <<<"$FCGI_BODY" >/dev/null 2>&1 || return 1
+	done
+}
+leaders() {	# leaders: "a b" for each instance whose log has projection.leader
+	local s=
+	LOGFILE=$LOG_A log_has projection.leader && s+="a "
+	LOGFILE=$LOG_B log_has projection.leader && s+="b "
+	echo "$s"
+}
+
+# --- one leader ---------------------------------------------------------------------
+ok "a projector logs projection.leader within 5 s" wait_until 5 eval '[[ -n $(leaders) ]]'
+sleep 1	# five poll intervals: a second leader would have shown up by now
+L=$(leaders)
+is "$L" "$(echo "$L" | awk '{ print $1 }') " "exactly one instance logs projection.leader"
+is "$(($(LOGFILE=$LOG_A log_count projection.leader) + $(LOGFILE=$LOG_B log_count projection.leader)))" 1 \
+	"projection.leader is logged once"
+if [[ $L == "b " ]]; then
+	LEADER=b LEADER_PID=$PID_B OTHER=a OTHER_SOCK=$SOCK_A OTHER_LOG=$LOG_A
+else
+	LEADER=a LEADER_PID=$PID_A OTHER=b OTHER_SOCK=$SOCK_B OTHER_LOG=$LOG_B
+fi
+diag "leader: instance $LEADER"
+LINE=$(LOGFILE=$T/corad-$LEADER.log log_select projection.leader)
+json_is "$LINE" .projection access_actor_summary "projection.leader names the projection"
+
+ok "register through instance a" freg "$SOCK_A" "Via A"
+ID_A=$RID
+ok "register through instance b" freg "$SOCK_B" "Via B"
+ID_B=$RID
+ok "both are listed by instance a within 3 s" wait_until 3 listed "$SOCK_A" "$ID_A" "$ID_B"
+ok "both are listed by instance b" listed "$SOCK_B" "$ID_A" "$ID_B"
+
+# --- the leader stops: the other takes over -----------------------------------------
+CORAD_PID=$LEADER_PID
+t0=$(date +%s%N)
+corad_stop TERM 15
+is "$EXIT_STATUS" 0 "the leader's instance ($LEADER) stops on SIGTERM with status 0"
+t1=$(date +%s%N)
+if wait_until 3 eval 'LOGFILE=$OTHER_LOG log_has projection.leader'; then
+	pass "instance $OTHER logs projection.leader within 3 s of the leader's exit"
+else
+	fail "instance $OTHER logs projection.leader within 3 s of the leader's exit"
+fi
+diag "stop took $(((t1 - t0) / 1000000)) ms, takeover $((($(date +%s%N) - t1) / 1000000)) ms after the exit"
+ok "register through instance $OTHER" freg "$OTHER_SOCK" "After failover"
+ID_C=$RID
+ok "the new actor is listed within 3 s" wait_until 3 listed "$OTHER_SOCK" "$ID_A" "$ID_B" "$ID_C"
+CORAD_PID=$([[ $OTHER == a ]] && echo "$PID_A" || echo "$PID_B")
+for i in 1 2 3 4 5; do freg "$OTHER_SOCK" "More $i"; done
+
+# --- reset and rebuild --------------------------------------------------------------------
+SNAP_SQL="SELECT actor_id,name,kind,status,created_at,updated_at,last_position FROM proj_access_actor_summary ORDER BY actor_id"
+max_pos() { q "SELECT max(position) FROM events"; }
+caught_up() { [[ $(q "SELECT last_position FROM projection_bookmarks WHERE projection_name = 'access_actor_summary'") == "$(max_pos)" ]]; }
+# Deactivate and forget one so the rebuild covers every event type.
+FCGI_SOCK=$OTHER_SOCK fcgi REQUEST_METHOD=POST DOCUMENT_URI="/actors/$ID_A/deactivate" \
+	REQUEST_URI="/actors/$ID_A/deactivate" QUERY_STRING= CONTENT_LENGTH=0 </dev/null
+is "$FCGI_STATUS" 204 "deactivate an actor"
+FCGI_SOCK=$OTHER_SOCK fcgi REQUEST_METHOD=DELETE DOCUMENT_URI="/actors/$ID_B/profile" \
+	REQUEST_URI="/actors/$ID_B/profile" QUERY_STRING= CONTENT_LENGTH= </dev/null
+is "$FCGI_STATUS" 204 "forget an actor"
+ok "the projection catches up within 5 s" wait_until 5 caught_up
+BEFORE=$(q "$SNAP_SQL")
+is "$(count_lines "$BEFORE")" 8 "8 actors projected"
+is "$(q "SELECT status || ' ' || name FROM proj_access_actor_summary WHERE actor_id IN ('$ID_A', '$ID_B') ORDER BY status")" \
+	"active <deleted user>"$'\n'"deactivated Via A" "the deactivated and forgotten actors are projected"
+if q "BEGIN; DELETE FROM proj_access_actor_summary;
+	UPDATE projection_bookmarks SET last_transaction_id = '0', last_position = 0; COMMIT;" >"$T/reset.log" 2>&1; then
+	pass "the projection is reset"
+else
+	fail "the projection is reset" "$(cat "$T/reset.log")"
+fi
+rebuilt() { [[ $(q "$SNAP_SQL") == "$BEFORE" ]]; }
+wait_until 10 rebuilt
+AFTER=$(q "$SNAP_SQL")
+if [[ $AFTER == "$BEFORE" ]]; then
+	pass "the rebuilt projection is identical to the one before the reset"
+else
+	fail "the rebuilt projection is identical to the one before the reset" \
+		"$(diff <(echo "$BEFORE") <(echo "$AFTER"))"
+fi
+
+# --- out-of-order commits -----------------------------------------------------------------
+AID=$(q "SELECT gen_random_uuid()")
+BID=$(q "SELECT gen_random_uuid()")
+# ev_sql ID: the INSERTs of an actor_profile row and its ActorRegisteredV2.
+ev_sql() {
+	cat <<EOF
+INSERT INTO actor_profile (actor_id, name) VALUES ('$1', 'Out of order $1');
+INSERT INTO events (stream_type, stream_id, version, event_type, schema_version, payload, metadata, occurred_at, event_id)
+VALUES ('Actor', '$1', 1, 'ActorRegisteredV2', 1,
+        jsonb_build_object('actor_id', '$1', 'kind', 'human',
+                           'occurred_at', to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')),
+        '{"command":"RegisterActor"}', now(), gen_random_uuid())
+RETURNING position;
+EOF
+}
+{ echo 'BEGIN;'; ev_sql "$AID"; echo 'SELECT pg_sleep(3);'; echo 'COMMIT;'; } >"$T/slow.sql"
+psql -qAtX -v ON_ERROR_STOP=1 "$DB" -f "$T/slow.sql" >"$T/slow.out" 2>&1 &
+SLOW=$!
+EXTRA_PIDS+=("$SLOW")
+ts=$(date +%s%N)
+sleep 0.5
+POS_B=$(q "$(ev_sql "$BID")")
+like "$POS_B" '^[0-9]+$' "B's event is committed while A's transaction is still open"
+sleep 1
+if [[ $(q "SELECT count(*) FROM proj_access_actor_summary WHERE actor_id = '$BID'") == 1 ]]; then
+	diag "B was projected before A committed"
+else
+	diag "B was not projected before A committed (held back by A's open transaction)"
+fi
+ok "A's transaction is still open 1.5 s in" alive "$SLOW"
+wait_exit "$SLOW" 10
+is "$EXIT_STATUS" 0 "A's transaction commits after pg_sleep(3)"
+POS_A=$(head -n 1 "$T/slow.out")
+diag "A committed $((($(date +%s%N) - ts) / 1000000)) ms after it began; position A $POS_A, B $POS_B"
+cmp_ok "$POS_A" -lt "$POS_B" "A has the lower position but committed last"
+both() { [[ $(q "SELECT count(*) FROM proj_access_actor_summary WHERE actor_id IN ('$AID', '$BID')") == 2 ]]; }
+ok "within 2 s of A's commit both A and B are projected" wait_until 2 both
+BM=$(q "SELECT last_position FROM projection_bookmarks WHERE projection_name = 'access_actor_summary'")
+cmp_ok "$BM" -ge "$POS_A" "the bookmark's last_position is >= A's position"
+cmp_ok "$BM" -ge "$POS_B" "the bookmark's last_position is >= B's position"
+is "$(q "SELECT name FROM proj_access_actor_summary WHERE actor_id = '$AID'")" "Out of order $AID" \
+	"A is projected with its name from actor_profile"
+
+# --- projection.advance at DEBUG -------------------------------------------------------------
+ADV=$(LOGFILE=$OTHER_LOG log_select projection.advance '.batch_size | type == "number" and . >= 1')
+cmp_ok "$(count_lines "$ADV")" -ge 1 "projection.advance lines at LOG_LEVEL=DEBUG with a numeric batch_size >= 1"
+json_is "$(head -n 1 <<<"$ADV")" .level debug "projection.advance is logged at level debug"
+json_is "$(head -n 1 <<<"$ADV")" .projection access_actor_summary "projection.advance names the projection"
+ok "the rebuild advanced in one batch of all 10 events" \
+	eval 'LOGFILE=$OTHER_LOG log_has projection.advance ".batch_size == 10"'
+
+nok "no child of the surviving instance crashed" eval 'LOGFILE=$OTHER_LOG log_has master.child_exited'
+nok "no projection.error logged" eval 'LOGFILE=$OTHER_LOG log_has projection.error'
+
+done_testing

@@ -1,0 +1,108 @@
+#!/bin/bash
+# Supervision (section 1): the process tree, replacing a killed worker
+# without failing requests, replacing the stats child, the crash-storm guard.
+. "$(dirname "$0")/lib.sh"
+
+nginx_server main
+nginx_start || { fail "nginx starts"; done_testing; exit; }
+corad_start CORA_WORKERS=2 || { fail "corad starts"; done_testing; exit; }
+M=$(master_pid)
+
+workers=$(worker_pids)
+stats=$(stats_pids)
+is "$(count_lines "$workers")" 2 "CORA_WORKERS=2: two corad-worker children"
+is "$(count_lines "$stats")" 1 "one corad-stats child"
+for p in $workers; do
+	ok "master.child_started for worker $p" log_has master.child_started ".pid == $p and .kind == \"worker\""
+done
+ok "master.child_started for stats $stats" log_has master.child_started ".pid == ${stats:-0} and .kind == \"stats\""
+
+# age_ms pid: milliseconds since the process started.
+age_ms() {
+	local start hz up
+	hz=$(getconf CLK_TCK)
+	start=$(awk '{ sub(/^.*\) /, ""); print $20 }' "/proc/$1/stat" 2>/dev/null) || return 1
+	up=$(awk '{ print $1 }' /proc/uptime)
+	awk -v s="$start" -v hz="$hz" -v up="$up" 'BEGIN { printf "%d\n", (up - s / hz) * 1000 }'
+}
+
+# pid_in pid list: whether pid is one of the list's lines.
+pid_in() { grep -qx "$1" <<<"$2"; }
+
+# new_worker old-list: prints a worker pid that is not in old-list.
+new_worker() {
+	local p
+	for p in $(worker_pids); do
+		pid_in "$p" "$1" || { echo "$p"; return 0; }
+	done
+	return 1
+}
+
+# --- SIGKILL a worker while requests keep coming ---
+N=200
+(
+	for ((i = 0; i < N; i++)); do
+		curl -s -o /dev/null --max-time 10 -w '%{http_code}\n' "$BASE/health"
+	done
+) >"$T/statuses" 2>&1 &
+loop=$!
+EXTRA_PIDS+=("$loop")
+victim=$(head -n 1 <<<"$workers")
+# A worker that has lived over a second: its death is not a crash storm.
+wait_until 10 eval '[[ $(wc -l <"$T/statuses") -ge 40 && $(age_ms "$victim") -ge 1200 ]]'
+kill -KILL "$victim"
+ok "log: master.child_exited for the killed worker (signal SIGKILL, exit_code null)" \
+	wait_until 5 log_has master.child_exited \
+	".pid == $victim and .kind == \"worker\" and .signal == \"SIGKILL\" and has(\"exit_code\") and .exit_code == null"
+ok "the worker count is back to 2" wait_until 5 eval '[[ $(worker_count) -eq 2 ]]'
+replacement=$(new_worker "$workers")
+ok "a new worker replaced the killed one ($replacement)" test -n "$replacement"
+nok "the killed worker is gone" alive "$victim"
+ok "log: master.child_started for the replacement" \
+	log_has master.child_started ".pid == ${replacement:-0} and .kind == \"worker\""
+wait_exit "$loop" 30
+is "$(wc -l <"$T/statuses")" "$N" "all $N requests were answered"
+bad=$(grep -vx 200 "$T/statuses" | sort | uniq -c | tr '\n' ' ')
+is "$bad" "" "all $N GET /health during and after the kill got 200"
+
+# --- SIGKILL the stats child ---
+kill -KILL "$stats"
+ok "log: master.child_exited for the stats child" wait_until 5 log_has master.child_exited \
+	".pid == $stats and .kind == \"stats\" and .signal == \"SIGKILL\""
+ok "a new corad-stats child appears" wait_until 5 eval '[[ -n $(stats_pids) && $(stats_pids) != "$stats" ]]'
+ok "log: master.child_started for the new stats child" wait_until 2 log_has master.child_started \
+	".kind == \"stats\" and .pid != $stats"
+http GET /health
+is "$HTTP_STATUS" 200 "requests are served after the stats child was replaced"
+
+# --- crash storm: kill one slot's replacement as soon as it starts ---
+nok "a worker that ran over 1 s was replaced without master.restart_delayed" \
+	log_has master.restart_delayed
+seen=$(worker_pids)
+victim=$(head -n 1 <<<"$seen")
+kill -KILL "$victim"
+kills=0
+for round in 1 2 3; do
+	p=
+	if wait_until 40 eval 'p=$(new_worker "$seen")'; then
+		age=$(age_ms "$p")
+		kill -KILL "$p"
+		kills=$((kills + 1))
+		seen+=$'\n'"$p"
+		diag "storm round $round: killed replacement $p ${age}ms after it started"
+		[[ ${age:-9999} -lt 1000 ]] || diag "(not within 1 s of its start)"
+	else
+		diag "storm round $round: no replacement worker appeared"
+	fi
+done
+is "$kills" 3 "killed three replacements in a row, each right after it started"
+ok "log: master.restart_delayed for a worker with delay_ms >= 1000" wait_until 5 log_has \
+	master.restart_delayed '.kind == "worker" and (.delay_ms | type) == "number" and .delay_ms >= 1000'
+ok "restart delays stay within 30000 ms" eval '! log_has master.restart_delayed ".delay_ms > 30000"'
+diag "$(log_select master.restart_delayed)"
+http GET /health
+is "$HTTP_STATUS" 200 "the other worker serves during the storm"
+ok "the worker count recovers to 2 after the delay" wait_until 40 eval '[[ $(worker_count) -eq 2 ]]'
+ok "the master survived" alive "$M"
+
+done_testing

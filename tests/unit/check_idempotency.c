@@ -1,0 +1,120 @@
+/* check_idempotency: the command hash against digests Python computes, and
+ * the list cursor format. */
+#include <check.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <json-c/json.h>
+
+#include "corad/access.h"
+#include "corad/idempotency.h"
+#include "tap_main.h"
+
+/* Inputs as JSON text (json-c decodes the escapes), with what Python's
+ * json.dumps(cmd, sort_keys=True) prints and its SHA-256. */
+static const struct {
+	const char *input;
+	const char *python;
+	const char *sha256;
+} cases[] = {
+	{ "{\"name\":\"Ada\",\"kind\":\"human\"}",
+	  "{\"kind\": \"human\", \"name\": \"Ada\"}",
+	  "0586c4d7274f2c5285d8830c63c2ed6cc9ca3aa1f0c8e795ce4eb976f3dbfdf9" },
+	{ "{\"name\":\"Zo\\u00eb \\u674e\",\"kind\":\"service_account\"}",
+	  "{\"kind\": \"service_account\", \"name\": \"Zo\\u00eb \\u674e\"}",
+	  "5e1a1646b6d2db5414efe961f34bc99f3451211a97023c2e505aa351fc900268" },
+	{ "{\"name\":\"emoji \\ud83d\\ude00 tab\\t quote\\\" back\\\\ nl\\n del\\u007f ctl\\u0001 slash/\",\"kind\":\"human\"}",
+	  "{\"kind\": \"human\", \"name\": \"emoji \\ud83d\\ude00 tab\\t quote\\\" back\\\\ nl\\n del\\u007f ctl\\u0001 slash/\"}",
+	  "b24b1ff64314de034973a8a3be1e9ff83bbfd4a7928b48a2d0deee379f538c58" },
+	{ "{\"actor_id\":\"0190a000-0000-7000-8000-000000000001\"}",
+	  "{\"actor_id\": \"0190a000-0000-7000-8000-000000000001\"}",
+	  "577ef07dd1485134dee79c51db09ef9ef677404fa82bf685b991e076e89828a9" },
+	{ "{\"b\":[1,true,null,{\"z\":\"x\",\"a\":2}],\"a\":\"\\u00e9\"}",
+	  "{\"a\": \"\\u00e9\", \"b\": [1, true, null, {\"a\": 2, \"z\": \"x\"}]}",
+	  "c725168f1634760d60697899d4f463c19782fd455ac41892defcb5deac4da2de" },
+};
+
+START_TEST(test_python_dumps_and_digest)
+{
+	json_object *cmd = json_tokener_parse(cases[_i].input);
+	char *s, hex[65];
+
+	ck_assert_ptr_nonnull(cmd);
+	s = idem_command_json(cmd);
+	ck_assert_str_eq(s, cases[_i].python);
+	idem_sha256_hex(s, hex);
+	ck_assert_str_eq(hex, cases[_i].sha256);
+	free(s);
+	json_object_put(cmd);
+}
+END_TEST
+
+START_TEST(test_cursor_round_trip)
+{
+	char cur[200], ts[40], id[UUID_STR_LEN];
+
+	ck_assert_int_eq(list_cursor_encode("2026-11-26T12:49:48.987657Z",
+	    "01a217e7-adbb-73ef-a987-3f2e16d3fac2", cur, sizeof(cur)), 0);
+	/* base64url of the text, without padding */
+	ck_assert_str_eq(cur, "MjAyNi0xMS0yNlQxMjo0OTo0OC45ODc2NTdafDAxYTIxN2U3LWFkYmItNzNlZi1hOTg3LTNmMmUxNmQzZmFjMg");
+	ck_assert_ptr_null(list_cursor_decode(cur, ts, id));
+	ck_assert_str_eq(ts, "2026-11-26T12:49:48.987657Z");
+	ck_assert_str_eq(id, "01a217e7-adbb-73ef-a987-3f2e16d3fac2");
+}
+END_TEST
+
+START_TEST(test_cursor_url_alphabet)
+{
+	char cur[200];
+
+	/* '?' and '>' bytes encode to '/' and '+' in standard base64. */
+	ck_assert_int_eq(list_cursor_encode("?\x3f>>", "x", cur, sizeof(cur)), 0);
+	ck_assert(strchr(cur, '/') == NULL && strchr(cur, '+') == NULL && strchr(cur, '=') == NULL);
+	ck_assert(strchr(cur, '_') != NULL || strchr(cur, '-') != NULL);
+}
+END_TEST
+
+static const struct {
+	const char *raw;
+	const char *reason;
+} bad_cursors[] = {
+	{ "", "not unpadded base64url" },
+	{ "a", "not unpadded base64url" },
+	{ "abc=", "not unpadded base64url" },
+	{ "ab+c", "not unpadded base64url" },
+	{ "abc", "expected '<created_at>|<actor_id>'" },
+	/* "yesterday|01a217e7-adbb-73ef-a987-3f2e16d3fac2" */
+	{ "eWVzdGVyZGF5fDAxYTIxN2U3LWFkYmItNzNlZi1hOTg3LTNmMmUxNmQzZmFjMg", "invalid created_at" },
+	/* "2026-11-26T12:49:48.987657Z|bob" */
+	{ "MjAyNi0xMS0yNlQxMjo0OTo0OC45ODc2NTdafGJvYg", "invalid actor_id" },
+};
+
+START_TEST(test_cursor_rejects)
+{
+	char ts[40], id[UUID_STR_LEN];
+	const char *why = list_cursor_decode(bad_cursors[_i].raw, ts, id);
+
+	ck_assert_ptr_nonnull(why);
+	ck_assert_str_eq(why, bad_cursors[_i].reason);
+}
+END_TEST
+
+static Suite *
+make_suite(void)
+{
+	Suite *s = suite_create("idempotency");
+	TCase *tc = tcase_create("hash");
+
+	tcase_add_loop_test(tc, test_python_dumps_and_digest, 0, sizeof(cases) / sizeof(cases[0]));
+	tcase_add_test(tc, test_cursor_round_trip);
+	tcase_add_test(tc, test_cursor_url_alphabet);
+	tcase_add_loop_test(tc, test_cursor_rejects, 0, sizeof(bad_cursors) / sizeof(bad_cursors[0]));
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int
+main(void)
+{
+	return run_suite(make_suite());
+}
