@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/time.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -171,18 +172,28 @@ inherited_systemd(void)
 }
 
 /*
- * Workers accept in blocking mode; a graceful stop switches the shared
- * socket to non-blocking (see master.c). An inherited socket may still be
- * in that mode from the previous server that held it (systemd keeps it
- * across restarts), so it is reset here.
+ * Workers accept in blocking mode, but not forever: an accept that waits
+ * ACCEPT_IDLE_MS returns EAGAIN, and the idle worker sends the request
+ * records it holds (worker.c). A graceful stop switches the shared socket to
+ * non-blocking (master.c); an inherited socket may still be in that mode
+ * from the previous server that held it (systemd keeps it across restarts),
+ * so it is reset here. Returns fd, or -1 with a message.
  */
+#define ACCEPT_IDLE_MS	250
+
 static int
-blocking(int fd)
+prepare_accept(int fd, char *err, size_t errlen)
 {
+	struct timeval tv = { .tv_sec = 0, .tv_usec = ACCEPT_IDLE_MS * 1000 };
 	int fl = fcntl(fd, F_GETFL);
 
 	if (fl >= 0 && (fl & O_NONBLOCK))
 		fcntl(fd, F_SETFL, fl & ~O_NONBLOCK);
+	if (setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) != 0) {
+		snprintf(err, errlen, "SO_RCVTIMEO on the listen socket: %s", strerror(errno));
+		close(fd);
+		return -1;
+	}
 	return fd;
 }
 
@@ -200,13 +211,13 @@ listen_open(const char *spec, const char *runtime_dir,
 		if (fd < 0 && is_listening_socket(STDIN_FILENO))
 			fd = STDIN_FILENO;	/* spawn-fcgi style */
 		if (fd >= 0)
-			return blocking(fd);
+			return prepare_accept(fd, err, errlen);
 		snprintf(def, sizeof(def), "unix:%s/corad.sock", runtime_dir);
 		spec = def;
 	}
 	if (listen_parse(spec, &la, err, errlen) != 0)
 		return -1;
-	if (la.kind == LISTEN_UNIX)
-		return open_unix(la.path, owned_path, pathlen, err, errlen);
-	return open_tcp(&la, err, errlen);
+	fd = la.kind == LISTEN_UNIX ? open_unix(la.path, owned_path, pathlen, err, errlen) :
+	    open_tcp(&la, err, errlen);
+	return fd < 0 ? -1 : prepare_accept(fd, err, errlen);
 }

@@ -9,6 +9,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "corad/ids.h"
 #include "corad/ipc.h"
 #include "corad/proc.h"
 
@@ -31,6 +32,7 @@ proc_child_init(pid_t master, enum child_kind kind)
 	sigset_t none;
 	char name[16];
 
+	ids_after_fork();
 	snprintf(name, sizeof(name), "corad-%s", child_kind_name(kind));
 	prctl(PR_SET_NAME, name);
 
@@ -51,7 +53,7 @@ proc_child_init(pid_t master, enum child_kind kind)
 }
 
 bool
-ipc_send(int fd, const union ipc_msg *msg, size_t len)
+ipc_send(int fd, const void *msg, size_t len)
 {
 	ssize_t n;
 

@@ -55,11 +55,13 @@ status_class(unsigned status)
 	return status >= 100 && status < 600 ? (int)(status / 100) : 0;
 }
 
+/* One datagram holds one or more records of the same type. */
 static void
-stats_record(struct stats *st, const union ipc_msg *m, size_t len)
+stats_record(struct stats *st, const void *buf, size_t len)
 {
-	if (len >= sizeof(m->request_done) && m->type == IPC_REQUEST_DONE) {
-		const struct ipc_request_done *d = &m->request_done;
+	const struct ipc_request_done *d = buf;
+
+	for (; len >= sizeof(*d) && d->type == IPC_REQUEST_DONE; d++, len -= sizeof(*d)) {
 		unsigned route = d->route <= ROUTE__MAX ? d->route : ROUTE_NONE;
 
 		st->requests[route][method_index(d->method)][status_class(d->status)]++;
@@ -127,11 +129,11 @@ stats_render(const struct stats *st, struct text *t)
 static void
 stats_drain(struct stats *st, int fd)
 {
-	union ipc_msg m;
+	struct ipc_request_done buf[IPC_MAX_RECORDS];
 	ssize_t n;
 
-	while ((n = recv(fd, &m, sizeof(m), MSG_DONTWAIT)) > 0)
-		stats_record(st, &m, (size_t)n);
+	while ((n = recv(fd, buf, sizeof(buf), MSG_DONTWAIT)) > 0)
+		stats_record(st, buf, (size_t)n);
 }
 
 static void

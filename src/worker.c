@@ -325,19 +325,46 @@ worker_pipeline(struct request *r)
 	return fn(r);
 }
 
+/*
+ * Request records go to the stats child in batches: one datagram per
+ * REPORT_BATCH requests, or sooner when the oldest record waited
+ * REPORT_MAX_AGE_MS or the worker has nothing to do (its accept timed out,
+ * see listen.c), or before it exits. A system call and a wake-up of the
+ * stats child per request would cost more than the request itself.
+ */
+#define REPORT_BATCH		32
+#define REPORT_MAX_AGE_MS	250
+
+static struct ipc_request_done	report_buf[REPORT_BATCH];
+static size_t			report_n;
+static int64_t			report_first_ms;
+static pid_t			worker_pid;
+
+void
+worker_flush_reports(const struct runtime *rt)
+{
+	if (report_n == 0)
+		return;
+	ipc_send(rt->report_wr, report_buf, report_n * sizeof(report_buf[0]));
+	report_n = 0;
+}
+
 static void
 worker_report(struct request *r)
 {
 	struct timespec now;
-	union ipc_msg msg = { 0 };
 	long long bytes = r->content_length >= 0 ? r->content_length : (long long)r->body_len;
+	int64_t now_ms;
 
 	if (r->match.id == ROUTE_METRICS)	/* not counted in itself */
 		return;
 	clock_gettime(CLOCK_MONOTONIC, &now);
-	msg.request_done = (struct ipc_request_done){
+	now_ms = (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000;
+	if (report_n == 0)
+		report_first_ms = now_ms;
+	report_buf[report_n++] = (struct ipc_request_done){
 		.type = IPC_REQUEST_DONE,
-		.pid = (int32_t)getpid(),
+		.pid = (int32_t)worker_pid,
 		.route = (uint16_t)r->match.id,
 		.method = (uint16_t)r->method,
 		.status = (uint16_t)r->status,
@@ -346,7 +373,8 @@ worker_report(struct request *r)
 		.duration_ns = (uint64_t)((now.tv_sec - r->started.tv_sec) * 1000000000LL +
 		    (now.tv_nsec - r->started.tv_nsec)),
 	};
-	ipc_send(r->rt->report_wr, &msg, sizeof(msg.request_done));
+	if (report_n == REPORT_BATCH || now_ms - report_first_ms >= REPORT_MAX_AGE_MS)
+		worker_flush_reports(r->rt);
 }
 
 /* Serves one accepted request from parameters to the stats record. */
@@ -390,6 +418,7 @@ worker_main(struct runtime *rt)
 	int rc, status = 0;
 
 	log_set_logger("corad.worker");
+	worker_pid = getpid();
 	worker_listen_fd = rt->listen_fd;
 	worker_dead_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (worker_dead_fd < 0) {
@@ -421,15 +450,26 @@ worker_main(struct runtime *rt)
 	}
 	log_debug("worker.ready", LF_INT("pid", getpid()));
 
-	while ((rc = FCGX_Accept_r(&fcgi)) >= 0) {
-		worker_serve_one(&req);
-		/* Nothing a failed handler left open survives into the next one. */
-		store_rollback(&store);
-		request_reset(&req);
+	for (;;) {
+		if ((rc = FCGX_Accept_r(&fcgi)) >= 0) {
+			worker_serve_one(&req);
+			/* Nothing a failed handler left open survives into the next one. */
+			store_rollback(&store);
+			request_reset(&req);
+			continue;
+		}
+		/* EAGAIN while running: the accept timed out, nothing to do. */
+		if (rc == -EAGAIN && !worker_stopping) {
+			worker_flush_reports(rt);
+			continue;
+		}
+		break;
 	}
-	/* EAGAIN: the queue is drained in a full stop; EINVAL: this worker's
-	 * descriptor was retired by the handler. Both are a clean exit. */
-	if (!(worker_stopping || rc == -EAGAIN || rc == -EWOULDBLOCK)) {
+	worker_flush_reports(rt);
+	/* EAGAIN when stopping: the queue is drained in a full stop; EINVAL:
+	 * this worker's descriptor was retired by the handler. Both are a
+	 * clean exit. */
+	if (!worker_stopping) {
 		log_error("worker.accept_failed", LF_INT("code", rc),
 		    LF_STR("error", rc < 0 && rc > -4096 ? strerror(-rc) : "libfcgi"));
 		status = 1;

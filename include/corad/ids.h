@@ -24,4 +24,8 @@ void	uuid_format(const uint8_t in[16], char out[UUID_STR_LEN]);
 void	uuid_make_v7(uint8_t out[16]);
 void	uuid_make_v4(uint8_t out[16]);
 
+/* In a freshly forked child: forget the random pool inherited from the
+ * parent, so no two processes hand out the same ids. */
+void	ids_after_fork(void);
+
 #endif

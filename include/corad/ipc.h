@@ -3,7 +3,8 @@
  *
  * Workers and the master send these as datagrams on one SOCK_DGRAM
  * socketpair whose reading end the stats child owns (the master keeps both
- * ends, so a restarted stats child inherits the same queue). Senders use
+ * ends, so a restarted stats child inherits the same queue). A datagram
+ * holds up to IPC_MAX_RECORDS records of one type, back to back. Senders use
  * MSG_DONTWAIT: a full queue or a dead stats child loses a sample, never a
  * request. Queries (/metrics) use a stream socket in CORA_RUNTIME_DIR: a
  * struct stats_query, answered with text until the stats child closes.
@@ -14,9 +15,10 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#define IPC_MAX_RECORDS	64
+
 enum ipc_msg_type {
 	IPC_REQUEST_DONE = 1,	/* a worker finished one request */
-	IPC_CHILD_EXITED,	/* the master reaped a child */
 };
 
 struct ipc_request_done {
@@ -29,19 +31,6 @@ struct ipc_request_done {
 	uint64_t	request_bytes;
 	uint64_t	response_bytes;
 	uint64_t	duration_ns;
-};
-
-struct ipc_child_exited {
-	uint32_t	type;		/* IPC_CHILD_EXITED */
-	int32_t		pid;
-	uint32_t	kind;		/* enum child_kind */
-	uint32_t	reason;		/* enum exit_reason */
-};
-
-union ipc_msg {
-	uint32_t			type;
-	struct ipc_request_done		request_done;
-	struct ipc_child_exited		child_exited;
 };
 
 enum stats_query_type {

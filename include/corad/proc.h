@@ -53,8 +53,12 @@ int	master_run(struct runtime *rt);
  */
 void	proc_child_init(pid_t master, enum child_kind kind);
 
-/* Non-blocking send of one ipc message; false when it was dropped. */
-union ipc_msg;
-bool	ipc_send(int fd, const union ipc_msg *msg, size_t len);
+/* Non-blocking send of one datagram of ipc records; false when it was
+ * dropped. */
+bool	ipc_send(int fd, const void *msg, size_t len);
+
+/* In a worker: sends the request records not yet sent to the stats child
+ * (before /metrics asks it, so the asking worker's own requests count). */
+void	worker_flush_reports(const struct runtime *rt);
 
 #endif

@@ -70,7 +70,10 @@ enum cora_err
 handle_metrics(struct request *r)
 {
 	size_t len = 0;
-	char *text = stats_fetch(r->rt->query_path, &len);
+	char *text;
+
+	worker_flush_reports(r->rt);
+	text = stats_fetch(r->rt->query_path, &len);
 
 	if (text == NULL)
 		return request_fail(r, CORA_ERR_UNAVAILABLE, "Metrics unavailable");
