@@ -19,6 +19,7 @@
 
 #include "corad/access_input.h"
 #include "corad/idempotency.h"
+#include "corad/ipc.h"
 #include "corad/log.h"
 #include "corad/proc.h"
 #include "corad/request.h"
@@ -207,6 +208,19 @@ idem_reset(struct idem_claim *c)
 static void
 idem_log(struct request *r, enum log_level lvl, const char *event, const char *why)
 {
+	static const struct {
+		const char	*event;
+		uint8_t		 bit;
+	} outcomes[] = {
+		{ "idempotency.claimed", IPC_IDEM_CLAIMED },
+		{ "idempotency.cache_hit", IPC_IDEM_CACHE_HIT },
+		{ "idempotency.conflict", IPC_IDEM_CONFLICT },
+		{ "idempotency.claim_lost", IPC_IDEM_CLAIM_LOST },
+	};
+
+	for (size_t i = 0; i < sizeof(outcomes) / sizeof(outcomes[0]); i++)
+		if (strcmp(event, outcomes[i].event) == 0)
+			r->idem_events |= outcomes[i].bit;
 	log_emit(lvl, event, LOG_FIELDS(
 	    LF_STR("correlation_id", r->correlation_id),
 	    LF_STR("principal_id", r->principal_id),

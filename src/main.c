@@ -21,6 +21,7 @@
 #include "corad/listen.h"
 #include "corad/log.h"
 #include "corad/proc.h"
+#include "corad/scoreboard.h"
 #include "corad/startup.h"
 
 /* Exit codes (corad(8), EXIT STATUS). */
@@ -136,6 +137,12 @@ serve(struct config *cfg, struct authz_policy *policy, const char *env_file)
 	}
 	rt.report_rd = pair[0];
 	rt.report_wr = pair[1];
+	if ((rt.sb = scoreboard_create()) == NULL) {
+		log_error("startup.failed", LF_STR("reason", "cannot map the scoreboard"),
+		    LF_STR("error", strerror(errno)));
+		return EXIT_REFUSED;
+	}
+	rt.sb->master_pid = getpid();
 	log_info("startup.listening", LF_STR("listen", cfg->listen != NULL ? cfg->listen :
 	    rt.listen_path[0] != '\0' ? rt.listen_path : "inherited"), LF_STR("version", PACKAGE_VERSION),
 	    LF_INT("workers", cfg->workers), LF_STR("app_env", cfg->app_env));

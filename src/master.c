@@ -29,12 +29,13 @@
 #include "corad/authz.h"
 #include "corad/log.h"
 #include "corad/proc.h"
+#include "corad/scoreboard.h"
 #include "corad/startup.h"
 
 #define FAST_DEATH_MS		1000	/* a child dying sooner is "crashing" */
 #define BACKOFF_FIRST_MS	1000
 #define BACKOFF_MAX_MS		30000
-#define MAX_CHILDREN		(2 * 1024 + 2)	/* two generations of workers, stats, projector */
+#define MAX_CHILDREN		SB_SLOTS	/* children[i] writes scoreboard slot i */
 
 struct child {
 	bool		 in_use;	/* the slot is part of the pool */
@@ -114,6 +115,20 @@ master_fork(struct master *m, struct child *c)
 		c->restart_at_ms = now_ms() + BACKOFF_FIRST_MS;
 		return;
 	}
+	/* The slot is the master's until the fork, then the child's (it
+	 * writes its pid) until the master reaps it. */
+	{
+		struct sb_slot *sl = &m->rt->sb->slots[c - m->children];
+
+		sb_write_begin(sl);
+		sl->pid = 0;
+		sl->kind = (uint8_t)c->kind;
+		sl->state = SB_STARTING;
+		sl->generation = c->generation;
+		sl->requests = 0;
+		sl->method[0] = sl->route[0] = sl->principal[0] = sl->correlation_id[0] = '\0';
+		sb_write_end(sl);
+	}
 	sigfillset(&all);
 	sigprocmask(SIG_BLOCK, &all, &old);
 	pid = fork();
@@ -128,7 +143,15 @@ master_fork(struct master *m, struct child *c)
 		if (ready[0] >= 0)
 			close(ready[0]);
 		m->rt->ready_fd = ready[1];
+		m->rt->slot = (int)(c - m->children);
 		proc_child_init(getppid(), c->kind);
+		{
+			struct sb_slot *sl = &m->rt->sb->slots[m->rt->slot];
+
+			sb_write_begin(sl);
+			sl->pid = getpid();
+			sb_write_end(sl);
+		}
 		rc = child_main[c->kind](m->rt);
 		/* exit(), not _exit(): nothing is left in stdio buffers from the
 		 * master (logs go out with write(2)), and the sanitizers' leak
@@ -215,6 +238,24 @@ schedule_restart(struct child *c, int64_t died_ms)
 	    LF_STR("reason", "child died within 1 s of its start"));
 }
 
+/* cora_worker_restarts_total{reason}: every worker that leaves while the
+ * pool runs is replaced, for one of these reasons. */
+static void
+master_count_restart(struct master *m, const struct child *c, bool sig, int code)
+{
+	enum sb_restart why;
+
+	if (c->kind != CHILD_WORKER || m->state != MASTER_RUNNING)
+		return;
+	if (c->retiring)
+		why = SB_RESTART_RELOAD;
+	else if (sig || code != 0)
+		why = SB_RESTART_CRASH;
+	else
+		why = SB_RESTART_EXIT;
+	atomic_fetch_add(&m->rt->sb->restarts[why], 1);
+}
+
 static void
 master_reap(struct master *m)
 {
@@ -244,6 +285,15 @@ master_reap(struct master *m)
 		if (c->ready_fd >= 0) {
 			close(c->ready_fd);
 			c->ready_fd = -1;
+		}
+		master_count_restart(m, c, sig, sig ? 0 : WEXITSTATUS(status));
+		{
+			struct sb_slot *sl = &m->rt->sb->slots[c - m->children];
+
+			/* A worker killed mid-write leaves the count odd: reset it. */
+			atomic_store(&sl->seq, 0);
+			sl->state = SB_FREE;
+			sl->pid = 0;
 		}
 		/* Retired workers and workers of an older configuration leave
 		 * for good; the rolling below starts their successors. */

@@ -23,6 +23,7 @@
 #include "corad/db.h"
 #include "corad/log.h"
 #include "corad/proc.h"
+#include "corad/scoreboard.h"
 
 #define PROJECTION_NAME		"access_actor_summary"
 #define PROJECTOR_LOCK_KEY	"7411002"	/* pg advisory lock: one leader per database */
@@ -71,6 +72,9 @@ static const struct {
 	{ "advance",
 	  "UPDATE projection_bookmarks SET last_transaction_id = $2::xid8, last_position = $3,"
 	  " updated_at = now() WHERE projection_name = $1" },
+	{ "lag",
+	  "SELECT count(*) FROM events WHERE stream_type = 'Actor'"
+	  " AND (transaction_id, position) > ($1::xid8, $2::bigint)" },
 	{ "prune",
 	  "DELETE FROM idempotency_keys WHERE created_at < now() - make_interval(hours => $1::int)" },
 };
@@ -249,6 +253,16 @@ project_batch(struct projector *p)
 		PQclear(res);
 	}
 out:
+	if (n >= 0) {
+		/* What is left behind the bookmark: cora_projection_lag_events. */
+		const char *params[] = { n > 0 ? PQgetvalue(batch, n - 1, 1) : tx,
+		    n > 0 ? PQgetvalue(batch, n - 1, 0) : pos };
+
+		if ((res = run(p, "lag", 2, params, PGRES_TUPLES_OK)) != NULL) {
+			atomic_store(&p->rt->sb->projection_lag, atoll(PQgetvalue(res, 0, 0)));
+			PQclear(res);
+		}
+	}
 	if (n >= 0 && !simple(p, "COMMIT"))
 		n = -1;
 	if (n < 0)
@@ -326,6 +340,13 @@ projector_main(struct runtime *rt)
 	int poll_ms = (int)(rt->cfg->projection_poll_interval * 1000);
 
 	log_set_logger("corad.projector");
+	{
+		struct sb_slot *sl = &rt->sb->slots[rt->slot];
+
+		sb_write_begin(sl);
+		sl->state = SB_IDLE;
+		sb_write_end(sl);
+	}
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);

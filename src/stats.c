@@ -1,14 +1,18 @@
 /*
  * stats: the stats child. Aggregates the records that workers send after
- * every request and answers /metrics queries (SPEC sections 1 and 11).
+ * their requests, answers /metrics and /status, and exports spans
+ * (SPEC sections 1, 11 and 12).
  *
- * None of the model daemons has this process: it exists so that counters
- * survive the workers that produced them, and so that a worker never waits
- * on shared memory locks or on another worker to report.
+ * None of the model daemons has this process: it exists so that a worker
+ * never waits on a lock or another process to report, and so that the
+ * aggregation and the span export (HTTP to a collector) run off the request
+ * path. Its aggregates live in the scoreboard's shared memory, so they
+ * survive the workers that produced them and a restart of this process.
  */
 #include "config.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -17,21 +21,29 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/time.h>
+#include <time.h>
 #include <unistd.h>
+
+#include <json-c/json.h>
 
 #include "corad/ipc.h"
 #include "corad/log.h"
 #include "corad/proc.h"
 #include "corad/route.h"
-
-#define N_METHODS	8	/* bit positions of enum http_method */
-#define N_CLASSES	6	/* 1xx..5xx and anything else */
+#include "corad/scoreboard.h"
 
 static volatile sig_atomic_t stats_stopping;
 
-struct stats {
-	uint64_t	requests[ROUTE__MAX + 1][N_METHODS][N_CLASSES];
+/* http_request_duration_seconds and the high-resolution variant. */
+static const double buckets[SB_BUCKETS] = { 0.1, 0.5, 1 };
+static const double highr[SB_HR_BUCKETS] = {
+	0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 1.5, 2, 2.5, 3, 3.5, 4, 4.5,
+	5, 7.5, 10, 30, 60,
 };
+
+static const char *const classes[SB_CLASSES] = { "other", "1xx", "2xx", "3xx", "4xx", "5xx" };
+static const char *const idem_outcomes[SB_IDEM__MAX] = { "claimed", "cache_hit", "conflict",
+	"claim_lost" };
 
 static void
 stats_on_term(int sig)
@@ -43,32 +55,63 @@ stats_on_term(int sig)
 static int
 method_index(unsigned m)
 {
-	for (int i = 0; i < N_METHODS; i++)
+	for (int i = 0; i < SB_METHODS; i++)
 		if (m == (1u << i))
 			return i;
-	return N_METHODS - 1;	/* METHOD_OTHER */
+	return SB_METHODS - 1;	/* METHOD_OTHER */
 }
 
-static int
-status_class(unsigned status)
+static void
+stats_request(struct sb_stats *st, const struct ipc_request_done *d)
 {
-	return status >= 100 && status < 600 ? (int)(status / 100) : 0;
+	unsigned route = d->route <= ROUTE__MAX ? d->route : ROUTE_NONE;
+	int m = method_index(d->method), b;
+	double secs = (double)d->duration_ns / 1e9;
+
+	st->requests[route][m][d->status >= 100 && d->status < 600 ? d->status / 100 : 0]++;
+	for (b = 0; b < SB_BUCKETS && secs > buckets[b]; b++)
+		;
+	st->duration_buckets[route][m][b]++;	/* cumulated when rendered */
+	st->duration_sum[route][m] += secs;
+	for (b = 0; b < SB_HR_BUCKETS && secs > highr[b]; b++)
+		;
+	st->highr_buckets[b]++;
+	st->highr_sum += secs;
+	st->highr_count++;
+	st->request_size_count[route]++;
+	st->request_size_sum[route] += (double)d->request_bytes;
+	st->response_size_count[route]++;
+	st->response_size_sum[route] += (double)d->response_bytes;
+	st->body_rejected += d->body_rejected != 0;
+	st->db_errors += d->db_errors;
+	for (int i = 0; i < SB_IDEM__MAX; i++)
+		st->idempotency[i] += (d->idem_events >> i) & 1;
 }
 
 /* One datagram holds one or more records of the same type. */
 static void
-stats_record(struct stats *st, const void *buf, size_t len)
+stats_datagram(struct sb_stats *st, const void *buf, size_t len)
 {
 	const struct ipc_request_done *d = buf;
 
-	for (; len >= sizeof(*d) && d->type == IPC_REQUEST_DONE; d++, len -= sizeof(*d)) {
-		unsigned route = d->route <= ROUTE__MAX ? d->route : ROUTE_NONE;
-
-		st->requests[route][method_index(d->method)][status_class(d->status)]++;
-	}
+	for (; len >= sizeof(*d) && d->type == IPC_REQUEST_DONE; d++, len -= sizeof(*d))
+		stats_request(st, d);
 }
 
-/* Appends to a growing text buffer; the buffer is freed by the caller. */
+/* Drains every queued record: called before answering a query too, so a
+ * scrape sees all requests that were reported before it was asked. */
+static void
+stats_drain(struct sb_stats *st, int fd)
+{
+	struct ipc_request_done buf[IPC_MAX_RECORDS];
+	ssize_t n;
+
+	while ((n = recv(fd, buf, sizeof(buf), MSG_DONTWAIT)) > 0)
+		stats_datagram(st, buf, (size_t)n);
+}
+
+/* --- /metrics ------------------------------------------------------------ */
+
 struct text {
 	char	*s;
 	size_t	 len, cap;
@@ -93,7 +136,7 @@ text_add(struct text *t, const char *fmt, ...)
 			return;
 		}
 		{
-			size_t ncap = (t->cap == 0 ? 8192 : t->cap * 2) + (size_t)n;
+			size_t ncap = (t->cap == 0 ? 16384 : t->cap * 2) + (size_t)n;
 			char *ns = realloc(t->s, ncap);
 
 			if (ns == NULL)
@@ -105,39 +148,236 @@ text_add(struct text *t, const char *fmt, ...)
 }
 
 static void
-stats_render(const struct stats *st, struct text *t)
+help(struct text *t, const char *name, const char *type, const char *what)
 {
-	static const char *const classes[N_CLASSES] = { "other", "1xx", "2xx", "3xx", "4xx", "5xx" };
+	text_add(t, "# HELP %s %s\n# TYPE %s %s\n", name, what, name, type);
+}
 
-	text_add(t, "# HELP http_requests_total Total number of requests by method, status and handler.\n"
-	    "# TYPE http_requests_total counter\n");
+/* Resident set size of a process from /proc, 0 when it is gone. */
+static uint64_t
+rss_bytes(pid_t pid)
+{
+	char path[64], buf[128];
+	unsigned long size, resident;
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/statm", (int)pid);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+		return 0;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return 0;
+	buf[n] = '\0';
+	if (sscanf(buf, "%lu %lu", &size, &resident) != 2)
+		return 0;
+	return (uint64_t)resident * (uint64_t)sysconf(_SC_PAGESIZE);
+}
+
+static void
+render_requests(const struct sb_stats *st, struct text *t)
+{
+	help(t, "http_requests_total", "counter", "Total number of requests by method, status and handler.");
 	for (int r = 0; r <= ROUTE__MAX; r++)
-		for (int m = 0; m < N_METHODS; m++)
-			for (int c = 0; c < N_CLASSES; c++)
+		for (int m = 0; m < SB_METHODS; m++)
+			for (int c = 0; c < SB_CLASSES; c++)
 				if (st->requests[r][m][c] != 0)
 					text_add(t, "http_requests_total{method=\"%s\",status=\"%s\",handler=\"%s\"} %llu\n",
 					    http_method_name((enum http_method)(1u << m)), classes[c],
 					    route_template((enum route_id)r),
 					    (unsigned long long)st->requests[r][m][c]);
-	text_add(t, "# HELP cora_build_info corad build information.\n"
-	    "# TYPE cora_build_info gauge\n"
-	    "cora_build_info{version=\"%s\"} 1\n", PACKAGE_VERSION);
+
+	help(t, "http_request_size_bytes", "summary", "Content length of incoming requests by handler.");
+	for (int r = 0; r <= ROUTE__MAX; r++)
+		if (st->request_size_count[r] != 0)
+			text_add(t, "http_request_size_bytes_sum{handler=\"%s\"} %.15g\n"
+			    "http_request_size_bytes_count{handler=\"%s\"} %llu\n",
+			    route_template((enum route_id)r), st->request_size_sum[r],
+			    route_template((enum route_id)r), (unsigned long long)st->request_size_count[r]);
+	help(t, "http_response_size_bytes", "summary", "Content length of outgoing responses by handler.");
+	for (int r = 0; r <= ROUTE__MAX; r++)
+		if (st->response_size_count[r] != 0)
+			text_add(t, "http_response_size_bytes_sum{handler=\"%s\"} %.15g\n"
+			    "http_response_size_bytes_count{handler=\"%s\"} %llu\n",
+			    route_template((enum route_id)r), st->response_size_sum[r],
+			    route_template((enum route_id)r), (unsigned long long)st->response_size_count[r]);
+
+	help(t, "http_request_duration_seconds", "histogram", "Latency by method and handler.");
+	for (int r = 0; r <= ROUTE__MAX; r++)
+		for (int m = 0; m < SB_METHODS; m++) {
+			const uint64_t *b = st->duration_buckets[r][m];
+			const char *h = route_template((enum route_id)r);
+			const char *mn = http_method_name((enum http_method)(1u << m));
+			uint64_t cum = 0;
+
+			for (int i = 0; i <= SB_BUCKETS; i++)
+				cum += b[i];
+			if (cum == 0)
+				continue;
+			cum = 0;
+			for (int i = 0; i < SB_BUCKETS; i++) {
+				cum += b[i];
+				text_add(t, "http_request_duration_seconds_bucket{method=\"%s\",handler=\"%s\",le=\"%g\"} %llu\n",
+				    mn, h, buckets[i], (unsigned long long)cum);
+			}
+			cum += b[SB_BUCKETS];
+			text_add(t, "http_request_duration_seconds_bucket{method=\"%s\",handler=\"%s\",le=\"+Inf\"} %llu\n"
+			    "http_request_duration_seconds_sum{method=\"%s\",handler=\"%s\"} %.15g\n"
+			    "http_request_duration_seconds_count{method=\"%s\",handler=\"%s\"} %llu\n",
+			    mn, h, (unsigned long long)cum, mn, h, st->duration_sum[r][m], mn, h,
+			    (unsigned long long)cum);
+		}
+
+	help(t, "http_request_duration_highr_seconds", "histogram", "Latency with many buckets, no labels.");
+	{
+		uint64_t cum = 0;
+
+		for (int i = 0; i < SB_HR_BUCKETS; i++) {
+			cum += st->highr_buckets[i];
+			text_add(t, "http_request_duration_highr_seconds_bucket{le=\"%g\"} %llu\n",
+			    highr[i], (unsigned long long)cum);
+		}
+		cum += st->highr_buckets[SB_HR_BUCKETS];
+		text_add(t, "http_request_duration_highr_seconds_bucket{le=\"+Inf\"} %llu\n"
+		    "http_request_duration_highr_seconds_sum %.15g\n"
+		    "http_request_duration_highr_seconds_count %llu\n",
+		    (unsigned long long)cum, st->highr_sum, (unsigned long long)st->highr_count);
+	}
 }
 
-/* Drains every queued record: called before answering a query too, so a
- * scrape sees all requests that finished before it was asked. */
 static void
-stats_drain(struct stats *st, int fd)
+render_pool(const struct scoreboard *sb, struct text *t)
 {
-	struct ipc_request_done buf[IPC_MAX_RECORDS];
-	ssize_t n;
+	uint64_t states[SB__MAX] = { 0 }, rss[CHILD__MAX] = { 0 };
 
-	while ((n = recv(fd, buf, sizeof(buf), MSG_DONTWAIT)) > 0)
-		stats_record(st, buf, (size_t)n);
+	for (size_t i = 0; i < SB_SLOTS; i++) {
+		struct sb_slot s;
+
+		if (atomic_load(&sb->slots[i].seq) == 0 && sb->slots[i].state == SB_FREE)
+			continue;
+		sb_read(&sb->slots[i], &s);
+		if (s.state == SB_FREE || s.pid <= 0)
+			continue;
+		if (s.kind == CHILD_WORKER)
+			states[s.state]++;
+		if (s.kind < CHILD__MAX)
+			rss[s.kind] += rss_bytes(s.pid);
+	}
+	help(t, "cora_workers", "gauge", "Worker processes by state.");
+	for (int s = SB_STARTING; s < SB__MAX; s++)
+		text_add(t, "cora_workers{state=\"%s\"} %llu\n", sb_state_name((enum sb_state)s),
+		    (unsigned long long)states[s]);
+	help(t, "cora_requests_in_flight", "gauge", "Requests being served right now.");
+	text_add(t, "cora_requests_in_flight %llu\n", (unsigned long long)states[SB_BUSY]);
+	help(t, "cora_worker_restarts_total", "counter", "Workers replaced, by reason.");
+	for (int r = 0; r < SB_RESTART__MAX; r++)
+		text_add(t, "cora_worker_restarts_total{reason=\"%s\"} %llu\n",
+		    sb_restart_name((enum sb_restart)r), (unsigned long long)atomic_load(&sb->restarts[r]));
+	help(t, "process_resident_memory_bytes", "gauge", "Resident memory by process kind.");
+	text_add(t, "process_resident_memory_bytes{kind=\"master\"} %llu\n",
+	    (unsigned long long)rss_bytes(sb->master_pid));
+	for (int k = 0; k < CHILD__MAX; k++)
+		text_add(t, "process_resident_memory_bytes{kind=\"%s\"} %llu\n",
+		    child_kind_name((enum child_kind)k), (unsigned long long)rss[k]);
 }
 
 static void
-stats_answer(struct stats *st, int lfd, int report_fd)
+render_metrics(const struct scoreboard *sb, struct text *t)
+{
+	const struct sb_stats *st = &sb->stats;
+	int64_t lag = atomic_load(&sb->projection_lag);
+
+	render_requests(st, t);
+	render_pool(sb, t);
+	help(t, "cora_body_size_rejected_total", "counter", "Requests refused for their body size.");
+	text_add(t, "cora_body_size_rejected_total %llu\n", (unsigned long long)st->body_rejected);
+	help(t, "cora_idempotency_total", "counter", "Idempotency-Key outcomes.");
+	for (int i = 0; i < SB_IDEM__MAX; i++)
+		text_add(t, "cora_idempotency_total{outcome=\"%s\"} %llu\n", idem_outcomes[i],
+		    (unsigned long long)st->idempotency[i]);
+	help(t, "cora_db_errors_total", "counter", "Failed database calls in workers.");
+	text_add(t, "cora_db_errors_total %llu\n", (unsigned long long)st->db_errors);
+	help(t, "cora_projection_lag_events", "gauge", "Events not yet projected (-1: unknown).");
+	text_add(t, "cora_projection_lag_events %lld\n", (long long)lag);
+	help(t, "cora_spans_dropped_total", "counter", "Spans not exported (queue full or export failed).");
+	text_add(t, "cora_spans_dropped_total %llu\n", (unsigned long long)st->spans_dropped);
+	help(t, "cora_build_info", "gauge", "corad build information.");
+	text_add(t, "cora_build_info{version=\"%s\"} 1\n", PACKAGE_VERSION);
+}
+
+/* --- /status ------------------------------------------------------------- */
+
+static json_object *
+status_process(const struct sb_slot *s, uint64_t now_ns)
+{
+	json_object *o = json_object_new_object();
+	bool busy = s->state == SB_BUSY;
+
+	json_object_object_add(o, "pid", json_object_new_int(s->pid));
+	json_object_object_add(o, "state", json_object_new_string(sb_state_name((enum sb_state)s->state)));
+	if (s->kind != CHILD_WORKER) {
+		json_object_object_add(o, "rss_bytes", json_object_new_int64((int64_t)rss_bytes(s->pid)));
+		return o;
+	}
+	json_object_object_add(o, "generation", json_object_new_int64(s->generation));
+	json_object_object_add(o, "requests", json_object_new_int64((int64_t)s->requests));
+	json_object_object_add(o, "method", busy ? json_object_new_string(s->method) : NULL);
+	json_object_object_add(o, "route", busy && s->route[0] ? json_object_new_string(s->route) : NULL);
+	json_object_object_add(o, "principal", busy && s->principal[0] ?
+	    json_object_new_string(s->principal) : NULL);
+	json_object_object_add(o, "correlation_id", busy ? json_object_new_string(s->correlation_id) : NULL);
+	json_object_object_add(o, "elapsed_seconds", busy && now_ns > s->busy_since_ns ?
+	    json_object_new_double((double)(now_ns - s->busy_since_ns) / 1e9) : NULL);
+	json_object_object_add(o, "rss_bytes", json_object_new_int64((int64_t)rss_bytes(s->pid)));
+	return o;
+}
+
+static void
+render_status(const struct scoreboard *sb, struct text *t)
+{
+	json_object *root = json_object_new_object(), *pool = json_object_new_object();
+	json_object *workers = json_object_new_array(), *others = json_object_new_object();
+	struct timespec now;
+	uint64_t now_ns, idle = 0, busy = 0, restarts = 0;
+	const char *s;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	now_ns = (uint64_t)now.tv_sec * 1000000000u + (uint64_t)now.tv_nsec;
+	for (size_t i = 0; i < SB_SLOTS; i++) {
+		struct sb_slot sl;
+
+		if (sb->slots[i].state == SB_FREE)
+			continue;
+		sb_read(&sb->slots[i], &sl);
+		if (sl.state == SB_FREE || sl.pid <= 0)
+			continue;
+		if (sl.kind == CHILD_WORKER) {
+			idle += sl.state == SB_IDLE;
+			busy += sl.state == SB_BUSY;
+			json_object_array_add(workers, status_process(&sl, now_ns));
+		} else
+			json_object_object_add(others, child_kind_name((enum child_kind)sl.kind),
+			    status_process(&sl, now_ns));
+	}
+	for (int r = 0; r < SB_RESTART__MAX; r++)
+		restarts += atomic_load(&sb->restarts[r]);
+	json_object_object_add(pool, "size", json_object_new_int64((int64_t)json_object_array_length(workers)));
+	json_object_object_add(pool, "idle", json_object_new_int64((int64_t)idle));
+	json_object_object_add(pool, "busy", json_object_new_int64((int64_t)busy));
+	json_object_object_add(pool, "restarts", json_object_new_int64((int64_t)restarts));
+	json_object_object_add(root, "version", json_object_new_string(PACKAGE_VERSION));
+	json_object_object_add(root, "master_pid", json_object_new_int(sb->master_pid));
+	json_object_object_add(root, "pool", pool);
+	json_object_object_add(root, "workers", workers);
+	json_object_object_add(root, "processes", others);
+	s = json_object_to_json_string_ext(root, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
+	text_add(t, "%s", s);
+	json_object_put(root);
+}
+
+static void
+stats_answer(struct scoreboard *sb, int lfd, int report_fd)
 {
 	struct timeval tv = { .tv_sec = 2 };
 	struct stats_query q;
@@ -149,9 +389,12 @@ stats_answer(struct stats *st, int lfd, int report_fd)
 	/* A stuck client must not stall the aggregation for long. */
 	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-	if (read(fd, &q, sizeof(q)) == (ssize_t)sizeof(q) && q.type == STATS_QUERY_METRICS) {
-		stats_drain(st, report_fd);
-		stats_render(st, &t);
+	if (read(fd, &q, sizeof(q)) == (ssize_t)sizeof(q)) {
+		stats_drain(&sb->stats, report_fd);
+		if (q.type == STATS_QUERY_METRICS)
+			render_metrics(sb, &t);
+		else if (q.type == STATS_QUERY_STATUS)
+			render_status(sb, &t);
 		for (size_t off = 0; off < t.len;) {
 			ssize_t w = write(fd, t.s + off, t.len - off);
 
@@ -168,14 +411,19 @@ int
 stats_main(struct runtime *rt)
 {
 	struct sigaction sa = { .sa_handler = stats_on_term };
-	struct stats *st = calloc(1, sizeof(*st));
+	struct scoreboard *sb = rt->sb;
 
 	log_set_logger("corad.stats");
-	if (st == NULL)
-		return 1;
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
+	{
+		struct sb_slot *sl = &sb->slots[rt->slot];
+
+		sb_write_begin(sl);
+		sl->state = SB_IDLE;
+		sb_write_end(sl);
+	}
 
 	while (!stats_stopping) {
 		struct pollfd pf[2] = {
@@ -187,14 +435,14 @@ stats_main(struct runtime *rt)
 			if (errno == EINTR)
 				continue;
 			log_error("stats.poll_failed", LF_STR("error", strerror(errno)));
-			free(st);
 			return 1;
 		}
 		if (pf[0].revents & POLLIN)
-			stats_drain(st, rt->report_rd);
+			stats_drain(&sb->stats, rt->report_rd);
 		if (pf[1].revents & POLLIN)
-			stats_answer(st, rt->query_fd, rt->report_rd);
+			stats_answer(sb, rt->query_fd, rt->report_rd);
 	}
-	free(st);
+	/* What the workers sent before they left still counts. */
+	stats_drain(&sb->stats, rt->report_rd);
 	return 0;
 }

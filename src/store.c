@@ -144,10 +144,13 @@ store_ready(struct store *s)
 		return CORA_OK;
 	if (s->conn != NULL)
 		store_close(s);
-	if (mono_ms() < s->retry_at_ms)
+	if (mono_ms() < s->retry_at_ms) {
+		s->errors++;
 		return CORA_ERR_UNAVAILABLE;
+	}
 	if ((s->conn = db_open(s->conninfo, "corad-worker", err, sizeof(err))) == NULL) {
 		s->schema_missing = false;
+		s->errors++;
 		if (s->failures == 0)
 			log_warning("db.connect_failed", LF_STR("error", err));
 		store_backoff(s);
@@ -161,6 +164,7 @@ store_ready(struct store *s)
 			/* Unreachable, or a schema without our tables: either way the
 			 * deployment is not ready, which is a 503, not a 500. */
 			s->schema_missing = !db_is_unavailable(s->conn, res);
+			s->errors++;
 			log_error("db.prepare_failed", LF_STR("statement", statements[i].name),
 			    LF_STR("error", PQresultErrorMessage(res)));
 			PQclear(res);
@@ -186,6 +190,7 @@ store_exec(struct store *s, const char *stmt, int n, const char *const *params,
 		*sqlstate = NULL;
 	if (PQresultStatus(res) == want)
 		return res;
+	s->errors++;
 	if (db_is_unavailable(s->conn, res)) {
 		store_drop(s, res != NULL ? PQresultErrorMessage(res) : PQerrorMessage(s->conn));
 		*e = CORA_ERR_UNAVAILABLE;

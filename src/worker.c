@@ -35,6 +35,7 @@
 #include "corad/proc.h"
 #include "corad/request.h"
 #include "corad/route.h"
+#include "corad/scoreboard.h"
 #include "corad/store.h"
 
 static volatile sig_atomic_t	worker_stopping;
@@ -50,6 +51,7 @@ static const struct {
 	{ ROUTE_HEALTH, METHOD_GET, handle_health },
 	{ ROUTE_READY, METHOD_GET, handle_ready },
 	{ ROUTE_METRICS, METHOD_GET, handle_metrics },
+	{ ROUTE_STATUS, METHOD_GET, handle_status },
 	{ ROUTE_ACTORS, METHOD_GET, handle_list_actors },
 	{ ROUTE_ACTORS, METHOD_POST, handle_register_actor },
 	{ ROUTE_ACTOR, METHOD_GET, handle_get_actor },
@@ -238,6 +240,7 @@ step_body(struct request *r)
 	}
 	if (v != BODY_TOO_LARGE)
 		return CORA_OK;
+	r->body_rejected = true;
 	log_warning("body_size_limit.rejected",
 	    LF_STR("correlation_id", r->correlation_id),
 	    LF_STR("path", r->path), LF_STR("method", r->method_name),
@@ -306,6 +309,27 @@ request_path(struct request *r)
 	return p != NULL ? p : "";
 }
 
+/* This worker's scoreboard slot: what /status and the master see. */
+static void
+worker_board(const struct request *r, enum sb_state state)
+{
+	struct sb_slot *sl = &r->rt->sb->slots[r->rt->slot];
+
+	sb_write_begin(sl);
+	sl->state = (uint8_t)state;
+	if (state == SB_BUSY) {
+		sl->busy_since_ns = (uint64_t)r->started.tv_sec * 1000000000u +
+		    (uint64_t)r->started.tv_nsec;
+		snprintf(sl->method, sizeof(sl->method), "%s", r->method_name);
+		snprintf(sl->route, sizeof(sl->route), "%s",
+		    r->match.id == ROUTE_NONE ? "" : route_template(r->match.id));
+		snprintf(sl->principal, sizeof(sl->principal), "%s", r->principal_id);
+		snprintf(sl->correlation_id, sizeof(sl->correlation_id), "%s", r->correlation_id);
+	} else if (state == SB_IDLE && r->status != 0)
+		sl->requests++;
+	sb_write_end(sl);
+}
+
 static enum cora_err
 worker_pipeline(struct request *r)
 {
@@ -322,6 +346,7 @@ worker_pipeline(struct request *r)
 		return e;
 	if ((fn = find_handler(r->match.id, r->method)) == NULL)
 		return CORA_ERR_NOT_IMPLEMENTED;
+	worker_board(r, SB_BUSY);	/* now with the route and the principal */
 	return fn(r);
 }
 
@@ -368,6 +393,9 @@ worker_report(struct request *r)
 		.route = (uint16_t)r->match.id,
 		.method = (uint16_t)r->method,
 		.status = (uint16_t)r->status,
+		.idem_events = r->idem_events,
+		.body_rejected = r->body_rejected,
+		.db_errors = r->db_errors,
 		.request_bytes = (uint64_t)bytes,
 		.response_bytes = r->response_bytes,
 		.duration_ns = (uint64_t)((now.tv_sec - r->started.tv_sec) * 1000000000LL +
@@ -383,6 +411,7 @@ worker_serve_one(struct request *r)
 {
 	uint8_t cid[16];
 	enum cora_err e;
+	unsigned db_errors_before;
 
 	clock_gettime(CLOCK_MONOTONIC, &r->started);
 	uuid_make_v4(cid);
@@ -396,6 +425,8 @@ worker_serve_one(struct request *r)
 	if (r->query == NULL)
 		r->query = "";
 	r->match.id = ROUTE_NONE;
+	db_errors_before = r->store->errors;
+	worker_board(r, SB_BUSY);
 
 	e = worker_pipeline(r);
 	if (e == CORA_OK && (r->status == 0 || (r->idem.active && !r->idem.settled))) {
@@ -405,7 +436,9 @@ worker_serve_one(struct request *r)
 	}
 	if (e != CORA_OK)
 		reply_error(r, e);
+	r->db_errors = r->store->errors - db_errors_before;
 	worker_report(r);
+	worker_board(r, SB_IDLE);
 }
 
 int
@@ -443,6 +476,7 @@ worker_main(struct runtime *rt)
 	request_reset(&req);
 	/* Tells the master this worker accepts: during a reload, an old worker
 	 * retires only after its successor has said so. */
+	worker_board(&req, SB_IDLE);
 	if (rt->ready_fd >= 0) {
 		(void)!write(rt->ready_fd, "1", 1);
 		close(rt->ready_fd);
@@ -466,6 +500,7 @@ worker_main(struct runtime *rt)
 		break;
 	}
 	worker_flush_reports(rt);
+	worker_board(&req, SB_EXITING);
 	/* EAGAIN when stopping: the queue is drained in a full stop; EINVAL:
 	 * this worker's descriptor was retired by the handler. Both are a
 	 * clean exit. */

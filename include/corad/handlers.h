@@ -14,6 +14,7 @@ void		handlers_init(void);
 enum cora_err	handle_health(struct request *r);
 enum cora_err	handle_ready(struct request *r);
 enum cora_err	handle_metrics(struct request *r);
+enum cora_err	handle_status(struct request *r);
 
 /* The Access context: src/access/<command or query>.c */
 enum cora_err	handle_register_actor(struct request *r);

@@ -15,10 +15,20 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#define IPC_MAX_RECORDS	64
+#define IPC_MAX_RECORDS	64	/* request records per datagram */
+#define IPC_MAX_SPANS	8	/* spans per datagram (struct span, trace.h) */
 
 enum ipc_msg_type {
 	IPC_REQUEST_DONE = 1,	/* a worker finished one request */
+	IPC_SPAN,		/* a finished span to export (struct span) */
+};
+
+/* Idempotency-Key events of one request: cora_idempotency_total{outcome}. */
+enum ipc_idem_event {
+	IPC_IDEM_CLAIMED = 1 << 0,
+	IPC_IDEM_CACHE_HIT = 1 << 1,
+	IPC_IDEM_CONFLICT = 1 << 2,
+	IPC_IDEM_CLAIM_LOST = 1 << 3,
 };
 
 struct ipc_request_done {
@@ -27,7 +37,10 @@ struct ipc_request_done {
 	uint16_t	route;		/* enum route_id, ROUTE_NONE if unmatched */
 	uint16_t	method;		/* enum http_method */
 	uint16_t	status;
-	uint16_t	pad;
+	uint8_t		idem_events;	/* enum ipc_idem_event bits */
+	uint8_t		body_rejected;	/* 413 from the body limit */
+	uint32_t	db_errors;	/* failed database calls */
+	uint32_t	pad;
 	uint64_t	request_bytes;
 	uint64_t	response_bytes;
 	uint64_t	duration_ns;
@@ -35,6 +48,7 @@ struct ipc_request_done {
 
 enum stats_query_type {
 	STATS_QUERY_METRICS = 1,	/* Prometheus text */
+	STATS_QUERY_STATUS,		/* /status JSON */
 };
 
 struct stats_query {

@@ -21,6 +21,7 @@ enum exit_reason {
 };
 
 struct authz_policy;
+struct scoreboard;
 
 /* What the master sets up before forking; inherited by every child. */
 struct runtime {
@@ -28,6 +29,8 @@ struct runtime {
 	struct authz_policy *policy;	/* AUTHZ_POLICY_FILE, NULL when unset */
 	const char	*env_file;	/* --env-file, read again on SIGHUP */
 	int		 ready_fd;	/* in a worker: write one byte once accepting */
+	struct scoreboard *sb;		/* shared by the whole tree */
+	int		 slot;		/* in a child: its scoreboard slot */
 	int		 listen_fd;	/* FastCGI listen socket */
 	char		 listen_path[108];/* its path when we created it, else "" */
 	int		 report_rd;	/* ipc datagrams: read end (stats child) */

@@ -4,6 +4,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <time.h>
 
 #include <fcgiapp.h>
@@ -51,6 +52,11 @@ struct request {
 	char			*error_detail;		/* {"detail": text} */
 	json_object		*error_validation;	/* array for 422 */
 	int			 retry_after;		/* seconds; 0: no header */
+
+	/* For the stats child's record of this request. */
+	uint8_t			 idem_events;	/* enum ipc_idem_event bits */
+	bool			 body_rejected;
+	unsigned		 db_errors;
 
 	struct idem_claim	 idem;		/* Idempotency-Key, when sent */
 };

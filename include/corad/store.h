@@ -21,6 +21,7 @@ struct store {
 	int64_t		 retry_at_ms;	/* no connection attempt before this */
 	unsigned	 failures;	/* consecutive failed attempts */
 	bool		 schema_missing;/* statements do not prepare: not migrated */
+	unsigned	 errors;	/* failed calls: cora_db_errors_total */
 };
 
 /* One event to append; strings are borrowed. */

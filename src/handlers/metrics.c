@@ -1,4 +1,4 @@
-/* GET /metrics: relays the stats child's Prometheus text (SPEC section 11). */
+/* GET /metrics and GET /status: relay the stats child's answer (SPEC 11). */
 #include "config.h"
 
 #include <errno.h>
@@ -20,11 +20,11 @@
 
 /* Asks the stats child; returns a malloc'd text or NULL when it is away. */
 static char *
-stats_fetch(const char *path, size_t *len)
+stats_fetch(const char *path, enum stats_query_type type, size_t *len)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	struct timeval tv = { .tv_sec = METRICS_TIMEOUT_SEC };
-	struct stats_query q = { .type = STATS_QUERY_METRICS };
+	struct stats_query q = { .type = type };
 	char *buf = NULL;
 	size_t cap = 0, n = 0;
 	int fd;
@@ -66,18 +66,29 @@ fail:
 	return NULL;
 }
 
-enum cora_err
-handle_metrics(struct request *r)
+static enum cora_err
+stats_relay(struct request *r, enum stats_query_type type, const char *ctype)
 {
 	size_t len = 0;
 	char *text;
 
+	/* This worker's own records first, so its requests are counted. */
 	worker_flush_reports(r->rt);
-	text = stats_fetch(r->rt->query_path, &len);
-
-	if (text == NULL)
+	if ((text = stats_fetch(r->rt->query_path, type, &len)) == NULL)
 		return request_fail(r, CORA_ERR_UNAVAILABLE, "Metrics unavailable");
-	reply_text(r, 200, "text/plain; version=0.0.4; charset=utf-8", text, len);
+	reply_text(r, 200, ctype, text, len);
 	free(text);
 	return CORA_OK;
+}
+
+enum cora_err
+handle_metrics(struct request *r)
+{
+	return stats_relay(r, STATS_QUERY_METRICS, "text/plain; version=0.0.4; charset=utf-8");
+}
+
+enum cora_err
+handle_status(struct request *r)
+{
+	return stats_relay(r, STATS_QUERY_STATUS, "application/json");
 }

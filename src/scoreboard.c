@@ -1,0 +1,77 @@
+/* scoreboard: what every process of the tree is doing, in shared memory. */
+#include "config.h"
+
+#include <string.h>
+#include <sys/mman.h>
+
+#include "corad/scoreboard.h"
+
+struct scoreboard *
+scoreboard_create(void)
+{
+	void *p = mmap(NULL, sizeof(struct scoreboard), PROT_READ | PROT_WRITE,
+	    MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+
+	if (p == MAP_FAILED)
+		return NULL;
+	memset(p, 0, sizeof(struct scoreboard));
+	atomic_store(&((struct scoreboard *)p)->projection_lag, -1);
+	return p;
+}
+
+void
+sb_write_begin(struct sb_slot *s)
+{
+	atomic_fetch_add_explicit(&s->seq, 1, memory_order_relaxed);
+	atomic_thread_fence(memory_order_release);
+}
+
+void
+sb_write_end(struct sb_slot *s)
+{
+	atomic_thread_fence(memory_order_release);
+	atomic_fetch_add_explicit(&s->seq, 1, memory_order_relaxed);
+}
+
+void
+sb_read(const struct sb_slot *s, struct sb_slot *out)
+{
+	for (int tries = 0; tries < 1000; tries++) {
+		uint32_t before = atomic_load_explicit(&s->seq, memory_order_acquire), after;
+
+		if (before & 1)
+			continue;
+		memcpy((char *)out + sizeof(out->seq), (const char *)s + sizeof(s->seq),
+		    sizeof(*s) - sizeof(s->seq));
+		atomic_thread_fence(memory_order_acquire);
+		after = atomic_load_explicit(&s->seq, memory_order_relaxed);
+		if (before == after)
+			break;
+	}
+	/* A writer that died mid-write leaves the slot odd forever: after the
+	 * tries the last copy is used; the master clears such slots anyway. */
+	atomic_store_explicit(&out->seq, 0, memory_order_relaxed);
+}
+
+const char *
+sb_state_name(enum sb_state st)
+{
+	static const char *const names[SB__MAX] = {
+		[SB_FREE] = "free", [SB_STARTING] = "starting", [SB_IDLE] = "idle",
+		[SB_BUSY] = "busy", [SB_EXITING] = "exiting",
+	};
+
+	return (unsigned)st < SB__MAX ? names[st] : "unknown";
+}
+
+const char *
+sb_restart_name(enum sb_restart r)
+{
+	static const char *const names[SB_RESTART__MAX] = {
+		[SB_RESTART_CRASH] = "crash", [SB_RESTART_EXIT] = "exit",
+		[SB_RESTART_RELOAD] = "reload", [SB_RESTART_RECYCLE] = "recycle",
+		[SB_RESTART_TIMEOUT] = "timeout",
+	};
+
+	return (unsigned)r < SB_RESTART__MAX ? names[r] : "unknown";
+}
