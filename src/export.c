@@ -98,7 +98,7 @@ json_string_field(const char *s, size_t size)
 			cp = c & 0x07;
 		} else
 			goto bad;
-		if (i + need >= n + 0 && i + need > n - 1 + 1)
+		if (i + need >= n)	/* cut short */
 			goto bad;
 		for (size_t k = 1; k <= need; k++) {
 			if ((p[i + k] & 0xc0) != 0x80)

@@ -26,6 +26,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <systemd/sd-daemon.h>
+
 #include "corad/authz.h"
 #include "corad/log.h"
 #include "corad/proc.h"
@@ -36,6 +38,8 @@
 #define BACKOFF_FIRST_MS	1000
 #define BACKOFF_MAX_MS		30000
 #define MAX_CHILDREN		SB_SLOTS	/* children[i] writes scoreboard slot i */
+#define DEADLINE_GRACE_MS	5000	/* past the request deadline: SIGKILL */
+#define SCAN_EVERY_MS		1000	/* how often busy workers are checked */
 
 struct child {
 	bool		 in_use;	/* the slot is part of the pool */
@@ -43,6 +47,9 @@ struct child {
 	pid_t		 pid;		/* 0: not running */
 	unsigned	 generation;	/* configuration it was started with */
 	bool		 retiring;	/* told to leave: not restarted */
+	enum sb_restart	 retire_reason;
+	bool		 recycling;	/* asked to be replaced (CORA_MAX_REQUESTS) */
+	bool		 killed;	/* past its request deadline: SIGKILLed */
 	int		 ready_fd;	/* worker's ready pipe until it reports, else -1 */
 	int64_t		 started_ms;
 	int64_t		 restart_at_ms;	/* when to fork again */
@@ -61,6 +68,10 @@ struct master {
 	enum master_state state;
 	int64_t		 deadline_ms;	/* graceful stop: SIGKILL after */
 	int		 pipe[2];	/* self-pipe: signal numbers */
+	bool		 ready_sent;	/* READY=1 told for this generation */
+	size_t		 accepting;	/* workers of this generation accepting */
+	uint64_t	 watchdog_usec;	/* WATCHDOG_USEC, 0: none */
+	int64_t		 next_watchdog_ms;
 };
 
 static int sig_pipe_wr = -1;
@@ -126,6 +137,7 @@ master_fork(struct master *m, struct child *c)
 		sl->state = SB_STARTING;
 		sl->generation = c->generation;
 		sl->requests = 0;
+		sl->recycle = 0;
 		sl->method[0] = sl->route[0] = sl->principal[0] = sl->correlation_id[0] = '\0';
 		sb_write_end(sl);
 	}
@@ -170,6 +182,8 @@ master_fork(struct master *m, struct child *c)
 		return;
 	}
 	c->pid = pid;
+	c->recycling = false;
+	c->killed = false;
 	c->ready_fd = ready[0];
 	c->started_ms = now_ms();
 	c->restart_at_ms = 0;
@@ -248,7 +262,9 @@ master_count_restart(struct master *m, const struct child *c, bool sig, int code
 	if (c->kind != CHILD_WORKER || m->state != MASTER_RUNNING)
 		return;
 	if (c->retiring)
-		why = SB_RESTART_RELOAD;
+		why = c->retire_reason;
+	else if (c->killed)
+		why = SB_RESTART_TIMEOUT;
 	else if (sig || code != 0)
 		why = SB_RESTART_CRASH;
 	else
@@ -347,16 +363,27 @@ master_collect_ready(struct master *m, const struct pollfd *pf, size_t n)
 	}
 }
 
+/* Tells a worker to finish its request and leave; it is not restarted. */
+static void
+master_retire(struct child *c, enum sb_restart why)
+{
+	c->retiring = true;
+	c->retire_reason = why;
+	kill(c->pid, SIGTERM);
+}
+
 /*
- * Brings the pool to the configuration: restarts what is due, then rolls
- * workers of older generations out one at a time, each after its successor
- * is accepting, and trims or grows the current generation to CORA_WORKERS.
+ * Brings the pool to the configuration: restarts what is due, then replaces
+ * workers of an older generation (a reload) and workers that asked to be
+ * recycled (CORA_MAX_REQUESTS) one at a time: a successor starts, and only
+ * once it accepts does one of them leave, so the pool never has fewer
+ * accepting workers than CORA_WORKERS. Finally it trims a smaller pool.
  */
 static void
 master_converge(struct master *m)
 {
 	size_t current = 0, old = 0, target = (size_t)m->rt->cfg->workers;
-	struct child *pending = NULL, *c;
+	struct child *pending = NULL, *leaving = NULL, *c;
 	int64_t t = now_ms();
 
 	for (size_t i = 0; i < MAX_CHILDREN; i++) {
@@ -367,42 +394,115 @@ master_converge(struct master *m)
 			master_fork(m, c);
 		if (c->kind != CHILD_WORKER || c->retiring)
 			continue;
-		if (c->generation == m->generation) {
+		if (c->pid > 0 && m->rt->sb->slots[i].recycle)
+			c->recycling = true;
+		if (c->generation == m->generation && !c->recycling) {
 			current++;
 			if (c->pid == 0 || c->ready_fd >= 0)
 				pending = c;
-		} else
+		} else {
 			old++;
+			if (leaving == NULL && c->pid > 0)
+				leaving = c;
+		}
 	}
 	if (old == 0) {
-		/* No rolling in progress: start what is missing at once. */
+		/* Nothing to replace: start what is missing at once. */
 		for (; current < target; current++)
 			if ((c = slot_new(m, CHILD_WORKER)) != NULL)
 				master_fork(m, c);
 	} else if (pending == NULL) {
-		/* The last successor is accepting: one old worker may go, and
-		 * the next successor starts. */
-		for (size_t i = 0; i < MAX_CHILDREN; i++) {
-			c = &m->children[i];
-			if (c->in_use && c->kind == CHILD_WORKER && !c->retiring &&
-			    c->generation != m->generation && c->pid > 0 && current > 0) {
-				c->retiring = true;
-				kill(c->pid, SIGTERM);
-				break;
-			}
-		}
-		if (current < target && (c = slot_new(m, CHILD_WORKER)) != NULL)
+		if (current + old > target && current > 0 && leaving != NULL)
+			master_retire(leaving, leaving->recycling ? SB_RESTART_RECYCLE :
+			    SB_RESTART_RELOAD);
+		else if (current < target && (c = slot_new(m, CHILD_WORKER)) != NULL)
 			master_fork(m, c);
 	}
 	/* A smaller pool: the surplus of the current generation leaves. */
 	for (size_t i = 0; i < MAX_CHILDREN && current > target; i++) {
 		c = &m->children[i];
-		if (c->in_use && c->kind == CHILD_WORKER && !c->retiring &&
+		if (c->in_use && c->kind == CHILD_WORKER && !c->retiring && !c->recycling &&
 		    c->generation == m->generation && c->pid > 0) {
-			c->retiring = true;
-			kill(c->pid, SIGTERM);
+			master_retire(c, SB_RESTART_RELOAD);
 			current--;
 		}
+	}
+}
+
+/*
+ * A worker still busy DEADLINE_GRACE_MS after its request deadline did not
+ * stop at the 504 its own timer produces (stuck outside the database, in a
+ * loop, in a write to a stalled proxy): it is killed, and what it was doing
+ * goes to the log.
+ */
+static void
+master_kill_overdue(struct master *m)
+{
+	struct timespec now;
+	uint64_t now_ns, limit_ns;
+
+	if (m->rt->cfg->request_timeout <= 0)
+		return;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	now_ns = (uint64_t)now.tv_sec * 1000000000u + (uint64_t)now.tv_nsec;
+	limit_ns = (uint64_t)(m->rt->cfg->request_timeout * 1e9) + DEADLINE_GRACE_MS * 1000000ull;
+	for (size_t i = 0; i < MAX_CHILDREN; i++) {
+		struct child *c = &m->children[i];
+		struct sb_slot sl;
+
+		if (!c->in_use || c->kind != CHILD_WORKER || c->pid <= 0 || c->killed)
+			continue;
+		sb_read(&m->rt->sb->slots[i], &sl);
+		if (sl.state != SB_BUSY || now_ns < sl.busy_since_ns ||
+		    now_ns - sl.busy_since_ns < limit_ns)
+			continue;
+		kill(c->pid, SIGKILL);
+		c->killed = true;
+		log_error("master.worker_killed", LF_INT("pid", c->pid), LF_STR("method", sl.method),
+		    LF_STR("route", sl.route[0] ? sl.route : NULL),
+		    LF_STR("principal", sl.principal[0] ? sl.principal : NULL),
+		    LF_STR("correlation_id", sl.correlation_id),
+		    LF_DBL("elapsed_seconds", (double)(now_ns - sl.busy_since_ns) / 1e9),
+		    LF_DBL("timeout_seconds", m->rt->cfg->request_timeout));
+	}
+}
+
+/*
+ * systemd (Type=notify): READY=1 once every worker of the generation
+ * accepts (at start and after a reload), STATUS= with a summary when it
+ * changes, WATCHDOG=1 at half the interval. Without NOTIFY_SOCKET these
+ * are no-ops.
+ */
+static void
+master_notify(struct master *m)
+{
+	size_t accepting = 0, other = 0;
+	int64_t t = now_ms();
+
+	for (size_t i = 0; i < MAX_CHILDREN; i++) {
+		const struct child *c = &m->children[i];
+
+		if (!c->in_use || c->kind != CHILD_WORKER || c->pid <= 0 || c->retiring)
+			continue;
+		if (c->generation == m->generation && c->ready_fd < 0)
+			accepting++;
+		else
+			other++;
+	}
+	if (accepting != m->accepting) {
+		m->accepting = accepting;
+		sd_notifyf(0, "STATUS=%zu of %ld workers accepting (generation %u)",
+		    accepting, m->rt->cfg->workers, m->generation);
+	}
+	if (!m->ready_sent && other == 0 && accepting >= (size_t)m->rt->cfg->workers) {
+		m->ready_sent = true;
+		sd_notify(0, "READY=1");
+		log_info("master.ready", LF_INT("pid", getpid()), LF_INT("workers", (int64_t)accepting),
+		    LF_INT("generation", m->generation));
+	}
+	if (m->watchdog_usec > 0 && t >= m->next_watchdog_ms) {
+		sd_notify(0, "WATCHDOG=1");
+		m->next_watchdog_ms = t + (int64_t)(m->watchdog_usec / 2000);
 	}
 }
 
@@ -415,10 +515,12 @@ master_reload(struct master *m)
 	struct config *cfg = m->rt->cfg;
 
 	log_info("master.reloading", LF_INT("generation", m->generation + 1));
+	sd_notify(0, "RELOADING=1");
 	if (startup_config(m->rt->env_file, &ncfg) != 0) {
 		log_init(cfg->log_level, NULL);
 		log_error("master.reload_refused",
 		    LF_STR("reason", "the new configuration is invalid; the pool keeps serving"));
+		sd_notify(0, "READY=1");
 		return;
 	}
 	if (startup_gates(&ncfg, &npolicy) > 0) {
@@ -427,6 +529,7 @@ master_reload(struct master *m)
 		    LF_STR("reason", "a start-up gate refused the new configuration; the pool keeps serving"));
 		authz_free(npolicy);
 		config_free(&ncfg);
+		sd_notify(0, "READY=1");
 		return;
 	}
 	/* The sockets stay: where they are needs a restart to change. */
@@ -450,6 +553,7 @@ master_reload(struct master *m)
 	authz_free(m->rt->policy);
 	m->rt->policy = npolicy;
 	m->generation++;
+	m->ready_sent = false;	/* READY=1 again once the new workers accept */
 	/* The projector reads the configuration too; the stats child keeps
 	 * its counters and needs nothing from it. */
 	signal_children(m, CHILD_PROJECTOR, SIGTERM);
@@ -466,6 +570,7 @@ master_begin_stop(struct master *m, int sig)
 	if (m->state == MASTER_STOPPING)
 		return;
 	m->state = MASTER_STOPPING;
+	sd_notify(0, "STOPPING=1");
 	m->deadline_ms = now_ms() + (int64_t)(m->rt->cfg->graceful_timeout * 1000);
 	log_info("master.stopping", LF_STR("signal", signal_name(sig, sname, sizeof(sname))),
 	    LF_DBL("graceful_timeout_seconds", m->rt->cfg->graceful_timeout));
@@ -508,15 +613,20 @@ master_next_timeout(struct master *m)
 			    (next < 0 || c->restart_at_ms < next))
 				next = c->restart_at_ms;
 		}
+	if (m->state == MASTER_RUNNING && (next < 0 || next > t + SCAN_EVERY_MS))
+		next = t + SCAN_EVERY_MS;	/* busy workers are checked every second */
+	if (m->watchdog_usec > 0 && m->next_watchdog_ms < next)
+		next = m->next_watchdog_ms;
 	if (next < 0)
 		return -1;
-	return next <= t ? 0 : (int)(next - t > 60000 ? 60000 : next - t);
+	return next <= t ? 0 : (int)(next - t);
 }
 
 static void
 install_master_signals(int pipe_wr)
 {
-	static const int sigs[] = { SIGCHLD, SIGTERM, SIGINT, SIGQUIT, SIGHUP };
+	/* SIGUSR2: a worker asks to be recycled (its scoreboard slot says so). */
+	static const int sigs[] = { SIGCHLD, SIGTERM, SIGINT, SIGQUIT, SIGHUP, SIGUSR2 };
 	struct sigaction sa = { .sa_handler = master_on_signal, .sa_flags = SA_RESTART };
 
 	sig_pipe_wr = pipe_wr;
@@ -578,7 +688,8 @@ master_run(struct runtime *rt)
 	master_fork(&m, slot_new(&m, CHILD_STATS));
 	master_fork(&m, slot_new(&m, CHILD_PROJECTOR));
 	master_converge(&m);
-	log_info("master.ready", LF_INT("pid", getpid()), LF_INT("workers", rt->cfg->workers));
+	if (sd_watchdog_enabled(0, &m.watchdog_usec) <= 0)
+		m.watchdog_usec = 0;
 
 	for (;;) {
 		struct pollfd pf[1 + MAX_CHILDREN];
@@ -594,7 +705,9 @@ master_run(struct runtime *rt)
 			break;
 		master_collect_ready(&m, pf + 1, n - 1);
 		if (m.state == MASTER_RUNNING) {
+			master_kill_overdue(&m);
 			master_converge(&m);
+			master_notify(&m);
 			continue;
 		}
 		/* Stopping: workers first; the others once they are all gone, so

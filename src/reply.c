@@ -22,6 +22,7 @@ static const struct {
 	[CORA_ERR_INTERNAL] = { 500, "internal" },
 	[CORA_ERR_NOT_IMPLEMENTED] = { 501, "not_implemented" },
 	[CORA_ERR_UNAVAILABLE] = { 503, "unavailable" },
+	[CORA_ERR_TIMEOUT] = { 504, "timeout" },
 };
 
 int

@@ -99,15 +99,21 @@ store_now(char buf[40])
 }
 
 void
-store_init(struct store *s, const char *conninfo)
+store_init(struct store *s, const char *conninfo, double deadline_seconds)
 {
 	memset(s, 0, sizeof(*s));
 	s->conninfo = conninfo;
+	s->deadline_seconds = deadline_seconds;
 }
 
 void
 store_close(struct store *s)
 {
+	if (s->cancel != NULL) {
+		worker_deadline_cancel(NULL);	/* the timer must not use it any more */
+		PQfreeCancel(s->cancel);
+	}
+	s->cancel = NULL;
 	if (s->conn != NULL)
 		PQfinish(s->conn);
 	s->conn = NULL;
@@ -140,6 +146,10 @@ store_ready(struct store *s)
 {
 	char err[512];
 
+	if (!s->deadline_armed && s->deadline_seconds > 0) {
+		s->deadline_armed = true;
+		worker_deadline_arm(s, s->deadline_seconds);
+	}
 	if (s->conn != NULL && PQstatus(s->conn) == CONNECTION_OK)
 		return CORA_OK;
 	if (s->conn != NULL)
@@ -177,6 +187,9 @@ store_ready(struct store *s)
 	if (s->failures > 0)
 		log_info("db.reconnected", LF_INT("attempts", s->failures + 1));
 	s->failures = 0;
+	s->cancel = PQgetCancel(s->conn);
+	if (s->deadline_armed)
+		worker_deadline_cancel(s->cancel);	/* the new connection's */
 	return CORA_OK;
 }
 

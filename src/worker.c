@@ -23,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -39,6 +40,8 @@
 #include "corad/store.h"
 
 static volatile sig_atomic_t	worker_stopping;
+static volatile sig_atomic_t	worker_deadline_hit;	/* CORA_REQUEST_TIMEOUT_SECONDS */
+static PGcancel *volatile	worker_cancel;		/* the running statement's */
 static int			worker_listen_fd = -1;
 static int			worker_dead_fd = -1;
 
@@ -60,6 +63,54 @@ static const struct {
 };
 
 static const char system_principal[] = "00000000-0000-0000-0000-000000000000";
+
+/*
+ * The request deadline: SIGALRM cancels the running statement (PQcancel is
+ * safe in a signal handler); the handler then fails, and the worker answers
+ * 504. The timer is armed only when a request first needs the database
+ * (store_ready), so requests that never touch it pay nothing.
+ */
+static void
+worker_on_alarm(int sig)
+{
+	char err[64];
+
+	(void)sig;
+	worker_deadline_hit = 1;
+	if (worker_cancel != NULL)
+		(void)PQcancel(worker_cancel, err, sizeof(err));
+}
+
+void
+worker_deadline_arm(struct store *s, double seconds)
+{
+	struct itimerval it = { .it_value = {
+		.tv_sec = (time_t)seconds,
+		.tv_usec = (suseconds_t)((seconds - (double)(time_t)seconds) * 1e6) } };
+
+	worker_cancel = s->cancel;
+	if (it.it_value.tv_sec == 0 && it.it_value.tv_usec == 0)
+		it.it_value.tv_usec = 1;
+	setitimer(ITIMER_REAL, &it, NULL);
+}
+
+void
+worker_deadline_cancel(PGcancel *cancel)
+{
+	worker_cancel = cancel;
+}
+
+static void
+worker_deadline_disarm(struct store *s)
+{
+	struct itimerval off = { 0 };
+
+	if (!s->deadline_armed)
+		return;
+	setitimer(ITIMER_REAL, &off, NULL);
+	s->deadline_armed = false;
+	worker_cancel = NULL;
+}
 
 static void
 worker_on_term(int sig)
@@ -429,6 +480,18 @@ worker_serve_one(struct request *r)
 	worker_board(r, SB_BUSY);
 
 	e = worker_pipeline(r);
+	worker_deadline_disarm(r->store);
+	if (worker_deadline_hit) {
+		worker_deadline_hit = 0;
+		if (r->status == 0) {
+			log_error("worker.deadline", LF_STR("correlation_id", r->correlation_id),
+			    LF_STR("method", r->method_name), LF_STR("path", r->path),
+			    LF_DBL("timeout_seconds", r->rt->cfg->request_timeout));
+			e = request_fail(r, CORA_ERR_TIMEOUT,
+			    "Request exceeded %g s and was cancelled (correlation id %s)",
+			    r->rt->cfg->request_timeout, r->correlation_id);
+		}
+	}
 	if (e == CORA_OK && (r->status == 0 || (r->idem.active && !r->idem.settled))) {
 		log_error("worker.no_reply", LF_STR("path", r->path),
 		    LF_STR("correlation_id", r->correlation_id));
@@ -441,12 +504,40 @@ worker_serve_one(struct request *r)
 	worker_board(r, SB_IDLE);
 }
 
+/* CORA_MAX_REQUESTS reached: the master starts a successor and retires
+ * this worker once the successor accepts; until then it keeps serving. */
+static void
+worker_ask_recycle(const struct runtime *rt)
+{
+	struct sb_slot *sl = &rt->sb->slots[rt->slot];
+
+	sb_write_begin(sl);
+	sl->recycle = 1;
+	sb_write_end(sl);
+	log_info("worker.recycle", LF_INT("pid", worker_pid), LF_INT("requests", sl->requests));
+	kill(getppid(), SIGUSR2);
+}
+
+/* CORA_MAX_REQUESTS plus up to 10 % jitter, so workers started together do
+ * not all recycle together; 0: never. */
+static uint64_t
+worker_recycle_after(long max)
+{
+	uint8_t r[16];
+
+	if (max <= 0)
+		return 0;
+	uuid_make_v4(r);
+	return (uint64_t)max + (max >= 10 ? (uint64_t)(r[0] << 8 | r[1]) % (uint64_t)(max / 10 + 1) : 0);
+}
+
 int
 worker_main(struct runtime *rt)
 {
 	struct sigaction sa = { .sa_handler = worker_on_term, .sa_flags = SA_RESTART };
 	FCGX_Request fcgi;
 	struct store store;
+	uint64_t served = 0, recycle_after = worker_recycle_after(rt->cfg->max_requests);
 	struct request req = { .rt = rt, .fcgi = &fcgi, .store = &store, .policy = rt->policy };
 	int rc, status = 0;
 
@@ -461,6 +552,9 @@ worker_main(struct runtime *rt)
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
+	sa.sa_handler = worker_on_alarm;
+	sigaction(SIGALRM, &sa, NULL);
+	sa.sa_handler = worker_on_term;
 	/* libfcgi installs a SIGUSR1 handler that makes accept fail; we stop
 	 * through SIGTERM only, so SIGUSR1 is ignored before FCGX_Init. */
 	sa.sa_handler = SIG_IGN;
@@ -472,7 +566,7 @@ worker_main(struct runtime *rt)
 		return 1;
 	}
 	handlers_init();
-	store_init(&store, rt->cfg->database_url);
+	store_init(&store, rt->cfg->database_url, rt->cfg->request_timeout);
 	request_reset(&req);
 	/* Tells the master this worker accepts: during a reload, an old worker
 	 * retires only after its successor has said so. */
@@ -490,6 +584,8 @@ worker_main(struct runtime *rt)
 			/* Nothing a failed handler left open survives into the next one. */
 			store_rollback(&store);
 			request_reset(&req);
+			if (++served == recycle_after)
+				worker_ask_recycle(rt);
 			continue;
 		}
 		/* EAGAIN while running: the accept timed out, nothing to do. */

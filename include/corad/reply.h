@@ -24,6 +24,7 @@ enum cora_err {
 	CORA_ERR_INTERNAL,	/* 500 {"detail":"Internal Server Error"} */
 	CORA_ERR_NOT_IMPLEMENTED,/* 501 the route exists, its handler does not yet */
 	CORA_ERR_UNAVAILABLE,	/* 503 {"detail":"Database unavailable"} + Retry-After */
+	CORA_ERR_TIMEOUT,	/* 504 past CORA_REQUEST_TIMEOUT_SECONDS */
 	CORA_ERR__MAX
 };
 

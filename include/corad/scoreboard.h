@@ -37,7 +37,8 @@ struct sb_slot {
 	int32_t			 pid;
 	uint8_t			 kind;		/* enum child_kind */
 	uint8_t			 state;		/* enum sb_state */
-	uint16_t		 pad;
+	uint8_t			 recycle;	/* the worker asks to be replaced */
+	uint8_t			 pad;
 	uint32_t		 generation;
 	uint64_t		 requests;	/* served by this process */
 	uint64_t		 busy_since_ns;	/* CLOCK_MONOTONIC, when BUSY */

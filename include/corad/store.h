@@ -22,6 +22,9 @@ struct store {
 	unsigned	 failures;	/* consecutive failed attempts */
 	bool		 schema_missing;/* statements do not prepare: not migrated */
 	unsigned	 errors;	/* failed calls: cora_db_errors_total */
+	PGcancel	*cancel;	/* for the request deadline */
+	bool		 deadline_armed;
+	double		 deadline_seconds;	/* CORA_REQUEST_TIMEOUT_SECONDS */
 };
 
 /* One event to append; strings are borrowed. */
@@ -36,7 +39,7 @@ struct new_event {
 
 /* Called by a worker at start: remembers the connection string; connects
  * lazily on the first request that needs the database. */
-void		store_init(struct store *s, const char *conninfo);
+void		store_init(struct store *s, const char *conninfo, double deadline_seconds);
 void		store_close(struct store *s);
 
 /*
@@ -76,6 +79,12 @@ enum cora_err	store_verdict(struct store *s, struct request *r, const char *name
 
 /* The highest applied migration, or -1 (with *e set) when unknown. */
 int		store_schema_version(struct store *s, enum cora_err *e);
+
+/* In a worker (worker.c): starts the request's deadline timer, which
+ * cancels the running statement through s->cancel; and names the cancel
+ * object of a connection made after the timer started. */
+void		worker_deadline_arm(struct store *s, double seconds);
+void		worker_deadline_cancel(PGcancel *cancel);
 
 /* RFC 3339 UTC with microseconds and Z, for now. */
 void		store_now(char buf[40]);

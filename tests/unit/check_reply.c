@@ -27,6 +27,7 @@ static const struct status_case statuses[] = {
 	{ CORA_ERR_INTERNAL,		500 },
 	{ CORA_ERR_NOT_IMPLEMENTED,	501 },
 	{ CORA_ERR_UNAVAILABLE,		503 },
+	{ CORA_ERR_TIMEOUT,		504 },
 };
 
 START_TEST(test_status)
