@@ -25,6 +25,7 @@ enum var_type {
 	V_LONG,		/* integer in [min, max] */
 	V_DOUBLE,	/* number in [min, max] */
 	V_LOGLEVEL,
+	V_POOLMODE,	/* session / transaction */
 	V_EXPORTER,
 	V_LISTEN,	/* CORA_LISTEN; unset: NULL */
 	V_ABSPATH,	/* absolute path */
@@ -40,14 +41,16 @@ struct var {
 
 #define OFF(f)	offsetof(struct config, f)
 
-/* The order matters only for DATABASE_OWNER_URL, whose default is the
- * DATABASE_URL parsed before it. */
+/* The order matters only for DATABASE_OWNER_URL and PROJECTOR_DATABASE_URL,
+ * whose default is the DATABASE_URL parsed before them. */
 static const struct var vars[] = {
 	{ "APP_ENV", V_STR, OFF(app_env), "local", 0, 0 },
 	{ "LOG_LEVEL", V_LOGLEVEL, OFF(log_level), "INFO", 0, 0 },
 	{ "DATABASE_URL", V_DBURL, OFF(database_url),
 	    "postgresql://cora:cora@localhost:5432/cora", 0, 0 },
 	{ "DATABASE_OWNER_URL", V_DBURL, OFF(database_owner_url), NULL, 0, 0 },
+	{ "DATABASE_POOL_MODE", V_POOLMODE, OFF(pool_transaction), "session", 0, 0 },
+	{ "PROJECTOR_DATABASE_URL", V_DBURL, OFF(projector_database_url), NULL, 0, 0 },
 	{ "MAX_REQUEST_BODY_SIZE_BYTES", V_LONG, OFF(max_body), "1048576", 1, INT_MAX },
 	{ "REQUIRE_AUTHENTICATED_PRINCIPAL", V_BOOL, OFF(require_principal), "false", 0, 0 },
 	{ "CORA_PRINCIPAL_PARAM", V_PARAM, OFF(principal_param), "HTTP_X_PRINCIPAL_ID", 0, 0 },
@@ -229,6 +232,15 @@ parse_var(const struct var *v, const char *value, struct config *cfg,
 			*(enum log_level *)dst = (enum log_level)l;
 		break;
 	}
+	case V_POOLMODE:
+		t = trimmed_dup(value);
+		if (strcasecmp(t, "session") == 0)
+			*(bool *)dst = false;
+		else if (strcasecmp(t, "transaction") == 0)
+			*(bool *)dst = true;
+		else
+			bad = "session or transaction (a PgBouncer pool in transaction mode)";
+		break;
 	case V_EXPORTER:
 		t = trimmed_dup(value);
 		if (strcasecmp(t, "none") == 0)
@@ -307,7 +319,8 @@ config_load_detailed(struct config *cfg, config_lookup_fn lookup, void *ctx,
 
 		if (!given)
 			value = v->def;
-		if (!given && strcmp(v->name, "DATABASE_OWNER_URL") == 0)
+		if (!given && (strcmp(v->name, "DATABASE_OWNER_URL") == 0 ||
+		    strcmp(v->name, "PROJECTOR_DATABASE_URL") == 0))
 			value = cfg->database_url;
 		if (!given && strcmp(v->name, "CORA_RUNTIME_DIR") == 0) {
 			/* systemd's RuntimeDirectory= sets this. */

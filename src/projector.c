@@ -137,7 +137,11 @@ projector_connect(struct projector *p)
 {
 	char err[512];
 
-	if ((p->conn = db_open(p->rt->cfg->database_url, "corad-projector", err, sizeof(err))) == NULL) {
+	/* Directly to PostgreSQL even when workers go through PgBouncer in
+	 * transaction mode: LISTEN and the session advisory lock need a
+	 * session of their own. */
+	if ((p->conn = db_open(p->rt->cfg->projector_database_url, "corad-projector", err,
+	    sizeof(err))) == NULL) {
 		log_error("projection.error", LF_STR("projection", PROJECTION_NAME),
 		    LF_STR("error", err));
 		return false;

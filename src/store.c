@@ -99,11 +99,12 @@ store_now(char buf[40])
 }
 
 void
-store_init(struct store *s, const char *conninfo, double deadline_seconds)
+store_init(struct store *s, const char *conninfo, double deadline_seconds, bool unnamed)
 {
 	memset(s, 0, sizeof(*s));
 	s->conninfo = conninfo;
 	s->deadline_seconds = deadline_seconds;
+	s->unnamed = unnamed;
 }
 
 void
@@ -141,6 +142,27 @@ store_backoff(struct store *s)
 	s->retry_at_ms = mono_ms() + delay;
 }
 
+/* Unnamed mode: one round trip that fails like preparing would when a
+ * table is missing (every statement names one of these). */
+static enum cora_err
+store_check_schema(struct store *s)
+{
+	PGresult *res = PQexec(s->conn, "SELECT 1 FROM events, actor_profile, entries_access_verdicts,"
+	    " idempotency_keys, proj_access_actor_summary, corad_schema_migrations LIMIT 0");
+	bool ok = PQresultStatus(res) == PGRES_TUPLES_OK;
+
+	if (!ok) {
+		s->schema_missing = !db_is_unavailable(s->conn, res);
+		s->errors++;
+		log_error("db.prepare_failed", LF_STR("statement", "schema check"),
+		    LF_STR("error", PQresultErrorMessage(res)));
+		store_close(s);
+		store_backoff(s);
+	}
+	PQclear(res);
+	return ok ? CORA_OK : CORA_ERR_UNAVAILABLE;
+}
+
 enum cora_err
 store_ready(struct store *s)
 {
@@ -167,7 +189,11 @@ store_ready(struct store *s)
 		return CORA_ERR_UNAVAILABLE;
 	}
 	s->schema_missing = false;
-	for (size_t i = 0; i < sizeof(statements) / sizeof(statements[0]); i++) {
+	/* Behind PgBouncer in transaction mode a prepared statement would live
+	 * on a server connection other transactions get next: send the SQL
+	 * with every call instead (unnamed statements), after checking once
+	 * that the schema has what it needs. */
+	for (size_t i = 0; i < sizeof(statements) / sizeof(statements[0]) && !s->unnamed; i++) {
 		PGresult *res = PQprepare(s->conn, statements[i].name, statements[i].sql, 0, NULL);
 
 		if (PQresultStatus(res) != PGRES_COMMAND_OK) {
@@ -184,6 +210,8 @@ store_ready(struct store *s)
 		}
 		PQclear(res);
 	}
+	if (s->unnamed && store_check_schema(s) != CORA_OK)
+		return CORA_ERR_UNAVAILABLE;
 	if (s->failures > 0)
 		log_info("db.reconnected", LF_INT("attempts", s->failures + 1));
 	s->failures = 0;
@@ -193,11 +221,22 @@ store_ready(struct store *s)
 	return CORA_OK;
 }
 
+static const char *
+statement_sql(const char *name)
+{
+	for (size_t i = 0; i < sizeof(statements) / sizeof(statements[0]); i++)
+		if (strcmp(statements[i].name, name) == 0)
+			return statements[i].sql;
+	return NULL;
+}
+
 PGresult *
 store_exec(struct store *s, const char *stmt, int n, const char *const *params,
     ExecStatusType want, enum cora_err *e, const char **sqlstate)
 {
-	PGresult *res = PQexecPrepared(s->conn, stmt, n, params, NULL, NULL, 0);
+	PGresult *res = s->unnamed ?
+	    PQexecParams(s->conn, statement_sql(stmt), n, NULL, params, NULL, NULL, 0) :
+	    PQexecPrepared(s->conn, stmt, n, params, NULL, NULL, 0);
 
 	if (sqlstate != NULL)
 		*sqlstate = NULL;
@@ -235,10 +274,29 @@ store_simple(struct store *s, const char *stmt)
 	return e;
 }
 
+/*
+ * In transaction pool mode a session setting would leak to whoever gets
+ * the server connection next: the deadline applies per transaction
+ * (SET LOCAL), with what is left of the request's time.
+ */
 enum cora_err
 store_begin(struct store *s)
 {
-	return store_simple(s, "begin");
+	enum cora_err e = store_simple(s, "begin");
+	char sql[64];
+	PGresult *res;
+
+	if (e != CORA_OK || !s->unnamed || s->deadline_seconds <= 0)
+		return e;
+	snprintf(sql, sizeof(sql), "SET LOCAL statement_timeout = %ld",
+	    (long)(s->deadline_seconds * 1000));
+	res = PQexec(s->conn, sql);
+	if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+		s->errors++;
+		e = db_is_unavailable(s->conn, res) ? CORA_ERR_UNAVAILABLE : CORA_ERR_INTERNAL;
+	}
+	PQclear(res);
+	return e;
 }
 
 enum cora_err

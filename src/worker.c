@@ -566,7 +566,8 @@ worker_main(struct runtime *rt)
 		return 1;
 	}
 	handlers_init();
-	store_init(&store, rt->cfg->database_url, rt->cfg->request_timeout);
+	store_init(&store, rt->cfg->database_url, rt->cfg->request_timeout,
+	    rt->cfg->pool_transaction);
 	request_reset(&req);
 	/* Tells the master this worker accepts: during a reload, an old worker
 	 * retires only after its successor has said so. */

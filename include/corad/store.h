@@ -25,6 +25,7 @@ struct store {
 	PGcancel	*cancel;	/* for the request deadline */
 	bool		 deadline_armed;
 	double		 deadline_seconds;	/* CORA_REQUEST_TIMEOUT_SECONDS */
+	bool		 unnamed;	/* DATABASE_POOL_MODE=transaction: no prepared statements */
 };
 
 /* One event to append; strings are borrowed. */
@@ -38,8 +39,11 @@ struct new_event {
 };
 
 /* Called by a worker at start: remembers the connection string; connects
- * lazily on the first request that needs the database. */
-void		store_init(struct store *s, const char *conninfo, double deadline_seconds);
+ * lazily on the first request that needs the database. `unnamed` sends
+ * every statement's text instead of preparing it (PgBouncer in
+ * transaction mode), and sets the deadline per transaction. */
+void		store_init(struct store *s, const char *conninfo, double deadline_seconds,
+		    bool unnamed);
 void		store_close(struct store *s);
 
 /*
