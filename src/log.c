@@ -15,6 +15,21 @@
 
 static enum log_level	 log_min = LOG_INFO;
 static const char	*log_logger = "corad";
+static char		 span_trace[33], span_id[17], span_flags[3];	/* "" when none */
+
+void
+log_set_span(const char *trace_id, const char *sid, const char *flags)
+{
+	snprintf(span_trace, sizeof(span_trace), "%s", trace_id);
+	snprintf(span_id, sizeof(span_id), "%s", sid);
+	snprintf(span_flags, sizeof(span_flags), "%s", flags);
+}
+
+void
+log_clear_span(void)
+{
+	span_trace[0] = span_id[0] = span_flags[0] = '\0';
+}
 
 static const char *const level_names[] = {
 	[LOG_DEBUG] = "debug",
@@ -110,6 +125,11 @@ log_emit(enum log_level level, const char *event, const struct log_field *fields
 	for (const struct log_field *f = fields; f != NULL && f->type != LF_T_END; f++)
 		if (f->type != LF_T_SKIP)
 			json_object_object_add(o, f->key, field_value(f));
+	if (span_trace[0] != '\0') {
+		json_object_object_add(o, "trace_id", json_object_new_string(span_trace));
+		json_object_object_add(o, "span_id", json_object_new_string(span_id));
+		json_object_object_add(o, "trace_flags", json_object_new_string(span_flags));
+	}
 
 	s = json_object_to_json_string_length(o,
 	    JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, &len);

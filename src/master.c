@@ -50,6 +50,7 @@ struct child {
 	enum sb_restart	 retire_reason;
 	bool		 recycling;	/* asked to be replaced (CORA_MAX_REQUESTS) */
 	bool		 killed;	/* past its request deadline: SIGKILLed */
+	bool		 reloading;	/* stopped by a reload, to start again at once */
 	int		 ready_fd;	/* worker's ready pipe until it reports, else -1 */
 	int64_t		 started_ms;
 	int64_t		 restart_at_ms;	/* when to fork again */
@@ -287,7 +288,8 @@ master_reap(struct master *m)
 
 		if (c == NULL)
 			continue;
-		if ((m->state == MASTER_RUNNING && !c->retiring) || sig || WEXITSTATUS(status) != 0)
+		if ((m->state == MASTER_RUNNING && !c->retiring && !c->reloading) || sig ||
+		    WEXITSTATUS(status) != 0)
 			lvl = LOG_WARNING;
 		log_emit(lvl, "master.child_exited", LOG_FIELDS(
 		    LF_INT("pid", pid), LF_STR("kind", child_kind_name(c->kind)),
@@ -316,7 +318,10 @@ master_reap(struct master *m)
 		if (m->state != MASTER_RUNNING || c->retiring ||
 		    (c->kind == CHILD_WORKER && c->generation != m->generation))
 			slot_free(c);
-		else
+		else if (c->reloading) {
+			c->reloading = false;
+			c->restart_at_ms = t;
+		} else
 			schedule_restart(c, t);
 	}
 }
@@ -554,9 +559,16 @@ master_reload(struct master *m)
 	m->rt->policy = npolicy;
 	m->generation++;
 	m->ready_sent = false;	/* READY=1 again once the new workers accept */
-	/* The projector reads the configuration too; the stats child keeps
-	 * its counters and needs nothing from it. */
-	signal_children(m, CHILD_PROJECTOR, SIGTERM);
+	/* The projector reads the configuration too: it starts again with the
+	 * new one. The stats child keeps running (spans in its queue). */
+	for (size_t i = 0; i < MAX_CHILDREN; i++) {
+		struct child *c = &m->children[i];
+
+		if (c->in_use && c->kind == CHILD_PROJECTOR && c->pid > 0) {
+			c->reloading = true;
+			kill(c->pid, SIGTERM);
+		}
+	}
 	log_info("master.reloaded", LF_INT("generation", m->generation),
 	    LF_INT("workers", cfg->workers));
 }

@@ -26,6 +26,7 @@
 
 #include <json-c/json.h>
 
+#include "corad/export.h"
 #include "corad/ipc.h"
 #include "corad/log.h"
 #include "corad/proc.h"
@@ -83,19 +84,32 @@ stats_request(struct sb_stats *st, const struct ipc_request_done *d)
 	st->response_size_count[route]++;
 	st->response_size_sum[route] += (double)d->response_bytes;
 	st->body_rejected += d->body_rejected != 0;
+	st->spans_dropped += d->spans_lost;
 	st->db_errors += d->db_errors;
 	for (int i = 0; i < SB_IDEM__MAX; i++)
 		st->idempotency[i] += (d->idem_events >> i) & 1;
 }
 
+/* Everything that arrives on the report socket. */
+union stats_datagram {
+	uint32_t		type;
+	struct ipc_request_done	requests[IPC_MAX_RECORDS];
+	struct span		spans[IPC_MAX_SPANS];
+};
+
+/* The exporter, NULL for OTEL_EXPORTER=none (spans are then not sent). */
+static struct exporter *exporter;
+
 /* One datagram holds one or more records of the same type. */
 static void
-stats_datagram(struct sb_stats *st, const void *buf, size_t len)
+stats_datagram(struct sb_stats *st, const union stats_datagram *dg, size_t len)
 {
-	const struct ipc_request_done *d = buf;
-
-	for (; len >= sizeof(*d) && d->type == IPC_REQUEST_DONE; d++, len -= sizeof(*d))
-		stats_request(st, d);
+	if (len >= sizeof(dg->requests[0]) && dg->type == IPC_REQUEST_DONE)
+		for (size_t i = 0; i < len / sizeof(dg->requests[0]); i++)
+			stats_request(st, &dg->requests[i]);
+	else if (len >= sizeof(dg->spans[0]) && dg->type == IPC_SPAN && exporter != NULL)
+		for (size_t i = 0; i < len / sizeof(dg->spans[0]); i++)
+			exporter_add(exporter, &dg->spans[i]);
 }
 
 /* Drains every queued record: called before answering a query too, so a
@@ -103,11 +117,25 @@ stats_datagram(struct sb_stats *st, const void *buf, size_t len)
 static void
 stats_drain(struct sb_stats *st, int fd)
 {
-	struct ipc_request_done buf[IPC_MAX_RECORDS];
+	union stats_datagram dg;
 	ssize_t n;
 
-	while ((n = recv(fd, buf, sizeof(buf), MSG_DONTWAIT)) > 0)
-		stats_datagram(st, buf, (size_t)n);
+	while ((n = recv(fd, &dg, sizeof(dg), MSG_DONTWAIT)) > 0)
+		stats_datagram(st, &dg, (size_t)n);
+}
+
+/* The exporter's own counts join the aggregates (which outlive it). */
+static void
+stats_exporter_counts(struct sb_stats *st)
+{
+	static uint64_t dropped, exported;	/* already added */
+
+	if (exporter == NULL)
+		return;
+	st->spans_dropped += exporter_dropped(exporter) - dropped;
+	st->spans_exported += exporter_exported(exporter) - exported;
+	dropped = exporter_dropped(exporter);
+	exported = exporter_exported(exporter);
 }
 
 /* --- /metrics ------------------------------------------------------------ */
@@ -391,6 +419,7 @@ stats_answer(struct scoreboard *sb, int lfd, int report_fd)
 	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
 	if (read(fd, &q, sizeof(q)) == (ssize_t)sizeof(q)) {
 		stats_drain(&sb->stats, report_fd);
+		stats_exporter_counts(&sb->stats);
 		if (q.type == STATS_QUERY_METRICS)
 			render_metrics(sb, &t);
 		else if (q.type == STATS_QUERY_STATUS)
@@ -425,24 +454,34 @@ stats_main(struct runtime *rt)
 		sb_write_end(sl);
 	}
 
+	exporter = exporter_new(rt->cfg);
 	while (!stats_stopping) {
-		struct pollfd pf[2] = {
+		struct pollfd pf[2 + 16] = {
 			{ .fd = rt->report_rd, .events = POLLIN },
 			{ .fd = rt->query_fd, .events = POLLIN },
 		};
+		int timeout = -1;
+		size_t n = 2;
 
-		if (poll(pf, 2, -1) < 0) {
-			if (errno == EINTR)
-				continue;
+		if (exporter != NULL)
+			n += exporter_pollfds(exporter, pf + 2, 16, &timeout);
+		if (poll(pf, n, timeout) < 0 && errno != EINTR) {
 			log_error("stats.poll_failed", LF_STR("error", strerror(errno)));
-			return 1;
+			break;
 		}
 		if (pf[0].revents & POLLIN)
 			stats_drain(&sb->stats, rt->report_rd);
 		if (pf[1].revents & POLLIN)
 			stats_answer(sb, rt->query_fd, rt->report_rd);
+		if (exporter != NULL) {
+			exporter_run(exporter);
+			stats_exporter_counts(&sb->stats);
+		}
 	}
 	/* What the workers sent before they left still counts. */
 	stats_drain(&sb->stats, rt->report_rd);
+	stats_exporter_counts(&sb->stats);
+	exporter_free(exporter);
+	exporter = NULL;
 	return 0;
 }

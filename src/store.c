@@ -4,6 +4,7 @@
  */
 #include "config.h"
 
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -172,8 +173,19 @@ store_ready(struct store *s)
 		s->deadline_armed = true;
 		worker_deadline_arm(s, s->deadline_seconds);
 	}
-	if (s->conn != NULL && PQstatus(s->conn) == CONNECTION_OK)
-		return CORA_OK;
+	if (s->conn != NULL && PQstatus(s->conn) == CONNECTION_OK) {
+		struct pollfd pf = { .fd = PQsocket(s->conn), .events = POLLIN };
+
+		/* An idle session has nothing to read unless the server closed it
+		 * (a restart): notice that now, not with the request's first
+		 * statement, and connect again. */
+		if (poll(&pf, 1, 0) == 0 || (PQconsumeInput(s->conn) == 1 &&
+		    PQstatus(s->conn) == CONNECTION_OK))
+			return CORA_OK;
+		log_warning("db.disconnected", LF_STR("error", PQerrorMessage(s->conn)));
+		s->failures = 0;
+		s->retry_at_ms = 0;
+	}
 	if (s->conn != NULL)
 		store_close(s);
 	if (mono_ms() < s->retry_at_ms) {

@@ -38,6 +38,7 @@
 #include "corad/route.h"
 #include "corad/scoreboard.h"
 #include "corad/store.h"
+#include "corad/trace.h"
 
 static volatile sig_atomic_t	worker_stopping;
 static volatile sig_atomic_t	worker_deadline_hit;	/* CORA_REQUEST_TIMEOUT_SECONDS */
@@ -45,21 +46,31 @@ static PGcancel *volatile	worker_cancel;		/* the running statement's */
 static int			worker_listen_fd = -1;
 static int			worker_dead_fd = -1;
 
-/* Handlers by route and method; NULL: the route's handler is not built yet. */
-static const struct {
+/*
+ * Handlers by route and method. Those of a bounded context run inside an
+ * INTERNAL span named <bc>.<command|query>.<Name> (SPEC section 12).
+ */
+struct handler {
 	enum route_id		 route;
 	enum http_method	 method;
 	handler_fn		 fn;
-} handler_table[] = {
-	{ ROUTE_HEALTH, METHOD_GET, handle_health },
-	{ ROUTE_READY, METHOD_GET, handle_ready },
-	{ ROUTE_METRICS, METHOD_GET, handle_metrics },
-	{ ROUTE_STATUS, METHOD_GET, handle_status },
-	{ ROUTE_ACTORS, METHOD_GET, handle_list_actors },
-	{ ROUTE_ACTORS, METHOD_POST, handle_register_actor },
-	{ ROUTE_ACTOR, METHOD_GET, handle_get_actor },
-	{ ROUTE_ACTOR_DEACTIVATE, METHOD_POST, handle_deactivate_actor },
-	{ ROUTE_ACTOR_PROFILE, METHOD_DELETE, handle_forget_actor },
+	const char		*bc;		/* NULL: no handler span */
+	const char		*kind;		/* "command" or "query" */
+	const char		*name;
+};
+
+static const struct handler handler_table[] = {
+	{ ROUTE_HEALTH, METHOD_GET, handle_health, NULL, NULL, NULL },
+	{ ROUTE_READY, METHOD_GET, handle_ready, NULL, NULL, NULL },
+	{ ROUTE_METRICS, METHOD_GET, handle_metrics, NULL, NULL, NULL },
+	{ ROUTE_STATUS, METHOD_GET, handle_status, NULL, NULL, NULL },
+	{ ROUTE_ACTORS, METHOD_GET, handle_list_actors, "access", "query", "ListActors" },
+	{ ROUTE_ACTORS, METHOD_POST, handle_register_actor, "access", "command", "RegisterActor" },
+	{ ROUTE_ACTOR, METHOD_GET, handle_get_actor, "access", "query", "GetActor" },
+	{ ROUTE_ACTOR_DEACTIVATE, METHOD_POST, handle_deactivate_actor, "access", "command",
+	  "DeactivateActor" },
+	{ ROUTE_ACTOR_PROFILE, METHOD_DELETE, handle_forget_actor, "access", "command",
+	  "ForgetActor" },
 };
 
 static const char system_principal[] = "00000000-0000-0000-0000-000000000000";
@@ -330,12 +341,12 @@ step_principal(struct request *r)
 	return CORA_OK;
 }
 
-static handler_fn
+static const struct handler *
 find_handler(enum route_id route, enum http_method m)
 {
 	for (size_t i = 0; i < sizeof(handler_table) / sizeof(handler_table[0]); i++)
 		if (handler_table[i].route == route && handler_table[i].method == m)
-			return handler_table[i].fn;
+			return &handler_table[i];
 	return NULL;
 }
 
@@ -381,24 +392,135 @@ worker_board(const struct request *r, enum sb_state state)
 	sb_write_end(sl);
 }
 
+/* --- spans ------------------------------------------------------------------ */
+
+static struct span	span_buf[IPC_MAX_SPANS];
+static size_t		span_n;
+static unsigned		spans_lost;	/* not handed to the stats child */
+
+static void
+worker_flush_spans(const struct runtime *rt)
+{
+	if (span_n == 0)
+		return;
+	if (!ipc_send(rt->report_wr, span_buf, span_n * sizeof(span_buf[0])))
+		spans_lost += (unsigned)span_n;
+	span_n = 0;
+}
+
+static struct span *
+span_new(struct request *r, enum span_kind kind, const uint8_t id[8], uint64_t start_ns)
+{
+	struct span *s;
+
+	if (span_n == IPC_MAX_SPANS)
+		worker_flush_spans(r->rt);
+	s = &span_buf[span_n++];
+	memset(s, 0, sizeof(*s));
+	s->type = IPC_SPAN;
+	s->kind = (uint8_t)kind;
+	s->flags = r->trace.flags;
+	memcpy(s->trace_id, r->trace.trace_id, sizeof(s->trace_id));
+	memcpy(s->span_id, id, sizeof(s->span_id));
+	s->start_ns = start_ns;
+	s->end_ns = trace_now_ns();
+	return s;
+}
+
+/* Makes `id` the span of the log lines that follow. */
+static void
+worker_log_span(const struct request *r, const uint8_t id[8])
+{
+	char trace[33], span[17], flags[3];
+
+	trace_hex(r->trace.trace_id, 16, trace);
+	trace_hex(id, 8, span);
+	trace_hex(&r->trace.flags, 1, flags);
+	log_set_span(trace, span, flags);
+}
+
+/* Runs a handler, inside its INTERNAL span when it belongs to a context. */
+static enum cora_err
+worker_run_handler(struct request *r, const struct handler *h)
+{
+	uint8_t id[8];
+	uint64_t start;
+	enum cora_err e;
+	struct span *s;
+
+	if (h->bc == NULL)
+		return h->fn(r);
+	trace_new_span_id(id);
+	start = r->export_spans ? trace_now_ns() : 0;
+	worker_log_span(r, id);
+	e = h->fn(r);
+	worker_log_span(r, r->server_span);
+	if (!r->export_spans)
+		return e;
+	s = span_new(r, SPAN_KIND_INTERNAL, id, start);
+	memcpy(s->parent_span_id, r->server_span, sizeof(s->parent_span_id));
+	s->has_parent = 1;
+	snprintf(s->name, sizeof(s->name), "%s.%s.%s", h->bc, h->kind, h->name);
+	snprintf(s->cora_bc, sizeof(s->cora_bc), "%s", h->bc);
+	snprintf(s->cora_op_key, sizeof(s->cora_op_key), "cora.%s", h->kind);
+	snprintf(s->cora_op_name, sizeof(s->cora_op_name), "%s", h->name);
+	snprintf(s->cora_principal_id, sizeof(s->cora_principal_id), "%s", r->principal_id);
+	if (e != CORA_OK) {
+		s->status = SPAN_STATUS_ERROR;
+		snprintf(s->status_message, sizeof(s->status_message), "%s", cora_err_name(e));
+	}
+	return e;
+}
+
+/* The SERVER span of the whole request, once it has been answered. */
+static void
+worker_server_span(struct request *r)
+{
+	struct span *s;
+
+	if (!r->export_spans)
+		return;
+	s = span_new(r, SPAN_KIND_SERVER, r->server_span, r->start_ns);
+	if (r->trace.has_parent) {
+		memcpy(s->parent_span_id, r->trace.parent_span_id, sizeof(s->parent_span_id));
+		s->has_parent = 1;
+	}
+	s->http_status = (uint16_t)r->status;
+	if (r->status >= 500)
+		s->status = SPAN_STATUS_ERROR;
+	snprintf(s->http_method, sizeof(s->http_method), "%s", r->method_name);
+	snprintf(s->url_path, sizeof(s->url_path), "%s", r->path);
+	if (r->match.id != ROUTE_NONE)
+		snprintf(s->http_route, sizeof(s->http_route), "%s", route_template(r->match.id));
+	snprintf(s->name, sizeof(s->name), "%s%s%s", r->method_name,
+	    r->match.id != ROUTE_NONE ? " " : "",
+	    r->match.id != ROUTE_NONE ? route_template(r->match.id) : "");
+}
+
 static enum cora_err
 worker_pipeline(struct request *r)
 {
-	enum cora_err e;
-	handler_fn fn;
+	const struct handler *h;
+	enum cora_err e, principal = CORA_OK;
+	bool matched = route_match(r->path, &r->match);
 
+	/* Route and principal are known before the body is read, so /status
+	 * shows them during a slow upload; their errors still come after the
+	 * body limit's, in the order of SPEC section 5. */
+	if (matched && routes[r->match.id].principal)
+		principal = step_principal(r);
+	worker_board(r, SB_BUSY);
 	if ((e = step_body(r)) != CORA_OK)
 		return e;
-	if (!route_match(r->path, &r->match))
+	if (!matched)
 		return CORA_ERR_NOT_FOUND;
 	if (!(routes[r->match.id].methods & r->method))
 		return CORA_ERR_METHOD;
-	if (routes[r->match.id].principal && (e = step_principal(r)) != CORA_OK)
-		return e;
-	if ((fn = find_handler(r->match.id, r->method)) == NULL)
+	if (principal != CORA_OK)
+		return principal;
+	if ((h = find_handler(r->match.id, r->method)) == NULL)
 		return CORA_ERR_NOT_IMPLEMENTED;
-	worker_board(r, SB_BUSY);	/* now with the route and the principal */
-	return fn(r);
+	return worker_run_handler(r, h);
 }
 
 /*
@@ -419,6 +541,7 @@ static pid_t			worker_pid;
 void
 worker_flush_reports(const struct runtime *rt)
 {
+	worker_flush_spans(rt);
 	if (report_n == 0)
 		return;
 	ipc_send(rt->report_wr, report_buf, report_n * sizeof(report_buf[0]));
@@ -447,11 +570,13 @@ worker_report(struct request *r)
 		.idem_events = r->idem_events,
 		.body_rejected = r->body_rejected,
 		.db_errors = r->db_errors,
+		.spans_lost = (uint16_t)(spans_lost > 65535 ? 65535 : spans_lost),
 		.request_bytes = (uint64_t)bytes,
 		.response_bytes = r->response_bytes,
 		.duration_ns = (uint64_t)((now.tv_sec - r->started.tv_sec) * 1000000000LL +
 		    (now.tv_nsec - r->started.tv_nsec)),
 	};
+	spans_lost = 0;
 	if (report_n == REPORT_BATCH || now_ms - report_first_ms >= REPORT_MAX_AGE_MS)
 		worker_flush_reports(r->rt);
 }
@@ -460,13 +585,19 @@ worker_report(struct request *r)
 static void
 worker_serve_one(struct request *r)
 {
-	uint8_t cid[16];
+	const struct config *cfg = r->rt->cfg;
 	enum cora_err e;
 	unsigned db_errors_before;
 
 	clock_gettime(CLOCK_MONOTONIC, &r->started);
-	uuid_make_v4(cid);
-	uuid_format(cid, r->correlation_id);
+	trace_begin(&r->trace, FCGX_GetParam("HTTP_TRACEPARENT", r->fcgi->envp),
+	    FCGX_GetParam("HTTP_TRACESTATE", r->fcgi->envp), cfg->otel_sampler_ratio);
+	trace_id_uuid(r->trace.trace_id, r->correlation_id);
+	trace_new_span_id(r->server_span);
+	r->export_spans = cfg->otel_exporter != OTEL_NONE && (r->trace.flags & TRACE_FLAG_SAMPLED);
+	if (r->export_spans)
+		r->start_ns = trace_now_ns();
+	worker_log_span(r, r->server_span);
 	r->method_name = FCGX_GetParam("REQUEST_METHOD", r->fcgi->envp);
 	if (r->method_name == NULL)
 		r->method_name = "";
@@ -477,7 +608,6 @@ worker_serve_one(struct request *r)
 		r->query = "";
 	r->match.id = ROUTE_NONE;
 	db_errors_before = r->store->errors;
-	worker_board(r, SB_BUSY);
 
 	e = worker_pipeline(r);
 	worker_deadline_disarm(r->store);
@@ -500,8 +630,10 @@ worker_serve_one(struct request *r)
 	if (e != CORA_OK)
 		reply_error(r, e);
 	r->db_errors = r->store->errors - db_errors_before;
+	worker_server_span(r);
 	worker_report(r);
 	worker_board(r, SB_IDLE);
+	log_clear_span();
 }
 
 /* CORA_MAX_REQUESTS reached: the master starts a successor and retires

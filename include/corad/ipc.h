@@ -40,7 +40,8 @@ struct ipc_request_done {
 	uint8_t		idem_events;	/* enum ipc_idem_event bits */
 	uint8_t		body_rejected;	/* 413 from the body limit */
 	uint32_t	db_errors;	/* failed database calls */
-	uint32_t	pad;
+	uint16_t	spans_lost;	/* spans this worker could not hand over */
+	uint16_t	pad;
 	uint64_t	request_bytes;
 	uint64_t	response_bytes;
 	uint64_t	duration_ns;

@@ -45,6 +45,14 @@ void	log_init(enum log_level min, const char *logger);
 void	log_set_logger(const char *logger);
 bool	log_enabled(enum log_level level);
 
+/*
+ * The span the process is working in: every line written while it is set
+ * carries trace_id, span_id and trace_flags (SPEC section 12). The strings
+ * are copied; log_clear_span() ends it.
+ */
+void	log_set_span(const char *trace_id, const char *span_id, const char *trace_flags);
+void	log_clear_span(void);
+
 /* Parses DEBUG/INFO/WARNING/ERROR (case-insensitive); -1 if unknown. */
 int	log_level_parse(const char *s);
 

@@ -14,6 +14,7 @@
 #include "corad/ids.h"
 #include "corad/reply.h"
 #include "corad/route.h"
+#include "corad/trace.h"
 
 struct runtime;
 struct store;
@@ -59,6 +60,12 @@ struct request {
 	unsigned		 db_errors;
 
 	struct idem_claim	 idem;		/* Idempotency-Key, when sent */
+
+	/* Tracing: correlation_id is the trace id as a UUID. */
+	struct trace_ctx	 trace;
+	uint8_t			 server_span[8];
+	uint64_t		 start_ns;	/* Unix epoch, for spans */
+	bool			 export_spans;	/* sampled, and an exporter is set */
 };
 
 void	request_reset(struct request *r);

@@ -1,18 +1,22 @@
 #!/usr/bin/env python3
 """A stand-in OTLP/HTTP collector for the end-to-end tests.
 
-    otlp_receiver.py [--delay SECONDS] PORTFILE OUTFILE
+    otlp_receiver.py [--delay SECONDS] [--headers FILE] PORTFILE OUTFILE
 
 Binds 127.0.0.1 on a free port and writes the port to PORTFILE (written to
 a temporary name and renamed, so a reader never sees half a number). Each
 POST /v1/traces body is appended to OUTFILE as one line (bodies are JSON,
 which holds no raw newline; one is replaced just in case) and flushed, then
 answered 200 with {}. Any other path gets 404. --delay makes every answer
-wait that long first (a slow collector). Standard library only.
+wait that long first (a slow collector). --headers appends the request
+headers of each accepted POST to FILE as one JSON object per line (names
+lowercased), so a test can check what the exporter sent. Standard library
+only.
 """
 
 import argparse
 import http.server
+import json
 import os
 import signal
 import sys
@@ -23,11 +27,13 @@ import time
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--delay", type=float, default=0.0, help="seconds to wait before answering")
+    ap.add_argument("--headers", metavar="FILE", help="append each POST's headers as a JSON line")
     ap.add_argument("portfile")
     ap.add_argument("outfile")
     args = ap.parse_args()
 
     out = open(args.outfile, "ab")
+    hdr_out = open(args.headers, "a") if args.headers else None
     lock = threading.Lock()
 
     class Handler(http.server.BaseHTTPRequestHandler):
@@ -47,6 +53,9 @@ def main():
                 self._answer(404, b'{"error":"not found"}')
                 return
             with lock:
+                if hdr_out is not None:
+                    hdr_out.write(json.dumps({k.lower(): v for k, v in self.headers.items()}) + "\n")
+                    hdr_out.flush()
                 out.write(body.replace(b"\n", b" ") + b"\n")
                 out.flush()
             if args.delay > 0:
@@ -73,6 +82,8 @@ def main():
         pass
     finally:
         out.close()
+        if hdr_out is not None:
+            hdr_out.close()
 
 
 if __name__ == "__main__":
