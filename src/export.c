@@ -25,9 +25,6 @@
 #include "corad/export.h"
 #include "corad/log.h"
 
-#define EXPORT_QUEUE_MAX	2048	/* spans waiting; more are dropped */
-#define EXPORT_BATCH		256	/* spans per request at most */
-#define EXPORT_DELAY_MS		1000	/* oldest waiting span sent by then */
 #define EXPORT_TIMEOUT_DEFAULT_MS	10000	/* OTel's OTEL_EXPORTER_OTLP_TIMEOUT default */
 #define EXPORT_DROP_LOG_MS	1000	/* queue-full drops: one log line per second at most */
 #define EXPORT_DEFAULT_ENDPOINT	"http://localhost:4318/v1/traces"
@@ -218,8 +215,13 @@ otlp_span(const struct span *s)
 		otlp_attr_int(attrs, "http.response.status_code", s->http_status);
 	} else {
 		otlp_attr_str(attrs, "cora.bc", JSTR(s->cora_bc));
-		if (s->cora_op_key[0] != '\0')
-			otlp_attr_str(attrs, s->cora_op_key, JSTR(s->cora_op_name));
+		if (s->cora_op_key[0] != '\0') {
+			char key[sizeof(s->cora_op_key)];
+
+			memcpy(key, s->cora_op_key, sizeof(key));
+			key[sizeof(key) - 1] = '\0';
+			otlp_attr_str(attrs, key, JSTR(s->cora_op_name));
+		}
 		otlp_attr_str(attrs, "cora.principal_id", JSTR(s->cora_principal_id));
 	}
 	json_object_object_add(o, "attributes", attrs);
@@ -547,7 +549,13 @@ otlp_setup(struct exporter *x, const struct config *cfg)
 	curl_easy_setopt(x->easy, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(x->easy, CURLOPT_WRITEFUNCTION, discard);
 	curl_easy_setopt(x->easy, CURLOPT_ERRORBUFFER, x->errbuf);
+	/* Only HTTP(S), whatever the URL says (configure accepts libcurl 7.68;
+	 * CURLOPT_PROTOCOLS_STR replaced the bit mask in 7.85). */
+#if LIBCURL_VERSION_NUM >= 0x075500
 	curl_easy_setopt(x->easy, CURLOPT_PROTOCOLS_STR, "http,https");
+#else
+	curl_easy_setopt(x->easy, CURLOPT_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
+#endif
 	curl_easy_setopt(x->easy, CURLOPT_USERAGENT, "corad/" PACKAGE_VERSION);
 	return 0;
 }

@@ -12,6 +12,7 @@
 #include <json-c/json.h>
 
 #include "corad/log.h"
+#include "corad/strutil.h"
 
 static enum log_level	 log_min = LOG_INFO;
 static const char	*log_logger = "corad";
@@ -20,9 +21,9 @@ static char		 span_trace[33], span_id[17], span_flags[3];	/* "" when none */
 void
 log_set_span(const char *trace_id, const char *sid, const char *flags)
 {
-	snprintf(span_trace, sizeof(span_trace), "%s", trace_id);
-	snprintf(span_id, sizeof(span_id), "%s", sid);
-	snprintf(span_flags, sizeof(span_flags), "%s", flags);
+	str_copy(span_trace, sizeof(span_trace), trace_id);
+	str_copy(span_id, sizeof(span_id), sid);
+	str_copy(span_flags, sizeof(span_flags), flags);
 }
 
 void

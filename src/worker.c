@@ -38,6 +38,7 @@
 #include "corad/route.h"
 #include "corad/scoreboard.h"
 #include "corad/store.h"
+#include "corad/strutil.h"
 #include "corad/trace.h"
 
 static volatile sig_atomic_t	worker_stopping;
@@ -382,11 +383,11 @@ worker_board(const struct request *r, enum sb_state state)
 	if (state == SB_BUSY) {
 		sl->busy_since_ns = (uint64_t)r->started.tv_sec * 1000000000u +
 		    (uint64_t)r->started.tv_nsec;
-		snprintf(sl->method, sizeof(sl->method), "%s", r->method_name);
-		snprintf(sl->route, sizeof(sl->route), "%s",
+		str_copy(sl->method, sizeof(sl->method), r->method_name);
+		str_copy(sl->route, sizeof(sl->route),
 		    r->match.id == ROUTE_NONE ? "" : route_template(r->match.id));
-		snprintf(sl->principal, sizeof(sl->principal), "%s", r->principal_id);
-		snprintf(sl->correlation_id, sizeof(sl->correlation_id), "%s", r->correlation_id);
+		str_copy(sl->principal, sizeof(sl->principal), r->principal_id);
+		str_copy(sl->correlation_id, sizeof(sl->correlation_id), r->correlation_id);
 	} else if (state == SB_IDLE && r->status != 0)
 		sl->requests++;
 	sb_write_end(sl);

@@ -14,6 +14,10 @@
 #include "corad/config.h"
 #include "corad/trace.h"
 
+#define EXPORT_QUEUE_MAX	2048	/* spans waiting; more are dropped */
+#define EXPORT_BATCH		256	/* spans per request at most */
+#define EXPORT_DELAY_MS		1000	/* oldest waiting span sent by then */
+
 struct exporter;
 
 /* NULL for OTEL_EXPORTER=none. For otlp, the endpoint is

@@ -343,7 +343,7 @@ dropped_positive() {
 	v=$(metric cora_spans_dropped_total)
 	[[ $v =~ ^[0-9]+$ && $v -gt 0 ]]
 }
-if wait_until 10 dropped_positive; then
+if wait_until 5 dropped_positive; then
 	pass "GET /metrics: cora_spans_dropped_total > 0 once the collector is gone"
 else
 	fail "GET /metrics: cora_spans_dropped_total > 0 once the collector is gone" \

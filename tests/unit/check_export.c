@@ -33,11 +33,6 @@
 #include "corad/trace.h"
 #include "tap_main.h"
 
-/* As export.c names them (export.h documents them by name). */
-#define EXPORT_QUEUE_MAX	2048
-#define EXPORT_BATCH		256
-#define EXPORT_DELAY_MS		1000
-
 static const uint8_t	trace_id[16] = {
 	0x4b, 0xf9, 0x2f, 0x35, 0x77, 0xb3, 0x4d, 0xa6,
 	0xa3, 0xce, 0x92, 0x9d, 0x0e, 0x0e, 0x47, 0x36,
