@@ -10,42 +10,9 @@
 E2E_DIR=$(dirname "$0")
 . "$E2E_DIR/lib.sh"
 . "$E2E_DIR/pg.sh"
-# lib.sh's cleanup ends with `exit`: stop PostgreSQL first, keeping the status.
-pg_cleanup() {
-	local rc=$?
-	pg_stop
-	(exit "$rc")
-	cleanup
-}
-trap pg_cleanup EXIT
-need_tools psql
+db_setup
 
-pg_start || { fail "PostgreSQL starts"; done_testing; exit; }
-DB="postgresql:///cora?host=$PGHOST&user=postgres"	# superuser, database cora
-q() { sql_as "$DB" "$1"; }
-
-if DATABASE_OWNER_URL=$PG_OWNER_URL "$CORAD_BIN" migrate >"$T/migrate.log" 2>&1; then
-	pass "corad migrate applies the shipped migrations"
-else
-	fail "corad migrate applies the shipped migrations" "$(cat "$T/migrate.log")"
-	done_testing
-	exit
-fi
-
-nginx_server main \
-	's|^\([[:space:]]*\)# \(auth_request /_cora_auth;\)|\1\2|' \
-	's|^\([[:space:]]*\)# \(auth_request_set \$cora_principal \$upstream_http_x_principal_id;\)|\1\2|' \
-	's|proxy_pass http://127\.0\.0\.1:9000/auth;|proxy_pass http://127.0.0.1:@PORT_authsvc@/auth;|'
-nginx_raw authsvc <<'EOF'
-server {
-	listen 127.0.0.1:@PORT@;
-	access_log @T@/authsvc-access.log;
-	location = /auth {
-		add_header X-Principal-Id $http_x_principal_id;
-		return 204;
-	}
-}
-EOF
+nginx_server_auth main
 nginx_start || { fail "nginx starts"; done_testing; exit; }
 corad_start DATABASE_URL="$PG_APP_URL" CORA_WORKERS=2 ||
 	{ fail "corad serve starts as cora_app"; done_testing; exit; }

@@ -7,43 +7,10 @@
 E2E_DIR=$(dirname "$0")
 . "$E2E_DIR/lib.sh"
 . "$E2E_DIR/pg.sh"
-# lib.sh's cleanup ends with `exit`: stop PostgreSQL first, keeping the status.
-pg_cleanup() {
-	local rc=$?
-	pg_stop
-	(exit "$rc")
-	cleanup
-}
-trap pg_cleanup EXIT
-need_tools psql
-
-pg_start || { fail "PostgreSQL starts"; done_testing; exit; }
-DB="postgresql:///cora?host=$PGHOST&user=postgres"	# superuser, database cora
-q() { sql_as "$DB" "$1"; }
-
-if DATABASE_OWNER_URL=$PG_OWNER_URL "$CORAD_BIN" migrate >"$T/migrate.log" 2>&1; then
-	pass "corad migrate applies the shipped migrations"
-else
-	fail "corad migrate applies the shipped migrations" "$(cat "$T/migrate.log")"
-	done_testing
-	exit
-fi
+db_setup
 
 # nginx passes the principal the stand-in authentication service vouches for.
-nginx_server main \
-	's|^\([[:space:]]*\)# \(auth_request /_cora_auth;\)|\1\2|' \
-	's|^\([[:space:]]*\)# \(auth_request_set \$cora_principal \$upstream_http_x_principal_id;\)|\1\2|' \
-	's|proxy_pass http://127\.0\.0\.1:9000/auth;|proxy_pass http://127.0.0.1:@PORT_authsvc@/auth;|'
-nginx_raw authsvc <<'EOF'
-server {
-	listen 127.0.0.1:@PORT@;
-	access_log @T@/authsvc-access.log;
-	location = /auth {
-		add_header X-Principal-Id $http_x_principal_id;
-		return 204;
-	}
-}
-EOF
+nginx_server_auth main
 nginx_start || { fail "nginx starts"; done_testing; exit; }
 
 P1=0190a1f4-7c3e-7d2a-9b1c-2f3e4d5a6b7c

@@ -8,27 +8,7 @@
 E2E_DIR=$(dirname "$0")
 . "$E2E_DIR/lib.sh"
 . "$E2E_DIR/pg.sh"
-# lib.sh's cleanup ends with `exit`: stop PostgreSQL first, keeping the status.
-pg_cleanup() {
-	local rc=$?
-	pg_stop
-	(exit "$rc")
-	cleanup
-}
-trap pg_cleanup EXIT
-need_tools psql
-
-pg_start || { fail "PostgreSQL starts"; done_testing; exit; }
-DB="postgresql:///cora?host=$PGHOST&user=postgres"	# superuser, database cora
-q() { sql_as "$DB" "$1"; }
-
-if DATABASE_OWNER_URL=$PG_OWNER_URL "$CORAD_BIN" migrate >"$T/migrate.log" 2>&1; then
-	pass "corad migrate applies the shipped migrations"
-else
-	fail "corad migrate applies the shipped migrations" "$(cat "$T/migrate.log")"
-	done_testing
-	exit
-fi
+db_setup
 
 nginx_server main
 nginx_start || { fail "nginx starts"; done_testing; exit; }

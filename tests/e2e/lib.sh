@@ -349,6 +349,32 @@ nginx_raw() {
 	NGX_RAW[$1]=$(cat)
 }
 
+# nginx_server_auth name [sed-expression...]: nginx_server with the shipped
+# configuration's auth_request step enabled. It asks a stand-in
+# authentication service (one per script) that vouches for whatever
+# X-Principal-Id the client sent: the principal then reaches corad the way
+# production sends it, from the proxy's own step.
+nginx_server_auth() {
+	local name=$1
+	shift
+	nginx_server "$name" \
+		's|^\([[:space:]]*\)# \(auth_request /_cora_auth;\)|\1\2|' \
+		's|^\([[:space:]]*\)# \(auth_request_set \$cora_principal \$upstream_http_x_principal_id;\)|\1\2|' \
+		's|proxy_pass http://127\.0\.0\.1:9000/auth;|proxy_pass http://127.0.0.1:@PORT_authsvc@/auth;|' \
+		"$@"
+	[[ -n ${NGX_KIND[authsvc]:-} ]] && return
+	nginx_raw authsvc <<'EOF'
+server {
+	listen 127.0.0.1:@PORT@;
+	access_log @T@/authsvc-access.log;
+	location = /auth {
+		add_header X-Principal-Id $http_x_principal_id;
+		return 204;
+	}
+}
+EOF
+}
+
 nginx_url() { echo "http://127.0.0.1:${NGX_PORT[$1]}"; }
 
 ngx_subst() {	# text: replaces @PORT_<name>@ and @T@
@@ -643,11 +669,13 @@ need_tools() {
 		command -v "$t" >/dev/null 2>&1 || missing+=" $t"
 	done
 	if [[ -n $missing ]]; then
-		echo "1..0 # SKIP missing tools:$missing"
+		# scripts/quickstart installs every one of them: a missing tool is
+		# a broken set-up, not a reason to skip.
+		echo "Bail out! missing tools:$missing (run scripts/quickstart test)"
 		TAP_DONE=1
-		exit 0
+		exit 1
 	fi
 }
 need_tools curl jq pgrep setsid timeout ss
-[[ -x $NGINX ]] || { echo "1..0 # SKIP nginx not found"; TAP_DONE=1; exit 0; }
+[[ -x $NGINX ]] || { echo "Bail out! nginx not found"; TAP_DONE=1; exit 1; }
 [[ -x $CORAD_BIN ]] || { echo "Bail out! $CORAD_BIN is not executable"; TAP_DONE=1; exit 1; }

@@ -6,19 +6,11 @@
 E2E_DIR=$(dirname "$0")
 . "$E2E_DIR/lib.sh"
 . "$E2E_DIR/pg.sh"
-# lib.sh's cleanup ends with `exit`: stop PostgreSQL first, keeping the status.
-pg_cleanup() {
-	local rc=$?
-	pg_stop
-	(exit "$rc")
-	cleanup
-}
 trap pg_cleanup EXIT
 need_tools psql
 
 pg_start || { fail "PostgreSQL starts"; done_testing; exit; }
 DB="postgresql:///cora?host=$PGHOST&user=postgres"	# superuser, database cora
-q() { sql_as "$DB" "$1"; }
 
 # migrate name [VAR=value...]: runs `corad migrate` as the owner (20 s limit);
 # sets MIG_STATUS, MIG_OUT (stdout), MIG_ERR (stderr file, the JSON log).

@@ -11,15 +11,7 @@
 E2E_DIR=$(dirname "$0")
 . "$E2E_DIR/lib.sh"
 . "$E2E_DIR/pg.sh"
-# lib.sh's cleanup ends with `exit`: stop PostgreSQL first, keeping the status.
-obs_cleanup() {
-	local rc=$?
-	pg_stop
-	(exit "$rc")
-	cleanup
-}
-trap obs_cleanup EXIT
-need_tools psql shuf
+need_tools shuf
 
 # --- reading /metrics --------------------------------------------------------------
 # A scrape is kept as $T/m-<name>.txt (the text) and $T/m-<name>.json (the
@@ -92,35 +84,13 @@ num_cmp() {	# num_cmp got ge|gt expected desc
 
 # --- set-up ---------------------------------------------------------------------
 
-pg_start || { fail "PostgreSQL starts"; done_testing; exit; }
-if DATABASE_OWNER_URL=$PG_OWNER_URL "$CORAD_BIN" migrate >"$T/migrate.log" 2>&1; then
-	pass "corad migrate applies the shipped migrations"
-else
-	fail "corad migrate applies the shipped migrations" "$(cat "$T/migrate.log")"
-	done_testing
-	exit
-fi
+db_setup
 
-AUTH_SED=(
-	's|^\([[:space:]]*\)# \(auth_request /_cora_auth;\)|\1\2|'
-	's|^\([[:space:]]*\)# \(auth_request_set \$cora_principal \$upstream_http_x_principal_id;\)|\1\2|'
-	's|proxy_pass http://127\.0\.0\.1:9000/auth;|proxy_pass http://127.0.0.1:@PORT_authsvc@/auth;|'
-)
-nginx_server main "${AUTH_SED[@]}"
+nginx_server_auth main
 # Without nginx's body limit and without request buffering: corad reads the
 # body as it arrives (slow uploads) and applies its own limit.
-nginx_server stream "${AUTH_SED[@]}" \
+nginx_server_auth stream \
 	's|client_max_body_size 1m;|client_max_body_size 0; fastcgi_request_buffering off;|'
-nginx_raw authsvc <<'EOF'
-server {
-	listen 127.0.0.1:@PORT@;
-	access_log @T@/authsvc-access.log;
-	location = /auth {
-		add_header X-Principal-Id $http_x_principal_id;
-		return 204;
-	}
-}
-EOF
 nginx_start || { fail "nginx starts"; done_testing; exit; }
 STREAM=$(nginx_url stream)
 corad_start DATABASE_URL="$PG_APP_URL" CORA_WORKERS=3 ||

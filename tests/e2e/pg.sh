@@ -65,3 +65,31 @@ pg_up() {
 sql_as() {
 	psql -qAtX -v ON_ERROR_STOP=1 "$1" -c "$2"
 }
+
+# The EXIT trap of a script that uses PostgreSQL: stops it, then runs
+# lib.sh's cleanup (which ends with exit), keeping the script's status.
+pg_cleanup() {
+	local rc=$?
+	pg_stop
+	(exit "$rc")
+	cleanup
+}
+
+# db_setup: a private cluster with the shipped migrations applied by
+# `corad migrate` as the owner. DB is the superuser's URL on database cora;
+# q runs one statement there.
+db_setup() {
+	trap pg_cleanup EXIT
+	need_tools psql
+	pg_start || { fail "PostgreSQL starts"; done_testing; exit; }
+	DB="postgresql:///cora?host=$PGHOST&user=postgres"
+	if DATABASE_OWNER_URL=$PG_OWNER_URL "$CORAD_BIN" migrate >"$T/migrate.log" 2>&1; then
+		pass "corad migrate applies the shipped migrations"
+	else
+		fail "corad migrate applies the shipped migrations" "$(cat "$T/migrate.log")"
+		done_testing
+		exit
+	fi
+}
+
+q() { sql_as "$DB" "$1"; }

@@ -25,20 +25,7 @@ passed() {
 }
 
 nginx_server main
-nginx_server auth \
-	's|^\([[:space:]]*\)# \(auth_request /_cora_auth;\)|\1\2|' \
-	's|^\([[:space:]]*\)# \(auth_request_set \$cora_principal \$upstream_http_x_principal_id;\)|\1\2|' \
-	's|proxy_pass http://127\.0\.0\.1:9000/auth;|proxy_pass http://127.0.0.1:@PORT_authsvc@/auth;|'
-nginx_raw authsvc <<'EOF'
-server {
-	listen 127.0.0.1:@PORT@;
-	access_log @T@/authsvc-access.log;
-	location = /auth {
-		add_header X-Principal-Id $http_x_principal_id;
-		return 204;
-	}
-}
-EOF
+nginx_server_auth auth
 nginx_start || { fail "nginx starts"; done_testing; exit; }
 A=$(nginx_url auth)
 ok "the auth variant really enables auth_request" \

@@ -9,21 +9,8 @@
 E2E_DIR=$(dirname "$0")
 . "$E2E_DIR/lib.sh"
 . "$E2E_DIR/pg.sh"
-# lib.sh's cleanup ends with `exit`: stop PostgreSQL first, keeping the status.
-trap 'e2e_rc=$?; pg_stop; (exit $e2e_rc); cleanup' EXIT
-need_tools psql cgi-fcgi
-
-pg_start || { fail "PostgreSQL starts"; done_testing; exit; }
-DB="postgresql:///cora?host=$PGHOST&user=postgres"	# superuser, database cora
-q() { sql_as "$DB" "$1"; }
-
-if DATABASE_OWNER_URL=$PG_OWNER_URL "$CORAD_BIN" migrate >"$T/migrate.log" 2>&1; then
-	pass "corad migrate applies the shipped migrations"
-else
-	fail "corad migrate applies the shipped migrations" "$(cat "$T/migrate.log")"
-	done_testing
-	exit
-fi
+need_tools cgi-fcgi
+db_setup
 
 LOG_A=$T/corad-a.log
 LOG_B=$T/corad-b.log

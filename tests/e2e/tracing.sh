@@ -15,15 +15,7 @@
 E2E_DIR=$(dirname "$0")
 . "$E2E_DIR/lib.sh"
 . "$E2E_DIR/pg.sh"
-# lib.sh's cleanup ends with `exit`: stop PostgreSQL first, keeping the status.
-pg_cleanup() {
-	local rc=$?
-	pg_stop
-	(exit "$rc")
-	cleanup
-}
-trap pg_cleanup EXIT
-need_tools psql python3
+need_tools python3
 
 RECEIVER=$E2E_DIR/otlp_receiver.py
 HEX32_RE='^[0-9a-f]{32}$'
@@ -36,33 +28,9 @@ TP_TRACE=4bf92f3577b34da6a3ce929d0e0e4736
 TP_PARENT=00f067aa0ba902b7
 TP="00-$TP_TRACE-$TP_PARENT-01"
 TP_CID=4bf92f35-77b3-4da6-a3ce-929d0e0e4736
+db_setup
 
-pg_start || { fail "PostgreSQL starts"; done_testing; exit; }
-DB="postgresql:///cora?host=$PGHOST&user=postgres"	# superuser, database cora
-q() { sql_as "$DB" "$1"; }
-
-if DATABASE_OWNER_URL=$PG_OWNER_URL "$CORAD_BIN" migrate >"$T/migrate.log" 2>&1; then
-	pass "corad migrate applies the shipped migrations"
-else
-	fail "corad migrate applies the shipped migrations" "$(cat "$T/migrate.log")"
-	done_testing
-	exit
-fi
-
-nginx_server main \
-	's|^\([[:space:]]*\)# \(auth_request /_cora_auth;\)|\1\2|' \
-	's|^\([[:space:]]*\)# \(auth_request_set \$cora_principal \$upstream_http_x_principal_id;\)|\1\2|' \
-	's|proxy_pass http://127\.0\.0\.1:9000/auth;|proxy_pass http://127.0.0.1:@PORT_authsvc@/auth;|'
-nginx_raw authsvc <<'EOF'
-server {
-	listen 127.0.0.1:@PORT@;
-	access_log @T@/authsvc-access.log;
-	location = /auth {
-		add_header X-Principal-Id $http_x_principal_id;
-		return 204;
-	}
-}
-EOF
+nginx_server_auth main
 nginx_start || { fail "nginx starts"; done_testing; exit; }
 
 # --- helpers ----------------------------------------------------------------------

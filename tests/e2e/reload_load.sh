@@ -1,0 +1,194 @@
+#!/bin/bash
+# Reload and stop under load (SPEC section 1, doc/corad.8 SIGNALS), through
+# nginx: five SIGHUP reloads, each re-reading the --env-file, while wrk keeps
+# GET /health busy, fail no request; a configuration that does not parse is
+# refused and the pool keeps serving; SIGTERM lets every request nginx has
+# already handed over finish. No database: /health does not need one.
+. "$(dirname "$0")/lib.sh"
+need_tools wrk python3
+
+nginx_server main
+# No body limit and no request buffering: corad reads a slow body while it
+# arrives, so the request is in flight inside the worker (as graceful.sh).
+nginx_server stream \
+	's|client_max_body_size 1m;|client_max_body_size 0; fastcgi_request_buffering off;|'
+nginx_start || { fail "nginx starts"; done_testing; exit; }
+S=$(nginx_url stream)
+
+# corad reads LOG_LEVEL and CORA_WORKERS from the env file, which SIGHUP
+# reads again. A variable set in the environment wins over the file, so the
+# wrapper removes the two that lib.sh's corad_env sets.
+ENVF=$T/corad.env
+REAL_CORAD=$CORAD_BIN
+cat >"$T/corad-envfile" <<EOF
+#!/bin/bash
+exec env -u LOG_LEVEL -u CORA_WORKERS "$REAL_CORAD" "\$@" --env-file "$ENVF"
+EOF
+chmod +x "$T/corad-envfile"
+corad_start_envfile() {
+	local rc=0
+	CORAD_BIN=$T/corad-envfile
+	corad_start "$@" || rc=1
+	CORAD_BIN=$REAL_CORAD
+	return $rc
+}
+
+# A stand-in for systemd's notification socket (one line per datagram) to
+# count reloads whatever LOG_LEVEL lets into the log.
+NOTIFY_SOCK=$T/notify.sock
+NOTIFY_LOG=$T/notify.log
+python3 -u -c '
+import socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+s.bind(sys.argv[1])
+print("LISTENING", flush=True)
+while True:
+    print(s.recv(65536).decode("utf-8", "replace").replace("\n", "\\n"), flush=True)
+' "$NOTIFY_SOCK" >"$NOTIFY_LOG" 2>"$T/notify.err" &
+NOTIFY_PID=$!
+EXTRA_PIDS+=("$NOTIFY_PID")
+disown "$NOTIFY_PID"
+wait_until 10 grep -q LISTENING "$NOTIFY_LOG" || diag "notify listener: $(cat "$T/notify.err")"
+# The sequence of RELOADING=1 / READY=1 messages, one letter each (L, R).
+notify_seq() { grep -xE 'RELOADING=1|READY=1' "$NOTIFY_LOG" | sed -e 's/^RELOADING=1$/L/' -e 's/^READY=1$/R/' | tr -d '\n'; }
+
+# wrk_field output name: Non-2xx count, socket error total, request count.
+wrk_non2xx() { awk '/Non-2xx or 3xx responses:/ { n = $NF } END { print n + 0 }' "$1"; }
+wrk_sockerr() {
+	awk '/Socket errors:/ { gsub(/,/, ""); n = $4 + $6 + $8 + $10 } END { print n + 0 }' "$1"
+}
+wrk_requests() { awk '/ requests in / { n = $1 } END { print n + 0 }' "$1"; }
+
+# --- 5. five reloads under load -------------------------------------------------------
+printf 'LOG_LEVEL=INFO\nCORA_WORKERS=2\n' >"$ENVF"
+corad_start_envfile NOTIFY_SOCKET="$NOTIFY_SOCK" ||
+	{ fail "corad starts with --env-file"; done_testing; exit; }
+M=$(master_pid)
+ok "two workers (CORA_WORKERS from the env file)" wait_until 5 eval '[[ $(worker_count) -eq 2 ]]'
+ok "READY=1 at start" wait_until 5 eval '[[ $(notify_seq) == R ]]'
+initial=$(worker_pids)
+
+timeout 30 wrk -t1 -c8 -d12s --timeout 5s "$BASE/health" >"$T/wrk-reload.out" 2>&1 &
+wrk_pid=$!
+EXTRA_PIDS+=("$wrk_pid")
+sleep 1.5
+level=INFO
+for i in 1 2 3 4 5; do
+	[[ $level == INFO ]] && level=WARNING || level=INFO
+	printf 'LOG_LEVEL=%s\nCORA_WORKERS=2\n' "$level" >"$ENVF.tmp" && mv "$ENVF.tmp" "$ENVF"
+	kill -HUP "$M"
+	sleep 1.5
+done
+wait_exit "$wrk_pid" 25
+is "$EXIT_STATUS" 0 "wrk ran 12 s against GET /health during the reloads"
+diag "$(grep -E 'requests in|Non-2xx|Socket errors|Requests/sec' "$T/wrk-reload.out")"
+cmp_ok "$(wrk_requests "$T/wrk-reload.out")" -ge 100 "wrk made requests ($(wrk_requests "$T/wrk-reload.out"))"
+is "$(wrk_non2xx "$T/wrk-reload.out")" 0 "5 reloads under load: no Non-2xx or 3xx response"
+is "$(wrk_sockerr "$T/wrk-reload.out")" 0 "5 reloads under load: no socket errors"
+ok "the master survived the reloads" alive "$M"
+is "$(notify_seq)" RLRLRLRLRLR "sd_notify: RELOADING=1 then READY=1 for each of the 5 reloads"
+ok "STATUS= reports generation 5 with both workers accepting" \
+	grep -qx 'STATUS=2 of 2 workers accepting (generation 5)' "$NOTIFY_LOG"
+# Each reload read the file again: LOG_LEVEL alternated WARNING, INFO,
+# WARNING, INFO, WARNING. An info line is logged at INFO only, so
+# master.reloaded (logged under the new level) appears for the reloads into
+# INFO (generations 2 and 4), master.reloading (logged under the old level)
+# for the reloads out of INFO (generations 1, 3 and 5).
+is "$(log_select master.reloaded | jq -s -c 'map(.generation)')" '[2,4]' \
+	"log: master.reloaded for the reloads into LOG_LEVEL=INFO (generations 2 and 4)"
+is "$(log_select master.reloading | jq -s -c 'map(.generation)')" '[1,3,5]' \
+	"log: master.reloading for the reloads out of LOG_LEVEL=INFO (generations 1, 3 and 5)"
+log_select master.reloaded | jq -e -s 'all(.workers == 2)' >/dev/null
+is "$?" 0 "log: master.reloaded says workers 2"
+ok "log: retired workers exited (master.child_exited retired:true)" \
+	log_has master.child_exited '.kind == "worker" and .retired == true'
+nok "log: no worker crashed or was killed" \
+	log_has master.child_exited '.kind == "worker" and (.signal != null or .exit_code != 0)'
+final=$(worker_pids)
+is "$(count_lines "$final")" 2 "two workers after the reloads"
+is "$(comm -12 <(echo "$initial") <(echo "$final") | tr '\n' ' ')" "" \
+	"every worker was replaced (initial: $(echo $initial), now: $(echo $final))"
+ok "no generation 0 worker process is left" eval '! alive $(head -n 1 <<<"$initial") && ! alive $(tail -n 1 <<<"$initial")'
+
+# --- 7. an invalid reload is refused ---------------------------------------------------
+before=$(worker_pids)
+printf 'LOG_LEVEL=INFO\nCORA_WORKERS=abc\n' >"$ENVF.tmp" && mv "$ENVF.tmp" "$ENVF"
+kill -HUP "$M"
+ok "invalid reload: log config.invalid naming CORA_WORKERS" \
+	wait_until 5 log_has config.invalid '(. | tostring | test("CORA_WORKERS"))'
+ok "invalid reload: log master.reload_refused" wait_until 5 log_has master.reload_refused
+ok "invalid reload: sd_notify RELOADING=1 then READY=1 (the pool is ready)" \
+	wait_until 5 eval '[[ $(notify_seq) == RLRLRLRLRLRLR ]]'
+sleep 1
+is "$(worker_pids | tr '\n' ' ')" "$(echo "$before" | tr '\n' ' ')" "invalid reload: the same worker pids serve"
+http GET /health
+is "$HTTP_STATUS" 200 "invalid reload: GET /health is still 200"
+ok "invalid reload: the master is alive" alive "$M"
+nok "invalid reload: no master.reloaded generation 6" log_has master.reloaded '.generation == 6'
+# Fixed again, the next reload goes through.
+printf 'LOG_LEVEL=INFO\nCORA_WORKERS=3\n' >"$ENVF.tmp" && mv "$ENVF.tmp" "$ENVF"
+kill -HUP "$M"
+ok "a valid reload after the refused one: master.reloaded with workers 3" \
+	wait_until 10 log_has master.reloaded '.workers == 3'
+ok "... and three workers run" wait_until 10 eval '[[ $(worker_count) -eq 3 ]]'
+corad_stop TERM
+is "$EXIT_STATUS" 0 "SIGTERM: the master exits 0"
+
+# --- 6. SIGTERM with requests in flight, under load ------------------------------------
+# Eight slow uploads (300 KB at 200 KB/s) are in flight when SIGTERM
+# arrives: four in the workers, four queued on the socket. Each must get its
+# whole answer (405: /health has no POST). wrk keeps GET /health busy
+# meanwhile; once corad is gone nginx answers those 502 itself.
+head -c 300000 /dev/zero | tr '\0' ' ' >"$T/slow.body"
+corad_start CORA_WORKERS=4 CORA_GRACEFUL_TIMEOUT_SECONDS=20 LOG_LEVEL=INFO ||
+	{ fail "corad starts for the stop test"; done_testing; exit; }
+M=$(master_pid)
+err_lines0=$(wc -l <"$T/nginx-error.log")
+timeout 30 wrk -t1 -c8 -d6s --timeout 5s "$BASE/health" >"$T/wrk-stop.out" 2>&1 &
+wrk_pid=$!
+EXTRA_PIDS+=("$wrk_pid")
+sleep 1
+curls=()
+for i in 1 2 3 4 5 6 7 8; do
+	curl -sS --max-time 40 -o "$T/slow.$i.out" -w '%{http_code}' -X POST --limit-rate 200K \
+		-H 'Content-Type: application/json' --data-binary "@$T/slow.body" "$S/health" \
+		>"$T/slow.$i.status" 2>"$T/slow.$i.err" &
+	curls+=("$!")
+	EXTRA_PIDS+=("$!")
+done
+# nginx connects to corad as soon as it has a request's header (request
+# buffering is off): wait until corad holds 8 connections from the stream
+# server, busy or queued (ss counts both on the socket's path).
+upstream_conns() {
+	ss -xH state connected 2>/dev/null | awk -v p="$T/corad.sock" '$5 == p' | wc -l
+}
+wait_until 5 eval '[[ $(upstream_conns) -ge 8 ]]' || diag "connections on corad.sock: $(upstream_conns)"
+sleep 0.3
+inflight=0
+for p in "${curls[@]}"; do alive "$p" && inflight=$((inflight + 1)); done
+is "$inflight" 8 "SIGTERM: 8 slow uploads are in flight"
+kill -TERM "$M"
+ok "SIGTERM: log master.stopping" wait_until 3 log_has master.stopping
+wait_exit "$M" 25
+is "$EXIT_STATUS" 0 "SIGTERM under load: the master exits 0"
+for p in "${curls[@]}"; do wait_exit "$p" 20; done
+got=
+for i in 1 2 3 4 5 6 7 8; do
+	got+="$(cat "$T/slow.$i.status" 2>/dev/null):$(jq -c . "$T/slow.$i.out" 2>/dev/null) "
+	[[ -s $T/slow.$i.err ]] && diag "curl $i: $(cat "$T/slow.$i.err")"
+done
+want=
+for i in 1 2 3 4 5 6 7 8; do want+='405:{"detail":"Method Not Allowed"} '; done
+is "$got" "$want" "SIGTERM: all 8 in-flight uploads got their full 405 JSON answer"
+wait_exit "$wrk_pid" 20
+diag "wrk during the stop: $(grep -E 'requests in|Non-2xx|Socket errors' "$T/wrk-stop.out" | tr '\n' ' ')"
+# What nginx had handed over was answered: its only upstream errors are
+# connections refused because the socket path was gone (ENOENT), never a
+# connection corad accepted and dropped.
+upstream_errs=$(tail -n "+$((err_lines0 + 1))" "$T/nginx-error.log" | grep -E '\[(error|crit|alert)\]' |
+	grep -v 'connect() to unix:[^ ]* failed (2: No such file or directory)')
+is "$upstream_errs" "" "nginx: no upstream error other than the removed socket (nothing handed over was dropped)"
+ok "the socket path is removed" eval '[[ ! -e $T/corad.sock ]]'
+is "$(group_corad_pids "$M" | tr '\n' ' ')" "" "no corad process is left"
+
+done_testing
