@@ -23,6 +23,7 @@
 #include <json-c/json.h>
 
 #include "corad/export.h"
+#include "corad/strutil.h"
 #include "corad/log.h"
 
 #define EXPORT_TIMEOUT_DEFAULT_MS	10000	/* OTel's OTEL_EXPORTER_OTLP_TIMEOUT default */
@@ -351,18 +352,6 @@ console_encode(const struct span *s, const char *service_name)
 
 /* --- configuration ------------------------------------------------------- */
 
-static int
-hexdigit(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* Trims spaces and tabs around [*s, *e). */
 static void
 trim(const char **s, const char **e)
@@ -412,8 +401,8 @@ header_line(const char *s, const char *e)
 		int	 hi, lo;
 		char	 c = *p;
 
-		if (c == '%' && ve - p >= 3 && (hi = hexdigit(p[1])) >= 0 &&
-		    (lo = hexdigit(p[2])) >= 0) {
+		if (c == '%' && ve - p >= 3 && (hi = hex_value(p[1])) >= 0 &&
+		    (lo = hex_value(p[2])) >= 0) {
 			c = (char)(hi << 4 | lo);
 			p += 2;
 		}

@@ -11,18 +11,7 @@
 #include <uuid/uuid.h>
 
 #include "corad/ids.h"
-
-static int
-hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
+#include "corad/strutil.h"
 
 bool
 uuid_parse_text(const char *in, uint8_t out[16], struct uuid_error *err)
@@ -57,7 +46,7 @@ uuid_parse_text(const char *in, uint8_t out[16], struct uuid_error *err)
 			}
 			continue;
 		}
-		if ((h = hexval(s[i])) < 0) {
+		if ((h = hex_value(s[i])) < 0) {
 			snprintf(err->msg, sizeof(err->msg),
 			    "invalid character: expected an optional prefix of `urn:uuid:` "
 			    "followed by [0-9a-fA-F-], found `%c` at %zu",

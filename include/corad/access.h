@@ -76,9 +76,10 @@ enum cora_err	access_path_actor_id(struct request *r, char out[UUID_STR_LEN]);
 enum cora_err	access_authorize(struct request *r, const struct access_op *op,
 		    const char *actor_id, char reason[256]);
 
-/* Loads and folds a stream (needs store_ready). */
-enum cora_err	access_load_actor(struct request *r, const char *actor_id,
-		    struct actor_state *s);
+/* Authorizes `op` on the actor (access_authorize), then loads and folds its
+ * stream; 503 without a database. */
+enum cora_err	access_load_actor(struct request *r, const struct access_op *op,
+		    const char *actor_id, char reason[256], struct actor_state *s);
 
 /* The list's cursor: unpadded base64url of "<created_at>|<actor_id>".
  * decode returns NULL, or the reason the cursor is invalid. */

@@ -1,4 +1,4 @@
-/* strutil: string helpers for paths that run on every request. */
+/* strutil: small string helpers shared by several modules. */
 #ifndef CORAD_STRUTIL_H
 #define CORAD_STRUTIL_H
 
@@ -16,6 +16,19 @@ str_copy(char *dst, size_t size, const char *src)
 		n = size - 1;
 	memcpy(dst, src, n);
 	dst[n] = '\0';
+}
+
+/* The value of a hexadecimal digit of either case, -1 for anything else. */
+static inline int
+hex_value(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
 }
 
 #endif

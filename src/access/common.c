@@ -67,13 +67,17 @@ access_authorize(struct request *r, const struct access_op *op, const char *acto
 }
 
 enum cora_err
-access_load_actor(struct request *r, const char *actor_id, struct actor_state *s)
+access_load_actor(struct request *r, const struct access_op *op, const char *actor_id,
+    char reason[256], struct actor_state *s)
 {
 	const char *p[] = { "Actor", actor_id };
 	enum cora_err e = CORA_OK;
 	PGresult *res;
 
 	memset(s, 0, sizeof(*s));
+	if ((e = access_authorize(r, op, actor_id, reason)) != CORA_OK ||
+	    (e = store_ready(r->store)) != CORA_OK)
+		return e;
 	res = store_exec(r->store, "load_stream", 2, p, PGRES_TUPLES_OK, &e, NULL);
 	if (res == NULL)
 		return e;

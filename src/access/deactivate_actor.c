@@ -21,9 +21,7 @@ handle_deactivate_actor(struct request *r)
 	if ((e = access_path_actor_id(r, id)) != CORA_OK)
 		return e;
 	access_log(r, LOG_INFO, &op, "start", id, NULL);
-	if ((e = access_authorize(r, &op, id, reason)) != CORA_OK ||
-	    (e = store_ready(r->store)) != CORA_OK ||
-	    (e = access_load_actor(r, id, &st)) != CORA_OK)
+	if ((e = access_load_actor(r, &op, id, reason, &st)) != CORA_OK)
 		return e;
 	store_now(now);
 	if ((why = actor_decide_deactivate(&st, id, now, &ev)) != ACTOR_OK)

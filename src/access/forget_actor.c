@@ -60,9 +60,7 @@ handle_forget_actor(struct request *r)
 	json_object_put(command);
 	if (e != CORA_OK || replayed)
 		return e;
-	if ((e = access_authorize(r, &op, id, reason)) != CORA_OK ||
-	    (e = store_ready(r->store)) != CORA_OK ||
-	    (e = access_load_actor(r, id, &st)) != CORA_OK)
+	if ((e = access_load_actor(r, &op, id, reason, &st)) != CORA_OK)
 		return e;
 	store_now(now);
 	if ((why = actor_decide_forget(&st, id, now, &ev)) != ACTOR_OK)

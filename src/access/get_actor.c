@@ -22,9 +22,7 @@ handle_get_actor(struct request *r)
 	if ((e = access_path_actor_id(r, id)) != CORA_OK)
 		return e;
 	access_log(r, LOG_INFO, &op, "start", id, NULL);
-	if ((e = access_authorize(r, &op, id, reason)) != CORA_OK ||
-	    (e = store_ready(r->store)) != CORA_OK ||
-	    (e = access_load_actor(r, id, &st)) != CORA_OK)
+	if ((e = access_load_actor(r, &op, id, reason, &st)) != CORA_OK)
 		return e;
 	if (!st.exists)
 		return access_refuse(r, ACTOR_NOT_FOUND, id);

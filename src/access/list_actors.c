@@ -13,6 +13,7 @@
 #include "corad/handlers.h"
 #include "corad/request.h"
 #include "corad/store.h"
+#include "corad/strutil.h"
 
 #define LIST_DEFAULT	50
 #define LIST_MAX	100
@@ -99,10 +100,8 @@ url_decode(char *s)
 	for (; *s != '\0'; s++) {
 		if (*s == '+')
 			*w++ = ' ';
-		else if (*s == '%' && isxdigit((unsigned char)s[1]) && isxdigit((unsigned char)s[2])) {
-			char hex[3] = { s[1], s[2], '\0' };
-
-			*w++ = (char)strtol(hex, NULL, 16);
+		else if (*s == '%' && hex_value(s[1]) >= 0 && hex_value(s[2]) >= 0) {
+			*w++ = (char)(hex_value(s[1]) << 4 | hex_value(s[2]));
 			s += 2;
 		} else
 			*w++ = *s;
