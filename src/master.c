@@ -71,6 +71,7 @@ struct master {
 	int		 pipe[2];	/* self-pipe: signal numbers */
 	bool		 ready_sent;	/* READY=1 told for this generation */
 	size_t		 accepting;	/* workers of this generation accepting */
+	size_t		 accepting_old;	/* and of older ones, while they are replaced */
 	uint64_t	 watchdog_usec;	/* WATCHDOG_USEC, 0: none */
 	int64_t		 next_watchdog_ms;
 };
@@ -127,6 +128,8 @@ master_fork(struct master *m, struct child *c)
 		c->restart_at_ms = now_ms() + BACKOFF_FIRST_MS;
 		return;
 	}
+	if (c->kind != CHILD_WORKER)
+		c->generation = m->generation;	/* it reads the current configuration */
 	/* The slot is the master's until the fork, then the child's (it
 	 * writes its pid) until the master reaps it. */
 	{
@@ -481,28 +484,35 @@ master_kill_overdue(struct master *m)
 static void
 master_notify(struct master *m)
 {
-	size_t accepting = 0, other = 0;
+	size_t current = 0, other = 0;
 	int64_t t = now_ms();
 
 	for (size_t i = 0; i < MAX_CHILDREN; i++) {
 		const struct child *c = &m->children[i];
 
-		if (!c->in_use || c->kind != CHILD_WORKER || c->pid <= 0 || c->retiring)
+		if (!c->in_use || c->kind != CHILD_WORKER || c->pid <= 0 || c->retiring ||
+		    c->ready_fd >= 0)
 			continue;
-		if (c->generation == m->generation && c->ready_fd < 0)
-			accepting++;
+		if (c->generation == m->generation && !c->recycling)
+			current++;
 		else
-			other++;
+			other++;	/* an older generation, still serving */
 	}
-	if (accepting != m->accepting) {
-		m->accepting = accepting;
-		sd_notifyf(0, "STATUS=%zu of %ld workers accepting (generation %u)",
-		    accepting, m->rt->cfg->workers, m->generation);
+	if (current != m->accepting || other != m->accepting_old) {
+		m->accepting = current;
+		m->accepting_old = other;
+		if (other > 0)
+			sd_notifyf(0, "STATUS=%zu workers accepting; replacing: %zu of %ld new "
+			    "(generation %u)", current + other, current, m->rt->cfg->workers,
+			    m->generation);
+		else
+			sd_notifyf(0, "STATUS=%zu of %ld workers accepting (generation %u)",
+			    current, m->rt->cfg->workers, m->generation);
 	}
-	if (!m->ready_sent && other == 0 && accepting >= (size_t)m->rt->cfg->workers) {
+	if (!m->ready_sent && other == 0 && current >= (size_t)m->rt->cfg->workers) {
 		m->ready_sent = true;
 		sd_notify(0, "READY=1");
-		log_info("master.ready", LF_INT("pid", getpid()), LF_INT("workers", (int64_t)accepting),
+		log_info("master.ready", LF_INT("pid", getpid()), LF_INT("workers", (int64_t)current),
 		    LF_INT("generation", m->generation));
 	}
 	if (m->watchdog_usec > 0 && t >= m->next_watchdog_ms) {

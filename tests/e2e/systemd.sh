@@ -1,4 +1,5 @@
 #!/bin/bash
+# shellcheck disable=SC2016  # the eval strings are expanded when evaluated
 # systemd integration (SPEC sections 1 and 14; deploy/systemd): the unit
 # files pass `systemd-analyze verify`; the sd_notify protocol (READY=1 only
 # once the workers accept, STATUS=, WATCHDOG=1, RELOADING=1 and READY=1
@@ -18,12 +19,13 @@ UNITS_SRC=$CORAD_SRCDIR/deploy/systemd
 mkdir -p "$T/units" "$T/man/man8"
 cp "$CORAD_SRCDIR/doc/corad.8" "$T/man/man8/corad.8"
 cp "$UNITS_SRC/corad.env" "$T/units/corad.env"
-sed -e "s|^ExecStart=/usr/sbin/corad |ExecStart=$CORAD_BIN |" \
-	-e "s|^EnvironmentFile=/etc/corad/corad.env\$|EnvironmentFile=$T/units/corad.env|" \
+sed -e "s|^ExecStart=/usr/sbin/corad serve --env-file /etc/corad/corad.env\$|ExecStart=$CORAD_BIN serve --env-file $T/units/corad.env|" \
 	"$UNITS_SRC/corad.service" >"$T/units/corad.service"
 cp "$UNITS_SRC/corad.socket" "$T/units/corad.socket"
-ok "the ExecStart rewrite applied" grep -qx "ExecStart=$CORAD_BIN serve" "$T/units/corad.service"
-ok "the EnvironmentFile rewrite applied" grep -qx "EnvironmentFile=$T/units/corad.env" "$T/units/corad.service"
+ok "the ExecStart rewrite applied" \
+	grep -qx "ExecStart=$CORAD_BIN serve --env-file $T/units/corad.env" "$T/units/corad.service"
+ok "settings come from corad's --env-file, which a reload re-reads" \
+	eval '! grep -q "^EnvironmentFile=" "$T/units/corad.service"'
 (cd "$T/units" && MANPATH=$T/man SYSTEMD_LOG_COLOR=0 SYSTEMD_PAGER=cat \
 	timeout 60 systemd-analyze verify ./corad.service ./corad.socket) >"$T/verify.out" 2>&1
 verify_rc=$?
@@ -43,9 +45,10 @@ unit_has() {	# unit-file line...: every line is in the file, exactly
 }
 ok "corad.service: Type=notify, reload by SIGHUP, mixed SIGTERM stop, watchdog" \
 	unit_has "$UNITS_SRC/corad.service" Type=notify NotifyAccess=main \
-	'ExecStart=/usr/sbin/corad serve' 'ExecReload=/bin/kill -HUP $MAINPID' KillMode=mixed \
+	'ExecStart=/usr/sbin/corad serve --env-file /etc/corad/corad.env' \
+	'ExecReload=/bin/kill -HUP $MAINPID' KillMode=mixed \
 	KillSignal=SIGTERM TimeoutStopSec=45 Restart=on-failure WatchdogSec=30 \
-	EnvironmentFile=/etc/corad/corad.env User=corad Group=corad RuntimeDirectory=corad \
+	User=corad Group=corad RuntimeDirectory=corad \
 	RuntimeDirectoryMode=0750 UMask=0027 Wants=corad.socket
 ok "corad.service: the hardening corad tolerates" \
 	unit_has "$UNITS_SRC/corad.service" NoNewPrivileges=yes ProtectSystem=strict ProtectHome=yes \
@@ -177,7 +180,7 @@ is "$FCGI_STATUS" 200 "GET /health right after the reload's READY=1 is 200"
 like "$(notes_from "$from" | grep '^STATUS=' | tail -n 1)" '^STATUS=2 of 2 workers accepting \(generation 1\)$' \
 	"STATUS= reports generation 1 with both workers accepting"
 new_workers=$(worker_pids)
-is "$(comm -12 <(echo "$old_workers") <(echo "$new_workers") | tr '\n' ' ')" "" \
+is "$(grep -Fxf <(echo "$old_workers") <<<"$new_workers" | tr '\n' ' ')" "" \
 	"after the reload's READY=1 no worker of generation 0 is left"
 ok "log: master.reloaded generation 1" log_has master.reloaded '.generation == 1'
 

@@ -1,0 +1,188 @@
+#!/bin/bash
+# shellcheck disable=SC2016  # the eval strings are expanded when evaluated
+# Worker lifecycle against a real PostgreSQL (SPEC section 1):
+# CORA_MAX_REQUESTS recycles workers without failing a request, each
+# successor accepting before its predecessor leaves; CORA_REQUEST_TIMEOUT_
+# SECONDS cancels a statement stuck behind a lock (JSON 504, nothing
+# written, the worker lives on) and the master kills a worker still busy
+# 5 s past the deadline (a very slow upload), logging what it was doing.
+E2E_DIR=$(dirname "$0")
+. "$E2E_DIR/lib.sh"
+. "$E2E_DIR/pg.sh"
+# lib.sh's cleanup ends with `exit`: stop PostgreSQL first, keeping the status.
+pg_cleanup() {
+	local rc=$?
+	pg_stop
+	(exit "$rc")
+	cleanup
+}
+trap pg_cleanup EXIT
+need_tools psql
+
+pg_start || { fail "PostgreSQL starts"; done_testing; exit; }
+DB="postgresql:///cora?host=$PGHOST&user=postgres"	# superuser, database cora
+q() { sql_as "$DB" "$1"; }
+if DATABASE_OWNER_URL=$PG_OWNER_URL "$CORAD_BIN" migrate >"$T/migrate.log" 2>&1; then
+	pass "corad migrate applies the shipped migrations"
+else
+	fail "corad migrate applies the shipped migrations" "$(cat "$T/migrate.log")"
+	done_testing
+	exit
+fi
+
+nginx_server main
+# No body limit and no request buffering: corad reads the upload while it
+# arrives (the worker is busy for as long as the client takes).
+nginx_server stream \
+	's|client_max_body_size 1m;|client_max_body_size 0; fastcgi_request_buffering off;|'
+nginx_start || { fail "nginx starts"; done_testing; exit; }
+S=$(nginx_url stream)
+
+# metric name{labels}: its value in GET /metrics (empty when absent).
+metric() {
+	curl -s --max-time 10 "$BASE/metrics" 2>/dev/null |
+		awk -v m="$1" '$1 == m { v = $2 } END { printf "%s", v }'
+}
+metric_int() { local v; v=$(metric "$1"); printf '%d' "${v%%.*}" 2>/dev/null || echo "$v"; }
+RECYCLE='cora_worker_restarts_total{reason="recycle"}'
+TIMEOUT='cora_worker_restarts_total{reason="timeout"}'
+
+# --- 8. CORA_MAX_REQUESTS ------------------------------------------------------------
+corad_start DATABASE_URL="$PG_APP_URL" CORA_WORKERS=2 CORA_MAX_REQUESTS=20 ||
+	{ fail "corad starts with CORA_MAX_REQUESTS=20"; done_testing; exit; }
+initial=$(worker_pids)
+N=100
+for ((i = 0; i < N; i++)); do
+	curl -s -o /dev/null --max-time 10 -w '%{http_code}\n' "$BASE/health"
+done >"$T/statuses" 2>&1
+is "$(wc -l <"$T/statuses")" "$N" "CORA_MAX_REQUESTS=20: all $N sequential GET /health were answered"
+is "$(grep -vx 200 "$T/statuses" | sort | uniq -c | tr '\n' ' ')" "" "... all with 200"
+recycles=$(log_count worker.recycle)
+cmp_ok "$recycles" -ge 2 "log: worker.recycle ($recycles times)"
+ok "log: worker.recycle says requests >= 20" log_has worker.recycle '.requests >= 20 and .requests <= 22'
+nok "log: no worker recycled before 20 requests or after 22 (20 + 10 % jitter)" \
+	log_has worker.recycle '.requests < 20 or .requests > 22'
+ok "the recycled workers exited as retired (master.child_exited retired:true)" wait_until 5 eval \
+	'[[ $(log_count master.child_exited ".kind == \"worker\" and .retired == true") -ge 2 ]]'
+# Every worker that asked to be recycled has left, retired, not killed.
+left=0
+for p in $(log_select worker.recycle | jq -r .pid); do
+	wait_until 5 log_has master.child_exited ".pid == $p and .retired == true and .exit_code == 0" &&
+		left=$((left + 1))
+done
+is "$left" "$recycles" "each recycled worker exited 0 as retired"
+now=$(worker_pids)
+is "$(count_lines "$now")" 2 "two workers at the end"
+now1=$(tr '\n' ' ' <<<"$now")
+initial1=$(tr '\n' ' ' <<<"$initial")
+isnt "$now1" "$initial1" "the set of worker pids changed (was $initial1, now $now1)"
+ok "/metrics: $RECYCLE >= 2" wait_until 5 eval '[[ $(metric_int "$RECYCLE") -ge 2 ]]'
+diag "$RECYCLE $(metric "$RECYCLE")"
+# Successor first: in the master's log, a worker counts as accepting from
+# master.worker_ready until master.child_exited. When a recycled (retired)
+# worker exits, at least CORA_WORKERS=2 others accept.
+short=$(jq -R -n -c '[inputs | fromjson? | select(type == "object") |
+		select(.event == "master.worker_ready" or (.event == "master.child_exited" and .kind == "worker"))] |
+	reduce .[] as $e ({ready: {}, short: []};
+		($e.pid | tostring) as $p |
+		if $e.event == "master.worker_ready" then .ready[$p] = true
+		else .ready |= del(.[$p]) |
+			if $e.retired == true and (.ready | length) < 2 then .short += [$e.pid] else . end
+		end) | .short' "$CORAD_LOG")
+is "$short" "[]" "every retired worker left only once two other workers accepted (its successor was ready)"
+corad_stop TERM
+is "$EXIT_STATUS" 0 "SIGTERM: exit 0"
+
+# --- 9. CORA_REQUEST_TIMEOUT_SECONDS: a statement behind a lock -------------------------
+corad_start DATABASE_URL="$PG_APP_URL" CORA_WORKERS=1 CORA_REQUEST_TIMEOUT_SECONDS=1 ||
+	{ fail "corad starts with CORA_REQUEST_TIMEOUT_SECONDS=1"; done_testing; exit; }
+worker=$(worker_pids)
+http POST /actors -H 'Content-Type: application/json' --data-binary '{"name":"Warm-up"}'
+is "$HTTP_STATUS" 201 "timeout 1 s: POST /actors is 201 without contention"
+events_before=$(q "SELECT count(*) FROM events")
+psql -qAtX -v ON_ERROR_STOP=1 "$DB" >"$T/locker.out" 2>&1 <<'SQL' &
+BEGIN;
+LOCK TABLE actor_profile IN ACCESS EXCLUSIVE MODE;
+SELECT pg_sleep(4);
+COMMIT;
+SQL
+locker=$!
+EXTRA_PIDS+=("$locker")
+ok "the superuser holds ACCESS EXCLUSIVE on actor_profile" wait_until 10 eval \
+	'[[ $(q "SELECT count(*) FROM pg_locks l JOIN pg_class c ON c.oid = l.relation WHERE c.relname = '"'actor_profile'"' AND l.mode = '"'AccessExclusiveLock'"' AND l.granted") -ge 1 ]]'
+t0=$(date +%s%N)
+http POST /actors -H 'Content-Type: application/json' --data-binary '{"name":"Slow"}'
+ms=$((($(date +%s%N) - t0) / 1000000))
+is "$HTTP_STATUS" 504 "POST /actors behind the lock: 504"
+cmp_ok "$ms" -ge 900 "... after about 1 s (${ms} ms)"
+cmp_ok "$ms" -lt 3500 "... before the lock is released (${ms} ms)"
+is "$(hdr Content-Type)" application/json "504 is application/json"
+SCID=$(hdr X-Correlation-Id)
+like "$SCID" "$UUID_RE" "504 has X-Correlation-Id"
+json_is "$HTTP_BODY" .detail "Request exceeded 1 s and was cancelled (correlation id $SCID)" \
+	"504 detail: Request exceeded 1 s and was cancelled (correlation id <X-Correlation-Id>)"
+is "$(json_value "$HTTP_BODY" 'keys')" '["detail"]' "504 body has only detail"
+ok "log: worker.deadline with the correlation id" wait_until 3 log_has worker.deadline \
+	".correlation_id == \"$SCID\" and .method == \"POST\" and .path == \"/actors\""
+wait_exit "$locker" 10
+is "$EXIT_STATUS" 0 "the lock holder committed after pg_sleep(4)"
+ok "the lock is gone" wait_until 10 eval \
+	'[[ $(q "SELECT count(*) FROM pg_locks l JOIN pg_class c ON c.oid = l.relation WHERE c.relname = '"'actor_profile'"' AND l.mode = '"'AccessExclusiveLock'"'") -eq 0 ]]'
+# Nothing of the cancelled request shows up once the lock is gone.
+sleep 0.5
+is "$(q "SELECT count(*) FROM actor_profile WHERE name = 'Slow'")" 0 "no actor_profile row for Slow"
+is "$(q "SELECT count(*) FROM events WHERE correlation_id = '$SCID'")" 0 "no event with the 504's correlation id"
+is "$(q "SELECT count(*) FROM events")" "$events_before" "no event was added by the cancelled request"
+diag "access verdicts with the 504's correlation id: $(q "SELECT count(*) FROM entries_access_verdicts WHERE correlation_id = '$SCID'")"
+is "$(worker_pids)" "$worker" "the worker survived the deadline (same pid $worker)"
+nok "log: no master.worker_killed" log_has master.worker_killed
+http POST /actors -H 'Content-Type: application/json' --data-binary '{"name":"Fast"}'
+is "$HTTP_STATUS" 201 "a later POST /actors succeeds (201)"
+FID=$(json_value "$HTTP_BODY" .actor_id)
+is "$(q "SELECT name FROM actor_profile WHERE actor_id = '$FID'")" Fast "... and its actor_profile row exists"
+is "$(worker_pids)" "$worker" "... served by the same worker ($worker, the only one)"
+is "$(metric "$TIMEOUT")" 0 "/metrics: $TIMEOUT is 0 (nobody was killed)"
+
+# --- 10. a worker stuck past deadline + 5 s is killed -----------------------------------
+# 100 KB at 10 KB/s: the worker reads the body for ~10 s, before any
+# database work, so its own statement timer never starts.
+head -c 100000 /dev/zero | tr '\0' ' ' >"$T/upload.body"
+worker=$(worker_pids)
+t0=$(date +%s%N)
+curl -sS --max-time 30 -o "$T/upload.out" -w '%{http_code}' -X POST --limit-rate 10K \
+	-H 'Content-Type: application/json' --data-binary "@$T/upload.body" "$S/actors" \
+	>"$T/upload.status" 2>"$T/upload.err" &
+up=$!
+EXTRA_PIDS+=("$up")
+if wait_until 12 log_has master.worker_killed; then
+	s=$((($(date +%s%N) - t0) / 1000000))
+	pass "log: master.worker_killed (after ${s} ms)"
+	cmp_ok "$s" -le 9000 "... within ~7 s of the upload's start (${s} ms; deadline 1 s + grace 5 s, checked every second)"
+else
+	fail "log: master.worker_killed within 12 s"
+fi
+K=$(log_select master.worker_killed | head -n 1)
+diag "$K"
+json_is "$K" .pid "$worker" "worker_killed: pid is the worker's"
+json_is "$K" .method POST "worker_killed: method POST"
+json_is "$K" 'has("route")' true "worker_killed: has route (it is $(json_value "$K" .route))"
+json_is "$K" 'has("principal")' true "worker_killed: has principal"
+json_like "$K" .correlation_id "$UUID_RE" "worker_killed: correlation_id is a UUID"
+json_is "$K" '.elapsed_seconds | type == "number" and . >= 6' true \
+	"worker_killed: elapsed_seconds >= 6 (got $(json_value "$K" .elapsed_seconds))"
+json_is "$K" '.elapsed_seconds < 8' true "worker_killed: elapsed_seconds < 8 (the master checks every second)"
+ok "log: master.child_exited for the killed worker (SIGKILL)" wait_until 5 log_has master.child_exited \
+	".pid == ${worker:-0} and .signal == \"SIGKILL\""
+ok "a new worker replaced it" wait_until 5 eval '[[ $(worker_count) -eq 1 && $(worker_pids) != "$worker" ]]'
+nok "the killed worker is gone" alive "$worker"
+ok "/metrics: $TIMEOUT is 1" wait_until 5 eval '[[ $(metric "$TIMEOUT") == 1 ]]'
+wait_exit "$up" 30
+isnt "$EXIT_STATUS" timeout "the slow upload's curl finished (HTTP $(cat "$T/upload.status" 2>/dev/null), body $(head -c 200 "$T/upload.out" 2>/dev/null))"
+http GET /health
+is "$HTTP_STATUS" 200 "the replacement worker serves GET /health"
+http POST /actors -H 'Content-Type: application/json' --data-binary '{"name":"After kill"}'
+is "$HTTP_STATUS" 201 "... and POST /actors (201)"
+corad_stop TERM
+is "$EXIT_STATUS" 0 "SIGTERM: exit 0"
+
+done_testing
