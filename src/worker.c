@@ -18,7 +18,6 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -93,13 +92,24 @@ worker_on_alarm(int sig)
 		(void)PQcancel(worker_cancel, err, sizeof(err));
 }
 
+static struct timespec		worker_request_started;	/* CLOCK_MONOTONIC */
+
+/* The deadline counts from the start of the request, not from the first
+ * database use that arms the timer. */
 void
 worker_deadline_arm(struct store *s, double seconds)
 {
-	struct itimerval it = { .it_value = {
-		.tv_sec = (time_t)seconds,
-		.tv_usec = (suseconds_t)((seconds - (double)(time_t)seconds) * 1e6) } };
+	struct itimerval it = { 0 };
+	struct timespec now;
+	double left;
 
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	left = seconds - ((double)(now.tv_sec - worker_request_started.tv_sec) +
+	    (double)(now.tv_nsec - worker_request_started.tv_nsec) / 1e9);
+	if (left > 0) {
+		it.it_value.tv_sec = (time_t)left;
+		it.it_value.tv_usec = (suseconds_t)((left - (double)(time_t)left) * 1e6);
+	}
 	worker_cancel = s->cancel;
 	if (it.it_value.tv_sec == 0 && it.it_value.tv_usec == 0)
 		it.it_value.tv_usec = 1;
@@ -134,140 +144,6 @@ worker_on_term(int sig)
 	fl = fcntl(worker_listen_fd, F_GETFL);
 	if (fl >= 0 && !(fl & O_NONBLOCK))
 		dup2(worker_dead_fd, worker_listen_fd);
-}
-
-void
-request_reset(struct request *r)
-{
-	free(r->path_buf);
-	free(r->body);
-	free(r->error_detail);
-	json_object_put(r->error_validation);
-	idem_reset(&r->idem);
-	memset((char *)r + offsetof(struct request, method), 0,
-	    sizeof(*r) - offsetof(struct request, method));
-	r->content_length = -1;
-}
-
-enum cora_err
-request_fail(struct request *r, enum cora_err e, const char *fmt, ...)
-{
-	va_list ap;
-
-	free(r->error_detail);
-	va_start(ap, fmt);
-	if (vasprintf(&r->error_detail, fmt, ap) < 0)
-		r->error_detail = NULL;
-	va_end(ap);
-	return e;
-}
-
-static void
-reply_send_typed(struct request *r, int status, const char *ctype,
-    const char *extra, const char *body, size_t len)
-{
-	char head[512];
-	int n;
-
-	if (body != NULL)
-		n = snprintf(head, sizeof(head),
-		    "Status: %d %s\r\nContent-Type: %s\r\nX-Correlation-Id: %s\r\n"
-		    "%sContent-Length: %zu\r\n\r\n", status, http_reason(status),
-		    ctype, r->correlation_id, extra != NULL ? extra : "", len);
-	else
-		n = snprintf(head, sizeof(head),
-		    "Status: %d %s\r\nX-Correlation-Id: %s\r\n%s\r\n", status,
-		    http_reason(status), r->correlation_id, extra != NULL ? extra : "");
-	if (n < 0 || (size_t)n >= sizeof(head))
-		n = 0;
-	FCGX_PutStr(head, n, r->fcgi->out);
-	if (body != NULL && len > 0)
-		FCGX_PutStr(body, (int)len, r->fcgi->out);
-	r->status = status;
-	r->response_bytes = body != NULL ? len : 0;
-}
-
-void
-reply_send(struct request *r, int status, const char *extra, const char *body, size_t len)
-{
-	reply_send_typed(r, status, "application/json", extra, body, len);
-}
-
-void
-reply_text(struct request *r, int status, const char *ctype, const char *body, size_t len)
-{
-	reply_send_typed(r, status, ctype, NULL, body, len);
-}
-
-void
-reply_json(struct request *r, int status, json_object *body)
-{
-	size_t len;
-	const char *s = reply_body_string(body, &len);
-
-	reply_send(r, status, NULL, s, len);
-}
-
-void
-reply_error(struct request *r, enum cora_err e)
-{
-	char extra[128] = "";
-	json_object *body;
-	const char *detail = r->error_detail, *s;
-	size_t len;
-	int status = cora_err_status(e);
-
-	switch (e) {
-	case CORA_OK:
-		return;
-	case CORA_ERR_VALIDATION:
-		break;
-	case CORA_ERR_METHOD: {
-		char allow[64];
-
-		route_allow(r->match.id, allow, sizeof(allow));
-		snprintf(extra, sizeof(extra), "Allow: %s\r\n", allow);
-		detail = "Method Not Allowed";
-		break;
-	}
-	case CORA_ERR_UNAUTHENTICATED:
-		detail = "Missing X-Principal-Id header; this deployment requires "
-		    "an authenticated principal.";
-		break;
-	case CORA_ERR_UNAVAILABLE:
-		if (r->retry_after == 0)
-			r->retry_after = 1;
-		if (detail == NULL)
-			detail = "Database unavailable";
-		break;
-	case CORA_ERR_INTERNAL:
-		detail = "Internal Server Error";
-		break;
-	case CORA_ERR_NOT_IMPLEMENTED:
-		detail = "Not implemented";
-		break;
-	default:
-		if (detail == NULL)
-			detail = http_reason(status);
-		break;
-	}
-	if (e == CORA_ERR_VALIDATION) {
-		body = reply_validation_new(r->error_validation != NULL ?
-		    r->error_validation : json_object_new_array());
-		r->error_validation = NULL;
-	} else
-		body = reply_detail_new(detail);
-	if (r->retry_after > 0) {
-		size_t off = strlen(extra);
-
-		snprintf(extra + off, sizeof(extra) - off, "Retry-After: %d\r\n", r->retry_after);
-	}
-	s = reply_body_string(body, &len);
-	/* A claimed Idempotency-Key keeps a 4xx for replays and is released
-	 * after a 5xx: before the client hears of it. */
-	idem_settle(r, status, s);
-	reply_send(r, status, extra[0] != '\0' ? extra : NULL, s, len);
-	json_object_put(body);
 }
 
 static ssize_t
@@ -591,6 +467,7 @@ worker_serve_one(struct request *r)
 	unsigned db_errors_before;
 
 	clock_gettime(CLOCK_MONOTONIC, &r->started);
+	worker_request_started = r->started;
 	trace_begin(&r->trace, FCGX_GetParam("HTTP_TRACEPARENT", r->fcgi->envp),
 	    FCGX_GetParam("HTTP_TRACESTATE", r->fcgi->envp), cfg->otel_sampler_ratio);
 	trace_id_uuid(r->trace.trace_id, r->correlation_id);

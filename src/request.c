@@ -1,0 +1,151 @@
+/*
+ * request: one FastCGI request and what is allocated for it, and every
+ * response corad sends (status, JSON content type, X-Correlation-Id); one
+ * function, reply_error(), turns an error code into status and body.
+ */
+#include "config.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <fcgiapp.h>
+
+#include "corad/idempotency.h"
+#include "corad/request.h"
+#include "corad/route.h"
+
+void
+request_reset(struct request *r)
+{
+	free(r->path_buf);
+	free(r->body);
+	free(r->error_detail);
+	json_object_put(r->error_validation);
+	idem_reset(&r->idem);
+	memset((char *)r + offsetof(struct request, method), 0,
+	    sizeof(*r) - offsetof(struct request, method));
+	r->content_length = -1;
+}
+
+enum cora_err
+request_fail(struct request *r, enum cora_err e, const char *fmt, ...)
+{
+	va_list ap;
+
+	free(r->error_detail);
+	va_start(ap, fmt);
+	if (vasprintf(&r->error_detail, fmt, ap) < 0)
+		r->error_detail = NULL;
+	va_end(ap);
+	return e;
+}
+
+static void
+reply_send_typed(struct request *r, int status, const char *ctype,
+    const char *extra, const char *body, size_t len)
+{
+	char head[512];
+	int n;
+
+	if (body != NULL)
+		n = snprintf(head, sizeof(head),
+		    "Status: %d %s\r\nContent-Type: %s\r\nX-Correlation-Id: %s\r\n"
+		    "%sContent-Length: %zu\r\n\r\n", status, http_reason(status),
+		    ctype, r->correlation_id, extra != NULL ? extra : "", len);
+	else
+		n = snprintf(head, sizeof(head),
+		    "Status: %d %s\r\nX-Correlation-Id: %s\r\n%s\r\n", status,
+		    http_reason(status), r->correlation_id, extra != NULL ? extra : "");
+	if (n < 0 || (size_t)n >= sizeof(head))
+		n = 0;
+	FCGX_PutStr(head, n, r->fcgi->out);
+	if (body != NULL && len > 0)
+		FCGX_PutStr(body, (int)len, r->fcgi->out);
+	r->status = status;
+	r->response_bytes = body != NULL ? len : 0;
+}
+
+void
+reply_send(struct request *r, int status, const char *extra, const char *body, size_t len)
+{
+	reply_send_typed(r, status, "application/json", extra, body, len);
+}
+
+void
+reply_text(struct request *r, int status, const char *ctype, const char *body, size_t len)
+{
+	reply_send_typed(r, status, ctype, NULL, body, len);
+}
+
+void
+reply_json(struct request *r, int status, json_object *body)
+{
+	size_t len;
+	const char *s = reply_body_string(body, &len);
+
+	reply_send(r, status, NULL, s, len);
+}
+
+void
+reply_error(struct request *r, enum cora_err e)
+{
+	char extra[128] = "";
+	json_object *body;
+	const char *detail = r->error_detail, *s;
+	size_t len;
+	int status = cora_err_status(e);
+
+	switch (e) {
+	case CORA_OK:
+		return;
+	case CORA_ERR_VALIDATION:
+		break;
+	case CORA_ERR_METHOD: {
+		char allow[64];
+
+		route_allow(r->match.id, allow, sizeof(allow));
+		snprintf(extra, sizeof(extra), "Allow: %s\r\n", allow);
+		detail = "Method Not Allowed";
+		break;
+	}
+	case CORA_ERR_UNAUTHENTICATED:
+		detail = "Missing X-Principal-Id header; this deployment requires "
+		    "an authenticated principal.";
+		break;
+	case CORA_ERR_UNAVAILABLE:
+		if (r->retry_after == 0)
+			r->retry_after = 1;
+		if (detail == NULL)
+			detail = "Database unavailable";
+		break;
+	case CORA_ERR_INTERNAL:
+		detail = "Internal Server Error";
+		break;
+	case CORA_ERR_NOT_IMPLEMENTED:
+		detail = "Not implemented";
+		break;
+	default:
+		if (detail == NULL)
+			detail = http_reason(status);
+		break;
+	}
+	if (e == CORA_ERR_VALIDATION) {
+		body = reply_validation_new(r->error_validation != NULL ?
+		    r->error_validation : json_object_new_array());
+		r->error_validation = NULL;
+	} else
+		body = reply_detail_new(detail);
+	if (r->retry_after > 0) {
+		size_t off = strlen(extra);
+
+		snprintf(extra + off, sizeof(extra) - off, "Retry-After: %d\r\n", r->retry_after);
+	}
+	s = reply_body_string(body, &len);
+	/* A claimed Idempotency-Key keeps a 4xx for replays and is released
+	 * after a 5xx: before the client hears of it. */
+	idem_settle(r, status, s);
+	reply_send(r, status, extra[0] != '\0' ? extra : NULL, s, len);
+	json_object_put(body);
+}
