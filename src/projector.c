@@ -293,7 +293,7 @@ projector_prune(struct projector *p)
 	p->next_prune_ms = mono_ms() + PRUNE_EVERY_MS;
 	snprintf(h, sizeof(h), "%ld", hours);
 	if ((res = run(p, "prune", 1, params, PGRES_COMMAND_OK)) != NULL) {
-		log_info("idempotency.pruned", LF_STR("deleted", PQcmdTuples(res)),
+		log_info("idempotency.pruned", LF_INT("deleted", atoll(PQcmdTuples(res))),
 		    LF_INT("ttl_hours", hours));
 		PQclear(res);
 	}

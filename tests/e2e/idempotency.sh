@@ -24,9 +24,20 @@ HTTP_SURFACE=00000000-0000-0000-0000-000000000020
 cat >"$T/policy.json" <<EOF
 {"default":"allow","rules":[{"principals":["$P2"],"commands":["RegisterActor"],"effect":"deny"}]}
 EOF
+# Keys older than IDEMPOTENCY_TTL_HOURS (24) are pruned by the projector, at
+# its start and hourly: one from 25 hours ago goes, one from an hour ago stays.
+q "INSERT INTO idempotency_keys (principal_id, key, surface_id, command_name, request_hash,
+    status, response_status, created_at, completed_at) VALUES
+    ('$P1', 'old', '$HTTP_SURFACE', 'RegisterActor', 'x', 'completed', 201, now() - interval '25 hours', now()),
+    ('$P1', 'recent', '$HTTP_SURFACE', 'RegisterActor', 'x', 'completed', 201, now() - interval '1 hour', now())"
 corad_start DATABASE_URL="$PG_APP_URL" CORA_WORKERS=4 AUTHZ_POLICY_FILE="$T/policy.json" ||
 	{ fail "corad serve starts"; done_testing; exit; }
 pass "corad serve starts with a policy that denies RegisterActor to P2"
+old_gone() { [[ $(q "SELECT count(*) FROM idempotency_keys WHERE key = 'old'") == 0 ]]; }
+ok "pruning: the key older than IDEMPOTENCY_TTL_HOURS is deleted" wait_until 10 old_gone
+is "$(q "SELECT count(*) FROM idempotency_keys WHERE key = 'recent'")" 1 "pruning: a younger key stays"
+ok "pruning: log idempotency.pruned with deleted 1 and ttl_hours 24" \
+	log_has idempotency.pruned '.deleted == 1 and .ttl_hours == 24'
 
 # as PRINCIPAL METHOD PATH [curl options...]
 as() {
