@@ -251,7 +251,8 @@ enum cora_err
 idem_claim(struct request *r, const char *command, json_object *cmd, bool *replayed)
 {
 	struct idem_claim *c = &r->idem;
-	const char *key = FCGX_GetParam("HTTP_IDEMPOTENCY_KEY", r->fcgi->envp);
+	const char *key = r->idem_surface != NULL ? r->idem_key :
+	    FCGX_GetParam("HTTP_IDEMPOTENCY_KEY", r->fcgi->envp);
 	char *json, stale[32];
 	size_t klen;
 	enum cora_err e;
@@ -266,7 +267,7 @@ idem_claim(struct request *r, const char *command, json_object *cmd, bool *repla
 	if ((e = store_ready(r->store)) != CORA_OK)
 		return e;
 	c->command = command;
-	c->surface = IDEM_SURFACE_HTTP;
+	c->surface = r->idem_surface != NULL ? r->idem_surface : IDEM_SURFACE_HTTP;
 	c->key = strdup(key);
 	json = idem_command_json(cmd);
 	idem_sha256_hex(json, c->hash);

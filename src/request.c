@@ -22,6 +22,7 @@ request_reset(struct request *r)
 	free(r->path_buf);
 	free(r->body);
 	free(r->error_detail);
+	free(r->captured_body);
 	json_object_put(r->error_validation);
 	idem_reset(&r->idem);
 	memset((char *)r + offsetof(struct request, method), 0,
@@ -49,6 +50,12 @@ reply_send_typed(struct request *r, int status, const char *ctype,
 	char head[512];
 	int n;
 
+	if (r->capture) {
+		free(r->captured_body);
+		r->captured_body = body != NULL ? strndup(body, len) : NULL;
+		r->status = status;
+		return;
+	}
 	if (body != NULL)
 		n = snprintf(head, sizeof(head),
 		    "Status: %d %s\r\nContent-Type: %s\r\nX-Correlation-Id: %s\r\n"

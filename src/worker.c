@@ -71,6 +71,7 @@ static const struct handler handler_table[] = {
 	  "DeactivateActor" },
 	{ ROUTE_ACTOR_PROFILE, METHOD_DELETE, handle_forget_actor, "access", "command",
 	  "ForgetActor" },
+	{ ROUTE_MCP, METHOD_POST, handle_mcp, NULL, NULL, NULL },
 };
 
 static const char system_principal[] = "00000000-0000-0000-0000-000000000000";
@@ -347,6 +348,14 @@ worker_run_handler(struct request *r, const struct handler *h)
 		snprintf(s->status_message, sizeof(s->status_message), "%s", cora_err_name(e));
 	}
 	return e;
+}
+
+enum cora_err
+worker_call(struct request *r, enum route_id route, enum http_method method)
+{
+	const struct handler *h = find_handler(route, method);
+
+	return h != NULL ? worker_run_handler(r, h) : CORA_ERR_NOT_IMPLEMENTED;
 }
 
 /* The SERVER span of the whole request, once it has been answered. */

@@ -61,6 +61,13 @@ struct request {
 
 	struct idem_claim	 idem;		/* Idempotency-Key, when sent */
 
+	/* MCP runs a route's handler inside its own request: the handler's
+	 * reply is kept here instead of being sent (reply_send). */
+	bool			 capture;
+	char			*captured_body;		/* NUL-terminated, or NULL */
+	const char		*idem_key;		/* MCP: the tool's key */
+	const char		*idem_surface;		/* NULL: HTTP */
+
 	/* Tracing: correlation_id is the trace id as a UUID. */
 	struct trace_ctx	 trace;
 	uint8_t			 server_span[8];
