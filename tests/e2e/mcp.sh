@@ -1,0 +1,372 @@
+#!/bin/bash
+# POST /mcp (SPEC section 13, with sections 6, 8 and 12): MCP over Streamable
+# HTTP, stateless, JSON responses only. JSON-RPC 2.0 envelopes (initialize,
+# ping, notifications, tools/list, tools/call), the five actor tools calling
+# the same handlers as the HTTP routes (events, verdict rows, logs, trace ids,
+# authorization), domain and validation errors as tool results with isError
+# true, idempotency with the MCP surface id, the JSON-RPC error codes, the
+# request metric, and the principal step (401 when a principal is required).
+#
+# The principal reaches corad the way production sends it: nginx's
+# auth_request (enabled in a copy of deploy/nginx/corad.conf) asks a stand-in
+# authentication service, which vouches for the X-Principal-Id the client sent.
+E2E_DIR=$(dirname "$0")
+. "$E2E_DIR/lib.sh"
+. "$E2E_DIR/pg.sh"
+START_NS=$(date +%s%N)
+db_setup
+
+P1=0190a1f4-7c3e-7d2a-9b1c-2f3e4d5a6b7c
+P2=0190a1f4-7c3e-7d2a-9b1c-00000000beef
+UNKNOWN=01900000-0000-7000-8000-000000000001
+HTTP_SURFACE=00000000-0000-0000-0000-000000000020
+MCP_SURFACE=00000000-0000-0000-0000-000000000022
+UUID7_RE='^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[0-9a-f]{4}-[0-9a-f]{12}$'
+PROTO=2025-06-18
+MISSING="Missing X-Principal-Id header; this deployment requires an authenticated principal."
+
+# P2 may not register; everything else is allowed.
+cat >"$T/policy.json" <<EOF
+{"default":"allow","rules":[{"principals":["$P2"],"commands":["RegisterActor"],"effect":"deny"}]}
+EOF
+
+nginx_server_auth main
+nginx_start || { fail "nginx starts"; done_testing; exit; }
+corad_start DATABASE_URL="$PG_APP_URL" CORA_WORKERS=2 AUTHZ_POLICY_FILE="$T/policy.json" ||
+	{ fail "corad serve starts as cora_app with a policy"; done_testing; exit; }
+pass "corad serve starts as cora_app with a policy that denies RegisterActor to P2"
+
+# --- helpers ----------------------------------------------------------------------
+
+# mcp_raw PRINCIPAL BODY [curl options...]: POST /mcp as that principal ("" for
+# none) with the headers of a Streamable HTTP client.
+mcp_raw() {
+	local p=$1 body=$2
+	shift 2
+	local h=(-H 'Content-Type: application/json' -H 'Accept: application/json, text/event-stream')
+	[[ -n $p ]] && h+=(-H "X-Principal-Id: $p")
+	http POST /mcp "${h[@]}" --data-binary "$body" "$@"
+}
+RPC_ID=100
+# rpc PRINCIPAL METHOD PARAMS-JSON [curl options...]: a request with a fresh
+# numeric id (RPC_ID).
+rpc() {
+	local p=$1 m=$2 params=$3 body
+	shift 3
+	RPC_ID=$((RPC_ID + 1))
+	body=$(jq -cn --argjson id "$RPC_ID" --arg m "$m" --argjson p "$params" \
+		'{jsonrpc: "2.0", id: $id, method: $m, params: $p}')
+	mcp_raw "$p" "$body" "$@"
+}
+# call PRINCIPAL TOOL ARGS-JSON [curl options...]: tools/call; sets SC (the
+# structuredContent, compact JSON), ISERR, TXT (content[0].text) and CID.
+call() {
+	local p=$1 tool=$2 args=$3
+	shift 3
+	rpc "$p" tools/call "$(jq -cn --arg n "$tool" --argjson a "$args" '{name: $n, arguments: $a}')" "$@"
+	SC=$(json_value "$HTTP_BODY" .result.structuredContent)
+	ISERR=$(json_value "$HTTP_BODY" .result.isError)
+	TXT=$(json_value "$HTTP_BODY" '.result.content[0].text')
+	CID=$(cid)
+}
+cid() { hdr X-Correlation-Id; }
+nodash() { tr -d '-' <<<"$1"; }
+
+# envelope desc: the last answer is HTTP 200 JSON with a JSON-RPC result for RPC_ID.
+envelope() {
+	is "$HTTP_STATUS" 200 "$1: HTTP 200"
+	is "$(hdr Content-Type)" application/json "$1: Content-Type application/json"
+	json_is "$HTTP_BODY" '[.jsonrpc, .id, has("result"), has("error")]' "[\"2.0\",$RPC_ID,true,false]" \
+		"$1: jsonrpc 2.0, id $RPC_ID echoed, a result and no error"
+}
+# tool_result desc true|false: envelope, isError, one text content item whose
+# text is the structuredContent as JSON.
+tool_result() {
+	envelope "$1"
+	is "$ISERR" "$2" "$1: isError $2"
+	json_is "$HTTP_BODY" '[.result.content | type, length, .[0].type]' '["array",1,"text"]' \
+		"$1: content is one text item"
+	json_is "$HTTP_BODY" '(.result.content[0].text | fromjson) == .result.structuredContent' true \
+		"$1: the text content is the structuredContent as JSON"
+}
+# rpc_error desc code id-json: HTTP 200 with a JSON-RPC error of that code and id.
+rpc_error() {
+	is "$HTTP_STATUS" 200 "$1: HTTP 200"
+	is "$(hdr Content-Type)" application/json "$1: Content-Type application/json"
+	json_is "$HTTP_BODY" '[.jsonrpc, has("id"), .id, has("result")]' "[\"2.0\",true,$3,false]" \
+		"$1: jsonrpc 2.0, id $3, no result"
+	json_is "$HTTP_BODY" '[.error.code, (.error.message | type)]' "[$2,\"string\"]" \
+		"$1: error code $2 with a message"
+}
+rows() { q "SELECT (SELECT count(*) FROM events) || ' ' || (SELECT count(*) FROM actor_profile)"; }
+ev_json() {	# ev_json stream event_type: the event row as JSON
+	q "SELECT row_to_json(e) FROM events e WHERE stream_type = 'Actor' AND stream_id = '$1' AND event_type = '$2'"
+}
+verdict() { q "SELECT row_to_json(v) FROM entries_access_verdicts v WHERE correlation_id = '$1'"; }
+
+# --- initialize, notifications, ping -----------------------------------------------
+INIT_PARAMS="{\"protocolVersion\":\"$PROTO\",\"capabilities\":{},\"clientInfo\":{\"name\":\"t\",\"version\":\"1\"}}"
+INIT_RESULT=$(jq -cn --arg v "$CORAD_VERSION" --arg p "$PROTO" \
+	'{protocolVersion: $p, capabilities: {tools: {listChanged: false}}, serverInfo: {name: "corad", version: $v}}')
+rpc "$P1" initialize "$INIT_PARAMS"
+envelope "initialize"
+json_eq "$(json_value "$HTTP_BODY" .result)" "$INIT_RESULT" "initialize: result (protocol, capabilities, serverInfo)"
+like "$(cid)" "$UUID_RE" "initialize: X-Correlation-Id"
+
+mcp_raw "$P1" '{"jsonrpc":"2.0","id":"init-2","method":"initialize","params":{"protocolVersion":"1999-01-01","capabilities":{},"clientInfo":{"name":"t","version":"1"}}}'
+is "$HTTP_STATUS" 200 "initialize with an unknown protocolVersion: HTTP 200"
+json_is "$HTTP_BODY" '[.id, .result.protocolVersion]' "[\"init-2\",\"$PROTO\"]" \
+	"initialize with an unknown protocolVersion: string id echoed, the server's latest version"
+
+mcp_raw "$P1" '{"jsonrpc":"2.0","method":"notifications/initialized"}'
+is "$HTTP_STATUS" 202 "notifications/initialized: HTTP 202"
+is "$HTTP_BODY" "" "notifications/initialized: no body"
+like "$(cid)" "$UUID_RE" "notifications/initialized: X-Correlation-Id"
+mcp_raw "$P1" '{"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":1}}'
+is "$HTTP_STATUS" 202 "notifications/cancelled: HTTP 202"
+is "$HTTP_BODY" "" "notifications/cancelled: no body"
+
+rpc "$P1" ping '{}'
+envelope "ping"
+json_is "$HTTP_BODY" .result '{}' "ping: result {}"
+mcp_raw "$P1" '{"jsonrpc":"2.0","id":"p-1","method":"ping"}'
+json_is "$HTTP_BODY" '[.id, .result]' '["p-1",{}]' "ping without params: string id echoed, result {}"
+
+# --- tools/list -----------------------------------------------------------------------
+rpc "$P1" tools/list '{}'
+envelope "tools/list"
+json_is "$HTTP_BODY" '[.result.tools[].name] | sort' \
+	'["deactivate_actor","forget_actor","get_actor","list_actors","register_actor"]' \
+	"tools/list: exactly the five actor tools"
+json_is "$HTTP_BODY" '[.result.tools[] | select((.description | type) != "string" or (.description | length) == 0) | .name]' \
+	'[]' "tools/list: every tool has a description"
+json_is "$HTTP_BODY" '[.result.tools[] | select(.inputSchema.type != "object" or (.inputSchema.properties | type) != "object") | .name]' \
+	'[]' "tools/list: every inputSchema is type object with properties"
+json_is "$HTTP_BODY" '.result.tools[] | select(.name == "register_actor") | (.inputSchema.required // []) | index("name") != null' \
+	true "tools/list: register_actor requires name"
+json_is "$HTTP_BODY" '[.result.tools[] | select(.name == "get_actor" or .name == "deactivate_actor" or .name == "forget_actor")
+	| select(((.inputSchema.required // []) | index("actor_id")) == null) | .name]' \
+	'[]' "tools/list: get_actor, deactivate_actor and forget_actor require actor_id"
+
+# --- register_actor -------------------------------------------------------------------
+call "$P1" register_actor '{"name":"Ada","kind":"human"}'
+tool_result "register_actor" false
+A=$(json_value "$SC" .actor_id)
+like "$A" "$UUID7_RE" "register_actor: structuredContent.actor_id is a UUIDv7"
+is "$(json_value "$SC" keys)" '["actor_id"]' "register_actor: structuredContent is {\"actor_id\"} like the 201 body"
+ACID=$CID
+like "$ACID" "$UUID_RE" "register_actor: the /mcp response has X-Correlation-Id"
+is "$(q "SELECT count(*) FROM events WHERE stream_id = '$A'")" 1 "register_actor: one event in the actor's stream"
+EV=$(ev_json "$A" ActorRegisteredV2)
+json_is "$EV" '[.stream_type, .version, .event_type, .schema_version]' '["Actor",1,"ActorRegisteredV2",1]' \
+	"register_actor: event Actor/1 ActorRegisteredV2 schema_version 1"
+json_is "$EV" '[.payload.actor_id, .payload.kind]' "[\"$A\",\"human\"]" "register_actor: payload actor_id and kind"
+json_is "$EV" .metadata '{"command":"RegisterActor"}' "register_actor: metadata"
+json_is "$EV" .principal_id "$P1" "register_actor: principal_id is the caller's"
+json_is "$EV" .correlation_id "$ACID" "register_actor: correlation_id is the /mcp response's X-Correlation-Id"
+json_is "$EV" .causation_id null "register_actor: causation_id is NULL"
+json_like "$EV" .event_id "$UUID7_RE" "register_actor: event_id is a UUIDv7"
+is "$(q "SELECT name FROM actor_profile WHERE actor_id = '$A'")" Ada "register_actor: actor_profile holds the name"
+V=$(verdict "$ACID")
+is "$(count_lines "$V")" 1 "register_actor: one verdict row for the request"
+json_is "$V" '[.command_name, .decision, .principal_id]' "[\"RegisterActor\",\"allow\",\"$P1\"]" \
+	"register_actor: allow verdict row"
+
+S=$(log_select register_actor.start ".correlation_id == \"$ACID\"")
+is "$(count_lines "$S")" 1 "log: one register_actor.start for the tool call"
+json_is "$S" '[.principal_id, .command_name, has("causation_id"), .causation_id]' \
+	"[\"$P1\",\"RegisterActor\",true,null]" "register_actor.start: principal_id, command_name, causation_id null"
+json_is "$S" .trace_id "$(nodash "$ACID")" "register_actor.start: trace_id (the correlation id's hex)"
+S=$(log_select register_actor.success ".correlation_id == \"$ACID\"")
+is "$(count_lines "$S")" 1 "log: one register_actor.success for the tool call"
+json_is "$S" '[.principal_id, .command_name, .actor_id]' "[\"$P1\",\"RegisterActor\",\"$A\"]" \
+	"register_actor.success: principal_id, command_name, actor_id"
+json_is "$S" .trace_id "$(nodash "$ACID")" "register_actor.success: trace_id (the correlation id's hex)"
+
+# A traceparent from the proxy is honoured on /mcp too.
+TP_TRACE=4bf92f3577b34da6a3ce929d0e0e4736
+call "$P1" register_actor '{"name":"Batch","kind":"service_account"}' \
+	-H "traceparent: 00-$TP_TRACE-00f067aa0ba902b7-01"
+tool_result "register_actor with a traceparent" false
+B=$(json_value "$SC" .actor_id)
+is "$(nodash "$CID")" "$TP_TRACE" "traceparent: X-Correlation-Id is its trace id"
+json_is "$(ev_json "$B" ActorRegisteredV2)" '[.correlation_id, .payload.kind]' "[\"$CID\",\"service_account\"]" \
+	"traceparent: the event's correlation_id is the trace id; kind service_account"
+is "$(log_count register_actor.success ".trace_id == \"$TP_TRACE\" and .actor_id == \"$B\"")" 1 \
+	"traceparent: register_actor.success carries its trace_id"
+
+# --- get_actor, deactivate_actor, forget_actor ------------------------------------------
+call "$P1" get_actor "{\"actor_id\":\"$A\"}"
+tool_result "get_actor" false
+json_eq "$SC" "{\"id\":\"$A\",\"name\":\"Ada\",\"kind\":\"human\",\"active\":true}" "get_actor: structuredContent"
+is "$(log_count get_actor.success ".correlation_id == \"$CID\" and .query_name == \"GetActor\"")" 1 \
+	"get_actor: get_actor.success logged with query_name GetActor"
+
+call "$P1" deactivate_actor "{\"actor_id\":\"$A\"}"
+envelope "deactivate_actor"
+is "$ISERR" false "deactivate_actor: isError false"
+is "$SC" '{}' "deactivate_actor: structuredContent {}"
+json_is "$HTTP_BODY" '[.result.content | length, .[0].type]' '[1,"text"]' "deactivate_actor: one text content item"
+like "$TXT" '^(\{\}|)$' "deactivate_actor: the text is \"{}\" or \"\" (204 has no body)"
+DCID=$CID
+json_is "$(ev_json "$A" ActorDeactivated)" '[.version, .metadata.command, .principal_id, .correlation_id, .causation_id]' \
+	"[2,\"DeactivateActor\",\"$P1\",\"$DCID\",null]" "deactivate_actor: ActorDeactivated event written"
+is "$(q "SELECT command_name || ' ' || decision FROM entries_access_verdicts WHERE correlation_id = '$DCID'")" \
+	"DeactivateActor allow" "deactivate_actor: verdict row"
+http GET "/actors/$A" -H "X-Principal-Id: $P1"
+json_is "$HTTP_BODY" .active false "deactivate_actor: GET /actors/{id} shows active false"
+
+before=$(rows)
+call "$P1" deactivate_actor "{\"actor_id\":\"$A\"}"
+tool_result "deactivate_actor again" true
+json_eq "$SC" "{\"detail\":\"Actor $A is already deactivated\"}" "deactivate_actor again: structuredContent"
+json_eq "$TXT" "{\"detail\":\"Actor $A is already deactivated\"}" "deactivate_actor again: the text holds the same JSON"
+is "$(rows)" "$before" "deactivate_actor again: nothing written"
+
+call "$P1" register_actor '{"name":"Grace Hopper"}'
+G=$(json_value "$SC" .actor_id)
+like "$G" "$UUID_RE" "register_actor Grace Hopper: an actor_id"
+call "$P1" forget_actor "{\"actor_id\":\"$G\"}"
+envelope "forget_actor"
+is "$ISERR" false "forget_actor: isError false"
+is "$(q "SELECT count(*) FROM actor_profile WHERE actor_id = '$G'")" 0 "forget_actor: actor_profile row deleted"
+json_is "$(ev_json "$G" ActorProfileForgotten)" '[.metadata.command, .correlation_id]' "[\"ForgetActor\",\"$CID\"]" \
+	"forget_actor: ActorProfileForgotten event written"
+call "$P1" get_actor "{\"actor_id\":\"$G\"}"
+tool_result "get_actor after forget_actor" false
+json_eq "$SC" "{\"id\":\"$G\",\"name\":\"<deleted user>\",\"kind\":\"human\",\"active\":true}" \
+	"get_actor after forget_actor: name <deleted user>"
+
+# --- list_actors ------------------------------------------------------------------------
+list_two() {	# three actors exist: a page of two with a next_cursor
+	call "$P1" list_actors '{"limit":2}'
+	[[ $(json_value "$SC" '[(.items | length), (.next_cursor | type)]') == '[2,"string"]' ]]
+}
+ok "list_actors {\"limit\":2}: two items and a next_cursor within 2 s" wait_until 2 list_two
+tool_result "list_actors" false
+json_is "$SC" '[.items[] | keys]' \
+	'[["actor_id","created_at","kind","name","status"],["actor_id","created_at","kind","name","status"]]' \
+	"list_actors: items have actor_id, name, kind, status, created_at"
+json_is "$SC" '[.items[].actor_id]' "[\"$A\",\"$B\"]" "list_actors: the first two actors in creation order"
+LSC=$SC
+http GET "/actors?limit=2" -H "X-Principal-Id: $P1"
+json_eq "$LSC" "$HTTP_BODY" "list_actors: the same page as GET /actors?limit=2"
+
+# --- domain and validation errors -------------------------------------------------------
+before=$(rows)
+call "$P1" register_actor '{"name":"   "}'
+tool_result "register_actor whitespace name" true
+json_eq "$SC" '{"detail":"Actor name must be 1-200 chars after trimming"}' "register_actor whitespace name: detail"
+call "$P1" register_actor '{"name":5}'
+tool_result "register_actor name 5" true
+json_is "$SC" '[(.detail | type), .detail[0].type]' '["array","string_type"]' \
+	"register_actor name 5: detail is an array with type string_type"
+call "$P1" get_actor '{"actor_id":"nope"}'
+tool_result "get_actor nope" true
+json_is "$SC" '[(.detail | type), .detail[0].type]' '["array","uuid_parsing"]' "get_actor nope: uuid_parsing"
+call "$P1" get_actor "{\"actor_id\":\"$UNKNOWN\"}"
+tool_result "get_actor unknown uuid" true
+json_eq "$SC" "{\"detail\":\"Actor $UNKNOWN not found\"}" "get_actor unknown uuid: detail"
+is "$(rows)" "$before" "errors: nothing written to events or actor_profile"
+
+# --- authorization ----------------------------------------------------------------------
+call "$P2" register_actor '{"name":"Mallory"}'
+tool_result "P2 register_actor (denied)" true
+json_eq "$SC" '{"detail":"RegisterActor denied by policy rule 1"}' "P2 register_actor: detail names the rule"
+V=$(verdict "$CID")
+is "$(count_lines "$V")" 1 "P2 register_actor: one verdict row"
+json_is "$V" '[.decision, .command_name, .principal_id, .reason]' \
+	"[\"deny\",\"RegisterActor\",\"$P2\",\"RegisterActor denied by policy rule 1\"]" "P2 register_actor: deny verdict row"
+ok "P2 register_actor: register_actor.denied logged" \
+	log_has register_actor.denied ".correlation_id == \"$CID\" and .principal_id == \"$P2\""
+is "$(q "SELECT count(*) FROM actor_profile WHERE name = 'Mallory'")" 0 "P2 register_actor: no actor Mallory"
+is "$(rows)" "$before" "P2 register_actor: nothing written to events or actor_profile"
+
+# --- idempotency ------------------------------------------------------------------------
+call "$P1" register_actor '{"name":"Idem","idempotency_key":"m1"}'
+tool_result "register_actor with idempotency_key m1" false
+I1=$(json_value "$SC" .actor_id)
+like "$I1" "$UUID_RE" "m1: an actor_id"
+call "$P1" register_actor '{"name":"Idem","idempotency_key":"m1"}'
+tool_result "register_actor with idempotency_key m1 again" false
+json_is "$SC" .actor_id "$I1" "m1 again: the same actor_id"
+is "$(log_count idempotency.cache_hit ".correlation_id == \"$CID\" and .key == \"m1\"")" 1 \
+	"m1 again: idempotency.cache_hit logged"
+is "$(q "SELECT count(*) FROM events WHERE stream_id = '$I1'")" 1 "m1: one event"
+is "$(q "SELECT count(*) FROM actor_profile WHERE name = 'Idem'")" 1 "m1: one actor named Idem"
+is "$(q "SELECT string_agg(surface_id::text, ' ') FROM idempotency_keys WHERE principal_id = '$P1' AND key = 'm1'")" \
+	"$MCP_SURFACE" "m1: one idempotency_keys row, with the MCP surface id"
+call "$P1" register_actor '{"name":"Other","idempotency_key":"m1"}'
+tool_result "register_actor m1 with another name" true
+json_eq "$SC" "{\"detail\":\"Idempotency-Key 'm1' was previously used with a different request body\"}" \
+	"m1 with another name: detail"
+http POST /actors -H "X-Principal-Id: $P1" -H 'Content-Type: application/json' -H 'Idempotency-Key: m1' \
+	--data-binary '{"name":"Idem"}'
+is "$HTTP_STATUS" 201 "m1 through POST /actors: 201 (another scope)"
+I2=$(json_value "$HTTP_BODY" .actor_id)
+like "$I2" "$UUID_RE" "m1 through POST /actors: an actor_id"
+isnt "$I2" "$I1" "m1 through POST /actors: a second actor"
+is "$(q "SELECT count(*) FROM actor_profile WHERE name = 'Idem'")" 2 "m1: two actors named Idem"
+is "$(q "SELECT string_agg(surface_id::text, ' ' ORDER BY surface_id) FROM idempotency_keys WHERE principal_id = '$P1' AND key = 'm1'")" \
+	"$HTTP_SURFACE $MCP_SURFACE" "m1: one row per surface (...0020 and ...0022)"
+
+# --- JSON-RPC errors ---------------------------------------------------------------------
+mcp_raw "$P1" '{bad'
+rpc_error "body not JSON" -32700 null
+mcp_raw "$P1" '[{"jsonrpc":"2.0","id":1,"method":"ping"}]'
+rpc_error "a JSON array" -32600 null
+mcp_raw "$P1" '{"id":7,"method":"ping"}'
+rpc_error "no jsonrpc member" -32600 7
+mcp_raw "$P1" '{"jsonrpc":"1.0","id":8,"method":"ping"}'
+rpc_error "jsonrpc 1.0" -32600 8
+mcp_raw "$P1" '{"jsonrpc":"2.0","id":9}'
+rpc_error "no method" -32600 9
+mcp_raw "$P1" '{"jsonrpc":"2.0","id":"x10","method":"nope/nothing"}'
+rpc_error "unknown method" -32601 '"x10"'
+before=$(rows)
+mcp_raw "$P1" '{"jsonrpc":"2.0","id":11,"method":"tools/call","params":{"name":"nope","arguments":{}}}'
+rpc_error "tools/call of an unknown tool" -32602 11
+mcp_raw "$P1" '{"jsonrpc":"2.0","id":12,"method":"tools/call","params":{"name":"register_actor","arguments":"Ada"}}'
+rpc_error "tools/call with arguments a string" -32602 12
+mcp_raw "$P1" '{"jsonrpc":"2.0","id":13,"method":"tools/call","params":{"name":"register_actor","arguments":["Ada"]}}'
+rpc_error "tools/call with arguments an array" -32602 13
+is "$(rows)" "$before" "JSON-RPC errors wrote nothing"
+
+# --- metrics ------------------------------------------------------------------------------
+M='http_requests_total{method="POST",status="2xx",handler="/mcp"}'
+mcp_count() {
+	http GET /metrics
+	awk -v want="$M" '/^#/ { next } { v = $NF; $NF = ""; sub(/[ \t]+$/, ""); if ($0 == want) found = v }
+		END { printf "%s", found }' <<<"$HTTP_BODY"
+}
+mcp_counted() { awk -v v="$(mcp_count)" 'BEGIN { exit !(v != "" && v + 0 > 0) }'; }
+ok "/metrics: $M > 0" wait_until 5 mcp_counted
+diag "$M = $(mcp_count)"
+
+nok "no worker crashed" log_has master.child_exited '.kind == "worker"'
+
+# --- the principal step: REQUIRE_AUTHENTICATED_PRINCIPAL=true -------------------------------
+corad_stop TERM
+corad_start DATABASE_URL="$PG_APP_URL" CORA_WORKERS=2 REQUIRE_AUTHENTICATED_PRINCIPAL=true ||
+	{ fail "corad restarts with REQUIRE_AUTHENTICATED_PRINCIPAL=true"; done_testing; exit; }
+pass "corad restarts with REQUIRE_AUTHENTICATED_PRINCIPAL=true"
+RPC_ID=200
+rpc "" initialize "$INIT_PARAMS"
+is "$HTTP_STATUS" 401 "required: initialize without a principal is HTTP 401"
+json_eq "$HTTP_BODY" "$(jq -cn --arg d "$MISSING" '{detail: $d}')" "required: the 401 body"
+is "$(hdr Content-Type)" application/json "required: 401 is application/json"
+like "$(cid)" "$UUID_RE" "required: 401 has X-Correlation-Id"
+mcp_raw "" '{"jsonrpc":"2.0","method":"notifications/initialized"}'
+is "$HTTP_STATUS" 401 "required: a notification without a principal is HTTP 401"
+before=$(rows)
+call "" register_actor '{"name":"Anonymous"}'
+is "$HTTP_STATUS" 401 "required: tools/call without a principal is HTTP 401"
+is "$(rows)" "$before" "required: nothing written"
+rpc "$P1" initialize "$INIT_PARAMS"
+envelope "required: initialize with a principal"
+json_eq "$(json_value "$HTTP_BODY" .result)" "$INIT_RESULT" "required: initialize with a principal: result"
+
+nok "no worker crashed after the restart" log_has master.child_exited '.kind == "worker"'
+diag "elapsed: $((($(date +%s%N) - START_NS) / 1000000)) ms"
+
+done_testing
