@@ -297,11 +297,13 @@ store_begin(struct store *s)
 	enum cora_err e = store_simple(s, "begin");
 	char sql[64];
 	PGresult *res;
+	double left;
 
 	if (e != CORA_OK || !s->unnamed || s->deadline_seconds <= 0)
 		return e;
+	left = worker_deadline_left(s->deadline_seconds);
 	snprintf(sql, sizeof(sql), "SET LOCAL statement_timeout = %ld",
-	    (long)(s->deadline_seconds * 1000));
+	    left * 1000 < 1 ? 1L : (long)(left * 1000));
 	res = PQexec(s->conn, sql);
 	if (PQresultStatus(res) != PGRES_COMMAND_OK) {
 		s->errors++;

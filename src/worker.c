@@ -95,18 +95,24 @@ worker_on_alarm(int sig)
 
 static struct timespec		worker_request_started;	/* CLOCK_MONOTONIC */
 
+double
+worker_deadline_left(double seconds)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return seconds - ((double)(now.tv_sec - worker_request_started.tv_sec) +
+	    (double)(now.tv_nsec - worker_request_started.tv_nsec) / 1e9);
+}
+
 /* The deadline counts from the start of the request, not from the first
  * database use that arms the timer. */
 void
 worker_deadline_arm(struct store *s, double seconds)
 {
 	struct itimerval it = { 0 };
-	struct timespec now;
-	double left;
+	double left = worker_deadline_left(seconds);
 
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	left = seconds - ((double)(now.tv_sec - worker_request_started.tv_sec) +
-	    (double)(now.tv_nsec - worker_request_started.tv_nsec) / 1e9);
 	if (left > 0) {
 		it.it_value.tv_sec = (time_t)left;
 		it.it_value.tv_usec = (suseconds_t)((left - (double)(time_t)left) * 1e6);
@@ -229,22 +235,21 @@ find_handler(enum route_id route, enum http_method m)
 }
 
 /* The request path: nginx's normalised DOCUMENT_URI, else REQUEST_URI's
- * path, else SCRIPT_NAME. */
+ * path, percent-decoded like DOCUMENT_URI, else SCRIPT_NAME. */
 static const char *
 request_path(struct request *r)
 {
 	const char *p = FCGX_GetParam("DOCUMENT_URI", r->fcgi->envp);
-	const char *q;
 
 	if (p != NULL && p[0] != '\0')
 		return p;
 	p = FCGX_GetParam("REQUEST_URI", r->fcgi->envp);
-	if (p != NULL && (q = strchr(p, '?')) != NULL) {
-		r->path_buf = strndup(p, (size_t)(q - p));
-		return r->path_buf != NULL ? r->path_buf : "";
+	if (p != NULL) {
+		if ((r->path_buf = strndup(p, strcspn(p, "?"))) == NULL)
+			return "";
+		str_percent_decode(r->path_buf, 0);
+		return r->path_buf;
 	}
-	if (p != NULL)
-		return p;
 	p = FCGX_GetParam("SCRIPT_NAME", r->fcgi->envp);
 	return p != NULL ? p : "";
 }

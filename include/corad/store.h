@@ -89,6 +89,8 @@ int		store_schema_version(struct store *s, enum cora_err *e);
  * object of a connection made after the timer started. */
 void		worker_deadline_arm(struct store *s, double seconds);
 void		worker_deadline_cancel(PGcancel *cancel);
+/* What is left of `seconds` since the request started (may be negative). */
+double		worker_deadline_left(double seconds);
 
 /* RFC 3339 UTC with microseconds and Z, for now. */
 void		store_now(char buf[40]);

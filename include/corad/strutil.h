@@ -31,4 +31,26 @@ hex_value(char c)
 	return -1;
 }
 
+/* Decodes %XX in place (and '+' as a space in a query string); %00 stays
+ * as it is, so the result never holds an early NUL. */
+static inline void
+str_percent_decode(char *s, int plus_is_space)
+{
+	char *w = s;
+
+	for (; *s != '\0'; s++) {
+		int hi, lo;
+
+		if (*s == '+' && plus_is_space)
+			*w++ = ' ';
+		else if (*s == '%' && (hi = hex_value(s[1])) >= 0 && (lo = hex_value(s[2])) >= 0 &&
+		    (hi | lo) != 0) {
+			*w++ = (char)(hi << 4 | lo);
+			s += 2;
+		} else
+			*w++ = *s;
+	}
+	*w = '\0';
+}
+
 #endif

@@ -91,24 +91,6 @@ list_cursor_decode(const char *raw, char created_at[40], char actor_id[UUID_STR_
 	return NULL;
 }
 
-/* Decodes %XX and '+' in a query string value, in place. */
-static void
-url_decode(char *s)
-{
-	char *w = s;
-
-	for (; *s != '\0'; s++) {
-		if (*s == '+')
-			*w++ = ' ';
-		else if (*s == '%' && hex_value(s[1]) >= 0 && hex_value(s[2]) >= 0) {
-			*w++ = (char)(hex_value(s[1]) << 4 | hex_value(s[2]));
-			s += 2;
-		} else
-			*w++ = *s;
-	}
-	*w = '\0';
-}
-
 struct list_query {
 	char	*cursor, *limit, *status;	/* owned; NULL when absent */
 };
@@ -124,7 +106,7 @@ list_query_parse(const char *qs, struct list_query *q)
 
 		if (eq != NULL)
 			*eq++ = '\0';
-		url_decode(pair);
+		str_percent_decode(pair, 1);
 		if (strcmp(pair, "cursor") == 0)
 			slot = &q->cursor;
 		else if (strcmp(pair, "limit") == 0)
@@ -135,7 +117,7 @@ list_query_parse(const char *qs, struct list_query *q)
 			continue;
 		free(*slot);
 		*slot = strdup(eq != NULL ? eq : "");
-		url_decode(*slot);
+		str_percent_decode(*slot, 1);
 	}
 	free(copy);
 }

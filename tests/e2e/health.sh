@@ -65,8 +65,14 @@ if command -v cgi-fcgi >/dev/null; then
 	fcgi REQUEST_METHOD=GET REQUEST_URI='/health?a=b' QUERY_STRING=a=b </dev/null
 	is "$FCGI_STATUS" 200 "FastCGI GET without DOCUMENT_URI routes on REQUEST_URI's path"
 	json_is "$FCGI_BODY" .version "$CORAD_VERSION" "... and answers the health body"
+	fcgi REQUEST_METHOD=GET REQUEST_URI='/heal%74h' QUERY_STRING= </dev/null
+	is "$FCGI_STATUS" 200 "FastCGI: REQUEST_URI's path is percent-decoded (/heal%74h)"
+	fcgi REQUEST_METHOD=GET REQUEST_URI='/actors/abc%20d' QUERY_STRING= </dev/null
+	json_is "$FCGI_BODY" '.detail[0].input' "abc d" "FastCGI: a decoded path segment reaches the handler"
+	fcgi REQUEST_METHOD=GET REQUEST_URI='/heal%00th' QUERY_STRING= </dev/null
+	is "$FCGI_STATUS" 404 "FastCGI: %00 is not decoded into the path (404)"
 else
-	for _ in 1 2 3 4; do fail "FastCGI request without nginx" "cgi-fcgi not installed"; done
+	for _ in 1 2 3 4 5 6 7; do fail "FastCGI request without nginx" "cgi-fcgi not installed"; done
 fi
 
 # The socket and the process tree.
