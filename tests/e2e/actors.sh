@@ -24,17 +24,6 @@ P1=0190a1f4-7c3e-7d2a-9b1c-2f3e4d5a6b7c
 P1U=$(tr '[:lower:]' '[:upper:]' <<<"$P1")
 UNKNOWN=01900000-0000-7000-8000-000000000001
 
-# as PRINCIPAL METHOD PATH [curl options...]: a request as that principal
-# ("" for none).
-as() {
-	local p=$1 m=$2 path=$3
-	shift 3
-	if [[ -n $p ]]; then
-		http "$m" "$path" -H "X-Principal-Id: $p" "$@"
-	else
-		http "$m" "$path" "$@"
-	fi
-}
 # register JSON [principal]
 register() {
 	as "${2:-}" POST /actors -H 'Content-Type: application/json' --data-binary "$1"

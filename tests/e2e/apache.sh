@@ -23,31 +23,12 @@ APACHE_PID=
 AD=$T/apache	# ServerRoot of the test's Apache
 
 apache_stop() {
-	local p kids
-	[[ -n $APACHE_PID ]] || return 0
-	kids=$(pgrep -P "$APACHE_PID" 2>/dev/null)
-	kill -TERM "$APACHE_PID" 2>/dev/null
-	wait_until 5 eval '! alive '"$APACHE_PID"
-	for p in $APACHE_PID $kids; do
-		[[ $(comm_of "$p") == apache2 ]] && kill -KILL "$p" 2>/dev/null
-	done
-	wait "$APACHE_PID" 2>/dev/null
+	daemon_stop "$APACHE_PID" apache2 5
 	APACHE_PID=
-	return 0
 }
-# lib.sh's cleanup ends with `exit`: stop Apache and PostgreSQL first,
-# keeping the status.
-apache_cleanup() {
-	local rc=$?
-	apache_stop
-	pg_stop
-	(exit "$rc")
-	cleanup
-}
-trap apache_cleanup EXIT
-need_tools psql htpasswd
-[[ -x $APACHE2 ]] || { echo "1..0 # SKIP apache2 not found"; TAP_DONE=1; exit 0; }
-command -v cgi-fcgi >/dev/null || { echo "1..0 # SKIP cgi-fcgi not found"; TAP_DONE=1; exit 0; }
+stop_servers() { apache_stop; }	# before PostgreSQL, in pg_cleanup
+need_tools htpasswd cgi-fcgi
+need_program "$APACHE2"
 
 P1=0190a1f4-7c3e-7d2a-9b1c-2f3e4d5a6b7c	# users of the password file
 P2=0190a1f4-7c3e-7d2a-9b1c-00000000beef
@@ -170,16 +151,7 @@ finish() {
 }
 
 # --- set-up -----------------------------------------------------------------------
-pg_start || { fail "PostgreSQL starts"; finish; exit; }
-DB="postgresql:///cora?host=$PGHOST&user=postgres"	# superuser, database cora
-q() { sql_as "$DB" "$1"; }
-if DATABASE_OWNER_URL=$PG_OWNER_URL "$CORAD_BIN" migrate >"$T/migrate.log" 2>&1; then
-	pass "corad migrate applies the shipped migrations"
-else
-	fail "corad migrate applies the shipped migrations" "$(cat "$T/migrate.log")"
-	finish
-	exit
-fi
+db_setup
 # Before Apache: corad_start then probes /health straight over FastCGI.
 CORAD_ARGS=(DATABASE_URL="$PG_APP_URL" CORA_WORKERS=2 REQUIRE_AUTHENTICATED_PRINCIPAL=true)
 corad_start "${CORAD_ARGS[@]}" || { fail "corad serve starts"; finish; exit; }
@@ -193,8 +165,9 @@ ok "the main site is the shipped file with only port and socket changed" \
 
 cid() { hdr X-Correlation-Id; }
 jsonct() { is "$(hdr Content-Type)" application/json "$1: Content-Type application/json"; }
-# as PRINCIPAL METHOD PATH [curl options...]: through the auth site.
-as() {
+# as_user PRINCIPAL METHOD PATH [curl options...]: through the auth site,
+# authenticated as that user (its name is the principal).
+as_user() {
 	local p=$1 m=$2 path=$3
 	shift 3
 	http "$m" "$AUTH$path" -u "$p:$PW" "$@"
@@ -221,7 +194,7 @@ like "$(hdr Allow)" '(^|[ ,])GET(,|$)' "PUT /actors: Allow lists GET"
 like "$(hdr Allow)" '(^|[ ,])POST(,|$)' "PUT /actors: Allow lists POST"
 
 # corad routes on DOCUMENT_URI, the decoded path (as behind nginx).
-as "$P1" GET '/actors/abc%20d'
+as_user "$P1" GET '/actors/abc%20d'
 is "$HTTP_STATUS" 422 "GET /actors/abc%20d: 422"
 json_is "$HTTP_BODY" '.detail[0] | [.type, .loc, .input]' '["uuid_parsing",["path","actor_id"],"abc d"]' \
 	"the path reaches corad decoded (DOCUMENT_URI)"
@@ -250,7 +223,7 @@ http GET "$AUTH/actors" -u "$P1:wrong"
 is "$HTTP_STATUS" 401 "auth site: a wrong password: 401"
 
 # --- actors ---------------------------------------------------------------------------
-as "$P1" POST /actors -H 'Content-Type: application/json' -H "X-Principal-Id: $P2" \
+as_user "$P1" POST /actors -H 'Content-Type: application/json' -H "X-Principal-Id: $P2" \
 	--data-binary '{"name":"Ada Lovelace"}'
 is "$HTTP_STATUS" 201 "POST /actors through Apache: 201"
 jsonct "POST /actors"
@@ -262,30 +235,30 @@ is "$(q "SELECT principal_id FROM events WHERE stream_id = '$ID'")" "$P1" \
 is "$(q "SELECT correlation_id FROM events WHERE stream_id = '$ID'")" "$RCID" \
 	"the event's correlation_id is the response's X-Correlation-Id"
 
-as "$P2" GET "/actors/$ID"
+as_user "$P2" GET "/actors/$ID"
 is "$HTTP_STATUS" 200 "GET /actors/{id}: 200"
 json_eq "$HTTP_BODY" "{\"id\":\"$ID\",\"name\":\"Ada Lovelace\",\"kind\":\"human\",\"active\":true}" "GET /actors/{id}: body"
 
 for n in Grace Edsger; do
-	as "$P2" POST /actors -H 'Content-Type: application/json' --data-binary "{\"name\":\"$n\"}"
+	as_user "$P2" POST /actors -H 'Content-Type: application/json' --data-binary "{\"name\":\"$n\"}"
 	is "$HTTP_STATUS" 201 "POST /actors ($n): 201"
 done
 is "$(q "SELECT principal_id FROM events WHERE stream_id = '$(json_value "$HTTP_BODY" .actor_id)'")" \
 	"$P2" "a second user's principal reaches corad"
 list_has_3() {
-	as "$P1" GET /actors
+	as_user "$P1" GET /actors
 	[[ $HTTP_STATUS == 200 && $(json_value "$HTTP_BODY" '.items | length') -ge 3 ]]
 }
 ok "GET /actors lists the 3 actors within 5 s" wait_until 5 list_has_3
-as "$P1" GET '/actors?limit=1'
+as_user "$P1" GET '/actors?limit=1'
 is "$HTTP_STATUS" 200 "GET /actors?limit=1: 200"
 json_is "$HTTP_BODY" '.items | length' 1 "GET /actors?limit=1: the query string reaches corad (1 item)"
 json_is "$HTTP_BODY" '.next_cursor | type' string "GET /actors?limit=1: next_cursor"
 CUR=$(json_value "$HTTP_BODY" .next_cursor)
-as "$P1" GET "/actors?limit=1&cursor=$CUR"
+as_user "$P1" GET "/actors?limit=1&cursor=$CUR"
 is "$HTTP_STATUS" 200 "GET /actors with the cursor: 200"
 json_like "$HTTP_BODY" '.items[0].actor_id' "$UUID_RE" "the cursor gives the next page"
-as "$P1" GET '/actors?limit=0'
+as_user "$P1" GET '/actors?limit=0'
 is "$HTTP_STATUS" 422 "GET /actors?limit=0: 422 from corad"
 
 # --- body size ------------------------------------------------------------------------
@@ -294,7 +267,7 @@ head -c 1048577 /dev/zero | tr '\0' x >"$T/limit+1"
 head -c 1048576 /dev/zero | tr '\0' x >"$T/limit"
 n_rej() { log_count body_size_limit.rejected; }
 R0=$(n_rej)
-as "$P1" POST /actors -H 'Content-Type: application/json' --data-binary "@$T/2mib"
+as_user "$P1" POST /actors -H 'Content-Type: application/json' --data-binary "@$T/2mib"
 is "$HTTP_STATUS" 413 "a 2 MiB body: 413"
 json_eq "$HTTP_BODY" '{"detail":"Request body exceeds limit of 1048576 bytes"}' "2 MiB: Apache's JSON 413 body"
 jsonct "2 MiB: 413"
@@ -303,10 +276,10 @@ http POST /actors -H 'Content-Type: application/json' --data-binary "@$T/limit+1
 is "$HTTP_STATUS" 413 "limit + 1 bytes (shipped site): 413"
 json_is "$HTTP_BODY" .detail "Request body exceeds limit of 1048576 bytes" "limit + 1: JSON body"
 is "$(n_rej)" "$R0" "declared oversize bodies never reached corad"
-as "$P1" POST /actors -H 'Content-Type: application/json' --data-binary "@$T/limit"
+as_user "$P1" POST /actors -H 'Content-Type: application/json' --data-binary "@$T/limit"
 is "$HTTP_STATUS" 422 "exactly the limit reaches corad (422 json_invalid, not 413)"
 json_is "$HTTP_BODY" '.detail[0].type' json_invalid "exactly the limit: corad parsed it"
-as "$P1" POST /actors -H 'Content-Type: application/json' -H 'Transfer-Encoding: chunked' \
+as_user "$P1" POST /actors -H 'Content-Type: application/json' -H 'Transfer-Encoding: chunked' \
 	--data-binary "@$T/2mib"
 is "$HTTP_STATUS" 413 "a 2 MiB chunked body (no length): 413"
 json_like "$HTTP_BODY" .detail 'exceeds limit of 1048576 bytes' "chunked: JSON 413 body"
@@ -332,7 +305,7 @@ is "$HTTP_STATUS" 200 "GET /health from 127.0.0.2: 200"
 # --- trace context ------------------------------------------------------------------------
 http GET /health -H "traceparent: $TRACEPARENT"
 is "$(cid)" "$TRACE_CID" "traceparent passes through: X-Correlation-Id is its trace id"
-as "$P1" POST /actors -H 'Content-Type: application/json' -H "traceparent: $TRACEPARENT" \
+as_user "$P1" POST /actors -H 'Content-Type: application/json' -H "traceparent: $TRACEPARENT" \
 	--data-binary '{"name":"Traced"}'
 is "$(q "SELECT correlation_id FROM events WHERE stream_id = '$(json_value "$HTTP_BODY" .actor_id)'")" \
 	"$TRACE_CID" "traceparent: the event's correlation_id is the trace id"
@@ -382,7 +355,7 @@ http GET /health
 like "$HTTP_STATUS" '^50[23]$' "corad stopped: 502 or 503"
 json_like "$HTTP_BODY" .detail '^(Bad Gateway|Service Unavailable)$' "corad stopped: Apache's JSON body"
 jsonct "corad stopped"
-as "$P1" POST /actors -H 'Content-Type: application/json' --data-binary '{"name":"x"}'
+as_user "$P1" POST /actors -H 'Content-Type: application/json' --data-binary '{"name":"x"}'
 like "$HTTP_STATUS" '^50[23]$' "corad stopped: POST /actors 502 or 503"
 corad_start "${CORAD_ARGS[@]}" || fail "corad starts again"
 back() { [[ $(http_status_of "$MAIN/health") == 200 ]]; }

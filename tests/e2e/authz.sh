@@ -18,15 +18,6 @@ P2=0190a1f4-7c3e-7d2a-9b1c-00000000beef
 UNKNOWN=01900000-0000-7000-8000-000000000001
 DEFAULT_DENY="denied by the policy default (no rule matched)"
 
-as() {	# as PRINCIPAL METHOD PATH [curl options...]
-	local p=$1 m=$2 path=$3
-	shift 3
-	if [[ -n $p ]]; then
-		http "$m" "$path" -H "X-Principal-Id: $p" "$@"
-	else
-		http "$m" "$path" "$@"
-	fi
-}
 register() { as "${2:-}" POST /actors -H 'Content-Type: application/json' --data-binary "$1"; }
 rows() { q "SELECT (SELECT count(*) FROM events) || ' ' || (SELECT count(*) FROM actor_profile)"; }
 cid() { hdr X-Correlation-Id; }

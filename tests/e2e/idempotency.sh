@@ -39,12 +39,6 @@ is "$(q "SELECT count(*) FROM idempotency_keys WHERE key = 'recent'")" 1 "prunin
 ok "pruning: log idempotency.pruned with deleted 1 and ttl_hours 24" \
 	log_has idempotency.pruned '.deleted == 1 and .ttl_hours == 24'
 
-# as PRINCIPAL METHOD PATH [curl options...]
-as() {
-	local p=$1 m=$2 path=$3
-	shift 3
-	http "$m" "$path" -H "X-Principal-Id: $p" "$@"
-}
 # reg PRINCIPAL KEY JSON [curl options...]: POST /actors with that key.
 reg() {
 	local p=$1 k=$2 body=$3

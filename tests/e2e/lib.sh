@@ -475,21 +475,39 @@ nginx_start() {
 }
 nginx_listening_or_dead() { ! alive "$NGINX_PID" || nginx_listening; }
 
-nginx_stop() {
-	local p kids
-	[[ -n $NGINX_PID ]] || return 0
-	kids=$(pgrep -P "$NGINX_PID" 2>/dev/null)
-	kill -TERM "$NGINX_PID" 2>/dev/null
-	wait_until 3 eval '! alive '"$NGINX_PID"
-	for p in $NGINX_PID $kids; do
-		[[ $(comm_of "$p") == nginx ]] && kill -KILL "$p" 2>/dev/null
+# daemon_stop PID COMM SECONDS: SIGTERM to a server this script started,
+# then SIGKILL to it and its children still named COMM after SECONDS.
+daemon_stop() {
+	local pid=$1 comm=$2 secs=$3 p kids
+	[[ -n $pid ]] || return 0
+	kids=$(pgrep -P "$pid" 2>/dev/null)
+	kill -TERM "$pid" 2>/dev/null
+	wait_until "$secs" eval '! alive '"$pid"
+	for p in $pid $kids; do
+		[[ $(comm_of "$p") == "$comm" ]] && kill -KILL "$p" 2>/dev/null
 	done
-	wait "$NGINX_PID" 2>/dev/null
-	NGINX_PID=
+	wait "$pid" 2>/dev/null
 	return 0
 }
 
+nginx_stop() {
+	daemon_stop "$NGINX_PID" nginx 3
+	NGINX_PID=
+}
+
 # --- HTTP -----------------------------------------------------------------------
+
+# as PRINCIPAL METHOD PATH [curl options...]: http as that principal ("" for
+# none), sent as X-Principal-Id for the auth_request stand-in to vouch for.
+as() {
+	local p=$1 m=$2 path=$3
+	shift 3
+	if [[ -n $p ]]; then
+		http "$m" "$path" -H "X-Principal-Id: $p" "$@"
+	else
+		http "$m" "$path" "$@"
+	fi
+}
 
 BASE=
 
@@ -572,13 +590,10 @@ rotate_log() {
 	mv "$CORAD_LOG" "$T/corad.$i.log"
 }
 
-# corad_start [VAR=value...]: starts `corad serve` in a process group of its
-# own (CORAD_PID), logging to $T/corad.log (an earlier log is kept as
-# corad.N.log), and waits up to 15 s until GET /health answers 200: through
-# nginx when it runs, else straight over FastCGI. Fails early when corad
-# exits or logs config.invalid / startup.refused.
-corad_start() {
-	local deadline code
+# corad_launch [VAR=value...]: `corad serve` in the background, in a process
+# group of its own (CORAD_PID), without waiting for it to answer. Variables of
+# the caller's systemd or socket activation never leak into it.
+corad_launch() {
 	corad_env
 	rotate_log
 	: >"$CORAD_LOG"
@@ -587,6 +602,16 @@ corad_start() {
 		"${CORAD_ENV[@]}" "$@" "$CORAD_BIN" serve) </dev/null >>"$CORAD_LOG" 2>&1 &
 	CORAD_PID=$!
 	ALL_CORAD_PIDS+=("$CORAD_PID")
+}
+
+# corad_start [VAR=value...]: starts `corad serve` in a process group of its
+# own (CORAD_PID), logging to $T/corad.log (an earlier log is kept as
+# corad.N.log), and waits up to 15 s until GET /health answers 200: through
+# nginx when it runs, else straight over FastCGI. Fails early when corad
+# exits or logs config.invalid / startup.refused.
+corad_start() {
+	local deadline code
+	corad_launch "$@"
 	HEALTH_PROBES_OK=0
 	deadline=$(($(date +%s) + 15))
 	while [[ $(date +%s) -lt $deadline ]]; do
@@ -676,6 +701,14 @@ need_tools() {
 		exit 1
 	fi
 }
+# need_program PATH: like need_tools, for a server binary outside PATH.
+need_program() {
+	[[ -x $1 ]] && return 0
+	echo "Bail out! $1 not found (run scripts/quickstart test)"
+	TAP_DONE=1
+	exit 1
+}
+
 need_tools curl jq pgrep setsid timeout ss
-[[ -x $NGINX ]] || { echo "Bail out! nginx not found"; TAP_DONE=1; exit 1; }
+need_program "$NGINX"
 [[ -x $CORAD_BIN ]] || { echo "Bail out! $CORAD_BIN is not executable"; TAP_DONE=1; exit 1; }

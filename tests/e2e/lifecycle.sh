@@ -9,26 +9,7 @@
 E2E_DIR=$(dirname "$0")
 . "$E2E_DIR/lib.sh"
 . "$E2E_DIR/pg.sh"
-# lib.sh's cleanup ends with `exit`: stop PostgreSQL first, keeping the status.
-pg_cleanup() {
-	local rc=$?
-	pg_stop
-	(exit "$rc")
-	cleanup
-}
-trap pg_cleanup EXIT
-need_tools psql
-
-pg_start || { fail "PostgreSQL starts"; done_testing; exit; }
-DB="postgresql:///cora?host=$PGHOST&user=postgres"	# superuser, database cora
-q() { sql_as "$DB" "$1"; }
-if DATABASE_OWNER_URL=$PG_OWNER_URL "$CORAD_BIN" migrate >"$T/migrate.log" 2>&1; then
-	pass "corad migrate applies the shipped migrations"
-else
-	fail "corad migrate applies the shipped migrations" "$(cat "$T/migrate.log")"
-	done_testing
-	exit
-fi
+db_setup
 
 nginx_server main
 # No body limit and no request buffering: corad reads the upload while it
@@ -111,7 +92,8 @@ EXTRA_PIDS+=("$locker")
 ok "the superuser holds ACCESS EXCLUSIVE on actor_profile" wait_until 10 eval \
 	'[[ $(q "SELECT count(*) FROM pg_locks l JOIN pg_class c ON c.oid = l.relation WHERE c.relname = '"'actor_profile'"' AND l.mode = '"'AccessExclusiveLock'"' AND l.granted") -ge 1 ]]'
 t0=$(date +%s%N)
-http POST /actors -H 'Content-Type: application/json' --data-binary '{"name":"Slow"}'
+http POST /actors -H 'Content-Type: application/json' -H 'Idempotency-Key: slow-1' \
+	--data-binary '{"name":"Slow"}'
 ms=$((($(date +%s%N) - t0) / 1000000))
 is "$HTTP_STATUS" 504 "POST /actors behind the lock: 504"
 cmp_ok "$ms" -ge 900 "... after about 1 s (${ms} ms)"
@@ -134,6 +116,13 @@ is "$(q "SELECT count(*) FROM actor_profile WHERE name = 'Slow'")" 0 "no actor_p
 is "$(q "SELECT count(*) FROM events WHERE correlation_id = '$SCID'")" 0 "no event with the 504's correlation id"
 is "$(q "SELECT count(*) FROM events")" "$events_before" "no event was added by the cancelled request"
 diag "access verdicts with the 504's correlation id: $(q "SELECT count(*) FROM entries_access_verdicts WHERE correlation_id = '$SCID'")"
+# SPEC 8: a 5xx caches nothing, so the same key runs the command again.
+is "$(q "SELECT count(*) FROM idempotency_keys WHERE key = 'slow-1'")" 0 \
+	"the 504 left no idempotency row for its key"
+http POST /actors -H 'Content-Type: application/json' -H 'Idempotency-Key: slow-1' \
+	--data-binary '{"name":"Slow"}'
+is "$HTTP_STATUS" 201 "a retry with the same Idempotency-Key runs again (201, not a replayed 504)"
+is "$(q "SELECT count(*) FROM actor_profile WHERE name = 'Slow'")" 1 "... and registers the actor once"
 is "$(worker_pids)" "$worker" "the worker survived the deadline (same pid $worker)"
 nok "log: no master.worker_killed" log_has master.worker_killed
 http POST /actors -H 'Content-Type: application/json' --data-binary '{"name":"Fast"}'

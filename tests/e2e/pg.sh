@@ -66,10 +66,12 @@ sql_as() {
 	psql -qAtX -v ON_ERROR_STOP=1 "$1" -c "$2"
 }
 
-# The EXIT trap of a script that uses PostgreSQL: stops it, then runs
-# lib.sh's cleanup (which ends with exit), keeping the script's status.
+# The EXIT trap of a script that uses PostgreSQL: stops the script's other
+# servers (its stop_servers function, when it has one) and PostgreSQL, then
+# runs lib.sh's cleanup (which ends with exit), keeping the script's status.
 pg_cleanup() {
 	local rc=$?
+	declare -F stop_servers >/dev/null && stop_servers
 	pg_stop
 	(exit "$rc")
 	cleanup
@@ -77,19 +79,24 @@ pg_cleanup() {
 
 # db_setup: a private cluster with the shipped migrations applied by
 # `corad migrate` as the owner. DB is the superuser's URL on database cora;
-# q runs one statement there.
+# q runs one statement there. On failure the script ends through its
+# finish function when it has one, else done_testing.
 db_setup() {
 	trap pg_cleanup EXIT
 	need_tools psql
-	pg_start || { fail "PostgreSQL starts"; done_testing; exit; }
+	pg_start || { fail "PostgreSQL starts"; db_setup_end; }
 	DB="postgresql:///cora?host=$PGHOST&user=postgres"
 	if DATABASE_OWNER_URL=$PG_OWNER_URL "$CORAD_BIN" migrate >"$T/migrate.log" 2>&1; then
 		pass "corad migrate applies the shipped migrations"
 	else
 		fail "corad migrate applies the shipped migrations" "$(cat "$T/migrate.log")"
-		done_testing
-		exit
+		db_setup_end
 	fi
+}
+
+db_setup_end() {
+	if declare -F finish >/dev/null; then finish; else done_testing; fi
+	exit
 }
 
 q() { sql_as "$DB" "$1"; }

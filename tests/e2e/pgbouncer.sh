@@ -32,18 +32,8 @@ pgb_stop() {
 	PGB_PID=
 	return 0
 }
-# lib.sh's cleanup ends with `exit`: stop PgBouncer and PostgreSQL first,
-# keeping the status.
-pgb_cleanup() {
-	local rc=$?
-	pgb_stop
-	pg_stop
-	(exit "$rc")
-	cleanup
-}
-trap pgb_cleanup EXIT
-need_tools psql
-[[ -x $PGBOUNCER ]] || { echo "1..0 # SKIP pgbouncer not found"; TAP_DONE=1; exit 0; }
+stop_servers() { pgb_stop; }	# before PostgreSQL, in pg_cleanup
+need_program "$PGBOUNCER"
 
 finish() {
 	if [[ $TAP_FAILED -gt 0 && -s $PGB/pgbouncer.log ]]; then
@@ -144,16 +134,7 @@ burst() {
 }
 
 # --- set-up ---------------------------------------------------------------------------
-pg_start || { fail "PostgreSQL starts"; finish; exit; }
-DB="postgresql:///cora?host=$PGHOST&user=postgres"	# superuser, database cora
-q() { sql_as "$DB" "$1"; }
-if DATABASE_OWNER_URL=$PG_OWNER_URL "$CORAD_BIN" migrate >"$T/migrate.log" 2>&1; then
-	pass "corad migrate applies the shipped migrations"
-else
-	fail "corad migrate applies the shipped migrations" "$(cat "$T/migrate.log")"
-	finish
-	exit
-fi
+db_setup
 pgb_start || { fail "PgBouncer starts"; finish; exit; }
 is "$(sql_as "$PGB_URL" 'SELECT current_user' 2>&1)" cora_app "PgBouncer starts and connects cora_app to database cora"
 is "$(show CONFIG | awk -F, '$1 == "pool_mode" { print $2 }')" transaction \
@@ -168,12 +149,7 @@ corad_start "${CORAD_ARGS[@]}" DATABASE_POOL_MODE=transaction ||
 pass "corad serve starts through PgBouncer (DATABASE_POOL_MODE=transaction)"
 
 P1=0190a1f4-7c3e-7d2a-9b1c-2f3e4d5a6b7c
-as() {	# as METHOD PATH [curl options...]: as P1
-	local m=$1 path=$2
-	shift 2
-	http "$m" "$path" -H "X-Principal-Id: $P1" "$@"
-}
-register() { as POST /actors -H 'Content-Type: application/json' --data-binary "$1" "${@:2}"; }
+register() { as "$P1" POST /actors -H 'Content-Type: application/json' --data-binary "$1" "${@:2}"; }
 
 # --- the handlers ------------------------------------------------------------------------
 http GET /ready
@@ -184,28 +160,28 @@ register '{"name":"Ada Lovelace"}'
 is "$HTTP_STATUS" 201 "register: 201"
 ID=$(json_value "$HTTP_BODY" .actor_id)
 like "$ID" "$UUID_RE" "register: actor_id"
-as GET "/actors/$ID"
+as "$P1" GET "/actors/$ID"
 is "$HTTP_STATUS" 200 "get: 200"
 json_eq "$HTTP_BODY" "{\"id\":\"$ID\",\"name\":\"Ada Lovelace\",\"kind\":\"human\",\"active\":true}" "get: body"
 listed() {
-	as GET /actors
+	as "$P1" GET /actors
 	[[ $(json_value "$HTTP_BODY" "[.items[] | select(.actor_id == \"$ID\")] | length") == 1 ]]
 }
 ok "list shows the actor within 2 s (projector connected directly)" wait_until 2 listed
 json_is "$HTTP_BODY" "[.items[] | select(.actor_id == \"$ID\") | .name, .status]" '["Ada Lovelace","active"]' \
 	"list: the actor's name and status"
-as POST "/actors/$ID/deactivate"
+as "$P1" POST "/actors/$ID/deactivate"
 is "$HTTP_STATUS" 204 "deactivate: 204"
 is "$HTTP_BODY" "" "deactivate: no body"
-as POST "/actors/$ID/deactivate"
+as "$P1" POST "/actors/$ID/deactivate"
 is "$HTTP_STATUS" 409 "deactivate again: 409"
 json_eq "$HTTP_BODY" "{\"detail\":\"Actor $ID is already deactivated\"}" "deactivate again: body"
-as DELETE "/actors/$ID/profile"
+as "$P1" DELETE "/actors/$ID/profile"
 is "$HTTP_STATUS" 204 "forget: 204"
-as GET "/actors/$ID"
+as "$P1" GET "/actors/$ID"
 json_eq "$HTTP_BODY" "{\"id\":\"$ID\",\"name\":\"<deleted user>\",\"kind\":\"human\",\"active\":false}" \
 	"get after deactivate and forget"
-as GET "/actors/01900000-0000-7000-8000-000000000001"
+as "$P1" GET "/actors/01900000-0000-7000-8000-000000000001"
 is "$HTTP_STATUS" 404 "get unknown: 404"
 
 KEY="pgb-$$-$RANDOM"

@@ -8,7 +8,7 @@
 . "$(dirname "$0")/lib.sh"
 need_tools promtool
 PROMETHEUS=${PROMETHEUS:-/usr/bin/prometheus}
-[[ -x $PROMETHEUS ]] || { echo "1..0 # SKIP prometheus not found ($PROMETHEUS)"; TAP_DONE=1; exit 0; }
+need_program "$PROMETHEUS"
 
 PROM_PID=
 prom_stop() {

@@ -113,18 +113,6 @@ note_line() {	# note_line from-line message: line number of the first exact matc
 }
 notes_count() { count_lines "$(grep -x "[0-9]* $1" "$NOTIFY_LOG")"; }
 
-# corad_launch VAR=value...: corad serve in the background like corad_start,
-# without waiting for it to answer.
-corad_launch() {
-	corad_env
-	rotate_log
-	: >"$CORAD_LOG"
-	(cd "$T" && exec setsid env -u LISTEN_FDS -u LISTEN_PID -u LISTEN_FDNAMES \
-		-u NOTIFY_SOCKET -u WATCHDOG_USEC -u WATCHDOG_PID \
-		"${CORAD_ENV[@]}" "$@" "$CORAD_BIN" serve) </dev/null >>"$CORAD_LOG" 2>&1 &
-	CORAD_PID=$!
-	ALL_CORAD_PIDS+=("$CORAD_PID")
-}
 health_fcgi() {	# [timeout]: GET /health straight to corad's socket
 	FCGI_SOCK=$T/corad.sock fcgi REQUEST_METHOD=GET DOCUMENT_URI=/health REQUEST_URI=/health \
 		CONTENT_LENGTH= </dev/null

@@ -67,16 +67,6 @@ spans_of() { all_spans | jq -c --arg t "$1" 'select(.traceId == $t)'; }
 has_spans() { [[ $(count_lines "$(spans_of "$1")") -ge $2 ]]; }
 span_kind() { jq -c --argjson k "$2" 'select(.kind == $k)' <<<"$1"; }
 
-# as PRINCIPAL METHOD PATH [curl options...]
-as() {
-	local p=$1 m=$2 path=$3
-	shift 3
-	if [[ -n $p ]]; then
-		http "$m" "$path" -H "X-Principal-Id: $p" "$@"
-	else
-		http "$m" "$path" "$@"
-	fi
-}
 # register NAME [curl options...]: POST /actors as P1.
 register() {
 	local name=$1
