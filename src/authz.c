@@ -7,6 +7,7 @@
 
 #include <json-c/json.h>
 
+#include "corad/alloc.h"
 #include "corad/authz.h"
 #include "corad/ids.h"
 
@@ -66,7 +67,7 @@ parse_list(json_object *arr, bool principals, char ***out, size_t *n,
 		snprintf(err, errlen, "must be a non-empty array of strings");
 		return -1;
 	}
-	*out = calloc(len, sizeof(char *));
+	*out = xcalloc(len, sizeof(char *));
 	*n = 0;
 	for (size_t i = 0; i < len; i++) {
 		json_object *e = json_object_array_get_idx(arr, i);
@@ -96,7 +97,7 @@ parse_list(json_object *arr, bool principals, char ***out, size_t *n,
 				return -1;
 			}
 		}
-		(*out)[(*n)++] = strdup(s);
+		(*out)[(*n)++] = xstrdup(s);
 	}
 	return 0;
 }
@@ -104,12 +105,10 @@ parse_list(json_object *arr, bool principals, char ***out, size_t *n,
 struct authz_policy *
 authz_load(const char *path, char *err, size_t errlen)
 {
-	struct authz_policy *p = calloc(1, sizeof(*p));
+	struct authz_policy *p = xcalloc(1, sizeof(*p));
 	json_object *root = json_object_from_file(path), *def, *rules;
 	char why[256] = "";
 
-	if (p == NULL)
-		goto fail;
 	if (root == NULL) {
 		snprintf(why, sizeof(why), "not readable as JSON (%s)", json_util_get_last_err());
 		goto fail;
@@ -132,7 +131,7 @@ authz_load(const char *path, char *err, size_t errlen)
 	if (rules != NULL) {
 		size_t n = json_object_array_length(rules);
 
-		p->rules = calloc(n == 0 ? 1 : n, sizeof(*p->rules));
+		p->rules = xcalloc(n, sizeof(*p->rules));
 		for (size_t i = 0; i < n; i++) {
 			json_object *r = json_object_array_get_idx(rules, i), *f;
 			struct authz_rule *rule = &p->rules[p->nrules++];

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "corad/alloc.h"
 #include "corad/body.h"
 
 enum body_verdict
@@ -43,10 +44,7 @@ body_read_limited(body_read_fn fn, void *ctx, long limit, char **out, size_t *go
 
 			if (ncap > max + 1)
 				ncap = max + 1;	/* room for limit+1 bytes and the NUL */
-			if ((nb = realloc(buf, ncap)) == NULL) {
-				free(buf);
-				return BODY_IO_ERROR;
-			}
+			nb = xrealloc(buf, ncap);
 			buf = nb;
 			cap = ncap;
 		}

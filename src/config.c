@@ -13,7 +13,9 @@
 #include <unistd.h>
 
 #include "corad/config.h"
+#include "corad/alloc.h"
 #include "corad/listen.h"
+#include "corad/url.h"
 
 enum var_type {
 	V_STR,		/* any string, "" allowed */
@@ -29,6 +31,7 @@ enum var_type {
 	V_EXPORTER,
 	V_LISTEN,	/* CORA_LISTEN; unset: NULL */
 	V_ABSPATH,	/* absolute path */
+	V_ADDRS,	/* FCGI_WEB_SERVER_ADDRS: IP addresses; "" or unset: NULL */
 };
 
 struct var {
@@ -53,7 +56,7 @@ static const struct var vars[] = {
 	{ "PROJECTOR_DATABASE_URL", V_DBURL, OFF(projector_database_url), NULL, 0, 0 },
 	{ "MAX_REQUEST_BODY_SIZE_BYTES", V_LONG, OFF(max_body), "1048576", 1, INT_MAX },
 	{ "REQUIRE_AUTHENTICATED_PRINCIPAL", V_BOOL, OFF(require_principal), "false", 0, 0 },
-	{ "CORA_PRINCIPAL_PARAM", V_PARAM, OFF(principal_param), "HTTP_X_PRINCIPAL_ID", 0, 0 },
+	{ "CORA_PRINCIPAL_PARAM", V_PARAM, OFF(principal_param), "CORA_PRINCIPAL_ID", 0, 0 },
 	{ "AUTHZ_POLICY_FILE", V_OPTSTR, OFF(authz_policy_file), NULL, 0, 0 },
 	{ "ALLOW_PERMISSIVE_AUTHZ", V_BOOL, OFF(allow_permissive_authz), "false", 0, 0 },
 	{ "OTEL_EXPORTER", V_EXPORTER, OFF(otel_exporter), "none", 0, 0 },
@@ -69,10 +72,11 @@ static const struct var vars[] = {
 	{ "PROJECTION_POLL_INTERVAL_SECONDS", V_DOUBLE, OFF(projection_poll_interval), "5.0", 0.1, 3600 },
 	{ "CORA_LISTEN", V_LISTEN, OFF(listen), NULL, 0, 0 },
 	{ "CORA_WORKERS", V_LONG, OFF(workers), NULL, 1, 1024 },
-	{ "CORA_MAX_REQUESTS", V_LONG, OFF(max_requests), "0", 0, LONG_MAX },
+	{ "CORA_MAX_REQUESTS", V_LONG, OFF(max_requests), "0", 0, (double)LONG_MAX },
 	{ "CORA_REQUEST_TIMEOUT_SECONDS", V_DOUBLE, OFF(request_timeout), "30", 0.1, 86400 },
 	{ "CORA_GRACEFUL_TIMEOUT_SECONDS", V_DOUBLE, OFF(graceful_timeout), "30", 0, 86400 },
 	{ "CORA_RUNTIME_DIR", V_ABSPATH, OFF(runtime_dir), NULL, 0, 0 },
+	{ "FCGI_WEB_SERVER_ADDRS", V_ADDRS, OFF(web_server_addrs), NULL, 0, 0 },
 };
 
 int
@@ -105,7 +109,7 @@ trimmed_dup(const char *s)
 	end = s + strlen(s);
 	while (end > s && isspace((unsigned char)end[-1]))
 		end--;
-	return strndup(s, (size_t)(end - s));
+	return xstrndup(s, (size_t)(end - s));
 }
 
 bool
@@ -156,8 +160,7 @@ parse_var(const struct var *v, const char *value, struct config *cfg,
 
 	switch (v->type) {
 	case V_STR:
-		if ((*(char **)dst = strdup(value)) == NULL)
-			bad = "memory";
+		*(char **)dst = xstrdup(value);
 		break;
 	case V_NONEMPTY:
 	case V_OPTSTR:
@@ -266,6 +269,20 @@ parse_var(const struct var *v, const char *value, struct config *cfg,
 		}
 		break;
 	}
+	case V_ADDRS: {
+		struct listen_allow la;
+		char why[160];
+
+		t = trimmed_dup(value);
+		if (listen_allow_parse(t, &la, why, sizeof(why)) != 0) {
+			snprintf(allowed, alen, "comma-separated IPv4 or IPv6 addresses (%s)", why);
+			bad = allowed;
+		} else if (t[0] != '\0') {
+			*(char **)dst = t;
+			t = NULL;
+		}
+		break;
+	}
 	case V_ABSPATH:
 		t = trimmed_dup(value);
 		if (t[0] != '/' || strlen(t) > 80)
@@ -332,10 +349,19 @@ config_load_detailed(struct config *cfg, config_lookup_fn lookup, void *ctx,
 			continue;
 		if ((bad = parse_var(v, value, cfg, allowed, sizeof(allowed))) != NULL) {
 			snprintf(err->variable, sizeof(err->variable), "%s", v->name);
-			snprintf(err->value, sizeof(err->value), "%s", value);
+			if (v->type == V_DBURL && strstr(value, "://") != NULL) {
+				/* A connection URL may hold a password. */
+				char *shown = url_redact(value);
+
+				snprintf(err->value, sizeof(err->value), "%s", shown);
+				free(shown);
+			} else if (v->type == V_DBURL && strcasestr(value, "password") != NULL)
+				snprintf(err->value, sizeof(err->value), "(not shown: it holds a password)");
+			else
+				snprintf(err->value, sizeof(err->value), "%s", value);
 			snprintf(err->allowed, sizeof(err->allowed), "%s", bad);
 			snprintf(err->message, sizeof(err->message),
-			    "%s='%s' is invalid: allowed is %s", v->name, value, bad);
+			    "%s='%s' is invalid: allowed is %s", v->name, err->value, bad);
 			config_free(cfg);
 			return -1;
 		}
@@ -352,7 +378,7 @@ config_free(struct config *cfg)
 	for (size_t i = 0; i < sizeof(vars) / sizeof(vars[0]); i++) {
 		switch (vars[i].type) {
 		case V_STR: case V_NONEMPTY: case V_OPTSTR: case V_PARAM:
-		case V_DBURL: case V_LISTEN: case V_ABSPATH: {
+		case V_DBURL: case V_LISTEN: case V_ABSPATH: case V_ADDRS: {
 			char **p = (char **)((char *)cfg + vars[i].offset);
 
 			free(*p);
@@ -423,12 +449,9 @@ env_source_add_line(struct env_source *src, char *line)
 			val++;
 		}
 	}
-	np = realloc(src->pairs, (src->n + 1) * sizeof(*np));
-	if (np == NULL)
-		return -1;
-	src->pairs = np;
-	np[src->n].key = strdup(p);
-	np[src->n].value = strdup(val);
+	np = src->pairs = xrealloc(src->pairs, (src->n + 1) * sizeof(*np));
+	np[src->n].key = xstrdup(p);
+	np[src->n].value = xstrdup(val);
 	src->n++;
 	return 0;
 }
@@ -436,13 +459,13 @@ env_source_add_line(struct env_source *src, char *line)
 struct env_source *
 env_source_new(const char *env_file, char *err, size_t errlen)
 {
-	struct env_source *src = calloc(1, sizeof(*src));
+	struct env_source *src = xcalloc(1, sizeof(*src));
 	FILE *f;
 	char *line = NULL;
 	size_t cap = 0;
 	unsigned lineno = 0;
 
-	if (src == NULL || env_file == NULL)
+	if (env_file == NULL)
 		return src;
 	if ((f = fopen(env_file, "r")) == NULL) {
 		snprintf(err, errlen, "--env-file %s: %s", env_file, strerror(errno));

@@ -7,39 +7,105 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
+#include <stdint.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #include <openssl/evp.h>
 
+#include "corad/alloc.h"
 #include "corad/db.h"
+
+#define STR_(x)	#x
+#define STR(x)	STR_(x)
 
 /* Serialises concurrent `corad migrate` runs on one database. */
 #define MIGRATE_LOCK_KEY	"7411001"
 
+#define DB_CONNECT_TIMEOUT_S	5
+
+/* Later keywords override earlier ones: the operator's string wins. */
+static const char *const db_keys[] = { "application_name", "connect_timeout", "dbname", NULL };
+
+static void
+db_error(PGconn *c, char *err, size_t errlen)
+{
+	size_t len;
+
+	snprintf(err, errlen, "%s", c != NULL ? PQerrorMessage(c) : "out of memory");
+	len = strlen(err);
+	while (len > 0 && (err[len - 1] == '\n' || err[len - 1] == ' '))
+		err[--len] = '\0';
+}
+
 PGconn *
 db_open(const char *conninfo, const char *application_name, char *err, size_t errlen)
 {
-	/* Later keywords override earlier ones: the operator's string wins. */
-	const char *keys[] = { "application_name", "connect_timeout", "dbname", NULL };
-	const char *vals[] = { application_name, "5", conninfo, NULL };
-	PGconn *c = PQconnectdbParams(keys, vals, 1);
+	const char *vals[] = { application_name, STR(DB_CONNECT_TIMEOUT_S), conninfo, NULL };
+	PGconn *c = PQconnectdbParams(db_keys, vals, 1);
 
-	if (c == NULL) {
-		snprintf(err, errlen, "out of memory");
-		return NULL;
-	}
-	if (PQstatus(c) != CONNECTION_OK) {
-		const char *m = PQerrorMessage(c);
-		size_t len;
-
-		snprintf(err, errlen, "%s", m);
-		len = strlen(err);
-		while (len > 0 && (err[len - 1] == '\n' || err[len - 1] == ' '))
-			err[--len] = '\0';
+	if (c == NULL || PQstatus(c) != CONNECTION_OK) {
+		db_error(c, err, errlen);
 		PQfinish(c);
 		return NULL;
 	}
 	return c;
+}
+
+static int64_t
+db_mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+PGconn *
+db_open_until(const char *conninfo, const char *application_name, int64_t deadline_ms,
+    bool (*interrupted)(void), bool *timed_out, char *err, size_t errlen)
+{
+	const char *vals[] = { application_name, STR(DB_CONNECT_TIMEOUT_S), conninfo, NULL };
+	int64_t until = db_mono_ms() + DB_CONNECT_TIMEOUT_S * 1000;
+	PostgresPollingStatusType st = PGRES_POLLING_WRITING;
+	PGconn *c = PQconnectStartParams(db_keys, vals, 1);
+
+	*timed_out = false;
+	if (deadline_ms >= 0 && deadline_ms < until)
+		until = deadline_ms;
+	if (c == NULL || PQstatus(c) == CONNECTION_BAD)
+		goto fail;
+	/* libpq's connect_timeout applies to blocking connects only: here the
+	 * loop enforces it, and the request's own deadline when sooner. */
+	while (st != PGRES_POLLING_OK) {
+		struct pollfd pf = { .fd = PQsocket(c),
+		    .events = st == PGRES_POLLING_READING ? POLLIN : POLLOUT };
+		int64_t left = until - db_mono_ms();
+		int rc;
+
+		if (st == PGRES_POLLING_FAILED)
+			goto fail;
+		if (left <= 0 || (interrupted != NULL && interrupted())) {
+			*timed_out = true;
+			snprintf(err, errlen, "connecting took too long");
+			PQfinish(c);
+			return NULL;
+		}
+		rc = poll(&pf, 1, left > INT32_MAX ? INT32_MAX : (int)left);
+		if (rc < 0 && errno != EINTR) {
+			snprintf(err, errlen, "poll: %s", strerror(errno));
+			PQfinish(c);
+			return NULL;
+		}
+		if (rc > 0)
+			st = PQconnectPoll(c);
+	}
+	return c;
+fail:
+	db_error(c, err, errlen);
+	PQfinish(c);
+	return NULL;
 }
 
 bool
@@ -80,7 +146,7 @@ read_file(const char *path, size_t *len)
 	if (f == NULL)
 		return NULL;
 	if (fseek(f, 0, SEEK_END) == 0 && (n = ftell(f)) >= 0 && fseek(f, 0, SEEK_SET) == 0 &&
-	    (buf = malloc((size_t)n + 1)) != NULL) {
+	    (buf = xmalloc((size_t)n + 1)) != NULL) {
 		if (fread(buf, 1, (size_t)n, f) != (size_t)n) {
 			free(buf);
 			buf = NULL;
@@ -145,9 +211,7 @@ migrations_load(struct migration_set *set, char *err, size_t errlen)
 			    dir, de->d_name);
 			goto fail;
 		}
-		if ((ni = realloc(set->items, (set->n + 1) * sizeof(*ni))) == NULL)
-			goto fail;
-		set->items = ni;
+		ni = set->items = xrealloc(set->items, (set->n + 1) * sizeof(*ni));
 		m = &set->items[set->n];
 		memset(m, 0, sizeof(*m));
 		m->version = atoi(de->d_name);

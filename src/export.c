@@ -22,9 +22,12 @@
 #include <curl/curl.h>
 #include <json-c/json.h>
 
+#include "corad/alloc.h"
 #include "corad/export.h"
+#include "corad/ids.h"
 #include "corad/strutil.h"
 #include "corad/log.h"
+#include "corad/url.h"
 
 #define EXPORT_TIMEOUT_DEFAULT_MS	10000	/* OTel's OTEL_EXPORTER_OTLP_TIMEOUT default */
 #define EXPORT_DROP_LOG_MS	1000	/* queue-full drops: one log line per second at most */
@@ -34,6 +37,7 @@ struct exporter {
 	enum otel_exporter	 kind;
 	char			*service_name;
 	char			*endpoint;	/* otlp: the full URL */
+	char			*log_endpoint;	/* the same without credentials or query */
 	struct curl_slist	*headers;	/* otlp: Content-Type, Expect and the configured ones */
 	long			 timeout_ms;
 
@@ -52,6 +56,9 @@ struct exporter {
 	char			 errbuf[CURL_ERROR_SIZE];
 
 	uint64_t		 dropped, exported;
+	unsigned		 failures;	/* failed requests in a row */
+	uint64_t		 retry_at_ms;	/* after a failure: no request before */
+	bool			 saturated;	/* the queue filled up; until half empty */
 	uint64_t		 drops_unlogged;	/* queue-full drops not logged yet */
 	uint64_t		 drops_logged_ms;
 };
@@ -235,7 +242,7 @@ otlp_span(const struct span *s)
 	return o;
 }
 
-/* Serialises and frees `o`; returns a malloc'd string (NULL on ENOMEM). */
+/* Serialises and frees `o`; returns a malloc'd string. */
 static char *
 json_take_string(json_object *o)
 {
@@ -244,7 +251,7 @@ json_take_string(json_object *o)
 
 	s = json_object_to_json_string_ext(o,
 	    JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
-	dup = s != NULL ? strdup(s) : NULL;
+	dup = xstrdup(s != NULL ? s : "null");
 	json_object_put(o);
 	return dup;
 }
@@ -390,9 +397,7 @@ header_line(const char *s, const char *e)
 	for (const char *p = ks; p < ke; p++)
 		if (*p <= ' ' || *p >= 0x7f || strchr("\"(),/:;<=>?@[\\]{}", *p) != NULL)
 			return NULL;
-	if ((line = malloc((size_t)(ke - ks) + 2 + (size_t)(ve - vs) + 1)) == NULL)
-		return NULL;
-	o = line;
+	o = line = xmalloc((size_t)(ke - ks) + 2 + (size_t)(ve - vs) + 1);
 	memcpy(o, ks, (size_t)(ke - ks));
 	o += ke - ks;
 	*o++ = ':';
@@ -458,15 +463,14 @@ make_endpoint(const struct config *cfg)
 	char		*url;
 
 	if (cfg->otlp_traces_endpoint != NULL && cfg->otlp_traces_endpoint[0] != '\0')
-		return strdup(cfg->otlp_traces_endpoint);
+		return xstrdup(cfg->otlp_traces_endpoint);
 	if (cfg->otlp_endpoint == NULL || cfg->otlp_endpoint[0] == '\0')
-		return strdup(EXPORT_DEFAULT_ENDPOINT);
+		return xstrdup(EXPORT_DEFAULT_ENDPOINT);
 	base = cfg->otlp_endpoint;
 	len = strlen(base);
 	while (len > 0 && base[len - 1] == '/')
 		len--;
-	if ((url = malloc(len + sizeof("/v1/traces"))) == NULL)
-		return NULL;
+	url = xmalloc(len + sizeof("/v1/traces"));
 	memcpy(url, base, len);
 	memcpy(url + len, "/v1/traces", sizeof("/v1/traces"));
 	return url;
@@ -504,8 +508,8 @@ otlp_setup(struct exporter *x, const struct config *cfg)
 			return -1;
 		curl_ready = true;
 	}
-	if ((x->endpoint = make_endpoint(cfg)) == NULL)
-		return -1;
+	x->endpoint = make_endpoint(cfg);
+	x->log_endpoint = url_redact(x->endpoint);
 	/*
 	 * OTEL_EXPORTER_OTLP_TIMEOUT=0: libcurl would read 0 as "no limit",
 	 * and one hung request would then stop every later batch (one request
@@ -523,11 +527,9 @@ otlp_setup(struct exporter *x, const struct config *cfg)
 	if (!add_configured_headers(&x->headers, cfg->otlp_headers))
 		return -1;
 
-	x->queue = calloc(EXPORT_QUEUE_MAX, sizeof(*x->queue));
-	x->queued_ms = calloc(EXPORT_QUEUE_MAX, sizeof(*x->queued_ms));
-	x->batch = calloc(EXPORT_BATCH, sizeof(*x->batch));
-	if (x->queue == NULL || x->queued_ms == NULL || x->batch == NULL)
-		return -1;
+	x->queue = xcalloc(EXPORT_QUEUE_MAX, sizeof(*x->queue));
+	x->queued_ms = xcalloc(EXPORT_QUEUE_MAX, sizeof(*x->queued_ms));
+	x->batch = xcalloc(EXPORT_BATCH, sizeof(*x->batch));
 
 	if ((x->multi = curl_multi_init()) == NULL || (x->easy = curl_easy_init()) == NULL)
 		return -1;
@@ -556,18 +558,15 @@ exporter_new(const struct config *cfg)
 
 	if (cfg->otel_exporter == OTEL_NONE)
 		return NULL;
-	if ((x = calloc(1, sizeof(*x))) == NULL)
-		return NULL;
+	x = xcalloc(1, sizeof(*x));
 	x->kind = cfg->otel_exporter;
-	x->service_name = strdup(cfg->otel_service_name != NULL ?
+	x->service_name = xstrdup(cfg->otel_service_name != NULL ?
 	    cfg->otel_service_name : "cora-api");
-	if (x->service_name == NULL)
-		goto err;
 	if (x->kind == OTEL_OTLP && otlp_setup(x, cfg) != 0)
 		goto err;
 	return x;
 err:
-	log_error("export.init_failed", LF_STR("error", "out of memory or libcurl failed"));
+	log_error("export.init_failed", LF_STR("error", "libcurl could not be set up"));
 	exporter_free(x);
 	return NULL;
 }
@@ -597,6 +596,7 @@ exporter_free(struct exporter *x)
 		curl_multi_cleanup(x->multi);
 	curl_slist_free_all(x->headers);
 	free(x->endpoint);
+	free(x->log_endpoint);
 	free(x->service_name);
 	free(x->queue);
 	free(x->queued_ms);
@@ -611,10 +611,7 @@ console_write(struct exporter *x, const struct span *s)
 	size_t	 len;
 	ssize_t	 w;
 
-	if ((line = console_encode(s, x->service_name)) == NULL) {
-		x->dropped++;
-		return;
-	}
+	line = console_encode(s, x->service_name);
 	/* One write(2) per line (encoded with its newline), so span lines and
 	 * log lines of other processes never interleave. */
 	len = strlen(line);
@@ -641,6 +638,7 @@ exporter_add(struct exporter *x, const struct span *s)
 		return;
 	}
 	if (x->count == EXPORT_QUEUE_MAX) {
+		x->saturated = true;
 		x->dropped++;
 		x->drops_unlogged++;	/* logged by exporter_run, at most once a second */
 		return;
@@ -660,6 +658,10 @@ batch_due(const struct exporter *x, uint64_t now, uint64_t *wait_ms)
 	*wait_ms = UINT64_MAX;
 	if (x->count == 0)
 		return false;
+	if (now < x->retry_at_ms) {
+		*wait_ms = x->retry_at_ms - now;
+		return false;
+	}
 	if (x->count >= EXPORT_BATCH)
 		return true;
 	due = x->queued_ms[x->head] + EXPORT_DELAY_MS;
@@ -754,18 +756,13 @@ request_start(struct exporter *x)
 	x->head = (x->head + n) % EXPORT_QUEUE_MAX;
 	x->count -= n;
 
-	if ((x->body = otlp_encode(x->batch, n, x->service_name)) == NULL) {
-		x->dropped += n;
-		log_error("export.failed", LF_STR("endpoint", x->endpoint),
-		    LF_STR("error", "out of memory encoding the batch"), LF_INT("spans", n));
-		return;
-	}
+	x->body = otlp_encode(x->batch, n, x->service_name);
 	x->errbuf[0] = '\0';
 	curl_easy_setopt(x->easy, CURLOPT_POSTFIELDS, x->body);
 	curl_easy_setopt(x->easy, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)strlen(x->body));
 	if ((mc = curl_multi_add_handle(x->multi, x->easy)) != CURLM_OK) {
 		x->dropped += n;
-		log_error("export.failed", LF_STR("endpoint", x->endpoint),
+		log_error("export.failed", LF_STR("endpoint", x->log_endpoint),
 		    LF_STR("error", curl_multi_strerror(mc)), LF_INT("spans", n));
 		free(x->body);
 		x->body = NULL;
@@ -784,13 +781,22 @@ request_done(struct exporter *x, CURLcode rc)
 	curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &status);
 	if (rc == CURLE_OK && status >= 200 && status <= 299) {
 		x->exported += x->body_spans;
-	} else if (rc == CURLE_OK) {
+		x->failures = 0;
+		x->retry_at_ms = 0;
+		request_end(x);
+		return;
+	}
+	/* A collector that fails is asked again after about 1 s, doubling to 30 s:
+	 * meanwhile the queue fills, and workers stop sending (saturated). */
+	x->retry_at_ms = mono_ms() + (uint64_t)ids_backoff_ms(x->failures++,
+	    EXPORT_RETRY_FIRST_MS, EXPORT_RETRY_MAX_MS);
+	if (rc == CURLE_OK) {
 		x->dropped += x->body_spans;
-		log_warning("export.failed", LF_STR("endpoint", x->endpoint),
+		log_warning("export.failed", LF_STR("endpoint", x->log_endpoint),
 		    LF_INT("status", status), LF_INT("spans", x->body_spans));
 	} else {
 		x->dropped += x->body_spans;
-		log_warning("export.failed", LF_STR("endpoint", x->endpoint),
+		log_warning("export.failed", LF_STR("endpoint", x->log_endpoint),
 		    LF_STR("error", x->errbuf[0] != '\0' ? x->errbuf : curl_easy_strerror(rc)),
 		    LF_INT("spans", x->body_spans));
 	}
@@ -808,7 +814,7 @@ exporter_run(struct exporter *x)
 		return;
 	now = mono_ms();
 	if (x->drops_unlogged > 0 && now >= x->drops_logged_ms + EXPORT_DROP_LOG_MS) {
-		log_warning("export.failed", LF_STR("endpoint", x->endpoint),
+		log_warning("export.failed", LF_STR("endpoint", x->log_endpoint),
 		    LF_STR("error", "queue full"), LF_INT("spans", x->drops_unlogged));
 		x->drops_unlogged = 0;
 		x->drops_logged_ms = now;
@@ -830,6 +836,16 @@ exporter_run(struct exporter *x)
 		if (x->in_flight)
 			return;
 	}
+}
+
+bool
+exporter_saturated(struct exporter *x)
+{
+	if (x == NULL || x->kind != OTEL_OTLP)
+		return false;
+	if (x->saturated && x->count <= EXPORT_QUEUE_MAX / 2)
+		x->saturated = false;
+	return x->saturated;
 }
 
 uint64_t

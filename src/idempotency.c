@@ -17,13 +17,14 @@
 #include <fcgiapp.h>
 #include <openssl/evp.h>
 
-#include "corad/access_input.h"
+#include "corad/alloc.h"
 #include "corad/idempotency.h"
 #include "corad/ipc.h"
 #include "corad/log.h"
 #include "corad/proc.h"
 #include "corad/request.h"
 #include "corad/store.h"
+#include "corad/utf8.h"
 
 /* --- the command hash: Python's json.dumps(sort_keys=True) -------------- */
 
@@ -37,11 +38,7 @@ buf_add(struct buf *b, const char *s, size_t n)
 {
 	if (b->len + n + 1 > b->cap) {
 		size_t cap = (b->cap + n + 1) * 2;
-		char *ns = realloc(b->s, cap);
-
-		if (ns == NULL)
-			abort();	/* a few hundred bytes: nothing to recover */
-		b->s = ns;
+		b->s = xrealloc(b->s, cap);
 		b->cap = cap;
 	}
 	memcpy(b->s + b->len, s, n);
@@ -55,26 +52,6 @@ buf_str(struct buf *b, const char *s)
 	buf_add(b, s, strlen(s));
 }
 
-/* Decodes one UTF-8 sequence (input already validated); returns its length. */
-static size_t
-utf8_decode(const unsigned char *s, unsigned *cp)
-{
-	if (s[0] < 0x80) {
-		*cp = s[0];
-		return 1;
-	}
-	if (s[0] < 0xe0) {
-		*cp = (s[0] & 0x1fu) << 6 | (s[1] & 0x3fu);
-		return 2;
-	}
-	if (s[0] < 0xf0) {
-		*cp = (s[0] & 0x0fu) << 12 | (s[1] & 0x3fu) << 6 | (s[2] & 0x3fu);
-		return 3;
-	}
-	*cp = (s[0] & 0x07u) << 18 | (s[1] & 0x3fu) << 12 | (s[2] & 0x3fu) << 6 | (s[3] & 0x3fu);
-	return 4;
-}
-
 static void
 py_string(struct buf *b, const char *s, size_t len)
 {
@@ -82,9 +59,12 @@ py_string(struct buf *b, const char *s, size_t len)
 
 	buf_add(b, "\"", 1);
 	for (size_t i = 0; i < len;) {
-		unsigned cp;
-		size_t n = utf8_decode((const unsigned char *)s + i, &cp);
+		size_t n = utf8_seq_len((const unsigned char *)s + i, len - i);
+		uint32_t cp;
 
+		if (n == 0)	/* not reached: strings come from validated JSON */
+			n = 1;
+		cp = utf8_decode((const unsigned char *)s + i, n);
 		i += n;
 		switch (cp) {
 		case '"': buf_str(b, "\\\""); continue;
@@ -153,7 +133,7 @@ py_value(struct buf *b, json_object *v)
 		break;
 	case json_type_object: {
 		size_t n = (size_t)json_object_object_length(v), i = 0;
-		const char **keys = calloc(n == 0 ? 1 : n, sizeof(*keys));
+		const char **keys = xcalloc(n, sizeof(*keys));
 
 		json_object_object_foreach(v, k, val) {
 			(void)val;
@@ -183,6 +163,14 @@ idem_command_json(json_object *cmd)
 
 	py_value(&b, cmd);
 	return b.s;
+}
+
+bool
+idem_key_valid(const char *key)
+{
+	size_t len = strlen(key);
+
+	return len > 0 && utf8_valid(key, len) && utf8_codepoints(key, len) <= IDEM_KEY_MAX;
 }
 
 void
@@ -247,6 +235,53 @@ idem_replay(struct request *r, PGresult *row)
 	idem_log(r, LOG_INFO, "idempotency.cache_hit", NULL);
 }
 
+/*
+ * The claim's liveness. A claimer holds a session advisory lock on the key
+ * from before it inserts the row until its request is answered, so a retry
+ * that finds the row in progress and gets the lock knows the claimer's
+ * session is gone (a killed worker) and takes over at once, instead of
+ * waiting IDEMPOTENCY_LOCK_STALE_SECONDS. That rule remains for a claimer
+ * that is alive but stuck. Behind PgBouncer in transaction mode a session
+ * lock would stay on a server connection that others then use, so there is
+ * none and only the time rule applies.
+ */
+static bool
+idem_lock(struct request *r, const char *stmt, enum cora_err *e)
+{
+	const char *p[] = { r->principal_id, r->idem.key, r->idem.surface };
+	PGresult *res;
+	bool got;
+
+	*e = CORA_OK;
+	if (r->store->unnamed)
+		return false;
+	if ((res = store_exec(r->store, stmt, 3, p, PGRES_TUPLES_OK, e, NULL)) == NULL)
+		return false;
+	got = PQntuples(res) == 1 && *PQgetvalue(res, 0, 0) == 't';
+	PQclear(res);
+	return got;
+}
+
+void
+idem_release(struct request *r)
+{
+	enum cora_err e;
+
+	if (!r->idem.locked)
+		return;
+	r->idem.locked = false;
+	if (r->store->conn != NULL)
+		(void)idem_lock(r, "idem_unlock", &e);
+}
+
+/* Ends a claim attempt that did not claim: the lock goes at once. */
+static enum cora_err
+idem_give_up(struct request *r, enum cora_err e)
+{
+	idem_release(r);
+	return e;
+}
+
 enum cora_err
 idem_claim(struct request *r, const char *command, json_object *cmd, bool *replayed)
 {
@@ -254,25 +289,26 @@ idem_claim(struct request *r, const char *command, json_object *cmd, bool *repla
 	const char *key = r->idem_surface != NULL ? r->idem_key :
 	    FCGX_GetParam("HTTP_IDEMPOTENCY_KEY", r->fcgi->envp);
 	char *json, stale[32];
-	size_t klen;
 	enum cora_err e;
 
 	*replayed = false;
 	if (key == NULL)
 		return CORA_OK;
-	klen = strlen(key);
-	if (klen == 0 || !utf8_valid(key, klen) || utf8_codepoints(key, klen) > IDEM_KEY_MAX)
+	if (!idem_key_valid(key))
 		return request_fail(r, CORA_ERR_BAD_REQUEST,
 		    "Idempotency-Key must be between 1 and %d characters", IDEM_KEY_MAX);
 	if ((e = store_ready(r->store)) != CORA_OK)
 		return e;
 	c->command = command;
 	c->surface = r->idem_surface != NULL ? r->idem_surface : IDEM_SURFACE_HTTP;
-	c->key = strdup(key);
+	c->key = xstrdup(key);
 	json = idem_command_json(cmd);
 	idem_sha256_hex(json, c->hash);
 	free(json);
 	snprintf(stale, sizeof(stale), "%ld", r->rt->cfg->idempotency_lock_stale_seconds);
+	c->locked = idem_lock(r, "idem_lock", &e);
+	if (e != CORA_OK)
+		return e;
 
 	/* A row deleted by a failed holder between our insert and select is
 	 * claimed on the next round; three rounds are plenty. */
@@ -280,9 +316,10 @@ idem_claim(struct request *r, const char *command, json_object *cmd, bool *repla
 		const char *ins[] = { r->principal_id, c->key, c->surface, command, c->hash };
 		const char *get[] = { r->principal_id, c->key, c->surface, stale };
 		PGresult *res;
+		bool stale_lock;
 
 		if ((res = store_exec(r->store, "idem_insert", 5, ins, PGRES_TUPLES_OK, &e, NULL)) == NULL)
-			return e;
+			return idem_give_up(r, e);
 		if (PQntuples(res) == 1) {
 			snprintf(c->token, sizeof(c->token), "%s", PQgetvalue(res, 0, 0));
 			PQclear(res);
@@ -292,7 +329,7 @@ idem_claim(struct request *r, const char *command, json_object *cmd, bool *repla
 		}
 		PQclear(res);
 		if ((res = store_exec(r->store, "idem_get", 4, get, PGRES_TUPLES_OK, &e, NULL)) == NULL)
-			return e;
+			return idem_give_up(r, e);
 		if (PQntuples(res) == 0) {
 			PQclear(res);
 			continue;
@@ -300,44 +337,50 @@ idem_claim(struct request *r, const char *command, json_object *cmd, bool *repla
 		if (strcmp(PQgetvalue(res, 0, 0), c->hash) != 0) {
 			PQclear(res);
 			idem_log(r, LOG_WARNING, "idempotency.conflict", "different request body");
-			return request_fail(r, CORA_ERR_UNPROCESSABLE,
+			return idem_give_up(r, request_fail(r, CORA_ERR_UNPROCESSABLE,
 			    "Idempotency-Key '%s' was previously used with a different request body",
-			    c->key);
+			    c->key));
 		}
 		if (strcmp(PQgetvalue(res, 0, 1), "completed") == 0) {
+			idem_give_up(r, CORA_OK);
 			idem_replay(r, res);
 			PQclear(res);
 			*replayed = true;
 			return CORA_OK;
 		}
-		if (*PQgetvalue(res, 0, 5) == 't') {
-			/* Stale: its holder died. Take it over if nobody else did. */
+		stale_lock = *PQgetvalue(res, 0, 5) == 't';
+		if (c->locked || stale_lock) {
+			/* Its holder's session is gone (we got the lock) or stuck
+			 * past the stale time: take it over unless someone did. */
 			const char *take[] = { r->principal_id, c->key, c->surface, PQgetvalue(res, 0, 4) };
 			PGresult *t = store_exec(r->store, "idem_takeover", 4, take, PGRES_TUPLES_OK, &e, NULL);
 
 			PQclear(res);
 			if (t == NULL)
-				return e;
+				return idem_give_up(r, e);
 			if (PQntuples(t) == 1) {
 				snprintf(c->token, sizeof(c->token), "%s", PQgetvalue(t, 0, 0));
 				PQclear(t);
 				c->active = true;
-				idem_log(r, LOG_WARNING, "idempotency.claimed", "took over a stale lock");
+				idem_log(r, LOG_WARNING, "idempotency.claimed", c->locked ?
+				    "took over the claim of a session that is gone" :
+				    "took over a stale lock");
 				return CORA_OK;
 			}
 			PQclear(t);
-			idem_log(r, LOG_WARNING, "idempotency.claim_lost", "another request took over the stale lock first");
+			idem_log(r, LOG_WARNING, "idempotency.claim_lost",
+			    "another request took over the claim first");
 		} else {
 			PQclear(res);
 			idem_log(r, LOG_INFO, "idempotency.conflict", "still being processed");
 		}
 		r->retry_after = 1;
-		return request_fail(r, CORA_ERR_CONFLICT,
+		return idem_give_up(r, request_fail(r, CORA_ERR_CONFLICT,
 		    "A request with Idempotency-Key '%s' is still being processed; retry later",
-		    c->key);
+		    c->key));
 	}
-	return request_fail(r, CORA_ERR_CONFLICT, "Idempotency-Key '%s' is contended; retry later",
-	    c->key);
+	return idem_give_up(r, request_fail(r, CORA_ERR_CONFLICT,
+	    "Idempotency-Key '%s' is contended; retry later", c->key));
 }
 
 /* Runs a fenced statement on our claim; returns rows affected or -1. */

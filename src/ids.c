@@ -105,6 +105,28 @@ random_bytes(uint8_t *out, size_t n)
 	pool_pos += n;
 }
 
+uint32_t
+ids_random32(void)
+{
+	uint8_t b[4];
+
+	random_bytes(b, sizeof(b));
+	return (uint32_t)b[0] << 24 | (uint32_t)b[1] << 16 | (uint32_t)b[2] << 8 | b[3];
+}
+
+int64_t
+ids_backoff_ms(unsigned failures, int64_t first_ms, int64_t max_ms)
+{
+	int64_t delay = first_ms;
+
+	for (unsigned i = 0; i < failures && delay < max_ms; i++)
+		delay *= 2;
+	if (delay > max_ms)
+		delay = max_ms;
+	/* Half fixed, half random: processes that failed together retry apart. */
+	return delay / 2 + (int64_t)(ids_random32() % (uint32_t)(delay / 2 + 1));
+}
+
 void
 uuid_make_v4(uint8_t out[16])
 {

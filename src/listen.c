@@ -3,7 +3,9 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <arpa/inet.h>
 #include <netdb.h>
+#include <netinet/in.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -220,4 +222,82 @@ listen_open(const char *spec, const char *runtime_dir,
 	fd = la.kind == LISTEN_UNIX ? open_unix(la.path, owned_path, pathlen, err, errlen) :
 	    open_tcp(&la, err, errlen);
 	return fd < 0 ? -1 : prepare_accept(fd, err, errlen);
+}
+
+int
+listen_allow_parse(const char *spec, struct listen_allow *out, char *err, size_t errlen)
+{
+	const char *p = spec;
+
+	memset(out, 0, sizeof(*out));
+	if (spec == NULL)
+		return 0;
+	while (*p != '\0') {
+		char one[INET6_ADDRSTRLEN + 1];
+		size_t n;
+
+		p += strspn(p, " \t,");
+		if (*p == '\0')
+			break;
+		n = strcspn(p, " \t,");
+		if (n >= sizeof(one)) {
+			snprintf(err, errlen, "an entry is too long for an IP address");
+			return -1;
+		}
+		if (out->n == LISTEN_ALLOW_MAX) {
+			snprintf(err, errlen, "more than %d addresses", LISTEN_ALLOW_MAX);
+			return -1;
+		}
+		memcpy(one, p, n);
+		one[n] = '\0';
+		if (inet_pton(AF_INET, one, out->a[out->n].addr) == 1)
+			out->a[out->n].family = AF_INET;
+		else if (inet_pton(AF_INET6, one, out->a[out->n].addr) == 1)
+			out->a[out->n].family = AF_INET6;
+		else {
+			snprintf(err, errlen, "'%s' is not an IPv4 or IPv6 address", one);
+			return -1;
+		}
+		out->n++;
+		p += n;
+	}
+	return 0;
+}
+
+bool
+listen_peer_allowed(const struct listen_allow *allow, const struct sockaddr *sa, socklen_t len)
+{
+	static const uint8_t v4mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
+	const uint8_t *addr;
+	int family;
+
+	if (allow->n == 0 || sa->sa_family == AF_UNIX)
+		return true;
+	if (sa->sa_family == AF_INET && len >= (socklen_t)sizeof(struct sockaddr_in)) {
+		family = AF_INET;
+		addr = (const uint8_t *)&((const struct sockaddr_in *)(const void *)sa)->sin_addr;
+	} else if (sa->sa_family == AF_INET6 && len >= (socklen_t)sizeof(struct sockaddr_in6)) {
+		addr = ((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr.s6_addr;
+		family = AF_INET6;
+		if (memcmp(addr, v4mapped, sizeof(v4mapped)) == 0) {
+			family = AF_INET;
+			addr += sizeof(v4mapped);
+		}
+	} else
+		return false;
+	for (size_t i = 0; i < allow->n; i++)
+		if (allow->a[i].family == family &&
+		    memcmp(allow->a[i].addr, addr, family == AF_INET ? 4 : 16) == 0)
+			return true;
+	return false;
+}
+
+bool
+listen_is_tcp(int fd)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+
+	return getsockname(fd, (struct sockaddr *)&ss, &len) == 0 &&
+	    (ss.ss_family == AF_INET || ss.ss_family == AF_INET6);
 }

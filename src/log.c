@@ -11,8 +11,10 @@
 
 #include <json-c/json.h>
 
+#include "corad/alloc.h"
 #include "corad/log.h"
 #include "corad/strutil.h"
+#include "corad/utf8.h"
 
 static enum log_level	 log_min = LOG_INFO;
 static const char	*log_logger = "corad";
@@ -44,13 +46,14 @@ log_init(enum log_level min, const char *logger)
 {
 	log_min = min;
 	if (logger != NULL)
-		log_logger = logger;
+		log_set_logger(logger);
 }
 
 void
 log_set_logger(const char *logger)
 {
 	log_logger = logger;
+	alloc_set_logger(logger);
 }
 
 bool
@@ -103,6 +106,31 @@ field_value(const struct log_field *f)
 	return NULL;
 }
 
+/*
+ * Writes one line with one write(2): atomic on pipes up to PIPE_BUF, so
+ * lines from the master and every child never interleave. Bytes that are
+ * not UTF-8 (a path, a header, a database message echoed in a field) are
+ * replaced, so that every line is valid JSON.
+ */
+static void
+log_write_line(const char *s, size_t len)
+{
+	char stackbuf[4096], *fixed, *line;
+	size_t flen;
+
+	if ((fixed = utf8_sanitize(s, len, &flen)) != NULL) {
+		s = fixed;
+		len = flen;
+	}
+	line = len + 1 <= sizeof(stackbuf) ? stackbuf : xmalloc(len + 1);
+	memcpy(line, s, len);
+	line[len] = '\n';
+	(void)!write(STDERR_FILENO, line, len + 1);
+	if (line != stackbuf)
+		free(line);
+	free(fixed);
+}
+
 void
 log_emit(enum log_level level, const char *event, const struct log_field *fields)
 {
@@ -134,20 +162,7 @@ log_emit(enum log_level level, const char *event, const struct log_field *fields
 
 	s = json_object_to_json_string_length(o,
 	    JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, &len);
-	/* One write per line: atomic on pipes up to PIPE_BUF, so lines from
-	 * the master and every child never interleave. */
-	{
-		char stackbuf[4096];
-		char *line = len + 1 <= sizeof(stackbuf) ? stackbuf : malloc(len + 1);
-
-		if (line != NULL) {
-			memcpy(line, s, len);
-			line[len] = '\n';
-			(void)!write(STDERR_FILENO, line, len + 1);
-			if (line != stackbuf)
-				free(line);
-		}
-	}
+	log_write_line(s, len);
 	json_object_put(o);
 	errno = saved;
 }

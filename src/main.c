@@ -135,6 +135,11 @@ serve(struct config *cfg, struct authz_policy *policy, const char *env_file)
 		    LF_STR("path", cfg->runtime_dir), LF_STR("error", strerror(errno)));
 		return EXIT_REFUSED;
 	}
+	if (cfg->web_server_addrs == NULL && listen_is_tcp(rt.listen_fd))
+		log_warning("startup.warning", LF_STR("setting", "FCGI_WEB_SERVER_ADDRS"),
+		    LF_STR("reason", "a TCP listen socket without FCGI_WEB_SERVER_ADDRS accepts "
+		    "FastCGI from any host that reaches it, and FastCGI carries the principal: "
+		    "list the proxy's addresses"));
 	rt.report_rd = pair[0];
 	rt.report_wr = pair[1];
 	if ((rt.sb = scoreboard_create()) == NULL) {

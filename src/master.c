@@ -34,9 +34,7 @@
 #include "corad/scoreboard.h"
 #include "corad/startup.h"
 
-#define FAST_DEATH_MS		1000	/* a child dying sooner is "crashing" */
-#define BACKOFF_FIRST_MS	1000
-#define BACKOFF_MAX_MS		30000
+#define BACKOFF_FIRST_MS	1000	/* fork failed: try again after this */
 #define MAX_CHILDREN		SB_SLOTS	/* children[i] writes scoreboard slot i */
 #define DEADLINE_GRACE_MS	5000	/* past the request deadline: SIGKILL */
 #define SCAN_EVERY_MS		1000	/* how often busy workers are checked */
@@ -52,9 +50,10 @@ struct child {
 	bool		 killed;	/* past its request deadline: SIGKILLed */
 	bool		 reloading;	/* stopped by a reload, to start again at once */
 	int		 ready_fd;	/* worker's ready pipe until it reports, else -1 */
+	bool		 ready;		/* the worker reported that it accepts */
 	int64_t		 started_ms;
 	int64_t		 restart_at_ms;	/* when to fork again */
-	unsigned	 fast_deaths;	/* consecutive deaths within FAST_DEATH_MS */
+	unsigned	 fast_deaths;	/* crash-loop deaths in a row (proc.h) */
 };
 
 enum master_state {
@@ -189,6 +188,7 @@ master_fork(struct master *m, struct child *c)
 	c->recycling = false;
 	c->killed = false;
 	c->ready_fd = ready[0];
+	c->ready = false;
 	c->started_ms = now_ms();
 	c->restart_at_ms = 0;
 	log_info("master.child_started", LF_INT("pid", pid),
@@ -232,28 +232,20 @@ child_by_pid(struct master *m, pid_t pid)
 	return NULL;
 }
 
-/* Decides when a dead child comes back: at once, or after a backoff that
- * doubles with every death within a second of starting. */
+/* Decides when a dead child comes back (proc_restart_delay). */
 static void
-schedule_restart(struct child *c, int64_t died_ms)
+schedule_restart(struct child *c, int64_t died_ms, bool sigkilled)
 {
-	int64_t delay;
+	const struct child_death d = { .kind = c->kind, .ready = c->ready,
+	    .sigkilled = sigkilled, .uptime_ms = died_ms - c->started_ms };
+	int64_t delay = proc_restart_delay(&d, &c->fast_deaths);
 
-	if (died_ms - c->started_ms >= FAST_DEATH_MS) {
-		c->fast_deaths = 0;
-		c->restart_at_ms = died_ms;
-		return;
-	}
-	c->fast_deaths++;
-	delay = BACKOFF_FIRST_MS;
-	for (unsigned i = 1; i < c->fast_deaths && delay < BACKOFF_MAX_MS; i++)
-		delay *= 2;
-	if (delay > BACKOFF_MAX_MS)
-		delay = BACKOFF_MAX_MS;
 	c->restart_at_ms = died_ms + delay;
-	log_warning("master.restart_delayed", LF_STR("kind", child_kind_name(c->kind)),
-	    LF_INT("delay_ms", delay), LF_INT("fast_deaths", c->fast_deaths),
-	    LF_STR("reason", "child died within 1 s of its start"));
+	if (delay > 0)
+		log_warning("master.restart_delayed", LF_STR("kind", child_kind_name(c->kind)),
+		    LF_INT("delay_ms", delay), LF_INT("fast_deaths", c->fast_deaths),
+		    LF_STR("reason", c->kind == CHILD_WORKER ? "worker died before it accepted" :
+		    "child died within 1 s of its start"));
 }
 
 /* cora_worker_restarts_total{reason}: every worker that leaves while the
@@ -304,6 +296,11 @@ master_reap(struct master *m)
 		    LF_BOOL("retired", c->retiring)));
 		c->pid = 0;
 		if (c->ready_fd >= 0) {
+			char b;
+
+			/* Its ready byte may still be unread in the pipe. */
+			if (read(c->ready_fd, &b, 1) == 1)
+				c->ready = true;
 			close(c->ready_fd);
 			c->ready_fd = -1;
 		}
@@ -325,7 +322,7 @@ master_reap(struct master *m)
 			c->reloading = false;
 			c->restart_at_ms = t;
 		} else
-			schedule_restart(c, t);
+			schedule_restart(c, t, sig && WTERMSIG(status) == SIGKILL);
 	}
 }
 
@@ -362,9 +359,11 @@ master_collect_ready(struct master *m, const struct pollfd *pf, size_t n)
 			c = &m->children[j];
 			if (!c->in_use || c->ready_fd != pf[i].fd)
 				continue;
-			if (read(c->ready_fd, &b, 1) == 1)
+			if (read(c->ready_fd, &b, 1) == 1) {
+				c->ready = true;
 				log_debug("master.worker_ready", LF_INT("pid", c->pid),
 				    LF_INT("generation", c->generation));
+			}
 			close(c->ready_fd);
 			c->ready_fd = -1;
 		}
@@ -460,8 +459,8 @@ master_kill_overdue(struct master *m)
 
 		if (!c->in_use || c->kind != CHILD_WORKER || c->pid <= 0 || c->killed)
 			continue;
-		sb_read(&m->rt->sb->slots[i], &sl);
-		if (sl.state != SB_BUSY || now_ns < sl.busy_since_ns ||
+		/* A torn copy is skipped: the next scan, a second later, looks again. */
+		if (!sb_read(&m->rt->sb->slots[i], &sl) || sl.state != SB_BUSY || now_ns < sl.busy_since_ns ||
 		    now_ns - sl.busy_since_ns < limit_ns)
 			continue;
 		kill(c->pid, SIGKILL);

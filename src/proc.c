@@ -25,6 +25,23 @@ child_kind_name(enum child_kind kind)
 	return (unsigned)kind < CHILD__MAX ? kind_names[kind] : "unknown";
 }
 
+int64_t
+proc_restart_delay(const struct child_death *d, unsigned *fast_deaths)
+{
+	bool started_fine = d->kind == CHILD_WORKER ? d->ready :
+	    d->uptime_ms >= PROC_FAST_DEATH_MS;
+	int64_t delay = PROC_BACKOFF_FIRST_MS;
+
+	if (started_fine)
+		*fast_deaths = 0;
+	if (started_fine || d->sigkilled)
+		return 0;
+	++*fast_deaths;
+	for (unsigned i = 1; i < *fast_deaths && delay < PROC_BACKOFF_MAX_MS; i++)
+		delay *= 2;
+	return delay > PROC_BACKOFF_MAX_MS ? PROC_BACKOFF_MAX_MS : delay;
+}
+
 void
 proc_child_init(pid_t master, enum child_kind kind)
 {

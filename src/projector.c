@@ -21,6 +21,7 @@
 #include <libpq-fe.h>
 
 #include "corad/db.h"
+#include "corad/ids.h"
 #include "corad/log.h"
 #include "corad/proc.h"
 #include "corad/scoreboard.h"
@@ -30,8 +31,12 @@
 #define BATCH_SIZE		100
 #define STR_(x)			#x
 #define STR(x)			STR_(x)
-#define BACKOFF_FIRST_MS	1000
+#define BACKOFF_FIRST_MS	1000	/* a failing statement: 1 s doubling to 60 s */
 #define BACKOFF_MAX_MS		60000
+#define RECONNECT_FIRST_MS	50	/* no database: jittered, as workers do */
+#define RECONNECT_MAX_MS	1000
+#define HELD_BACK_FIRST_MS	5	/* events behind a running transaction: */
+#define HELD_BACK_MAX_MS	200	/* look again soon, not too often */
 #define PRUNE_EVERY_MS		(3600 * 1000)
 
 static volatile sig_atomic_t projector_stopping;
@@ -40,7 +45,9 @@ struct projector {
 	struct runtime	*rt;
 	PGconn		*conn;
 	bool		 leader;	/* holds the advisory lock */
-	int64_t		 backoff_ms;
+	int64_t		 backoff_ms;	/* the last delay after a failing statement */
+	unsigned	 reconnects;	/* failed connection attempts in a row */
+	int64_t		 lag;		/* events behind the bookmark after a batch */
 	int64_t		 next_prune_ms;
 };
 
@@ -263,7 +270,8 @@ out:
 		    n > 0 ? PQgetvalue(batch, n - 1, 0) : pos };
 
 		if ((res = run(p, "lag", 2, params, PGRES_TUPLES_OK)) != NULL) {
-			atomic_store(&p->rt->sb->projection_lag, atoll(PQgetvalue(res, 0, 0)));
+			p->lag = atoll(PQgetvalue(res, 0, 0));
+			atomic_store(&p->rt->sb->projection_lag, p->lag);
 			PQclear(res);
 		}
 	}
@@ -299,20 +307,41 @@ projector_prune(struct projector *p)
 	}
 }
 
-/* Sleeps until a NOTIFY arrives, the poll interval passes or we are told to
- * stop. Returns false when the connection broke. */
+/* Takes every notification libpq holds; true when there was one. */
+static bool
+projector_take_notifies(struct projector *p)
+{
+	PGnotify *nt;
+	bool any = false;
+
+	while ((nt = PQnotifies(p->conn)) != NULL) {
+		PQfreemem(nt);
+		any = true;
+	}
+	return any;
+}
+
+/*
+ * Sleeps until a NOTIFY arrives, timeout_ms pass or we are told to stop.
+ * A notification that arrived together with the reply to our own COMMIT
+ * is already in libpq's queue and the socket has nothing more to say: it
+ * is looked for before sleeping, or the projector would sleep through it.
+ * Returns false when the connection broke.
+ */
 static bool
 projector_wait(struct projector *p, int timeout_ms)
 {
 	struct pollfd pf = { .fd = PQsocket(p->conn), .events = POLLIN };
-	PGnotify *nt;
 
+	if (PQconsumeInput(p->conn) == 0)
+		return false;
+	if (projector_take_notifies(p))
+		return true;
 	if (poll(&pf, 1, timeout_ms) < 0 && errno != EINTR)
 		return false;
 	if (PQconsumeInput(p->conn) == 0)
 		return false;
-	while ((nt = PQnotifies(p->conn)) != NULL)
-		PQfreemem(nt);
+	projector_take_notifies(p);
 	return PQstatus(p->conn) == CONNECTION_OK;
 }
 
@@ -325,15 +354,29 @@ projector_sleep_ms(int64_t ms)
 		;
 }
 
+/*
+ * After a failure: without a connection, try again soon (jittered, so that
+ * hosts that lost the database together do not return in step); after a
+ * statement that failed on a live connection, back off 1 s to 60 s.
+ */
 static void
 projector_fail(struct projector *p)
 {
+	int64_t delay;
+
+	if (p->conn == NULL || PQstatus(p->conn) != CONNECTION_OK) {
+		delay = ids_backoff_ms(p->reconnects++, RECONNECT_FIRST_MS, RECONNECT_MAX_MS);
+		p->backoff_ms = 0;
+	} else {
+		p->backoff_ms = p->backoff_ms == 0 ? BACKOFF_FIRST_MS :
+		    (p->backoff_ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : p->backoff_ms * 2);
+		delay = p->backoff_ms;
+	}
 	projector_disconnect(p);
-	p->backoff_ms = p->backoff_ms == 0 ? BACKOFF_FIRST_MS :
-	    (p->backoff_ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : p->backoff_ms * 2);
-	log_warning("projection.backoff", LF_STR("projection", PROJECTION_NAME),
-	    LF_INT("delay_ms", p->backoff_ms));
-	projector_sleep_ms(p->backoff_ms);
+	if (p->reconnects <= 1 || delay >= BACKOFF_FIRST_MS)
+		log_warning("projection.backoff", LF_STR("projection", PROJECTION_NAME),
+		    LF_INT("delay_ms", delay));
+	projector_sleep_ms(delay);
 }
 
 int
@@ -342,6 +385,7 @@ projector_main(struct runtime *rt)
 	struct sigaction sa = { .sa_handler = projector_on_term };	/* no SA_RESTART: wake poll */
 	struct projector p = { .rt = rt };
 	int poll_ms = (int)(rt->cfg->projection_poll_interval * 1000);
+	int64_t held_back_ms = 0;
 
 	log_set_logger("corad.projector");
 	{
@@ -357,12 +401,13 @@ projector_main(struct runtime *rt)
 	p.next_prune_ms = mono_ms();
 
 	while (!projector_stopping) {
-		int n;
+		int n, wait_ms;
 
 		if (p.conn == NULL && !projector_connect(&p)) {
 			projector_fail(&p);
 			continue;
 		}
+		p.reconnects = 0;
 		if (!projector_lead(&p)) {
 			/* A standby: another host's projector advances. */
 			if (!projector_wait(&p, poll_ms))
@@ -377,7 +422,17 @@ projector_main(struct runtime *rt)
 		if (n == BATCH_SIZE)
 			continue;	/* more is waiting */
 		projector_prune(&p);
-		if (!projector_wait(&p, poll_ms))
+		/* Events that a transaction still running holds back behind the
+		 * snapshot horizon: their own NOTIFY came and went, and the
+		 * transaction that ends may write no event (a claim, a verdict),
+		 * so nothing would wake us. Look again soon, then less often. */
+		if (n > 0 || p.lag <= 0)
+			held_back_ms = 0;
+		else
+			held_back_ms = held_back_ms == 0 ? HELD_BACK_FIRST_MS :
+			    held_back_ms * 2 > HELD_BACK_MAX_MS ? HELD_BACK_MAX_MS : held_back_ms * 2;
+		wait_ms = p.lag > 0 && held_back_ms < poll_ms ? (int)held_back_ms : poll_ms;
+		if (!projector_wait(&p, wait_ms))
 			projector_fail(&p);
 	}
 	projector_disconnect(&p);

@@ -1,9 +1,11 @@
 /* reply: the JSON bodies every response carries and the error envelope. */
 #include "config.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 #include "corad/reply.h"
+#include "corad/utf8.h"
 
 static const struct {
 	int		 status;
@@ -115,9 +117,28 @@ reply_validation_new(json_object *list)
 	return o;
 }
 
+/*
+ * json-c writes the bytes of a string as they are: input echoed in an error
+ * (a path, a query value) that is not UTF-8 would make the body invalid
+ * JSON. Such bytes become U+FFFD here, in the serialised text (outside
+ * strings there are none). The repaired text lives until the next call.
+ */
 const char *
 reply_body_string(json_object *body, size_t *len)
 {
-	return json_object_to_json_string_length(body,
-	    JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, len);
+	static char *fixed;
+	size_t n, flen;
+	const char *s = json_object_to_json_string_length(body,
+	    JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, &n);
+	char *f = utf8_sanitize(s, n, &flen);
+
+	free(fixed);
+	fixed = f;
+	if (f != NULL) {
+		s = f;
+		n = flen;
+	}
+	if (len != NULL)
+		*len = n;
+	return s;
 }

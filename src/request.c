@@ -12,14 +12,17 @@
 
 #include <fcgiapp.h>
 
+#include "corad/alloc.h"
 #include "corad/idempotency.h"
 #include "corad/request.h"
 #include "corad/route.h"
+#include "corad/utf8.h"
 
 void
 request_reset(struct request *r)
 {
 	free(r->path_buf);
+	free(r->query_buf);
 	free(r->body);
 	free(r->error_detail);
 	free(r->captured_body);
@@ -37,8 +40,7 @@ request_fail(struct request *r, enum cora_err e, const char *fmt, ...)
 
 	free(r->error_detail);
 	va_start(ap, fmt);
-	if (vasprintf(&r->error_detail, fmt, ap) < 0)
-		r->error_detail = NULL;
+	r->error_detail = xvasprintf(fmt, ap);
 	va_end(ap);
 	return e;
 }
@@ -47,13 +49,21 @@ static void
 reply_send_typed(struct request *r, int status, const char *ctype,
     const char *extra, const char *body, size_t len)
 {
-	char head[512];
+	char head[512], *fixed = NULL;
+	size_t flen;
 	int n;
 
+	/* Every body is valid UTF-8: a last net under reply_body_string() for
+	 * bodies built elsewhere (a replayed result, the stats child's /status). */
+	if (body != NULL && (fixed = utf8_sanitize(body, len, &flen)) != NULL) {
+		body = fixed;
+		len = flen;
+	}
 	if (r->capture) {
 		free(r->captured_body);
-		r->captured_body = body != NULL ? strndup(body, len) : NULL;
+		r->captured_body = body != NULL ? xstrndup(body, len) : NULL;
 		r->status = status;
+		free(fixed);
 		return;
 	}
 	if (body != NULL)
@@ -67,11 +77,12 @@ reply_send_typed(struct request *r, int status, const char *ctype,
 		    http_reason(status), r->correlation_id, extra != NULL ? extra : "");
 	if (n < 0 || (size_t)n >= sizeof(head))
 		n = 0;
-	FCGX_PutStr(head, n, r->fcgi->out);
+	r->io->write(r, head, (size_t)n);
 	if (body != NULL && len > 0)
-		FCGX_PutStr(body, (int)len, r->fcgi->out);
+		r->io->write(r, body, len);
 	r->status = status;
 	r->response_bytes = body != NULL ? len : 0;
+	free(fixed);
 }
 
 void

@@ -33,10 +33,10 @@ sb_write_end(struct sb_slot *s)
 	atomic_fetch_add_explicit(&s->seq, 1, memory_order_relaxed);
 }
 
-void
+bool
 sb_read(const struct sb_slot *s, struct sb_slot *out)
 {
-	for (int tries = 0; tries < 1000; tries++) {
+	for (int tries = 0; tries < SB_READ_TRIES; tries++) {
 		uint32_t before = atomic_load_explicit(&s->seq, memory_order_acquire), after;
 
 		if (before & 1)
@@ -45,12 +45,15 @@ sb_read(const struct sb_slot *s, struct sb_slot *out)
 		    sizeof(*s) - sizeof(s->seq));
 		atomic_thread_fence(memory_order_acquire);
 		after = atomic_load_explicit(&s->seq, memory_order_relaxed);
-		if (before == after)
-			break;
+		if (before == after) {
+			atomic_store_explicit(&out->seq, after, memory_order_relaxed);
+			return true;
+		}
 	}
-	/* A writer that died mid-write leaves the slot odd forever: after the
-	 * tries the last copy is used; the master clears such slots anyway. */
-	atomic_store_explicit(&out->seq, 0, memory_order_relaxed);
+	/* A writer that died mid-write leaves the slot odd until the master
+	 * reaps it and clears the count; a copy taken meanwhile may be torn.
+	 * Whatever `out` holds now must not be used. */
+	return false;
 }
 
 const char *

@@ -96,6 +96,15 @@ startup_gates(const struct config *cfg, struct authz_policy **policy)
 	char err[512];
 
 	*policy = NULL;
+	/* Not gates: settings that are allowed but that a careful operator
+	 * wants to hear about at every start. */
+	if (strncmp(cfg->principal_param, "HTTP_", 5) == 0)
+		log_warning("startup.warning", LF_STR("setting", "CORA_PRINCIPAL_PARAM"),
+		    LF_STR("reason", "the principal parameter is in the HTTP_* namespace that "
+		    "nginx and Apache fill from client headers: a location that sets a "
+		    "fastcgi_param of its own silently lets a client choose its principal; "
+		    "use a name outside HTTP_* such as CORA_PRINCIPAL_ID"),
+		    LF_STR("value", cfg->principal_param));
 	if (!cfg->require_principal)
 		gate_fail(cfg, &failed, "authenticated_principal",
 		    "REQUIRE_AUTHENTICATED_PRINCIPAL is not true: any client without a "

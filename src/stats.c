@@ -26,6 +26,7 @@
 
 #include <json-c/json.h>
 
+#include "corad/alloc.h"
 #include "corad/export.h"
 #include "corad/ipc.h"
 #include "corad/log.h"
@@ -165,11 +166,7 @@ text_add(struct text *t, const char *fmt, ...)
 		}
 		{
 			size_t ncap = (t->cap == 0 ? 16384 : t->cap * 2) + (size_t)n;
-			char *ns = realloc(t->s, ncap);
-
-			if (ns == NULL)
-				return;
-			t->s = ns;
+			t->s = xrealloc(t->s, ncap);
 			t->cap = ncap;
 		}
 	}
@@ -284,8 +281,8 @@ render_pool(const struct scoreboard *sb, struct text *t)
 
 		if (atomic_load(&sb->slots[i].seq) == 0 && sb->slots[i].state == SB_FREE)
 			continue;
-		sb_read(&sb->slots[i], &s);
-		if (s.state == SB_FREE || s.pid <= 0)
+		if (!sb_read(&sb->slots[i], &s) || s.state == SB_FREE || s.state >= SB__MAX ||
+		    s.pid <= 0)
 			continue;
 		if (s.kind == CHILD_WORKER)
 			states[s.state]++;
@@ -377,8 +374,8 @@ render_status(const struct scoreboard *sb, struct text *t)
 
 		if (sb->slots[i].state == SB_FREE)
 			continue;
-		sb_read(&sb->slots[i], &sl);
-		if (sl.state == SB_FREE || sl.pid <= 0)
+		if (!sb_read(&sb->slots[i], &sl) || sl.state == SB_FREE || sl.state >= SB__MAX ||
+		    sl.pid <= 0)
 			continue;
 		if (sl.kind == CHILD_WORKER) {
 			idle += sl.state == SB_IDLE;
@@ -476,6 +473,7 @@ stats_main(struct runtime *rt)
 		if (exporter != NULL) {
 			exporter_run(exporter);
 			stats_exporter_counts(&sb->stats);
+			atomic_store(&sb->export_saturated, exporter_saturated(exporter));
 		}
 	}
 	/* What the workers sent before they left still counts. */

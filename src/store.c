@@ -11,13 +11,17 @@
 #include <time.h>
 
 #include "corad/db.h"
+#include "corad/deadline.h"
 #include "corad/ids.h"
 #include "corad/log.h"
 #include "corad/request.h"
 #include "corad/store.h"
 
-#define RETRY_FIRST_MS	100
-#define RETRY_MAX_MS	5000
+/* Reconnecting: 50 ms doubling to 500 ms, each with jitter (ids.h), so a
+ * worker is back within half a second of the database, and a pool of
+ * workers tries a few times a second between them, not in step. */
+#define RETRY_FIRST_MS	50
+#define RETRY_MAX_MS	500
 
 /* Every statement a worker runs, prepared once per connection. */
 static const struct {
@@ -76,6 +80,13 @@ static const struct {
 	  "DELETE FROM idempotency_keys"
 	  " WHERE principal_id = $1 AND key = $2 AND surface_id = $3 AND status = 'in_progress'"
 	  "   AND locked_at = $4::timestamptz" },
+	/* The claimer's session holds this advisory lock while its claim is
+	 * in progress: a claim whose lock is free belongs to a session that
+	 * is gone (idempotency.c). */
+	{ "idem_lock",
+	  "SELECT pg_try_advisory_lock(7411003, hashtext($1 || '/' || $3 || '/' || $2))" },
+	{ "idem_unlock",
+	  "SELECT pg_advisory_unlock(7411003, hashtext($1 || '/' || $3 || '/' || $2))" },
 	{ "begin", "BEGIN" },
 	{ "commit", "COMMIT" },
 	{ "rollback", "ROLLBACK" },
@@ -100,11 +111,10 @@ store_now(char buf[40])
 }
 
 void
-store_init(struct store *s, const char *conninfo, double deadline_seconds, bool unnamed)
+store_init(struct store *s, const char *conninfo, bool unnamed)
 {
 	memset(s, 0, sizeof(*s));
 	s->conninfo = conninfo;
-	s->deadline_seconds = deadline_seconds;
 	s->unnamed = unnamed;
 }
 
@@ -112,7 +122,7 @@ void
 store_close(struct store *s)
 {
 	if (s->cancel != NULL) {
-		worker_deadline_cancel(NULL);	/* the timer must not use it any more */
+		deadline_set_cancel(NULL);	/* the timer must not use it any more */
 		PQfreeCancel(s->cancel);
 	}
 	s->cancel = NULL;
@@ -133,14 +143,35 @@ store_drop(struct store *s, const char *why)
 static void
 store_backoff(struct store *s)
 {
-	int64_t delay = RETRY_FIRST_MS;
-
-	for (unsigned i = 0; i < s->failures && delay < RETRY_MAX_MS; i++)
-		delay *= 2;
-	if (delay > RETRY_MAX_MS)
-		delay = RETRY_MAX_MS;
+	s->retry_at_ms = mono_ms() + ids_backoff_ms(s->failures, RETRY_FIRST_MS, RETRY_MAX_MS);
 	s->failures++;
-	s->retry_at_ms = mono_ms() + delay;
+}
+
+/*
+ * A connect or prepare that failed. One the request deadline cut short
+ * says nothing about the database: no backoff, the next request tries
+ * again at once (and the worker answers 504). Otherwise the database is
+ * unreachable or lacks the schema: 503, and a backoff.
+ */
+static enum cora_err
+store_setup_failed(struct store *s, const char *what, const char *why, bool schema_missing)
+{
+	s->errors++;
+	if (deadline_expired()) {
+		log_warning("db.setup_cancelled", LF_STR("step", what),
+		    LF_STR("reason", "the request deadline passed"));
+		store_close(s);
+		return CORA_ERR_TIMEOUT;
+	}
+	s->schema_missing = schema_missing;
+	if (strcmp(what, "connect") == 0) {
+		if (s->failures == 0)
+			log_warning("db.connect_failed", LF_STR("error", why));
+	} else
+		log_error("db.prepare_failed", LF_STR("statement", what), LF_STR("error", why));
+	store_close(s);
+	store_backoff(s);
+	return CORA_ERR_UNAVAILABLE;
 }
 
 /* Unnamed mode: one round trip that fails like preparing would when a
@@ -150,29 +181,64 @@ store_check_schema(struct store *s)
 {
 	PGresult *res = PQexec(s->conn, "SELECT 1 FROM events, actor_profile, entries_access_verdicts,"
 	    " idempotency_keys, proj_access_actor_summary, corad_schema_migrations LIMIT 0");
-	bool ok = PQresultStatus(res) == PGRES_TUPLES_OK;
+	enum cora_err e = CORA_OK;
 
-	if (!ok) {
-		s->schema_missing = !db_is_unavailable(s->conn, res);
-		s->errors++;
-		log_error("db.prepare_failed", LF_STR("statement", "schema check"),
-		    LF_STR("error", PQresultErrorMessage(res)));
-		store_close(s);
-		store_backoff(s);
-	}
+	if (PQresultStatus(res) != PGRES_TUPLES_OK)
+		e = store_setup_failed(s, "schema check", PQresultErrorMessage(res),
+		    !db_is_unavailable(s->conn, res));
 	PQclear(res);
-	return ok ? CORA_OK : CORA_ERR_UNAVAILABLE;
+	return e;
+}
+
+/*
+ * Connects and prepares, all inside the request deadline: the connect is
+ * asynchronous and gives up when the deadline passes, and the cancel
+ * object is handed to the timer before the first statement, so a prepare
+ * that waits on a lock is cancelled like any statement.
+ */
+static enum cora_err
+store_connect(struct store *s)
+{
+	char err[512];
+	bool timed_out;
+
+	s->conn = db_open_until(s->conninfo, "corad-worker", deadline_at_ms(), deadline_expired,
+	    &timed_out, err, sizeof(err));
+	if (s->conn == NULL)
+		return store_setup_failed(s, "connect", err, false);
+	s->schema_missing = false;
+	s->cancel = PQgetCancel(s->conn);
+	deadline_set_cancel(s->cancel);
+	/* Behind PgBouncer in transaction mode a prepared statement would live
+	 * on a server connection other transactions get next: send the SQL
+	 * with every call instead (unnamed statements), after checking once
+	 * that the schema has what it needs. */
+	if (s->unnamed)
+		return store_check_schema(s);
+	for (size_t i = 0; i < sizeof(statements) / sizeof(statements[0]); i++) {
+		PGresult *res = PQprepare(s->conn, statements[i].name, statements[i].sql, 0, NULL);
+
+		if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+			/* Unreachable, or a schema without our tables: either way the
+			 * deployment is not ready, which is a 503, not a 500. */
+			enum cora_err e = store_setup_failed(s, statements[i].name,
+			    PQresultErrorMessage(res), !db_is_unavailable(s->conn, res));
+
+			PQclear(res);
+			return e;
+		}
+		PQclear(res);
+	}
+	return CORA_OK;
 }
 
 enum cora_err
 store_ready(struct store *s)
 {
-	char err[512];
+	enum cora_err e;
 
-	if (!s->deadline_armed && s->deadline_seconds > 0) {
-		s->deadline_armed = true;
-		worker_deadline_arm(s, s->deadline_seconds);
-	}
+	if (deadline_arm())
+		deadline_set_cancel(s->cancel);
 	if (s->conn != NULL && PQstatus(s->conn) == CONNECTION_OK) {
 		struct pollfd pf = { .fd = PQsocket(s->conn), .events = POLLIN };
 
@@ -192,44 +258,11 @@ store_ready(struct store *s)
 		s->errors++;
 		return CORA_ERR_UNAVAILABLE;
 	}
-	if ((s->conn = db_open(s->conninfo, "corad-worker", err, sizeof(err))) == NULL) {
-		s->schema_missing = false;
-		s->errors++;
-		if (s->failures == 0)
-			log_warning("db.connect_failed", LF_STR("error", err));
-		store_backoff(s);
-		return CORA_ERR_UNAVAILABLE;
-	}
-	s->schema_missing = false;
-	/* Behind PgBouncer in transaction mode a prepared statement would live
-	 * on a server connection other transactions get next: send the SQL
-	 * with every call instead (unnamed statements), after checking once
-	 * that the schema has what it needs. */
-	for (size_t i = 0; i < sizeof(statements) / sizeof(statements[0]) && !s->unnamed; i++) {
-		PGresult *res = PQprepare(s->conn, statements[i].name, statements[i].sql, 0, NULL);
-
-		if (PQresultStatus(res) != PGRES_COMMAND_OK) {
-			/* Unreachable, or a schema without our tables: either way the
-			 * deployment is not ready, which is a 503, not a 500. */
-			s->schema_missing = !db_is_unavailable(s->conn, res);
-			s->errors++;
-			log_error("db.prepare_failed", LF_STR("statement", statements[i].name),
-			    LF_STR("error", PQresultErrorMessage(res)));
-			PQclear(res);
-			store_close(s);
-			store_backoff(s);
-			return CORA_ERR_UNAVAILABLE;
-		}
-		PQclear(res);
-	}
-	if (s->unnamed && store_check_schema(s) != CORA_OK)
-		return CORA_ERR_UNAVAILABLE;
+	if ((e = store_connect(s)) != CORA_OK)
+		return e;
 	if (s->failures > 0)
 		log_info("db.reconnected", LF_INT("attempts", s->failures + 1));
 	s->failures = 0;
-	s->cancel = PQgetCancel(s->conn);
-	if (s->deadline_armed)
-		worker_deadline_cancel(s->cancel);	/* the new connection's */
 	return CORA_OK;
 }
 
@@ -299,9 +332,9 @@ store_begin(struct store *s)
 	PGresult *res;
 	double left;
 
-	if (e != CORA_OK || !s->unnamed || s->deadline_seconds <= 0)
+	if (e != CORA_OK || !s->unnamed || deadline_at_ms() < 0)
 		return e;
-	left = worker_deadline_left(s->deadline_seconds);
+	left = deadline_left();
 	snprintf(sql, sizeof(sql), "SET LOCAL statement_timeout = %ld",
 	    left * 1000 < 1 ? 1L : (long)(left * 1000));
 	res = PQexec(s->conn, sql);

@@ -2,6 +2,15 @@
  * worker: one blocking FCGX_Accept_r loop, one request at a time, through
  * the pipeline of SPEC section 5.
  *
+ * Accepting: the worker accepts each connection itself and hands it to
+ * libfcgi (FCGX_Request.ipcFd), whose own accept path is never used: it
+ * waits in select() for a Unix connection's first bytes and closes the
+ * connection, unanswered, when a signal interrupts that wait, which is how
+ * a retiring worker dropped requests (doc/decisions.md, "Processes").
+ * libfcgi's listen descriptor is a socket that does not listen, so should
+ * it ever try to accept by itself (after a connection that brought no
+ * request) it fails at once and hands control back.
+ *
  * Stopping: SIGTERM sets a flag and never interrupts a request (SA_RESTART).
  * What the next accept does decides how the worker leaves:
  *  - a full stop: the master has put the shared listen socket in
@@ -10,13 +19,15 @@
  *  - this worker alone (the master died, or a retire): the handler swaps
  *    this process's listen descriptor for a socket that is not listening,
  *    so the next accept fails at once, even when the signal arrived just
- *    before the accept call.
+ *    before the accept call. A connection already accepted is served.
  */
 #include "config.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,9 +39,13 @@
 
 #include <fcgiapp.h>
 
+#include "corad/alloc.h"
 #include "corad/body.h"
+#include "corad/deadline.h"
 #include "corad/handlers.h"
+#include "corad/idempotency.h"
 #include "corad/ipc.h"
+#include "corad/listen.h"
 #include "corad/log.h"
 #include "corad/proc.h"
 #include "corad/request.h"
@@ -39,10 +54,10 @@
 #include "corad/store.h"
 #include "corad/strutil.h"
 #include "corad/trace.h"
+#include "corad/utf8.h"
+#include "corad/worker.h"
 
 static volatile sig_atomic_t	worker_stopping;
-static volatile sig_atomic_t	worker_deadline_hit;	/* CORA_REQUEST_TIMEOUT_SECONDS */
-static PGcancel *volatile	worker_cancel;		/* the running statement's */
 static int			worker_listen_fd = -1;
 static int			worker_dead_fd = -1;
 
@@ -76,71 +91,6 @@ static const struct handler handler_table[] = {
 
 static const char system_principal[] = "00000000-0000-0000-0000-000000000000";
 
-/*
- * The request deadline: SIGALRM cancels the running statement (PQcancel is
- * safe in a signal handler); the handler then fails, and the worker answers
- * 504. The timer is armed only when a request first needs the database
- * (store_ready), so requests that never touch it pay nothing.
- */
-static void
-worker_on_alarm(int sig)
-{
-	char err[64];
-
-	(void)sig;
-	worker_deadline_hit = 1;
-	if (worker_cancel != NULL)
-		(void)PQcancel(worker_cancel, err, sizeof(err));
-}
-
-static struct timespec		worker_request_started;	/* CLOCK_MONOTONIC */
-
-double
-worker_deadline_left(double seconds)
-{
-	struct timespec now;
-
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	return seconds - ((double)(now.tv_sec - worker_request_started.tv_sec) +
-	    (double)(now.tv_nsec - worker_request_started.tv_nsec) / 1e9);
-}
-
-/* The deadline counts from the start of the request, not from the first
- * database use that arms the timer. */
-void
-worker_deadline_arm(struct store *s, double seconds)
-{
-	struct itimerval it = { 0 };
-	double left = worker_deadline_left(seconds);
-
-	if (left > 0) {
-		it.it_value.tv_sec = (time_t)left;
-		it.it_value.tv_usec = (suseconds_t)((left - (double)(time_t)left) * 1e6);
-	}
-	worker_cancel = s->cancel;
-	if (it.it_value.tv_sec == 0 && it.it_value.tv_usec == 0)
-		it.it_value.tv_usec = 1;
-	setitimer(ITIMER_REAL, &it, NULL);
-}
-
-void
-worker_deadline_cancel(PGcancel *cancel)
-{
-	worker_cancel = cancel;
-}
-
-static void
-worker_deadline_disarm(struct store *s)
-{
-	struct itimerval off = { 0 };
-
-	if (!s->deadline_armed)
-		return;
-	setitimer(ITIMER_REAL, &off, NULL);
-	s->deadline_armed = false;
-	worker_cancel = NULL;
-}
-
 static void
 worker_on_term(int sig)
 {
@@ -153,15 +103,39 @@ worker_on_term(int sig)
 		dup2(worker_dead_fd, worker_listen_fd);
 }
 
+/* The FastCGI connection as the request's I/O. */
 static ssize_t
-fcgi_read(void *ctx, char *buf, size_t n)
+fcgi_read(struct request *r, char *buf, size_t n)
 {
-	FCGX_Stream *in = ctx;
-	int got = FCGX_GetStr(buf, n > INT_MAX ? INT_MAX : (int)n, in);
+	int got = FCGX_GetStr(buf, n > INT_MAX ? INT_MAX : (int)n, r->fcgi->in);
 
-	if (got <= 0 && FCGX_GetError(in) != 0)
+	if (got <= 0 && FCGX_GetError(r->fcgi->in) != 0)
 		return -1;
 	return got;
+}
+
+static void
+fcgi_write(struct request *r, const char *buf, size_t n)
+{
+	while (n > 0) {
+		int chunk = n > INT_MAX ? INT_MAX : (int)n;
+
+		if (FCGX_PutStr(buf, chunk, r->fcgi->out) < 0)
+			return;	/* the proxy went away: nothing to tell it */
+		buf += chunk;
+		n -= (size_t)chunk;
+	}
+}
+
+static const struct request_io fcgi_io = { fcgi_read, fcgi_write };
+
+/* body_read_limited's reader: the request's I/O. */
+static ssize_t
+body_read(void *ctx, char *buf, size_t n)
+{
+	struct request *r = ctx;
+
+	return r->io->read(r, buf, n);
 }
 
 /* Step 1: the body limit, on the declared length and on the bytes read. */
@@ -179,7 +153,7 @@ step_body(struct request *r)
 		return request_fail(r, CORA_ERR_BAD_REQUEST, "Invalid Content-Length header");
 	size = declared;
 	if (v == BODY_OK) {
-		v = body_read_limited(fcgi_read, r->fcgi->in, cfg->max_body, &r->body, &r->body_len);
+		v = body_read_limited(body_read, r, cfg->max_body, &r->body, &r->body_len);
 		if (v == BODY_IO_ERROR)
 			return request_fail(r, CORA_ERR_BAD_REQUEST, "Request body could not be read");
 		size = (long long)r->body_len;
@@ -245,8 +219,7 @@ request_path(struct request *r)
 		return p;
 	p = FCGX_GetParam("REQUEST_URI", r->fcgi->envp);
 	if (p != NULL) {
-		if ((r->path_buf = strndup(p, strcspn(p, "?"))) == NULL)
-			return "";
+		r->path_buf = xstrndup(p, strcspn(p, "?"));
 		str_percent_decode(r->path_buf, 0);
 		return r->path_buf;
 	}
@@ -265,7 +238,7 @@ worker_board(const struct request *r, enum sb_state state)
 	if (state == SB_BUSY) {
 		sl->busy_since_ns = (uint64_t)r->started.tv_sec * 1000000000u +
 		    (uint64_t)r->started.tv_nsec;
-		str_copy(sl->method, sizeof(sl->method), r->method_name);
+		utf8_copy(sl->method, sizeof(sl->method), r->method_name);
 		str_copy(sl->route, sizeof(sl->route),
 		    r->match.id == ROUTE_NONE ? "" : route_template(r->match.id));
 		str_copy(sl->principal, sizeof(sl->principal), r->principal_id);
@@ -333,6 +306,7 @@ worker_run_handler(struct request *r, const struct handler *h)
 
 	if (h->bc == NULL)
 		return h->fn(r);
+	spans_lost += r->spans_shed;
 	trace_new_span_id(id);
 	start = r->export_spans ? trace_now_ns() : 0;
 	worker_log_span(r, id);
@@ -369,6 +343,7 @@ worker_server_span(struct request *r)
 {
 	struct span *s;
 
+	spans_lost += r->spans_shed;
 	if (!r->export_spans)
 		return;
 	s = span_new(r, SPAN_KIND_SERVER, r->server_span, r->start_ns);
@@ -472,8 +447,7 @@ worker_report(struct request *r)
 		worker_flush_reports(r->rt);
 }
 
-/* Serves one accepted request from parameters to the stats record. */
-static void
+void
 worker_serve_one(struct request *r)
 {
 	const struct config *cfg = r->rt->cfg;
@@ -481,12 +455,18 @@ worker_serve_one(struct request *r)
 	unsigned db_errors_before;
 
 	clock_gettime(CLOCK_MONOTONIC, &r->started);
-	worker_request_started = r->started;
+	deadline_start(cfg->request_timeout);
 	trace_begin(&r->trace, FCGX_GetParam("HTTP_TRACEPARENT", r->fcgi->envp),
 	    FCGX_GetParam("HTTP_TRACESTATE", r->fcgi->envp), cfg->otel_sampler_ratio);
 	trace_id_uuid(r->trace.trace_id, r->correlation_id);
 	trace_new_span_id(r->server_span);
 	r->export_spans = cfg->otel_exporter != OTEL_NONE && (r->trace.flags & TRACE_FLAG_SAMPLED);
+	/* The exporter is saturated: its spans would be dropped anyway. */
+	if (r->export_spans && atomic_load_explicit(&r->rt->sb->export_saturated,
+	    memory_order_relaxed)) {
+		r->export_spans = false;
+		r->spans_shed = true;
+	}
 	if (r->export_spans)
 		r->start_ns = trace_now_ns();
 	worker_log_span(r, r->server_span);
@@ -502,17 +482,13 @@ worker_serve_one(struct request *r)
 	db_errors_before = r->store->errors;
 
 	e = worker_pipeline(r);
-	worker_deadline_disarm(r->store);
-	if (worker_deadline_hit) {
-		worker_deadline_hit = 0;
-		if (r->status == 0) {
-			log_error("worker.deadline", LF_STR("correlation_id", r->correlation_id),
-			    LF_STR("method", r->method_name), LF_STR("path", r->path),
-			    LF_DBL("timeout_seconds", r->rt->cfg->request_timeout));
-			e = request_fail(r, CORA_ERR_TIMEOUT,
-			    "Request exceeded %g s and was cancelled (correlation id %s)",
-			    r->rt->cfg->request_timeout, r->correlation_id);
-		}
+	if (deadline_finish() && r->status == 0) {
+		log_error("worker.deadline", LF_STR("correlation_id", r->correlation_id),
+		    LF_STR("method", r->method_name), LF_STR("path", r->path),
+		    LF_DBL("timeout_seconds", r->rt->cfg->request_timeout));
+		e = request_fail(r, CORA_ERR_TIMEOUT,
+		    "Request exceeded %g s and was cancelled (correlation id %s)",
+		    r->rt->cfg->request_timeout, r->correlation_id);
 	}
 	if (e == CORA_OK && (r->status == 0 || (r->idem.active && !r->idem.settled))) {
 		log_error("worker.no_reply", LF_STR("path", r->path),
@@ -555,6 +531,76 @@ worker_recycle_after(long max)
 	return (uint64_t)max + (max >= 10 ? (uint64_t)(r[0] << 8 | r[1]) % (uint64_t)(max / 10 + 1) : 0);
 }
 
+static struct listen_allow	worker_allow;	/* FCGI_WEB_SERVER_ADDRS */
+
+/* A peer FCGI_WEB_SERVER_ADDRS does not name: one line a second at most,
+ * with the number of refusals it stands for. */
+static void
+worker_log_refused(const struct sockaddr_storage *peer, socklen_t len)
+{
+	static struct timespec last;
+	static unsigned suppressed;
+	struct timespec now;
+	char addr[INET6_ADDRSTRLEN] = "?";
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	if (last.tv_sec != 0 && now.tv_sec == last.tv_sec) {
+		suppressed++;
+		return;
+	}
+	last = now;
+	if (peer->ss_family == AF_INET && len >= (socklen_t)sizeof(struct sockaddr_in))
+		inet_ntop(AF_INET, &((const struct sockaddr_in *)(const void *)peer)->sin_addr,
+		    addr, sizeof(addr));
+	else if (peer->ss_family == AF_INET6 && len >= (socklen_t)sizeof(struct sockaddr_in6))
+		inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)(const void *)peer)->sin6_addr,
+		    addr, sizeof(addr));
+	log_warning("worker.connection_refused", LF_STR("peer", addr),
+	    LF_STR("reason", "not listed in FCGI_WEB_SERVER_ADDRS"),
+	    LF_INT("refused", suppressed + 1));
+	suppressed = 0;
+}
+
+/*
+ * The next connection on the listen socket, or -errno: -EAGAIN when the
+ * accept timed out (nothing to do) or the queue is drained in a full stop,
+ * -EINVAL once this worker's descriptor was retired. A TCP peer that
+ * FCGI_WEB_SERVER_ADDRS does not name is closed and logged.
+ */
+static int
+worker_accept(void)
+{
+	static const struct timeval no_timeout = { 0, 0 };
+
+	for (;;) {
+		struct sockaddr_storage peer;
+		socklen_t len = sizeof(peer);
+		int fd = accept4(worker_listen_fd, (struct sockaddr *)&peer, &len, SOCK_CLOEXEC);
+
+		if (fd >= 0) {
+			if (listen_peer_allowed(&worker_allow, (struct sockaddr *)&peer, len)) {
+				/* A TCP connection inherits the listen socket's
+				 * receive timeout (listen.c): a request that pauses
+				 * longer must not fail for it. */
+				if (peer.ss_family != AF_UNIX)
+					setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &no_timeout,
+					    sizeof(no_timeout));
+				return fd;
+			}
+			worker_log_refused(&peer, len);
+			close(fd);
+			continue;
+		}
+		/* EINTR: a signal (the listen socket's receive timeout keeps
+		 * accept from being restarted); the flag it set is seen by the
+		 * next accept. The others: the connection died in the queue. */
+		if (errno == EINTR || errno == ECONNABORTED || errno == EPROTO ||
+		    errno == EPERM)
+			continue;
+		return errno == EWOULDBLOCK ? -EAGAIN : -errno;
+	}
+}
+
 int
 worker_main(struct runtime *rt)
 {
@@ -562,7 +608,8 @@ worker_main(struct runtime *rt)
 	FCGX_Request fcgi;
 	struct store store;
 	uint64_t served = 0, recycle_after = worker_recycle_after(rt->cfg->max_requests);
-	struct request req = { .rt = rt, .fcgi = &fcgi, .store = &store, .policy = rt->policy };
+	struct request req = { .rt = rt, .fcgi = &fcgi, .io = &fcgi_io, .store = &store,
+	    .policy = rt->policy };
 	int rc, status = 0;
 
 	log_set_logger("corad.worker");
@@ -576,22 +623,22 @@ worker_main(struct runtime *rt)
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
-	sa.sa_handler = worker_on_alarm;
-	sigaction(SIGALRM, &sa, NULL);
-	sa.sa_handler = worker_on_term;
+	if (!deadline_install())
+		log_warning("worker.no_deadline", LF_STR("error", strerror(errno)),
+		    LF_STR("reason", "no timer for CORA_REQUEST_TIMEOUT_SECONDS"));
 	/* libfcgi installs a SIGUSR1 handler that makes accept fail; we stop
 	 * through SIGTERM only, so SIGUSR1 is ignored before FCGX_Init. */
 	sa.sa_handler = SIG_IGN;
 	sigaction(SIGUSR1, &sa, NULL);
 	/* A signal from before the handler existed would have killed us;
 	 * one that arrives from here on is seen by the accept below. */
-	if (FCGX_Init() != 0 || FCGX_InitRequest(&fcgi, rt->listen_fd, 0) != 0) {
+	if (listen_allow_parse(rt->cfg->web_server_addrs, &worker_allow, NULL, 0) != 0 ||
+	    FCGX_Init() != 0 || FCGX_InitRequest(&fcgi, worker_dead_fd, 0) != 0) {
 		log_error("worker.init_failed", LF_STR("error", "FCGX_Init"));
 		return 1;
 	}
 	handlers_init();
-	store_init(&store, rt->cfg->database_url, rt->cfg->request_timeout,
-	    rt->cfg->pool_transaction);
+	store_init(&store, rt->cfg->database_url, rt->cfg->pool_transaction);
 	request_reset(&req);
 	/* Tells the master this worker accepts: during a reload, an old worker
 	 * retires only after its successor has said so. */
@@ -604,28 +651,40 @@ worker_main(struct runtime *rt)
 	log_debug("worker.ready", LF_INT("pid", getpid()));
 
 	for (;;) {
-		if ((rc = FCGX_Accept_r(&fcgi)) >= 0) {
-			worker_serve_one(&req);
-			/* Nothing a failed handler left open survives into the next one. */
-			store_rollback(&store);
-			request_reset(&req);
-			if (++served == recycle_after)
-				worker_ask_recycle(rt);
-			continue;
+		/* A connection the proxy keeps open (fastcgi_keep_conn) brings
+		 * its next request on the same descriptor. */
+		if (fcgi.ipcFd < 0) {
+			if ((rc = worker_accept()) == -EAGAIN && !worker_stopping) {
+				worker_flush_reports(rt);
+				continue;
+			}
+			if (rc < 0)
+				break;
+			fcgi.ipcFd = rc;
+			/* FCGX_Accept_r starts by finishing the previous request,
+			 * which closes the descriptor unless the connection is to be
+			 * kept; the request it reads next sets this again. */
+			fcgi.keepConnection = 1;
 		}
-		/* EAGAIN while running: the accept timed out, nothing to do. */
-		if (rc == -EAGAIN && !worker_stopping) {
-			worker_flush_reports(rt);
-			continue;
-		}
-		break;
+		if (FCGX_Accept_r(&fcgi) < 0)
+			continue;	/* no request came: libfcgi closed it */
+		worker_serve_one(&req);
+		/* Nothing a failed handler left open survives into the next one. */
+		store_rollback(&store);
+		idem_release(&req);
+		request_reset(&req);
+		/* The response is flushed and the connection closed (or kept)
+		 * now, before the next accept. */
+		FCGX_Finish_r(&fcgi);
+		if (++served == recycle_after)
+			worker_ask_recycle(rt);
 	}
 	worker_flush_reports(rt);
 	worker_board(&req, SB_EXITING);
 	/* EAGAIN when stopping: the queue is drained in a full stop; EINVAL:
 	 * this worker's descriptor was retired by the handler. Both are a
 	 * clean exit. */
-	if (!worker_stopping) {
+	if (!worker_stopping || (rc != -EAGAIN && rc != -EINVAL)) {
 		log_error("worker.accept_failed", LF_INT("code", rc),
 		    LF_STR("error", rc < 0 && rc > -4096 ? strerror(-rc) : "libfcgi"));
 		status = 1;

@@ -50,32 +50,11 @@ void		 register_cmd_free(struct register_cmd *cmd);
  *   (validation_add / validation_add_at shape), owned by the caller
  *   (json_object_put() it).
  * CORA_ERR_BAD_REQUEST: detail holds the message (truncated to dlen).
- * CORA_ERR_INTERNAL: out of memory.
  * Nothing is allocated in cmd unless CORA_OK; nothing in *errors unless
  * CORA_ERR_VALIDATION. body is only read.
  */
 enum cora_err	 register_parse(const char *body, size_t len,
 		    struct register_cmd *cmd, json_object **errors,
 		    char *detail, size_t dlen);
-
-/*
- * True when s[0..len) is strict UTF-8: shortest forms only, no surrogates
- * (U+D800..U+DFFF), nothing above U+10FFFF, no truncated sequence. NUL bytes
- * are valid (U+0000). Only reads s.
- */
-bool		 utf8_valid(const char *s, size_t len);
-
-/* Number of code points of s[0..len), which must be valid UTF-8. */
-size_t		 utf8_codepoints(const char *s, size_t len);
-
-/*
- * Python's str.strip() with no argument: skips the leading and trailing code
- * points for which str.isspace() is true (U+0009..U+000D, U+001C..U+001F,
- * U+0020, U+0085, U+00A0, U+1680, U+2000..U+200A, U+2028, U+2029, U+202F,
- * U+205F, U+3000; not U+200B nor U+FEFF). s should be valid UTF-8 (stripping
- * stops at an invalid sequence). Returns a pointer into s (nothing is
- * allocated) and stores the trimmed byte length in *out_len.
- */
-const char	*utf8_strip_py(const char *s, size_t len, size_t *out_len);
 
 #endif

@@ -44,6 +44,7 @@ struct config {
 	double			 request_timeout;
 	double			 graceful_timeout;
 	char			*runtime_dir;
+	char			*web_server_addrs;	/* FCGI_WEB_SERVER_ADDRS; NULL: any peer */
 };
 
 /* Looks a variable up; returns NULL when unset. */

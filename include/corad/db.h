@@ -4,6 +4,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include <libpq-fe.h>
 
@@ -13,6 +14,16 @@
  * Returns NULL with libpq's message in err.
  */
 PGconn	*db_open(const char *conninfo, const char *application_name,
+	    char *err, size_t errlen);
+
+/*
+ * The same without blocking past a deadline: connects asynchronously and
+ * gives up at deadline_ms (CLOCK_MONOTONIC; -1: only the 5 s connect
+ * timeout) or as soon as interrupted() says so after a signal, with
+ * *timed_out set. For workers, whose request deadline covers connecting.
+ */
+PGconn	*db_open_until(const char *conninfo, const char *application_name,
+	    int64_t deadline_ms, bool (*interrupted)(void), bool *timed_out,
 	    char *err, size_t errlen);
 
 /* A migration file found on disk: NNNN_name.sql. */

@@ -17,6 +17,8 @@
 #define EXPORT_QUEUE_MAX	2048	/* spans waiting; more are dropped */
 #define EXPORT_BATCH		256	/* spans per request at most */
 #define EXPORT_DELAY_MS		1000	/* oldest waiting span sent by then */
+#define EXPORT_RETRY_FIRST_MS	1000	/* after a failed request, jittered */
+#define EXPORT_RETRY_MAX_MS	30000
 
 struct exporter;
 
@@ -40,6 +42,15 @@ size_t		 exporter_pollfds(struct exporter *x, struct pollfd *pf, size_t max,
 		    int *timeout_ms);
 /* Advances transfers and timers; call after every poll wake-up. */
 void		 exporter_run(struct exporter *x);
+
+/*
+ * Whether workers should stop sending spans: the queue filled up (the
+ * collector is slow, dead or failing) and has not drained to half since.
+ * The stats child publishes it in the scoreboard; a worker then counts its
+ * spans as dropped instead of building and sending them, so a dead
+ * collector costs the request path nothing.
+ */
+bool		 exporter_saturated(struct exporter *x);
 
 /* Spans dropped (queue full, export failed or timed out) and exported. */
 uint64_t	 exporter_dropped(const struct exporter *x);

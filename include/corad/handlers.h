@@ -18,10 +18,6 @@ enum cora_err	handle_metrics(struct request *r);
 enum cora_err	handle_status(struct request *r);
 enum cora_err	handle_mcp(struct request *r);
 
-/* Runs the handler of a route in the current request, inside its span, as
- * the route would (worker.c); MCP's tools call the routes' handlers so. */
-enum cora_err	worker_call(struct request *r, enum route_id route, enum http_method method);
-
 /* The Access context: src/access/<command or query>.c */
 enum cora_err	handle_register_actor(struct request *r);
 enum cora_err	handle_get_actor(struct request *r);

@@ -23,6 +23,7 @@ struct request;
 struct idem_claim {
 	bool		 active;	/* a key was sent and claimed */
 	bool		 settled;	/* the result is stored (or the claim dropped) */
+	bool		 locked;	/* our session holds the key's advisory lock */
 	const char	*command;	/* RegisterActor, ForgetActor */
 	const char	*surface;
 	char		*key;		/* owned */
@@ -36,6 +37,8 @@ struct idem_claim {
  * U+FFFF). Returns a malloc'd string.
  */
 char	*idem_command_json(json_object *cmd);
+/* An Idempotency-Key corad accepts: 1..IDEM_KEY_MAX code points of UTF-8. */
+bool	 idem_key_valid(const char *key);
 /* SHA-256 hex of a string. */
 void	 idem_sha256_hex(const char *s, char out[65]);
 
@@ -55,6 +58,9 @@ enum cora_err	idem_complete(struct request *r, int status, const char *body);
 
 /* After the handler: stores a 4xx error, drops the claim after a 5xx. */
 void		idem_settle(struct request *r, int status, const char *body);
+
+/* Once the request is answered: lets go of the key's advisory lock. */
+void		idem_release(struct request *r);
 
 void		idem_reset(struct idem_claim *c);
 

@@ -1,4 +1,4 @@
-/* ids: UUID parsing and formatting, UUIDv7 and random ids. */
+/* ids: UUID parsing and formatting, UUIDv7, random ids and retry delays. */
 #ifndef CORAD_IDS_H
 #define CORAD_IDS_H
 
@@ -23,6 +23,16 @@ void	uuid_format(const uint8_t in[16], char out[UUID_STR_LEN]);
 /* Version 7 (RFC 9562): 48-bit Unix milliseconds, then random bits. */
 void	uuid_make_v7(uint8_t out[16]);
 void	uuid_make_v4(uint8_t out[16]);
+
+/* Four random bytes from the same pool. */
+uint32_t	ids_random32(void);
+
+/*
+ * A retry delay after `failures` failures in a row: first_ms doubling up to
+ * max_ms, of which a random half is taken away (jitter), so that workers
+ * and hosts that lost the database together do not come back in step.
+ */
+int64_t		ids_backoff_ms(unsigned failures, int64_t first_ms, int64_t max_ms);
 
 /* In a freshly forked child: forget the random pool inherited from the
  * parent, so no two processes hand out the same ids. */

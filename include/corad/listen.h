@@ -2,7 +2,10 @@
 #ifndef CORAD_LISTEN_H
 #define CORAD_LISTEN_H
 
+#include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
 
 enum listen_kind {
 	LISTEN_UNIX,	/* "unix:/path" */
@@ -28,5 +31,32 @@ int	listen_parse(const char *spec, struct listen_addr *out, char *err, size_t er
  */
 int	listen_open(const char *spec, const char *runtime_dir,
 	    char *owned_path, size_t pathlen, char *err, size_t errlen);
+
+/*
+ * FCGI_WEB_SERVER_ADDRS: the addresses a TCP connection may come from
+ * (libfcgi's variable, which corad honours itself since it accepts
+ * connections itself). Comma-separated IPv4 and IPv6 addresses; an IPv4
+ * entry also admits its IPv4-mapped IPv6 form.
+ */
+#define LISTEN_ALLOW_MAX	32
+
+struct listen_allow {
+	size_t	 n;		/* 0: every peer (the variable is unset) */
+	struct {
+		int	 family;	/* AF_INET or AF_INET6 */
+		uint8_t	 addr[16];
+	}	 a[LISTEN_ALLOW_MAX];
+};
+
+/* Parses the list (NULL or "" gives n = 0); -1 with a reason in err. */
+int	listen_allow_parse(const char *spec, struct listen_allow *out, char *err, size_t errlen);
+
+/* Whether a peer may talk to corad: every Unix-socket peer, a TCP peer
+ * only when the list is empty or names its address. */
+bool	listen_peer_allowed(const struct listen_allow *allow, const struct sockaddr *sa,
+	    socklen_t len);
+
+/* Whether fd is a TCP (not a Unix) socket. */
+bool	listen_is_tcp(int fd);
 
 #endif

@@ -4,6 +4,7 @@
 
 #include <signal.h>
 #include <stdbool.h>
+#include <stdint.h>
 
 #include "corad/config.h"
 
@@ -41,6 +42,30 @@ struct runtime {
 
 const char	*child_kind_name(enum child_kind kind);
 
+/* How a child died, for the crash-storm guard. */
+struct child_death {
+	enum child_kind	 kind;
+	bool		 ready;		/* a worker that had reported it accepts */
+	bool		 sigkilled;	/* SIGKILL: from outside (OOM killer, operator) */
+	int64_t		 uptime_ms;
+};
+
+#define PROC_FAST_DEATH_MS	1000	/* stats or projector dying sooner: crashing */
+#define PROC_BACKOFF_FIRST_MS	1000
+#define PROC_BACKOFF_MAX_MS	30000
+
+/*
+ * The crash-storm guard: how long to wait before starting the child again.
+ * Only a child that dies on its own before it could serve is evidence of a
+ * crash loop (a worker before it reported that it accepts; the stats child
+ * or the projector within PROC_FAST_DEATH_MS of its start): it waits 1 s,
+ * then 2, 4, ... up to 30 s as such deaths follow each other (counted in
+ * *fast_deaths). Anything else comes back at once: a worker that served
+ * (which also resets the count), or any child killed with SIGKILL, so that
+ * a storm of kills never leaves the pool empty longer than one restart.
+ */
+int64_t		 proc_restart_delay(const struct child_death *d, unsigned *fast_deaths);
+
 /* Entry points of the children: each returns the process exit code. */
 int	worker_main(struct runtime *rt);
 int	stats_main(struct runtime *rt);
@@ -59,9 +84,5 @@ void	proc_child_init(pid_t master, enum child_kind kind);
 /* Non-blocking send of one datagram of ipc records; false when it was
  * dropped. */
 bool	ipc_send(int fd, const void *msg, size_t len);
-
-/* In a worker: sends the request records not yet sent to the stats child
- * (before /metrics asks it, so the asking worker's own requests count). */
-void	worker_flush_reports(const struct runtime *rt);
 
 #endif

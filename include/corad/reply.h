@@ -53,7 +53,8 @@ void		 validation_add_at(json_object *list, const char *type,
 /* {"detail": list}; takes over list. */
 json_object	*reply_validation_new(json_object *list);
 
-/* Serialises a body the way every response does (compact, no "\/"). */
+/* Serialises a body the way every response does (compact, no "\/",
+ * valid UTF-8); the text lives until the body changes or the next call. */
 const char	*reply_body_string(json_object *body, size_t *len);
 
 #endif

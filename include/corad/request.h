@@ -5,6 +5,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 #include <time.h>
 
 #include <fcgiapp.h>
@@ -20,13 +21,24 @@ struct runtime;
 struct store;
 struct authz_policy;
 
+struct request;
+
 /*
  * Owned by the worker and reused for every request; request_reset() frees
  * what the last request allocated. Handlers fill `error_*` and return an
  * enum cora_err, or reply themselves and return CORA_OK.
  */
+/* Where a request's body comes from and its answer goes: the FastCGI
+ * connection in a worker, memory in the fuzzers. */
+struct request_io {
+	ssize_t	(*read)(struct request *r, char *buf, size_t n);	/* -1: error */
+	void	(*write)(struct request *r, const char *buf, size_t n);
+};
+
 struct request {
-	FCGX_Request		*fcgi;
+	FCGX_Request		*fcgi;		/* parameters: fcgi->envp */
+	const struct request_io	*io;
+	void			*io_ctx;	/* for io's own use */
 	struct runtime		*rt;
 	struct store		*store;		/* the worker's database session */
 	const struct authz_policy *policy;	/* NULL: everything allowed */
@@ -36,6 +48,7 @@ struct request {
 	const char		*path;		/* decoded, without query string */
 	char			*path_buf;	/* owns path when it was copied */
 	const char		*query;		/* raw query string or "" */
+	char			*query_buf;	/* owns query when corad built it (MCP) */
 	struct route_match	 match;
 
 	char			 correlation_id[UUID_STR_LEN];
@@ -73,6 +86,7 @@ struct request {
 	uint8_t			 server_span[8];
 	uint64_t		 start_ns;	/* Unix epoch, for spans */
 	bool			 export_spans;	/* sampled, and an exporter is set */
+	bool			 spans_shed;	/* would be, but the exporter is saturated */
 };
 
 void	request_reset(struct request *r);

@@ -88,6 +88,7 @@ struct scoreboard {
 	pid_t			 master_pid;
 	_Atomic uint64_t	 restarts[SB_RESTART__MAX];	/* master */
 	_Atomic int64_t		 projection_lag;		/* projector; -1 unknown */
+	_Atomic bool		 export_saturated;	/* stats child: shed spans */
 	struct sb_stats		 stats;				/* stats child */
 	struct sb_slot		 slots[SB_SLOTS];
 };
@@ -98,8 +99,13 @@ struct scoreboard	*scoreboard_create(void);
 /* The slot owner's writes happen between begin and end. */
 void	sb_write_begin(struct sb_slot *s);
 void	sb_write_end(struct sb_slot *s);
-/* A consistent copy of a slot. */
-void	sb_read(const struct sb_slot *s, struct sb_slot *out);
+/*
+ * A consistent copy of a slot. False when none could be taken within
+ * SB_READ_TRIES attempts (its writer died mid-write, or is being
+ * preempted): `out` is then unspecified, and the caller skips the slot.
+ */
+#define SB_READ_TRIES	1000
+bool	sb_read(const struct sb_slot *s, struct sb_slot *out);
 
 const char	*sb_state_name(enum sb_state st);
 const char	*sb_restart_name(enum sb_restart r);

@@ -23,8 +23,6 @@ struct store {
 	bool		 schema_missing;/* statements do not prepare: not migrated */
 	unsigned	 errors;	/* failed calls: cora_db_errors_total */
 	PGcancel	*cancel;	/* for the request deadline */
-	bool		 deadline_armed;
-	double		 deadline_seconds;	/* CORA_REQUEST_TIMEOUT_SECONDS */
 	bool		 unnamed;	/* DATABASE_POOL_MODE=transaction: no prepared statements */
 };
 
@@ -42,15 +40,15 @@ struct new_event {
  * lazily on the first request that needs the database. `unnamed` sends
  * every statement's text instead of preparing it (PgBouncer in
  * transaction mode), and sets the deadline per transaction. */
-void		store_init(struct store *s, const char *conninfo, double deadline_seconds,
-		    bool unnamed);
+void		store_init(struct store *s, const char *conninfo, bool unnamed);
 void		store_close(struct store *s);
 
 /*
- * Makes sure the session is up: reconnects with backoff (100 ms doubling to
- * 5 s) and prepares every statement. CORA_ERR_UNAVAILABLE while the database
- * cannot be reached or its schema lacks what the statements need
- * (schema_missing is then set).
+ * Makes sure the session is up: reconnects with a jittered backoff (50 ms
+ * doubling to 500 ms) and prepares every statement, inside the request
+ * deadline, which it arms. CORA_ERR_UNAVAILABLE while the database cannot
+ * be reached or its schema lacks what the statements need (schema_missing
+ * is then set); CORA_ERR_TIMEOUT when the deadline passed meanwhile.
  */
 enum cora_err	store_ready(struct store *s);
 
@@ -83,14 +81,6 @@ enum cora_err	store_verdict(struct store *s, struct request *r, const char *name
 
 /* The highest applied migration, or -1 (with *e set) when unknown. */
 int		store_schema_version(struct store *s, enum cora_err *e);
-
-/* In a worker (worker.c): starts the request's deadline timer, which
- * cancels the running statement through s->cancel; and names the cancel
- * object of a connection made after the timer started. */
-void		worker_deadline_arm(struct store *s, double seconds);
-void		worker_deadline_cancel(PGcancel *cancel);
-/* What is left of `seconds` since the request started (may be negative). */
-double		worker_deadline_left(double seconds);
 
 /* RFC 3339 UTC with microseconds and Z, for now. */
 void		store_now(char buf[40]);

@@ -9,6 +9,7 @@
 
 #include <openssl/evp.h>
 
+#include "corad/alloc.h"
 #include "corad/access.h"
 #include "corad/handlers.h"
 #include "corad/request.h"
@@ -99,7 +100,7 @@ struct list_query {
 static void
 list_query_parse(const char *qs, struct list_query *q)
 {
-	char *copy = strdup(qs != NULL ? qs : ""), *save = NULL;
+	char *copy = xstrdup(qs != NULL ? qs : ""), *save = NULL;
 
 	for (char *pair = strtok_r(copy, "&", &save); pair != NULL; pair = strtok_r(NULL, "&", &save)) {
 		char *eq = strchr(pair, '='), **slot = NULL;
@@ -116,7 +117,7 @@ list_query_parse(const char *qs, struct list_query *q)
 		if (slot == NULL)
 			continue;
 		free(*slot);
-		*slot = strdup(eq != NULL ? eq : "");
+		*slot = xstrdup(eq != NULL ? eq : "");
 		str_percent_decode(*slot, 1);
 	}
 	free(copy);

@@ -15,10 +15,14 @@
 
 #include <json-c/json.h>
 
+#include "corad/alloc.h"
 #include "corad/handlers.h"
 #include "corad/idempotency.h"
+#include "corad/json.h"
 #include "corad/request.h"
 #include "corad/route.h"
+#include "corad/utf8.h"
+#include "corad/worker.h"
 
 #define MCP_PROTOCOL	"2025-06-18"	/* the newest revision corad speaks */
 
@@ -142,33 +146,47 @@ arg_text(json_object *args, const char *key)
 	return json_object_get_string(v);
 }
 
-/* Appends key=value to a query string, percent-encoding the value. */
+/* Appends key=value to the request's query string (r->query_buf, grown as
+ * needed), percent-encoding the value. */
 static void
-query_add(char *q, size_t len, const char *key, const char *value)
+query_add(struct request *r, const char *key, const char *value)
 {
-	size_t off = strlen(q);
+	static const char hex[] = "0123456789ABCDEF";
+	size_t off, need;
+	char *q;
 
 	if (value == NULL)
 		return;
-	off += (size_t)snprintf(q + off, len - off, "%s%s=", off > 0 ? "&" : "", key);
-	for (const unsigned char *p = (const unsigned char *)value; *p != '\0' && off + 4 < len; p++) {
+	off = r->query_buf != NULL ? strlen(r->query_buf) : 0;
+	/* "&" key "=" and at most three bytes per byte of the value. */
+	need = off + 1 + strlen(key) + 1 + 3 * strlen(value) + 1;
+	q = r->query_buf = xrealloc(r->query_buf, need);
+	if (off > 0)
+		q[off++] = '&';
+	memcpy(q + off, key, strlen(key));
+	off += strlen(key);
+	q[off++] = '=';
+	for (const unsigned char *p = (const unsigned char *)value; *p != '\0'; p++) {
 		if (isalnum(*p) || strchr("-_.~", *p) != NULL)
 			q[off++] = (char)*p;
-		else
-			off += (size_t)snprintf(q + off, len - off, "%%%02X", *p);
+		else {
+			q[off++] = '%';
+			q[off++] = hex[*p >> 4];
+			q[off++] = hex[*p & 15];
+		}
 	}
 	q[off] = '\0';
 }
 
 /* Puts the tool's arguments where the route's handler reads them. */
 static void
-mcp_prepare(struct request *r, const struct tool *t, json_object *args, char *query, size_t qlen)
+mcp_prepare(struct request *r, const struct tool *t, json_object *args)
 {
 	const char *id = arg_text(args, "actor_id");
 
 	r->idem_surface = IDEM_SURFACE_MCP;
 	r->idem_key = arg_text(args, "idempotency_key");
-	snprintf(r->match.actor_id, sizeof(r->match.actor_id), "%s", id != NULL ? id : "");
+	utf8_copy(r->match.actor_id, sizeof(r->match.actor_id), id != NULL ? id : "");
 	if (t->route == ROUTE_ACTORS && t->method == METHOD_POST) {
 		json_object *body = json_object_new_object();
 
@@ -176,15 +194,14 @@ mcp_prepare(struct request *r, const struct tool *t, json_object *args, char *qu
 			if (strcmp(k, "idempotency_key") != 0)
 				json_object_object_add(body, k, json_object_get(v));
 		free(r->body);
-		r->body = strdup(json_object_to_json_string_ext(body, JSON_C_TO_STRING_PLAIN));
-		r->body_len = r->body != NULL ? strlen(r->body) : 0;
+		r->body = xstrdup(json_object_to_json_string_ext(body, JSON_C_TO_STRING_PLAIN));
+		r->body_len = strlen(r->body);
 		json_object_put(body);
 	}
-	query[0] = '\0';
-	query_add(query, qlen, "cursor", arg_text(args, "cursor"));
-	query_add(query, qlen, "limit", arg_text(args, "limit"));
-	query_add(query, qlen, "status", arg_text(args, "status"));
-	r->query = query;
+	query_add(r, "cursor", arg_text(args, "cursor"));
+	query_add(r, "limit", arg_text(args, "limit"));
+	query_add(r, "status", arg_text(args, "status"));
+	r->query = r->query_buf != NULL ? r->query_buf : "";
 }
 
 static enum cora_err
@@ -192,7 +209,6 @@ mcp_tools_call(struct request *r, json_object *id, json_object *params)
 {
 	json_object *name, *args = NULL, *res, *content, *text, *structured;
 	const struct tool *t = NULL;
-	char query[1024];
 	enum cora_err e;
 	int status;
 
@@ -209,7 +225,7 @@ mcp_tools_call(struct request *r, json_object *id, json_object *params)
 		return rpc_reply(r, id, NULL, RPC_INVALID_PARAMS, "params.arguments must be an object");
 	args = args != NULL ? json_object_get(args) : json_object_new_object();
 
-	mcp_prepare(r, t, args, query, sizeof(query));
+	mcp_prepare(r, t, args);
 	r->capture = true;
 	if ((e = worker_call(r, t->route, t->method)) != CORA_OK)
 		reply_error(r, e);
@@ -246,19 +262,12 @@ mcp_tools_call(struct request *r, json_object *id, json_object *params)
 enum cora_err
 handle_mcp(struct request *r)
 {
-	json_tokener *tok = json_tokener_new();
 	json_object *msg = NULL, *id = NULL, *v, *method, *params = NULL;
 	enum cora_err e;
 	const char *m;
+	size_t bad;
 
-	json_tokener_set_flags(tok, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
-	msg = json_tokener_parse_ex(tok, r->body, (int)r->body_len);
-	if (msg != NULL && json_tokener_get_parse_end(tok) != r->body_len) {
-		json_object_put(msg);	/* trailing garbage */
-		msg = NULL;
-	}
-	json_tokener_free(tok);
-	if (msg == NULL)
+	if (!json_read(r->body, r->body_len, &msg, &bad) || msg == NULL)
 		return rpc_reply(r, NULL, NULL, RPC_PARSE_ERROR, "Parse error");
 	if (json_object_is_type(msg, json_type_object))
 		json_object_object_get_ex(msg, "id", &id);

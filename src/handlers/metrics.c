@@ -10,10 +10,12 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "corad/alloc.h"
 #include "corad/handlers.h"
 #include "corad/ipc.h"
 #include "corad/proc.h"
 #include "corad/request.h"
+#include "corad/worker.h"
 
 #define METRICS_TIMEOUT_SEC	2
 #define METRICS_MAX_BYTES	(4 << 20)
@@ -44,9 +46,9 @@ stats_fetch(const char *path, enum stats_query_type type, size_t *len)
 			char *nb;
 
 			cap = cap == 0 ? 16384 : cap * 2;
-			if (cap > METRICS_MAX_BYTES || (nb = realloc(buf, cap)) == NULL)
+			if (cap > METRICS_MAX_BYTES)
 				goto fail;
-			buf = nb;
+			buf = nb = xrealloc(buf, cap);
 		}
 		got = read(fd, buf + n, cap - n);
 		if (got < 0 && errno == EINTR)

@@ -10,8 +10,11 @@
 #         X-Principal-Id header must never reach corad;
 #   auth: the shipped example authentication enabled (mod_auth_basic with a
 #         password file whose user names are principal UUIDs), so the
-#         principal comes from Apache's own authentication step.
-# corad runs with REQUIRE_AUTHENTICATED_PRINCIPAL=true throughout.
+#         principal comes from Apache's own authentication step, as the
+#         FastCGI parameter CORA_PRINCIPAL_ID (corad's default).
+# corad runs with REQUIRE_AUTHENTICATED_PRINCIPAL=true throughout. Apache's
+# own errors (malformed requests, TRACE, too long lines, timeouts, ...) are
+# JSON in corad's shape, like corad's.
 E2E_DIR=$(dirname "$0")
 . "$E2E_DIR/lib.sh"
 . "$E2E_DIR/pg.sh"
@@ -80,7 +83,7 @@ apache_write_conf() {
 		echo "DefaultRuntimeDir $AD"
 		echo "Mutex file:$AD default"
 		for m in mpm_event authn_core authn_file auth_basic authz_core authz_host authz_user \
-			proxy proxy_fcgi headers rewrite; do
+			proxy proxy_fcgi headers rewrite reqtimeout; do
 			echo "LoadModule ${m}_module $APACHE_MODDIR/mod_$m.so"
 		done
 		echo "$user_lines"
@@ -90,6 +93,8 @@ apache_write_conf() {
 		echo "MaxRequestWorkers 50"
 		echo "MinSpareThreads 5"
 		echo "MaxSpareThreads 50"
+		# Debian enables mod_reqtimeout (headers within 20-40 s): 2 s here.
+		echo "RequestReadTimeout header=2"
 		echo "LogFormat \"%a %r %>s %b\" brief"
 		echo "CustomLog $T/apache-access.log brief"
 		echo "Include $AD/sites/*.conf"
@@ -159,7 +164,12 @@ pass "corad serve starts (REQUIRE_AUTHENTICATED_PRINCIPAL=true)"
 apache_start || { fail "Apache starts with deploy/apache/corad.conf"; finish; exit; }
 pass "Apache starts with deploy/apache/corad.conf"
 ok "the auth variant really enables the example authentication" \
-	grep -Eq '^[[:space:]]*RequestHeader set X-Principal-Id "expr=%\{REMOTE_USER\}"' "$AD/sites/auth.conf"
+	grep -Eq '^[[:space:]]*ProxyFCGISetEnvIf "-n %\{REMOTE_USER\}" CORA_PRINCIPAL_ID "%\{REMOTE_USER\}"$' \
+	"$AD/sites/auth.conf"
+nok "the shipped file passes no principal until authentication is configured" \
+	grep -Eq '^[[:space:]]*ProxyFCGISetEnvIf[^#]*CORA_PRINCIPAL_ID' "$APACHE_CONF_SRC"
+ok "the shipped file still removes a client's X-Principal-Id early" \
+	grep -Eq '^[[:space:]]*RequestHeader unset X-Principal-Id early$' "$APACHE_CONF_SRC"
 ok "the main site is the shipped file with only port and socket changed" \
 	test "$(diff "$APACHE_CONF_SRC" "$AD/sites/main.conf" | grep -c '^>')" -eq 3
 
@@ -210,6 +220,8 @@ http GET /actors -H "X_Principal_Id: $P1"
 is "$HTTP_STATUS" 401 "shipped config: X_Principal_Id (underscores) does not pose as the parameter (401)"
 http GET /actors -H "x-principal-id: $P1"
 is "$HTTP_STATUS" 401 "shipped config: a lower-case x-principal-id is removed too (401)"
+http GET /actors -H "Cora-Principal-Id: $P1"
+is "$HTTP_STATUS" 401 "shipped config: a Cora-Principal-Id header does not pose as CORA_PRINCIPAL_ID (401)"
 
 http GET "$AUTH/actors" -H "X-Principal-Id: $P1"
 is "$HTTP_STATUS" 401 "auth site: no credentials: 401"
@@ -301,6 +313,50 @@ for path in /metrics /status /%6detrics //metrics '/status?x=1'; do
 done
 http GET /health --interface 127.0.0.2
 is "$HTTP_STATUS" 200 "GET /health from 127.0.0.2: 200"
+
+# --- Apache's own errors ------------------------------------------------------------------
+# raw REQUEST: raw_http (lib.sh) to the main site.
+raw() { raw_http "$MAIN_PORT" "$1"; }
+# apache_error desc status detail: the last answer is Apache's own error in
+# corad's JSON shape.
+apache_error() {
+	is "$HTTP_STATUS" "$2" "$1: status $2"
+	jsonct "$1"
+	json_is "$HTTP_BODY" '.detail | type' string "$1: body is JSON with a string .detail"
+	json_eq "$HTTP_BODY" "$(jq -cn --arg d "$3" '{detail: $d}')" "$1: body {\"detail\":\"$3\"}"
+	is "$(cid)" "" "$1: Apache's own answer (no X-Correlation-Id)"
+}
+BIG_LINE=$(head -c 9000 /dev/zero | tr '\0' a)
+
+http GET / --request-target '/../actors'
+apache_error "GET /../actors (above the root)" 400 "Bad Request"
+raw 'GARBAGE\r\n\r\n'
+apache_error "a malformed request line" 400 "Bad Request"
+http GET /health -H 'Host:'
+apache_error "HTTP/1.1 without Host" 400 "Bad Request"
+raw 'POST /actors HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\nzz\r\n'
+apache_error "an invalid chunked body" 400 "Bad Request"
+http GET /health -H "X-Filler: $BIG_LINE"
+apache_error "a 9 KB header line" 400 "Bad Request"
+http GET /health -H "Cookie: s=$(head -c 20000 /dev/zero | tr '\0' c)"
+apache_error "a 20 KB Cookie" 400 "Bad Request"
+http GET / --request-target '/actors/%00'
+apache_error "GET /actors/%00" 404 "Not Found"
+http TRACE /actors
+apache_error "TRACE /actors (TraceEnable off)" 405 "Method Not Allowed"
+http TRACE /health
+apache_error "TRACE /health" 405 "Method Not Allowed"
+http GET "/actors/$BIG_LINE"
+apache_error "a 9 KB URI" 414 "URI Too Long"
+http POST /actors -H 'Content-Type: application/json' -H 'Expect: teapot' --data-binary '{"name":"x"}'
+apache_error "Expect: teapot" 417 "Expectation Failed"
+raw 'GET /health HTTP/1.1\r\nHost: x\r\n'
+apache_error "headers cut short (RequestReadTimeout)" 408 "Request Timeout"
+# corad's own answers to odd requests still pass through.
+http BREW /actors
+is "$HTTP_STATUS" 405 "BREW /actors: corad's 405"
+like "$(cid)" "$UUID_RE" "BREW /actors: corad's answer (X-Correlation-Id)"
+is "$(hdr Allow)" "GET, POST" "BREW /actors: corad's Allow header"
 
 # --- trace context ------------------------------------------------------------------------
 http GET /health -H "traceparent: $TRACEPARENT"

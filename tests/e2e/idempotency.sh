@@ -225,13 +225,30 @@ corad_start DATABASE_URL="$PG_APP_URL" CORA_WORKERS=2 IDEMPOTENCY_LOCK_STALE_SEC
 	{ fail "corad restarts with IDEMPOTENCY_LOCK_STALE_SECONDS=1"; done_testing; exit; }
 pass "corad restarts with IDEMPOTENCY_LOCK_STALE_SECONDS=1"
 HASH=$(printf '%s' '{"kind": "human", "name": "Stale"}' | sha256sum | cut -d' ' -f1)
-if q "INSERT INTO idempotency_keys (principal_id, key, surface_id, command_name, request_hash, status, locked_at)
-	VALUES ('$P1', 'kstale', '$HTTP_SURFACE', 'RegisterActor', '$HASH', 'in_progress', now())" \
-	>"$T/stale.log" 2>&1; then
-	pass "kstale: an in_progress row of a dead worker is inserted"
-else
-	fail "kstale: an in_progress row of a dead worker is inserted" "$(cat "$T/stale.log")"
-fi
+stale_row() {	# key: an in_progress claim as a worker leaves it
+	q "INSERT INTO idempotency_keys (principal_id, key, surface_id, command_name, request_hash, status, locked_at)
+		VALUES ('$P1', '$1', '$HTTP_SURFACE', 'RegisterActor', '$HASH', 'in_progress', now())" \
+		>"$T/stale.log" 2>&1
+}
+advisory_locks() { q "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND classid = 7411003"; }
+
+# The claimer's session is gone (a killed worker): its claim is taken over
+# at once, without waiting for the stale time.
+ok "kdead: an in_progress row whose session is gone" stale_row kdead
+reg "$P1" kdead '{"name":"Stale"}'
+is "$HTTP_STATUS" 201 "kdead: taken over at once: 201"
+ok "kdead: logged as a takeover of a session that is gone" \
+	log_has idempotency.claimed '.key == "kdead" and .reason == "took over the claim of a session that is gone"'
+is "$(key_row "$P1" kdead)" "completed|201" "kdead: the row is completed with 201"
+is "$(advisory_locks)" 0 "kdead: no advisory lock is left held once answered"
+
+# The claimer's session is alive but stuck: 409 until the stale time.
+ok "kstale: an in_progress row" stale_row kstale
+psql -qAtX "$DB" -c "SELECT pg_advisory_lock(7411003, hashtext('$P1/$HTTP_SURFACE/kstale'))" \
+	-c "SELECT pg_sleep(60)" >/dev/null 2>&1 &
+EXTRA_PIDS+=($!)
+HOLDER=$!
+ok "kstale: a live session holds the key's lock" wait_until 10 eval '[[ $(advisory_locks) == 1 ]]'
 reg "$P1" kstale '{"name":"Stale"}'
 is "$HTTP_STATUS" 409 "kstale: while the lock is fresh: 409"
 is "$(hdr Retry-After)" 1 "kstale: 409 has Retry-After: 1"
@@ -240,12 +257,17 @@ json_eq "$HTTP_BODY" '{"detail":"A request with Idempotency-Key '"'kstale'"' is 
 sleep 1.5
 reg "$P1" kstale '{"name":"Stale"}'
 is "$HTTP_STATUS" 201 "kstale: after 1.5 s the stale lock is taken over: 201"
+ok "kstale: logged as a stale takeover" \
+	log_has idempotency.claimed '.key == "kstale" and .reason == "took over a stale lock"'
 SID=$(json_value "$HTTP_BODY" .actor_id)
 like "$SID" "$UUID_RE" "kstale: an actor_id"
 is "$(key_row "$P1" kstale)" "completed|201" "kstale: the row is completed with 201"
-is "$(q "SELECT count(*) FROM actor_profile WHERE name = 'Stale'")" 1 "kstale: one actor named Stale"
+is "$(q "SELECT count(*) FROM actor_profile WHERE name = 'Stale'")" 2 "kstale: one actor named Stale (and kdead's)"
 reg "$P1" kstale '{"name":"Stale"}'
 json_is "$HTTP_BODY" .actor_id "$SID" "kstale: a retry replays the same actor"
+q "SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory' AND classid = 7411003" >/dev/null
+wait "$HOLDER" 2>/dev/null
+ok "kstale: once the holder is gone no advisory lock is held" wait_until 10 eval '[[ $(advisory_locks) == 0 ]]'
 
 nok "no worker crashed after the restart" log_has master.child_exited '.kind == "worker"'
 

@@ -316,7 +316,9 @@ pick_port() {
 	local p listening
 	listening=$(ss -ltnH 2>/dev/null | awk '{ n = split($4, a, ":"); print a[n] }' | tr '\n' ' ')
 	while :; do
-		p=$((20000 + (RANDOM * 32768 + RANDOM) % 40000))
+		# Below Linux's ephemeral range (32768-60999), where outgoing
+		# connections in TIME_WAIT would make a bind fail.
+		p=$((20000 + RANDOM % 12000))
 		[[ $USED_PORTS == *" $p "* || " $listening " == *" $p "* ]] && continue
 		USED_PORTS+="$p "
 		echo "$p"
@@ -539,6 +541,19 @@ hdr() {
 		  sub(/^[ \t]+/, "", v); sub(/[ \t]+$/, "", v)
 		  if (n == want) found = v }
 		END { printf "%s", found }' <<<"${2:-$HTTP_HEADERS}"
+}
+
+# raw_http PORT REQUEST: sends REQUEST (printf %b escapes) as it is over one
+# connection to 127.0.0.1:PORT and reads until the server closes it; sets
+# HTTP_STATUS ("000" when nothing came back), HTTP_HEADERS, HTTP_BODY and
+# RAW_BYTES. For requests curl would not send, or would repair.
+raw_http() {
+	printf '%b' "$2" | python3 "$CORAD_SRCDIR/tests/e2e/raw_http.py" "$1" >"$T/raw.out" 2>"$T/raw.err"
+	RAW_BYTES=$(stat -c %s "$T/raw.out")
+	HTTP_STATUS=$(head -n 1 "$T/raw.out" | awk '/^HTTP\/1\.[01] [0-9][0-9][0-9]/ { print $2 }')
+	[[ -n $HTTP_STATUS ]] || HTTP_STATUS=000
+	HTTP_HEADERS=$(awk '{ sub(/\r$/, "") } /^$/ { exit } { print }' "$T/raw.out")
+	HTTP_BODY=$(awk 'body { print; next } { sub(/\r$/, "") } /^$/ { body = 1 }' "$T/raw.out")
 }
 
 http_status_of() {	# URL: just the status code

@@ -89,8 +89,8 @@ COMMIT;
 SQL
 locker=$!
 EXTRA_PIDS+=("$locker")
-ok "the superuser holds ACCESS EXCLUSIVE on actor_profile" wait_until 10 eval \
-	'[[ $(q "SELECT count(*) FROM pg_locks l JOIN pg_class c ON c.oid = l.relation WHERE c.relname = '"'actor_profile'"' AND l.mode = '"'AccessExclusiveLock'"' AND l.granted") -ge 1 ]]'
+ok "the superuser holds ACCESS EXCLUSIVE on actor_profile" \
+	wait_until 10 table_locked actor_profile AccessExclusiveLock
 t0=$(date +%s%N)
 http POST /actors -H 'Content-Type: application/json' -H 'Idempotency-Key: slow-1' \
 	--data-binary '{"name":"Slow"}'
@@ -108,8 +108,7 @@ ok "log: worker.deadline with the correlation id" wait_until 3 log_has worker.de
 	".correlation_id == \"$SCID\" and .method == \"POST\" and .path == \"/actors\""
 wait_exit "$locker" 10
 is "$EXIT_STATUS" 0 "the lock holder committed after pg_sleep(4)"
-ok "the lock is gone" wait_until 10 eval \
-	'[[ $(q "SELECT count(*) FROM pg_locks l JOIN pg_class c ON c.oid = l.relation WHERE c.relname = '"'actor_profile'"' AND l.mode = '"'AccessExclusiveLock'"'") -eq 0 ]]'
+ok "the lock is gone" wait_until 10 eval '! table_locked actor_profile AccessExclusiveLock'
 # Nothing of the cancelled request shows up once the lock is gone.
 sleep 0.5
 is "$(q "SELECT count(*) FROM actor_profile WHERE name = 'Slow'")" 0 "no actor_profile row for Slow"
@@ -131,6 +130,44 @@ FID=$(json_value "$HTTP_BODY" .actor_id)
 is "$(q "SELECT name FROM actor_profile WHERE actor_id = '$FID'")" Fast "... and its actor_profile row exists"
 is "$(worker_pids)" "$worker" "... served by the same worker ($worker, the only one)"
 is "$(metric "$TIMEOUT")" 0 "/metrics: $TIMEOUT is 0 (nobody was killed)"
+
+# --- 9b. the deadline covers a fresh worker's connect and prepare ------------------------
+# A new worker connects and prepares its statements on its first request
+# that needs the database; a table locked by another session blocks the
+# prepare. That wait is inside the deadline like any statement: JSON 504 at
+# the deadline, not a kill 5 s later (nginx's 502).
+corad_stop TERM
+psql -qAtX -v ON_ERROR_STOP=1 "$DB" >"$T/locker2.out" 2>&1 <<'SQL' &
+BEGIN;
+LOCK TABLE events IN ACCESS EXCLUSIVE MODE;
+SELECT pg_sleep(9);
+COMMIT;
+SQL
+locker=$!
+EXTRA_PIDS+=("$locker")
+ok "another session holds ACCESS EXCLUSIVE on events" \
+	wait_until 10 table_locked events AccessExclusiveLock
+corad_start DATABASE_URL="$PG_APP_URL" CORA_WORKERS=1 CORA_REQUEST_TIMEOUT_SECONDS=2 ||
+	{ fail "corad starts with CORA_REQUEST_TIMEOUT_SECONDS=2"; done_testing; exit; }
+worker=$(worker_pids)
+t0=$(date +%s%N)
+http POST /actors -H 'Content-Type: application/json' --data-binary '{"name":"First use"}'
+ms=$((($(date +%s%N) - t0) / 1000000))
+is "$HTTP_STATUS" 504 "a fresh worker's first POST /actors behind the lock: corad's 504"
+is "$(hdr Content-Type)" application/json "... as JSON"
+json_like "$HTTP_BODY" .detail '^Request exceeded 2 s and was cancelled' "... with corad's detail"
+cmp_ok "$ms" -ge 1900 "... at the deadline (${ms} ms)"
+cmp_ok "$ms" -lt 3500 "... not at the kill 5 s later (${ms} ms)"
+ok "log: db.setup_cancelled for the prepare" log_has db.setup_cancelled
+nok "log: no master.worker_killed" log_has master.worker_killed
+is "$(worker_pids)" "$worker" "the worker lives on (same pid)"
+wait_exit "$locker" 15
+is "$EXIT_STATUS" 0 "the lock holder committed"
+http POST /actors -H 'Content-Type: application/json' --data-binary '{"name":"After lock"}'
+is "$HTTP_STATUS" 201 "once the lock is gone the same worker connects and registers (201)"
+corad_stop TERM
+corad_start DATABASE_URL="$PG_APP_URL" CORA_WORKERS=1 CORA_REQUEST_TIMEOUT_SECONDS=1 ||
+	{ fail "corad starts again with CORA_REQUEST_TIMEOUT_SECONDS=1"; done_testing; exit; }
 
 # --- 10. a worker stuck past deadline + 5 s is killed -----------------------------------
 # 100 KB at 10 KB/s: the worker reads the body for ~10 s, before any

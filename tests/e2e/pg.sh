@@ -100,3 +100,11 @@ db_setup_end() {
 }
 
 q() { sql_as "$DB" "$1"; }
+
+# table_locks TABLE MODE: how many locks of that mode (AccessExclusiveLock,
+# ExclusiveLock, ...) sessions hold on the table; table_locked: at least one.
+table_locks() {
+	q "SELECT count(*) FROM pg_locks l JOIN pg_class c ON c.oid = l.relation
+		WHERE c.relname = '$1' AND l.mode = '$2' AND l.granted"
+}
+table_locked() { [[ $(table_locks "$1" "$2") -ge 1 ]]; }

@@ -1,5 +1,6 @@
 #!/bin/bash
-# The principal (section 5 step 3): FastCGI parameter HTTP_X_PRINCIPAL_ID.
+# The principal (section 5 step 3): FastCGI parameter CORA_PRINCIPAL_ID, a
+# name no client header can produce (HTTP_X_PRINCIPAL_ID only when configured).
 #
 # SPEC section 14: nginx sets the principal from its own authentication step
 # and never passes a client-supplied X-Principal-Id. So the tests use two
@@ -26,6 +27,10 @@ passed() {
 
 nginx_server main
 nginx_server_auth auth
+# A location that sets a fastcgi_param of its own loses the server-level
+# ones, the principal's among them (here it includes the standard file
+# again, as an operator would): the client's header must not take its place.
+nginx_server ownparam 's|^\([[:space:]]*\)fastcgi_pass unix:\(.*\);$|\1include /etc/nginx/fastcgi_params;\n\1fastcgi_param CORA_EXTRA 1;\n\1fastcgi_pass unix:\2;|' 
 nginx_start || { fail "nginx starts"; done_testing; exit; }
 A=$(nginx_url auth)
 ok "the auth variant really enables auth_request" \
@@ -74,20 +79,28 @@ http GET "$BASE/actors" -H 'X-Principal-Id: not-a-uuid'
 is "$HTTP_STATUS" 401 "shipped config: a client's malformed X-Principal-Id never reaches corad (401, not 422)"
 http GET "$BASE/health" -H "X-Principal-Id: $U"
 is "$HTTP_STATUS" 200 "shipped config: /health still 200"
+ok "the ownparam variant sets a parameter in its locations" \
+	grep -q 'fastcgi_param CORA_EXTRA 1;' "$T/nginx-conf.d/ownparam.conf"
+http GET "$(nginx_url ownparam)/actors" -H "X-Principal-Id: $U"
+is "$HTTP_STATUS" 401 "a location with its own fastcgi_param: the client's X-Principal-Id is still no principal (401)"
+ok "no startup.warning about the principal parameter by default" \
+	eval '! log_has startup.warning '"'"'.setting == "CORA_PRINCIPAL_PARAM"'"'"
 
 # Straight over FastCGI: the parameter itself.
 if command -v cgi-fcgi >/dev/null; then
 	fcgi REQUEST_METHOD=GET DOCUMENT_URI=/actors REQUEST_URI=/actors </dev/null
-	is "$FCGI_STATUS" 401 "FastCGI: no HTTP_X_PRINCIPAL_ID is 401"
-	fcgi REQUEST_METHOD=GET DOCUMENT_URI=/actors REQUEST_URI=/actors HTTP_X_PRINCIPAL_ID= </dev/null
-	is "$FCGI_STATUS" 401 "FastCGI: an empty HTTP_X_PRINCIPAL_ID is 401"
-	fcgi REQUEST_METHOD=GET DOCUMENT_URI=/actors REQUEST_URI=/actors HTTP_X_PRINCIPAL_ID="$U" </dev/null
-	is "$FCGI_STATUS" 503 "FastCGI: a valid HTTP_X_PRINCIPAL_ID passes (503: no database)"
-	fcgi REQUEST_METHOD=GET DOCUMENT_URI=/actors REQUEST_URI=/actors HTTP_X_PRINCIPAL_ID=xyz </dev/null
-	is "$FCGI_STATUS" 422 "FastCGI: a malformed HTTP_X_PRINCIPAL_ID is 422"
+	is "$FCGI_STATUS" 401 "FastCGI: no CORA_PRINCIPAL_ID is 401"
+	fcgi REQUEST_METHOD=GET DOCUMENT_URI=/actors REQUEST_URI=/actors CORA_PRINCIPAL_ID= </dev/null
+	is "$FCGI_STATUS" 401 "FastCGI: an empty CORA_PRINCIPAL_ID is 401"
+	fcgi REQUEST_METHOD=GET DOCUMENT_URI=/actors REQUEST_URI=/actors CORA_PRINCIPAL_ID="$U" </dev/null
+	is "$FCGI_STATUS" 503 "FastCGI: a valid CORA_PRINCIPAL_ID passes (503: no database)"
+	fcgi REQUEST_METHOD=GET DOCUMENT_URI=/actors REQUEST_URI=/actors CORA_PRINCIPAL_ID=xyz </dev/null
+	is "$FCGI_STATUS" 422 "FastCGI: a malformed CORA_PRINCIPAL_ID is 422"
 	json_is "$FCGI_BODY" '.detail[0].input' xyz "FastCGI: 422 input is the value"
+	fcgi REQUEST_METHOD=GET DOCUMENT_URI=/actors REQUEST_URI=/actors HTTP_X_PRINCIPAL_ID="$U" </dev/null
+	is "$FCGI_STATUS" 401 "FastCGI: HTTP_X_PRINCIPAL_ID (a client header) is not the principal by default"
 else
-	for _ in 1 2 3 4 5; do fail "FastCGI principal parameter" "cgi-fcgi not installed"; done
+	for _ in 1 2 3 4 5 6; do fail "FastCGI principal parameter" "cgi-fcgi not installed"; done
 fi
 
 # --- not required (the default) ---
@@ -103,5 +116,16 @@ is "$HTTP_STATUS" 422 "not required: a malformed principal is still 422"
 json_is "$HTTP_BODY" '.detail[0].type' uuid_parsing "not required: 422 type uuid_parsing"
 http GET "$A/actors" -H "X-Principal-Id: $U"
 passed "not required: a valid principal passes"
+
+# --- the old parameter name, kept as an option with a warning ---
+corad_stop TERM 15
+corad_start REQUIRE_AUTHENTICATED_PRINCIPAL=true CORA_PRINCIPAL_PARAM=HTTP_X_PRINCIPAL_ID ||
+	{ fail "corad starts with CORA_PRINCIPAL_PARAM=HTTP_X_PRINCIPAL_ID"; done_testing; exit; }
+ok "CORA_PRINCIPAL_PARAM=HTTP_X_PRINCIPAL_ID logs a startup.warning" \
+	log_has startup.warning '.setting == "CORA_PRINCIPAL_PARAM" and .value == "HTTP_X_PRINCIPAL_ID" and (.reason | test("HTTP_"))'
+fcgi REQUEST_METHOD=GET DOCUMENT_URI=/actors REQUEST_URI=/actors HTTP_X_PRINCIPAL_ID="$U" </dev/null
+is "$FCGI_STATUS" 503 "HTTP_X_PRINCIPAL_ID is honoured when configured (503: no database)"
+fcgi REQUEST_METHOD=GET DOCUMENT_URI=/actors REQUEST_URI=/actors CORA_PRINCIPAL_ID="$U" </dev/null
+is "$FCGI_STATUS" 401 "and CORA_PRINCIPAL_ID is then not read (401)"
 
 done_testing

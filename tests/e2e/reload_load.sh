@@ -1,8 +1,8 @@
 #!/bin/bash
 # shellcheck disable=SC2016  # the eval strings are expanded when evaluated
-# Reload and stop under load (SPEC section 1, doc/corad.8 SIGNALS), through
+# Reload, recycling and stop under load (doc/corad.8 SIGNALS), through
 # nginx: five SIGHUP reloads, each re-reading the --env-file, while wrk keeps
-# GET /health busy, fail no request; a configuration that does not parse is
+# GET /health busy, fail no request; nor does CORA_MAX_REQUESTS recycling; a configuration that does not parse is
 # refused and the pool keeps serving; SIGTERM lets every request nginx has
 # already handed over finish. No database: /health does not need one.
 . "$(dirname "$0")/lib.sh"
@@ -133,6 +133,50 @@ ok "a valid reload after the refused one: master.reloaded with workers 3" \
 ok "... and three workers run" wait_until 10 eval '[[ $(worker_count) -eq 3 ]]'
 corad_stop TERM
 is "$EXIT_STATUS" 0 "after the reloads: SIGTERM, the master exits 0"
+
+# --- a worker retired while a connection it accepted is still silent ---------------
+# The proxy connected but has not sent its request yet when the reload
+# retires the worker that accepted it: the worker must wait for the request
+# and answer it, not close the connection.
+need_tools python3
+corad_start CORA_WORKERS=1 LOG_LEVEL=INFO || { fail "corad starts for the silent client"; done_testing; exit; }
+M=$(master_pid)
+first=$(worker_pids)
+python3 "$(dirname "$0")/fcgi_client.py" --connect-wait 2 "unix:$T/corad.sock" \
+	REQUEST_METHOD=GET DOCUMENT_URI=/health REQUEST_URI=/health </dev/null >"$T/silent.out" 2>&1 &
+silent=$!
+EXTRA_PIDS+=("$silent")
+sleep 0.5
+kill -HUP "$M"
+ok "the reload retires the worker holding the silent connection" \
+	wait_until 10 log_has master.child_exited ".pid == ${first:-0} and .retired == true"
+wait_exit "$silent" 10
+is "$EXIT_STATUS" 0 "the silent client got an answer from the retiring worker"
+like "$(head -n 1 "$T/silent.out" | tr -d '\r')" '^Status: 200' "... a 200 for its GET /health"
+corad_stop TERM
+
+# --- 8. recycling under load ----------------------------------------------------------
+# CORA_MAX_REQUESTS retires workers one after another while wrk keeps 16
+# connections busy: a retiring worker must answer every connection it
+# accepted (nginx logs recv() failed / reset by peer otherwise).
+corad_start CORA_WORKERS=4 CORA_MAX_REQUESTS=200 LOG_LEVEL=INFO ||
+	{ fail "corad starts with CORA_MAX_REQUESTS=200"; done_testing; exit; }
+M=$(master_pid)
+err_lines0=$(wc -l <"$T/nginx-error.log")
+timeout 30 wrk -t2 -c16 -d10s --timeout 5s "$BASE/health" >"$T/wrk-recycle.out" 2>&1
+diag "$(grep -E 'requests in|Non-2xx|Socket errors|Requests/sec' "$T/wrk-recycle.out")"
+recycled=$(log_count worker.recycle)
+cmp_ok "$recycled" -ge 20 "recycling under load: workers were recycled ($recycled times)"
+cmp_ok "$(wrk_requests "$T/wrk-recycle.out")" -ge 4000 "recycling under load: wrk made requests ($(wrk_requests "$T/wrk-recycle.out"))"
+is "$(wrk_non2xx "$T/wrk-recycle.out")" 0 "recycling under load: no Non-2xx or 3xx response"
+is "$(wrk_sockerr "$T/wrk-recycle.out")" 0 "recycling under load: no socket errors"
+upstream_errs=$(tail -n "+$((err_lines0 + 1))" "$T/nginx-error.log" | grep -E '\[(error|crit|alert)\]')
+is "$upstream_errs" "" "recycling under load: nginx logged no upstream error (no connection was dropped)"
+nok "recycling under load: no worker crashed" \
+	log_has master.child_exited '.kind == "worker" and (.signal != null or .exit_code != 0)'
+ok "recycling under load: the master survived" alive "$M"
+corad_stop TERM
+is "$EXIT_STATUS" 0 "after recycling: SIGTERM, the master exits 0"
 
 # --- 6. SIGTERM with requests in flight, under load ------------------------------------
 # Eight slow uploads (300 KB at 200 KB/s) are in flight when SIGTERM

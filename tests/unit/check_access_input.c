@@ -9,6 +9,7 @@
 #include <json-c/json.h>
 
 #include "corad/access_input.h"
+#include "corad/utf8.h"
 #include "corad/reply.h"
 #include "tap_main.h"
 

@@ -110,7 +110,7 @@ START_TEST(test_defaults)
 	ck_assert_str_eq(cfg.database_owner_url, DEFAULT_DB);
 	ck_assert_int_eq(cfg.max_body, 1048576);
 	ck_assert(!cfg.require_principal);
-	ck_assert_str_eq(cfg.principal_param, "HTTP_X_PRINCIPAL_ID");
+	ck_assert_str_eq(cfg.principal_param, "CORA_PRINCIPAL_ID");
 	ck_assert_ptr_null(cfg.authz_policy_file);
 	ck_assert(!cfg.allow_permissive_authz);
 	ck_assert_int_eq(cfg.otel_exporter, OTEL_NONE);
@@ -421,7 +421,7 @@ static const struct reject_case rejects[] = {
 	{ "DATABASE_URL", "postgres:/db", { "postgres" } },
 	{ "DATABASE_URL", "postgresx://h/db", { "postgres" } },
 	{ "DATABASE_URL", "cora", { "postgres" } },
-	{ "DATABASE_URL", "http://h/db?sslmode=require", { "postgres" } },
+	{ "DATABASE_URL", "http://h/db", { "postgres" } },
 	{ "DATABASE_OWNER_URL", "mysql://x", { "postgres" } },
 	{ "CORA_LISTEN", "unix:relative", { NULL } },
 	{ "CORA_LISTEN", "127.0.0.1:0", { NULL } },
@@ -736,6 +736,30 @@ START_TEST(test_env_file_missing)
 }
 END_TEST
 
+/* A rejected connection string is quoted without what may be a secret. */
+static const struct {
+	const char	*value;
+	const char	*shown;
+} redacted[] = {
+	{ "http://h/db?sslmode=require", "DATABASE_URL='http://h/db' is invalid" },
+	{ "mysql://u:s3cret@h/db?password=s3cret", "DATABASE_URL='mysql://h/db' is invalid" },
+	{ "1host=h password=s3cret", "DATABASE_URL='(not shown: it holds a password)' is invalid" },
+};
+
+START_TEST(test_reject_redacted)
+{
+	struct vars v;
+	struct config cfg;
+	char err[512];
+
+	memset(&v, 0, sizeof v);
+	vars_set(&v, "DATABASE_URL", redacted[_i].value);
+	ck_assert_int_eq(config_load(&cfg, vars_lookup, &v, err, sizeof err), -1);
+	ck_assert_msg(strstr(err, redacted[_i].shown) != NULL, "%s", err);
+	ck_assert_msg(strstr(err, "s3cret") == NULL, "a password in the message: %s", err);
+}
+END_TEST
+
 static Suite *
 make_suite(void)
 {
@@ -764,6 +788,8 @@ make_suite(void)
 	    (int)(sizeof rejects / sizeof rejects[0]));
 	tcase_add_test(tc, test_reject_small_errbuf);
 	tcase_add_test(tc, test_reject_after_good_values);
+	tcase_add_loop_test(tc, test_reject_redacted, 0,
+	    (int)(sizeof redacted / sizeof redacted[0]));
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("env_file");

@@ -1,0 +1,302 @@
+/*
+ * json: JSON input read the way the original's Python decoder reads it
+ * (json.loads): strict RFC 8259, strict UTF-8, a byte order mark allowed,
+ * and the byte offset of the first error for the 422 json_invalid loc.
+ * json-c does the parsing; this module closes the gaps between the two.
+ */
+#include "config.h"
+
+#include <limits.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "corad/alloc.h"
+#include "corad/json.h"
+#include "corad/utf8.h"
+
+#define NO_PROBLEM	SIZE_MAX
+
+/* Bytes that end a bare JSON word (literal or number). */
+static bool
+json_delim(unsigned char c)
+{
+	return c == '{' || c == '}' || c == '[' || c == ']' || c == ',' ||
+	    c == ':' || c == '"' || c == ' ' || c == '\t' || c == '\n' ||
+	    c == '\r';
+}
+
+static bool
+json_ws(unsigned char c)
+{
+	return c == ' ' || c == '\t' || c == '\n' || c == '\r';
+}
+
+static bool
+is_digit(unsigned char c)
+{
+	return c >= '0' && c <= '9';
+}
+
+/*
+ * Checks a bare word against true / false / null / the RFC 8259 number
+ * grammar. Returns the offset of the first wrong byte in it (n when the word
+ * ends too early), or NO_PROBLEM.
+ */
+static size_t
+json_word_check(const unsigned char *w, size_t n)
+{
+	static const char *const lits[] = { "true", "false", "null" };
+	size_t i = 0, k;
+
+	if (w[0] != '-' && !is_digit(w[0])) {
+		for (k = 0; k < sizeof lits / sizeof lits[0]; k++)
+			if (strlen(lits[k]) == n && memcmp(w, lits[k], n) == 0)
+				return NO_PROBLEM;
+		return 0;
+	}
+	if (w[i] == '-')
+		i++;
+	if (i == n)
+		return i;
+	if (w[i] == '0')
+		i++;
+	else if (w[i] >= '1' && w[i] <= '9') {
+		while (i < n && is_digit(w[i]))
+			i++;
+	} else
+		return i;
+	if (i < n && w[i] == '.') {
+		i++;
+		if (i == n || !is_digit(w[i]))
+			return i;
+		while (i < n && is_digit(w[i]))
+			i++;
+	}
+	if (i < n && (w[i] == 'e' || w[i] == 'E')) {
+		i++;
+		if (i < n && (w[i] == '+' || w[i] == '-'))
+			i++;
+		if (i == n || !is_digit(w[i]))
+			return i;
+		while (i < n && is_digit(w[i]))
+			i++;
+	}
+	return i == n ? NO_PROBLEM : i;
+}
+
+/*
+ * What json-c accepts in strict mode but JSON (and the original's Python
+ * decoder) does not: bytes that are not strict UTF-8 (json-c lets overlongs,
+ * surrogates and code points above U+10FFFF through), raw control characters
+ * inside strings, single-quoted strings, and literals or numbers outside the
+ * RFC 8259 grammar ("1.", NaN, Infinity; json-c would also print them back
+ * verbatim, which is not JSON). Returns the offset of the first such byte, or
+ * NO_PROBLEM. Past a real syntax error the answer may be off, but json-c
+ * reports that one at or before it, and the caller keeps the smaller offset.
+ */
+static size_t
+json_prescan(const unsigned char *s, size_t len)
+{
+	size_t i = 0, start, bad, n;
+	bool in_str = false, esc = false;
+
+	while (i < len) {
+		unsigned char c = s[i];
+
+		if (c >= 0x80) {
+			n = utf8_seq_len(s + i, len - i);
+			if (n == 0 || !in_str)
+				return i;
+			esc = false;
+			i += n;
+			continue;
+		}
+		if (in_str) {
+			if (c < 0x20)
+				return i;
+			if (esc)
+				esc = false;
+			else if (c == '\\')
+				esc = true;
+			else if (c == '"')
+				in_str = false;
+			i++;
+			continue;
+		}
+		if (c == '"') {
+			in_str = true;
+			i++;
+			continue;
+		}
+		if (json_delim(c)) {
+			i++;
+			continue;
+		}
+		start = i;
+		while (i < len && s[i] < 0x80 && !json_delim(s[i]))
+			i++;
+		bad = json_word_check(s + start, i - start);
+		if (bad != NO_PROBLEM)
+			return start + bad;
+	}
+	return NO_PROBLEM;
+}
+
+/* The value of \uXXXX at s (6 bytes available), or -1. */
+static long
+json_u_escape(const unsigned char *s)
+{
+	long v = 0;
+
+	if (s[0] != '\\' || s[1] != 'u')
+		return -1;
+	for (int i = 2; i < 6; i++) {
+		int h = s[i] >= '0' && s[i] <= '9' ? s[i] - '0' :
+		    s[i] >= 'a' && s[i] <= 'f' ? s[i] - 'a' + 10 :
+		    s[i] >= 'A' && s[i] <= 'F' ? s[i] - 'A' + 10 : -1;
+
+		if (h < 0)
+			return -1;
+		v = v << 4 | h;
+	}
+	return v;
+}
+
+/*
+ * json-c 0.16 decodes some escaped surrogate pairs wrongly ("\ud836\ude00",
+ * U+1DA00, becomes U+FFFD: every code point whose low 16 bits fall in
+ * D800..DFFF). The pairs are written as the UTF-8 they stand for before
+ * json-c sees the text, which it reads correctly. Returns NULL when there
+ * is none (nothing allocated); otherwise the new text, its length in *olen,
+ * and in *cuts the offsets (in the new text) where 8 bytes were taken out.
+ */
+static char *
+json_join_surrogates(const unsigned char *s, size_t len, size_t *olen,
+    size_t **cuts, size_t *ncuts)
+{
+	char *out = NULL;
+	size_t o = 0, from = 0;
+	bool in_str = false;
+
+	*ncuts = 0;
+	*cuts = NULL;
+	for (size_t i = 0; i < len; i++) {
+		long hi, lo;
+		uint32_t cp;
+
+		if (!in_str) {
+			in_str = s[i] == '"';
+			continue;
+		}
+		if (s[i] == '"') {
+			in_str = false;
+			continue;
+		}
+		if (s[i] != '\\')
+			continue;
+		if (i + 12 > len || (hi = json_u_escape(s + i)) < 0xd800 || hi > 0xdbff ||
+		    (lo = json_u_escape(s + i + 6)) < 0xdc00 || lo > 0xdfff) {
+			i++;	/* skip the escaped character */
+			continue;
+		}
+		if (out == NULL)
+			out = xmalloc(len + 1);
+		memcpy(out + o, s + from, i - from);
+		o += i - from;
+		cp = 0x10000 + (((uint32_t)hi - 0xd800) << 10) + ((uint32_t)lo - 0xdc00);
+		out[o++] = (char)(0xf0 | cp >> 18);
+		out[o++] = (char)(0x80 | (cp >> 12 & 0x3f));
+		out[o++] = (char)(0x80 | (cp >> 6 & 0x3f));
+		out[o++] = (char)(0x80 | (cp & 0x3f));
+		*cuts = xrealloc(*cuts, (*ncuts + 1) * sizeof(**cuts));
+		(*cuts)[(*ncuts)++] = o;
+		i += 11;
+		from = i + 1;
+	}
+	if (out == NULL)
+		return NULL;
+	memcpy(out + o, s + from, len - from);
+	o += len - from;
+	out[o] = '\0';
+	*olen = o;
+	return out;
+}
+
+/* json-c on text; NO_PROBLEM or the offset where it failed. */
+static size_t
+json_tokenize(const unsigned char *text, size_t len, json_object **out)
+{
+	struct json_tokener *tok = json_tokener_new();
+	enum json_tokener_error jerr;
+	json_object *v;
+	size_t fail = NO_PROBLEM, end;
+
+	*out = NULL;
+	if (tok == NULL)
+		alloc_failed(sizeof(*tok));
+	json_tokener_set_flags(tok, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
+	v = json_tokener_parse_ex(tok, (const char *)text, (int)len);
+	jerr = json_tokener_get_error(tok);
+	end = json_tokener_get_parse_end(tok);
+	if (jerr == json_tokener_continue) {
+		/* all bytes read; a final NUL ends a top-level number or literal */
+		v = json_tokener_parse_ex(tok, "", 1);
+		jerr = json_tokener_get_error(tok);
+		end = len;
+		if (jerr != json_tokener_success)
+			fail = end;
+	} else if (jerr != json_tokener_success)
+		fail = end;
+	else {
+		while (end < len && json_ws(text[end]))
+			end++;
+		if (end < len)
+			fail = end;	/* trailing data */
+	}
+	json_tokener_free(tok);
+	if (fail != NO_PROBLEM)
+		json_object_put(v);
+	else
+		*out = v;
+	return fail;
+}
+
+bool
+json_read(const char *body, size_t len, json_object **out, size_t *error_offset)
+{
+	const unsigned char *b = (const unsigned char *)body;
+	size_t skip = 0, pre, fail, tlen = 0, *cuts, ncuts;
+	char *joined;
+
+	*out = NULL;
+	/* A UTF-8 byte order mark is allowed, as Python's json.loads(bytes) does. */
+	if (len >= 3 && b[0] == 0xef && b[1] == 0xbb && b[2] == 0xbf)
+		skip = 3;
+	if (len - skip > INT_MAX) {
+		*error_offset = 0;
+		return false;
+	}
+	pre = json_prescan(b + skip, len - skip);
+	joined = json_join_surrogates(b + skip, len - skip, &tlen, &cuts, &ncuts);
+	fail = joined != NULL ? json_tokenize((const unsigned char *)joined, tlen, out) :
+	    json_tokenize(b + skip, len - skip, out);
+	/* An offset in the joined text, back in the text as sent. */
+	if (fail != NO_PROBLEM) {
+		size_t before = 0;
+
+		while (before < ncuts && cuts[before] <= fail)
+			before++;
+		fail += 8 * before;
+	}
+	free(joined);
+	free(cuts);
+	if (pre < fail)
+		fail = pre;
+	if (fail == NO_PROBLEM)
+		return true;
+	json_object_put(*out);
+	*out = NULL;
+	*error_offset = fail + skip;
+	return false;
+}

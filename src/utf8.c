@@ -1,0 +1,218 @@
+/* utf8: strict UTF-8 validation, decoding, and repair for output. */
+#include "config.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "corad/alloc.h"
+#include "corad/utf8.h"
+
+/*
+ * How many bytes at s (at most len) form the beginning of one well-formed
+ * sequence, whose full length goes to *need: equal to *need for a complete
+ * sequence, less for one that is cut short or broken, 0 for a byte that
+ * cannot start one (a continuation byte, C0, C1, F5..FF).
+ */
+static size_t
+utf8_prefix(const unsigned char *s, size_t len, size_t *need)
+{
+	unsigned char c = s[0], lo = 0x80, hi = 0xbf;
+	size_t n, i;
+
+	*need = 1;
+	if (c < 0x80)
+		return 1;
+	if (c >= 0xc2 && c <= 0xdf)
+		n = 2;
+	else if (c >= 0xe0 && c <= 0xef) {
+		n = 3;
+		if (c == 0xe0)
+			lo = 0xa0;	/* overlong */
+		else if (c == 0xed)
+			hi = 0x9f;	/* surrogates */
+	} else if (c >= 0xf0 && c <= 0xf4) {
+		n = 4;
+		if (c == 0xf0)
+			lo = 0x90;	/* overlong */
+		else if (c == 0xf4)
+			hi = 0x8f;	/* above U+10FFFF */
+	} else
+		return 0;
+	*need = n;
+	if (len < 2 || s[1] < lo || s[1] > hi)
+		return 1;
+	for (i = 2; i < n && i < len; i++)
+		if (s[i] < 0x80 || s[i] > 0xbf)
+			break;
+	return i;
+}
+
+size_t
+utf8_seq_len(const unsigned char *s, size_t len)
+{
+	size_t need, got = utf8_prefix(s, len, &need);
+
+	return got == need ? need : 0;
+}
+
+uint32_t
+utf8_decode(const unsigned char *s, size_t n)
+{
+	uint32_t cp;
+
+	switch (n) {
+	case 1: return s[0];
+	case 2: cp = s[0] & 0x1fu; break;
+	case 3: cp = s[0] & 0x0fu; break;
+	default: cp = s[0] & 0x07u; break;
+	}
+	for (size_t i = 1; i < n; i++)
+		cp = (cp << 6) | (s[i] & 0x3fu);
+	return cp;
+}
+
+/* Offset of the first byte that does not start a valid sequence, or len. */
+static size_t
+utf8_valid_prefix(const unsigned char *s, size_t len)
+{
+	size_t i = 0, n;
+
+	while (i < len) {
+		if (s[i] < 0x80) {
+			i++;
+			continue;
+		}
+		if ((n = utf8_seq_len(s + i, len - i)) == 0)
+			return i;
+		i += n;
+	}
+	return len;
+}
+
+bool
+utf8_valid(const char *s, size_t len)
+{
+	if (len == 0)
+		return true;
+	return s != NULL && utf8_valid_prefix((const unsigned char *)s, len) == len;
+}
+
+size_t
+utf8_codepoints(const char *s, size_t len)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	size_t n = 0;
+
+	for (size_t i = 0; i < len; i++)
+		if ((p[i] & 0xc0) != 0x80)
+			n++;
+	return n;
+}
+
+/* Python's str.isspace() for one code point. */
+static bool
+py_isspace(uint32_t cp)
+{
+	if ((cp >= 0x09 && cp <= 0x0d) || (cp >= 0x1c && cp <= 0x20))
+		return true;
+	if (cp < 0x85)
+		return false;
+	switch (cp) {
+	case 0x85: case 0xa0: case 0x1680: case 0x2028: case 0x2029:
+	case 0x202f: case 0x205f: case 0x3000:
+		return true;
+	default:
+		return cp >= 0x2000 && cp <= 0x200a;
+	}
+}
+
+const char *
+utf8_strip_py(const char *s, size_t len, size_t *out_len)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	size_t start = 0, end = len, n, k;
+
+	while (start < end) {
+		n = utf8_seq_len(p + start, end - start);
+		if (n == 0 || !py_isspace(utf8_decode(p + start, n)))
+			break;
+		start += n;
+	}
+	/* Trailing: back up over at most 3 continuation bytes. */
+	while (end > start) {
+		k = end - 1;
+		while (k > start && end - k < 4 && (p[k] & 0xc0) == 0x80)
+			k--;
+		n = utf8_seq_len(p + k, end - k);
+		if (n != end - k || !py_isspace(utf8_decode(p + k, n)))
+			break;
+		end = k;
+	}
+	*out_len = end - start;
+	return s + start;
+}
+
+/*
+ * Length of the maximal invalid subpart at s (which does not start a valid
+ * sequence): the lead byte and the continuation bytes that could still have
+ * completed it, so a cut-off euro sign "\xe2\x82" is one replacement and
+ * "\xff\xff" two, as Unicode recommends and Python's errors="replace" does.
+ */
+static size_t
+utf8_bad_len(const unsigned char *s, size_t len)
+{
+	size_t need, got = utf8_prefix(s, len, &need);
+
+	return got == 0 ? 1 : got;
+}
+
+char *
+utf8_sanitize(const char *s, size_t len, size_t *out_len)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	size_t i = utf8_valid_prefix(p, len), o;
+	char *out;
+
+	if (i == len)
+		return NULL;
+	/* Worst case: every byte becomes three. */
+	out = xmalloc(len * 3 + 1);
+	memcpy(out, s, i);
+	o = i;
+	while (i < len) {
+		size_t n = p[i] < 0x80 ? 1 : utf8_seq_len(p + i, len - i);
+
+		if (n > 0) {
+			memcpy(out + o, p + i, n);
+			o += n;
+			i += n;
+			continue;
+		}
+		memcpy(out + o, UTF8_REPLACEMENT, 3);
+		o += 3;
+		i += utf8_bad_len(p + i, len - i);
+	}
+	out[o] = '\0';
+	*out_len = o;
+	return out;
+}
+
+void
+utf8_copy(char *dst, size_t size, const char *src)
+{
+	const unsigned char *p = (const unsigned char *)src;
+	size_t len = strlen(src), i = 0, o = 0;
+
+	while (i < len) {
+		size_t n = p[i] < 0x80 ? 1 : utf8_seq_len(p + i, len - i);
+		const char *piece = n > 0 ? src + i : UTF8_REPLACEMENT;
+		size_t plen = n > 0 ? n : 3;
+
+		if (o + plen >= size)
+			break;
+		memcpy(dst + o, piece, plen);
+		o += plen;
+		i += n > 0 ? n : utf8_bad_len(p + i, len - i);
+	}
+	dst[o] = '\0';
+}

@@ -1,0 +1,94 @@
+/* check_json: JSON input as the original's Python decoder reads it. */
+#include <check.h>
+#include <string.h>
+
+#include "corad/json.h"
+#include "tap_main.h"
+
+static json_object *
+read_ok(const char *text)
+{
+	json_object *v = NULL;
+	size_t off = 999;
+
+	ck_assert_msg(json_read(text, strlen(text), &v, &off), "rejected at %zu: %s", off, text);
+	return v;
+}
+
+static size_t
+read_bad(const char *text, size_t len)
+{
+	json_object *v = (json_object *)1;
+	size_t off = 999;
+
+	ck_assert_msg(!json_read(text, len, &v, &off), "accepted: %s", text);
+	ck_assert_ptr_null(v);
+	return off;
+}
+
+/* json-c 0.16 turns some escaped surrogate pairs into U+FFFD; corad must
+ * not: U+1DA00 and U+1DE00 have low bits in D800..DFFF. */
+START_TEST(test_surrogate_pairs)
+{
+	static const struct {
+		const char	*json;
+		const char	*utf8;
+	} cases[] = {
+		{ "\"\\ud836\\ude00\"", "\xf0\x9d\xa8\x80" },	/* U+1DA00 */
+		{ "\"\\uD837\\uDE00\"", "\xf0\x9d\xb8\x80" },	/* U+1DE00 */
+		{ "\"a\\ud83d\\ude00b\"", "a\xf0\x9f\x98\x80" "b" },	/* U+1F600 */
+		{ "\"\\\\ud836\\\\ude00\"", "\\ud836\\ude00" },	/* escaped backslashes */
+		{ "\"\\u00e9\"", "\xc3\xa9" },
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		json_object *v = read_ok(cases[i].json);
+
+		ck_assert(json_object_is_type(v, json_type_string));
+		ck_assert_str_eq(json_object_get_string(v), cases[i].utf8);
+		json_object_put(v);
+	}
+}
+END_TEST
+
+/* Error offsets are in the text as sent, also after a joined pair. */
+START_TEST(test_offsets)
+{
+	const char *t = "{\"a\":\"\\ud836\\ude00\", x}";
+
+	ck_assert_uint_eq(read_bad(t, strlen(t)), (size_t)(strchr(t, 'x') - t));
+	ck_assert_uint_eq(read_bad("[1.]", 4), 3);
+	ck_assert_uint_eq(read_bad("{\"a\": NaN}", 10), 6);
+	ck_assert_uint_eq(read_bad("[1] x", 5), 4);
+	ck_assert_uint_eq(read_bad("\xef\xbb\xbf[1,", 6), 6);	/* after a BOM */
+}
+END_TEST
+
+START_TEST(test_accepts)
+{
+	json_object *v = read_ok("\xef\xbb\xbf{\"k\": [1, 2.5, true, null, \"\\u0000\"]}");
+
+	ck_assert(json_object_is_type(v, json_type_object));
+	json_object_put(v);
+	ck_assert_ptr_null(read_ok("null"));
+}
+END_TEST
+
+static Suite *
+make_suite(void)
+{
+	Suite *s = suite_create("json");
+	TCase *tc = tcase_create("read");
+
+	tcase_add_test(tc, test_surrogate_pairs);
+	tcase_add_test(tc, test_offsets);
+	tcase_add_test(tc, test_accepts);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int
+main(void)
+{
+	return run_suite(make_suite());
+}

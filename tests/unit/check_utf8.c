@@ -1,0 +1,136 @@
+/* check_utf8: strict UTF-8, and the repair that keeps every JSON body and
+ * log line valid. */
+#include <check.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "corad/utf8.h"
+#include "tap_main.h"
+
+#define R UTF8_REPLACEMENT
+
+static const struct {
+	const char	*in;
+	size_t		 len;
+	const char	*out;	/* NULL: already valid */
+} sanitize_cases[] = {
+	{ "plain ascii", 11, NULL },
+	{ "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80", 14, NULL },
+	{ "", 0, NULL },
+	{ "a\0b", 3, NULL },			/* NUL is U+0000 */
+	{ "\xff", 1, R },
+	{ "\xff\n", 2, R "\n" },		/* GET /actors/%FF%0A */
+	{ "\xc3\x28", 2, R "(" },		/* status=%C3%28 */
+	{ "\xe2", 1, R },			/* limit=%E2 */
+	{ "\xe2\x82", 2, R },			/* a cut-off euro sign is one U+FFFD */
+	{ "x\xe2\x82y", 4, "x" R "y" },
+	{ "\xff\xfe", 2, R R },			/* two bad bytes, two replacements */
+	{ "\xc0\xaf", 2, R R },			/* overlong '/': C0 never starts one */
+	{ "\xe0\x80\xaf", 3, R R R },		/* overlong: E0 80 is no prefix */
+	{ "\xed\xa0\x80", 3, R R R },		/* a surrogate */
+	{ "\xf4\x90\x80\x80", 4, R R R R },	/* above U+10FFFF */
+	{ "\xf0\x9f\x98", 3, R },		/* emoji cut short */
+	{ "\xf0\x9f\x98" "A", 4, R "A" },
+	{ "\x80\x80", 2, R R },			/* lone continuation bytes */
+	{ "ok\xc3\xa9\xc3", 5, "ok\xc3\xa9" R },
+};
+
+START_TEST(test_sanitize)
+{
+	size_t olen = 12345;
+	char *out = utf8_sanitize(sanitize_cases[_i].in, sanitize_cases[_i].len, &olen);
+
+	if (sanitize_cases[_i].out == NULL) {
+		ck_assert_ptr_null(out);
+		ck_assert(utf8_valid(sanitize_cases[_i].in, sanitize_cases[_i].len));
+		return;
+	}
+	ck_assert(!utf8_valid(sanitize_cases[_i].in, sanitize_cases[_i].len));
+	ck_assert_ptr_nonnull(out);
+	ck_assert_uint_eq(olen, strlen(sanitize_cases[_i].out));
+	ck_assert_mem_eq(out, sanitize_cases[_i].out, olen);
+	ck_assert_int_eq(out[olen], '\0');
+	ck_assert(utf8_valid(out, olen));
+	free(out);
+}
+END_TEST
+
+/* Every byte string of up to three bytes comes out valid. */
+START_TEST(test_sanitize_exhaustive)
+{
+	unsigned char b[3];
+
+	for (unsigned v = 0; v < (1u << 24); v += 7) {
+		size_t olen;
+		char *out;
+
+		b[0] = (unsigned char)(v >> 16);
+		b[1] = (unsigned char)(v >> 8);
+		b[2] = (unsigned char)v;
+		out = utf8_sanitize((const char *)b, 3, &olen);
+		if (out == NULL)
+			ck_assert(utf8_valid((const char *)b, 3));
+		else {
+			ck_assert(utf8_valid(out, olen));
+			free(out);
+		}
+	}
+}
+END_TEST
+
+START_TEST(test_copy)
+{
+	char dst[8];
+
+	utf8_copy(dst, sizeof(dst), "GET");
+	ck_assert_str_eq(dst, "GET");
+	/* Cut at a character boundary, never inside one. */
+	utf8_copy(dst, sizeof(dst), "ab\xc3\xa9\xc3\xa9\xc3\xa9");
+	ck_assert_str_eq(dst, "ab\xc3\xa9\xc3\xa9");
+	utf8_copy(dst, sizeof(dst), "abcdef\xe2\x82\xac");
+	ck_assert_str_eq(dst, "abcdef");
+	/* Invalid bytes become U+FFFD, which must fit whole. */
+	utf8_copy(dst, sizeof(dst), "\xff" "a");
+	ck_assert_str_eq(dst, R "a");
+	utf8_copy(dst, sizeof(dst), "abcde\xff");
+	ck_assert_str_eq(dst, "abcde");
+	utf8_copy(dst, 1, "abc");
+	ck_assert_str_eq(dst, "");
+	ck_assert(utf8_valid(dst, strlen(dst)));
+}
+END_TEST
+
+START_TEST(test_seq_len)
+{
+	ck_assert_uint_eq(utf8_seq_len((const unsigned char *)"a", 1), 1);
+	ck_assert_uint_eq(utf8_seq_len((const unsigned char *)"\xc3\xa9", 2), 2);
+	ck_assert_uint_eq(utf8_seq_len((const unsigned char *)"\xc3\xa9", 1), 0);
+	ck_assert_uint_eq(utf8_seq_len((const unsigned char *)"\xe2\x82\xac", 3), 3);
+	ck_assert_uint_eq(utf8_seq_len((const unsigned char *)"\xf0\x9f\x98\x80", 4), 4);
+	ck_assert_uint_eq(utf8_seq_len((const unsigned char *)"\xf0\x9f\x98\x80", 3), 0);
+	ck_assert_uint_eq(utf8_decode((const unsigned char *)"\xf0\x9f\x98\x80", 4), 0x1f600);
+	ck_assert_uint_eq(utf8_decode((const unsigned char *)"\xe2\x82\xac", 3), 0x20ac);
+}
+END_TEST
+
+static Suite *
+make_suite(void)
+{
+	Suite *s = suite_create("utf8");
+	TCase *tc = tcase_create("sanitize");
+
+	tcase_set_timeout(tc, 60);
+	tcase_add_loop_test(tc, test_sanitize, 0,
+	    (int)(sizeof(sanitize_cases) / sizeof(sanitize_cases[0])));
+	tcase_add_test(tc, test_sanitize_exhaustive);
+	tcase_add_test(tc, test_copy);
+	tcase_add_test(tc, test_seq_len);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int
+main(void)
+{
+	return run_suite(make_suite());
+}
