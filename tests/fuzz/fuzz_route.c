@@ -1,0 +1,168 @@
+/*
+ * fuzz_route: the request path, str_percent_decode() (strutil.h) as the
+ * worker applies it to REQUEST_URI, then route_match() (route.h).
+ *
+ * Input: the path, a NUL-terminated string (cut at a NUL byte). It is
+ * decoded in place twice, as a path and as a query string ('+' as a
+ * space), and each result is checked against a reference decoder written
+ * here: the same bytes, never longer than the input, and no NUL before its
+ * end (%00 stays as it is), so a C string never ends early. The raw and
+ * the decoded paths are then matched against the route table and the
+ * result compared with a reference matcher (exact templates; {actor_id} a
+ * non-empty segment without '/' that fits ROUTE_PARAM_MAX; the first route
+ * in table order wins), and a matched path must be the template with the
+ * captured segment put back. abort() otherwise.
+ *
+ * Seeds: tests/fuzz/corpus/fuzz_route/. Run: tests/fuzz/run.sh, or by hand
+ *   fuzz-build/tests/fuzz/fuzz_route -max_len=512 CORPUS_DIR
+ */
+#include "config.h"
+
+#include <stdbool.h>
+
+#include "corad/route.h"
+#include "corad/strutil.h"
+#include "fuzz.h"
+
+static int
+ref_hex(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/* The reference: out gets the decoded bytes, returns their number. */
+static size_t
+ref_decode(const char *s, bool plus, char *out)
+{
+	size_t n = 0, len = strlen(s);
+
+	for (size_t i = 0; i < len; i++) {
+		int hi, lo;
+
+		if (s[i] == '+' && plus)
+			out[n++] = ' ';
+		else if (s[i] == '%' && i + 2 < len && (hi = ref_hex(s[i + 1])) >= 0 &&
+		    (lo = ref_hex(s[i + 2])) >= 0 && (hi != 0 || lo != 0)) {
+			out[n++] = (char)(hi * 16 + lo);
+			i += 2;
+		} else
+			out[n++] = s[i];
+	}
+	return n;
+}
+
+static void
+check_decode(const char *in, bool plus)
+{
+	size_t len = strlen(in), n;
+	char *buf = malloc(len + 1), *ref = malloc(len + 1);
+
+	if (buf == NULL || ref == NULL)
+		abort();
+	memcpy(buf, in, len + 1);
+	str_percent_decode(buf, plus ? 1 : 0);
+	n = ref_decode(in, plus, ref);
+	FUZZ_CHECK(n <= len);			/* never grows */
+	FUZZ_CHECK(strlen(buf) == n);		/* no early NUL */
+	FUZZ_CHECK(memcmp(buf, ref, n) == 0);	/* the right bytes */
+	free(buf);
+	free(ref);
+}
+
+/* The reference matcher; returns the route or ROUTE_NONE. */
+static enum route_id
+ref_match(const char *path, char actor_id[ROUTE_PARAM_MAX])
+{
+	actor_id[0] = '\0';
+	for (int i = 0; i < ROUTE__MAX; i++) {
+		const char *tpl = routes[i].template, *brace = strchr(tpl, '{');
+		size_t pre, suf, plen = strlen(path), seg;
+		const char *after;
+
+		if (brace == NULL) {
+			if (strcmp(tpl, path) == 0)
+				return (enum route_id)i;
+			continue;
+		}
+		pre = (size_t)(brace - tpl);
+		after = strchr(brace, '}') + 1;
+		suf = strlen(after);
+		if (plen < pre + suf || strncmp(path, tpl, pre) != 0 ||
+		    strcmp(path + plen - suf, after) != 0)
+			continue;
+		seg = plen - pre - suf;
+		if (seg == 0 || seg >= ROUTE_PARAM_MAX || memchr(path + pre, '/', seg) != NULL)
+			continue;
+		memcpy(actor_id, path + pre, seg);
+		actor_id[seg] = '\0';
+		return (enum route_id)i;
+	}
+	return ROUTE_NONE;
+}
+
+static void
+check_match(const char *path)
+{
+	struct route_match m;
+	char want_id[ROUTE_PARAM_MAX];
+	enum route_id want = ref_match(path, want_id);
+	bool ok;
+
+	memset(&m, 0x5a, sizeof(m));
+	ok = route_match(path, &m);
+	FUZZ_CHECK(ok == (m.id != ROUTE_NONE));
+	FUZZ_CHECK(m.id == want);
+	FUZZ_CHECK(memchr(m.actor_id, '\0', sizeof(m.actor_id)) != NULL);
+	if (!ok) {
+		FUZZ_CHECK(strcmp(route_template(m.id), "none") == 0);
+		return;
+	}
+	FUZZ_CHECK(strcmp(m.actor_id, want_id) == 0);
+	/* The template with the segment put back is the path. */
+	{
+		const char *tpl = route_template(m.id), *brace = strchr(tpl, '{');
+		char allow[64];
+
+		if (brace == NULL)
+			FUZZ_CHECK(strcmp(tpl, path) == 0 && m.actor_id[0] == '\0');
+		else {
+			size_t pre = (size_t)(brace - tpl), alen = strlen(m.actor_id);
+			const char *after = strchr(brace, '}') + 1;
+
+			FUZZ_CHECK(alen > 0 && strchr(m.actor_id, '/') == NULL);
+			FUZZ_CHECK(strncmp(path, tpl, pre) == 0);
+			FUZZ_CHECK(strncmp(path + pre, m.actor_id, alen) == 0);
+			FUZZ_CHECK(strcmp(path + pre + alen, after) == 0);
+		}
+		route_allow(m.id, allow, sizeof(allow));
+		FUZZ_CHECK(allow[0] != '\0' && strlen(allow) < sizeof(allow));
+		route_allow(m.id, allow, 4);	/* too small: cut, terminated */
+		FUZZ_CHECK(strlen(allow) < 4);
+	}
+}
+
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	char *path = fuzz_cstring(data, size);
+	char *decoded;
+
+	check_decode(path, false);
+	check_decode(path, true);
+	check_match(path);
+	/* The worker's path: REQUEST_URI up to '?', percent-decoded. */
+	decoded = strndup(path, strcspn(path, "?"));
+	if (decoded == NULL)
+		abort();
+	str_percent_decode(decoded, 0);
+	check_match(decoded);
+	free(decoded);
+	free(path);
+	return 0;
+}
