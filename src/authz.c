@@ -1,4 +1,4 @@
-/* authz: the JSON authorization policy of SPEC section 7. */
+/* authz: the JSON authorization policy (doc/design.md, "Authorization"). */
 #include "config.h"
 
 #include <stdio.h>
@@ -10,10 +10,7 @@
 #include "corad/alloc.h"
 #include "corad/authz.h"
 #include "corad/ids.h"
-
-static const char *const known_names[] = {
-	"RegisterActor", "DeactivateActor", "ForgetActor", "GetActor", "ListActors",
-};
+#include "corad/route.h"
 
 struct authz_rule {
 	char	**principals;	/* canonical UUIDs or "*" */
@@ -29,13 +26,32 @@ struct authz_policy {
 	size_t			 nrules;
 };
 
+/* The commands and queries of the registered contexts (route.h). */
 bool
 authz_known_name(const char *name)
 {
-	for (size_t i = 0; i < sizeof(known_names) / sizeof(known_names[0]); i++)
-		if (strcmp(name, known_names[i]) == 0)
-			return true;
-	return false;
+	const struct operation *op = route_find(name);
+
+	return op != NULL && op->context != NULL;
+}
+
+/* "RegisterActor, DeactivateActor, ..." for an error message (a new string). */
+static char *
+known_names(void)
+{
+	char *s = xstrdup("");
+
+	for (size_t i = 0; i < route_nops(); i++) {
+		const struct operation *op = route_op_at(i);
+		char *more;
+
+		if (op->context == NULL)
+			continue;
+		more = xasprintf("%s%s%s", s, s[0] != '\0' ? ", " : "", op->name);
+		free(s);
+		s = more;
+	}
+	return s;
 }
 
 static int
@@ -91,9 +107,11 @@ parse_list(json_object *arr, bool principals, char ***out, size_t *n,
 				uuid_format(id, canon);
 				s = canon;
 			} else if (!authz_known_name(s)) {
-				snprintf(err, errlen, "'%s' is not a command or query name "
-				    "(RegisterActor, DeactivateActor, ForgetActor, GetActor, "
-				    "ListActors) or \"*\"", s);
+				char *names = known_names();
+
+				snprintf(err, errlen, "'%s' is not a command or query name (%s) or \"*\"",
+				    s, names);
+				free(names);
 				return -1;
 			}
 		}

@@ -186,13 +186,6 @@ idem_sha256_hex(const char *s, char out[65])
 
 /* --- the claim ---------------------------------------------------------- */
 
-void
-idem_reset(struct idem_claim *c)
-{
-	free(c->key);
-	memset(c, 0, sizeof(*c));
-}
-
 static void
 idem_log(struct request *r, enum log_level lvl, const char *event, const char *why)
 {

@@ -17,9 +17,11 @@
 
 #include "corad/authz.h"
 #include "corad/config.h"
+#include "corad/context.h"
 #include "corad/db.h"
 #include "corad/listen.h"
 #include "corad/log.h"
+#include "corad/openapi.h"
 #include "corad/proc.h"
 #include "corad/scoreboard.h"
 #include "corad/startup.h"
@@ -39,6 +41,7 @@ usage(FILE *out)
 	    "usage: corad serve [--env-file FILE]   run the server (foreground, logs on stderr)\n"
 	    "       corad migrate [--env-file FILE] apply pending sql/ migrations as DATABASE_OWNER_URL\n"
 	    "       corad check [--env-file FILE]   run every start-up gate; exit 0 only if serve would start\n"
+	    "       corad openapi                   print the OpenAPI document of the API\n"
 	    "       corad version                   print the version\n"
 	    "       corad --help                    this text\n"
 	    "\n"
@@ -174,6 +177,15 @@ main(int argc, char **argv)
 	int rc;
 
 	log_init(LOG_INFO, "corad.master");
+	{
+		char err[256];
+
+		/* Every route, statement and projection, before anything runs. */
+		if (contexts_register(err, sizeof(err)) != 0) {
+			log_error("startup.failed", LF_STR("reason", err));
+			return EXIT_REFUSED;
+		}
+	}
 	if (cmd == NULL) {
 		usage(stderr);
 		return EXIT_USAGE;
@@ -184,6 +196,14 @@ main(int argc, char **argv)
 	}
 	if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
 		printf("corad %s\n", PACKAGE_VERSION);
+		return EXIT_OK;
+	}
+	if (strcmp(cmd, "openapi") == 0) {
+		json_object *doc = openapi_document();
+
+		printf("%s\n", json_object_to_json_string_ext(doc, JSON_C_TO_STRING_PRETTY |
+		    JSON_C_TO_STRING_NOSLASHESCAPE));
+		json_object_put(doc);
 		return EXIT_OK;
 	}
 	if (strcmp(cmd, "serve") != 0 && strcmp(cmd, "check") != 0 &&

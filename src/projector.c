@@ -1,6 +1,7 @@
 /*
- * projector: the projector child. Keeps proj_access_actor_summary current
- * from the event store (SPEC section 10) and prunes old idempotency keys.
+ * projector: the projector child. Runs the projections the contexts
+ * registered (projection.h), each from its own bookmark, and prunes old
+ * idempotency keys (doc/design.md, "Projections").
  *
  * Events are read in (transaction_id, position) order, and only from
  * transactions older than every transaction still running
@@ -20,13 +21,14 @@
 
 #include <libpq-fe.h>
 
+#include "corad/alloc.h"
 #include "corad/db.h"
 #include "corad/ids.h"
 #include "corad/log.h"
 #include "corad/proc.h"
+#include "corad/projection.h"
 #include "corad/scoreboard.h"
 
-#define PROJECTION_NAME		"access_actor_summary"
 #define PROJECTOR_LOCK_KEY	"7411002"	/* pg advisory lock: one leader per database */
 #define BATCH_SIZE		100
 #define STR_(x)			#x
@@ -44,46 +46,36 @@ static volatile sig_atomic_t projector_stopping;
 struct projector {
 	struct runtime	*rt;
 	PGconn		*conn;
+	struct projection_tx tx;	/* the connection and the projection at work */
 	bool		 leader;	/* holds the advisory lock */
 	int64_t		 backoff_ms;	/* the last delay after a failing statement */
 	unsigned	 reconnects;	/* failed connection attempts in a row */
-	int64_t		 lag;		/* events behind the bookmark after a batch */
+	int64_t		 lag;		/* events behind the bookmarks after a round */
 	int64_t		 next_prune_ms;
 };
 
-static const struct {
-	const char	*name;
-	const char	*sql;
-} statements[] = {
+/* The projector's own statements; each projection brings its own too. */
+static const struct statement statements[] = {
+	{ "bookmark_insert",
+	  "INSERT INTO projection_bookmarks (projection_name) VALUES ($1) ON CONFLICT DO NOTHING" },
 	{ "bookmark",
 	  "SELECT last_transaction_id::text, last_position FROM projection_bookmarks"
 	  " WHERE projection_name = $1 FOR UPDATE" },
 	{ "batch",
-	  "SELECT position, transaction_id::text, event_type, stream_id, occurred_at,"
-	  " coalesce(payload->>'kind', 'human'), payload->>'name' FROM events"
-	  " WHERE stream_type = 'Actor' AND (transaction_id, position) > ($1::xid8, $2::bigint)"
+	  "SELECT position, transaction_id::text, event_type, stream_id, occurred_at, payload::text"
+	  " FROM events"
+	  " WHERE event_type = ANY($3::text[]) AND (transaction_id, position) > ($1::xid8, $2::bigint)"
 	  "   AND transaction_id < pg_snapshot_xmin(pg_current_snapshot())"
 	  " ORDER BY transaction_id, position LIMIT " STR(BATCH_SIZE) },
-	{ "registered",
-	  "INSERT INTO proj_access_actor_summary"
-	  " (actor_id, name, kind, status, created_at, updated_at, last_position)"
-	  " VALUES ($1, coalesce((SELECT name FROM actor_profile WHERE actor_id = $1), $2,"
-	  "  '<deleted user>'), $3, 'active', $4, $4, $5)"
-	  " ON CONFLICT (actor_id) DO NOTHING" },
-	{ "deactivated",
-	  "UPDATE proj_access_actor_summary SET status = 'deactivated', updated_at = $2,"
-	  " last_position = $3 WHERE actor_id = $1 AND last_position < $3" },
-	{ "forgotten",
-	  "UPDATE proj_access_actor_summary SET name = '<deleted user>', updated_at = $2,"
-	  " last_position = $3 WHERE actor_id = $1 AND last_position < $3" },
 	{ "advance",
 	  "UPDATE projection_bookmarks SET last_transaction_id = $2::xid8, last_position = $3,"
 	  " updated_at = now() WHERE projection_name = $1" },
 	{ "lag",
-	  "SELECT count(*) FROM events WHERE stream_type = 'Actor'"
+	  "SELECT count(*) FROM events WHERE event_type = ANY($3::text[])"
 	  " AND (transaction_id, position) > ($1::xid8, $2::bigint)" },
 	{ "prune",
 	  "DELETE FROM idempotency_keys WHERE created_at < now() - make_interval(hours => $1::int)" },
+	{ NULL, NULL },
 };
 
 static void
@@ -102,7 +94,15 @@ mono_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* Runs SQL expecting `want`; logs projection.error and returns NULL otherwise. */
+/* What projection.error lines name: the projection at work, if any. */
+static const char *
+current(const struct projector *p)
+{
+	return p->tx.projection != NULL ? p->tx.projection->name : NULL;
+}
+
+/* Runs a prepared statement expecting `want`; logs projection.error and
+ * returns NULL otherwise. */
 static PGresult *
 run(struct projector *p, const char *stmt, int n, const char *const *params,
     ExecStatusType want)
@@ -111,7 +111,7 @@ run(struct projector *p, const char *stmt, int n, const char *const *params,
 
 	if (PQresultStatus(res) == want)
 		return res;
-	log_error("projection.error", LF_STR("projection", PROJECTION_NAME),
+	log_error("projection.error", LF_STR("projection", current(p)),
 	    LF_STR("statement", stmt), LF_STR("error", PQresultErrorMessage(res)));
 	PQclear(res);
 	return NULL;
@@ -124,7 +124,7 @@ simple(struct projector *p, const char *sql)
 	bool ok = PQresultStatus(res) == PGRES_COMMAND_OK || PQresultStatus(res) == PGRES_TUPLES_OK;
 
 	if (!ok)
-		log_error("projection.error", LF_STR("projection", PROJECTION_NAME),
+		log_error("projection.error", LF_STR("projection", current(p)),
 		    LF_STR("statement", sql), LF_STR("error", PQresultErrorMessage(res)));
 	PQclear(res);
 	return ok;
@@ -136,42 +136,65 @@ projector_disconnect(struct projector *p)
 	if (p->conn != NULL)
 		PQfinish(p->conn);	/* releases the advisory lock too */
 	p->conn = NULL;
+	p->tx.conn = NULL;
 	p->leader = false;
 }
 
 static bool
+prepare_all(struct projector *p, const struct statement *st)
+{
+	for (; st != NULL && st->name != NULL; st++) {
+		PGresult *res = PQprepare(p->conn, st->name, st->sql, 0, NULL);
+		bool ok = PQresultStatus(res) == PGRES_COMMAND_OK;
+
+		if (!ok)
+			log_error("projection.error", LF_STR("projection", current(p)),
+			    LF_STR("statement", st->name), LF_STR("error", PQresultErrorMessage(res)));
+		PQclear(res);
+		if (!ok)
+			return false;
+	}
+	return true;
+}
+
+/*
+ * Connects, prepares every statement, makes sure every projection has its
+ * bookmark (a projection registered later starts from the first event)
+ * and listens for events.
+ */
+static bool
 projector_connect(struct projector *p)
 {
 	char err[512];
+	bool ok;
 
 	/* Directly to PostgreSQL even when workers go through PgBouncer in
 	 * transaction mode: LISTEN and the session advisory lock need a
 	 * session of their own. */
+	p->tx.projection = NULL;
 	if ((p->conn = db_open(p->rt->cfg->projector_database_url, "corad-projector", err,
 	    sizeof(err))) == NULL) {
-		log_error("projection.error", LF_STR("projection", PROJECTION_NAME),
-		    LF_STR("error", err));
+		log_error("projection.error", LF_STR("error", err));
 		return false;
 	}
-	for (size_t i = 0; i < sizeof(statements) / sizeof(statements[0]); i++) {
-		PGresult *res = PQprepare(p->conn, statements[i].name, statements[i].sql, 0, NULL);
-		bool ok = PQresultStatus(res) == PGRES_COMMAND_OK;
+	p->tx.conn = p->conn;
+	ok = prepare_all(p, statements);
+	for (size_t i = 0; ok && i < projection_count(); i++) {
+		const char *name[] = { projection_at(i)->name };
+		PGresult *res;
 
-		if (!ok)
-			log_error("projection.error", LF_STR("projection", PROJECTION_NAME),
-			    LF_STR("statement", statements[i].name),
-			    LF_STR("error", PQresultErrorMessage(res)));
-		PQclear(res);
-		if (!ok) {
-			projector_disconnect(p);
-			return false;
-		}
+		p->tx.projection = projection_at(i);
+		ok = prepare_all(p, p->tx.projection->statements) &&
+		    (res = run(p, "bookmark_insert", 1, name, PGRES_COMMAND_OK)) != NULL;
+		if (ok)
+			PQclear(res);
 	}
-	if (p->rt->cfg->projection_listen_notify && !simple(p, "LISTEN events")) {
+	p->tx.projection = NULL;
+	if (ok && p->rt->cfg->projection_listen_notify)
+		ok = simple(p, "LISTEN events");
+	if (!ok)
 		projector_disconnect(p);
-		return false;
-	}
-	return true;
+	return ok;
 }
 
 /* Tries to become the one projector of this database. */
@@ -190,63 +213,80 @@ projector_lead(struct projector *p)
 	p->leader = *PQgetvalue(res, 0, 0) == 't';
 	PQclear(res);
 	if (p->leader)
-		log_info("projection.leader", LF_STR("projection", PROJECTION_NAME),
-		    LF_INT("pid", getpid()));
+		for (size_t i = 0; i < projection_count(); i++)
+			log_info("projection.leader", LF_STR("projection", projection_at(i)->name),
+			    LF_INT("pid", getpid()));
 	return p->leader;
+}
+
+/* The projection's event types as a PostgreSQL text[] literal (a new
+ * string): names of event classes, letters and digits, so nothing needs
+ * quoting. */
+static char *
+event_types(const struct projection *pr)
+{
+	char *s = xstrdup("{");
+
+	for (size_t i = 0; pr->events[i] != NULL; i++) {
+		char *more = xasprintf("%s%s%s", s, i == 0 ? "" : ",", pr->events[i]);
+
+		free(s);
+		s = more;
+	}
+	{
+		char *done = xasprintf("%s}", s);
+
+		free(s);
+		s = done;
+	}
+	return s;
 }
 
 static bool
 apply_event(struct projector *p, PGresult *batch, int i)
 {
-	const char *pos = PQgetvalue(batch, i, 0), *type = PQgetvalue(batch, i, 2);
-	const char *id = PQgetvalue(batch, i, 3), *at = PQgetvalue(batch, i, 4);
-	PGresult *res = NULL;
+	struct projection_event ev = {
+		.position = PQgetvalue(batch, i, 0),
+		.transaction_id = PQgetvalue(batch, i, 1),
+		.event_type = PQgetvalue(batch, i, 2),
+		.stream_id = PQgetvalue(batch, i, 3),
+		.occurred_at = PQgetvalue(batch, i, 4),
+		.payload = json_tokener_parse(PQgetvalue(batch, i, 5)),
+	};
+	bool ok = p->tx.projection->apply(&p->tx, &ev);
 
-	if (strcmp(type, "ActorRegisteredV2") == 0 || strcmp(type, "ActorRegistered") == 0) {
-		const char *params[] = { id, PQgetisnull(batch, i, 6) ? NULL : PQgetvalue(batch, i, 6),
-		    strcmp(type, "ActorRegistered") == 0 ? "human" : PQgetvalue(batch, i, 5), at, pos };
-
-		res = run(p, "registered", 5, params, PGRES_COMMAND_OK);
-	} else if (strcmp(type, "ActorDeactivated") == 0) {
-		const char *params[] = { id, at, pos };
-
-		res = run(p, "deactivated", 3, params, PGRES_COMMAND_OK);
-	} else if (strcmp(type, "ActorProfileForgotten") == 0) {
-		const char *params[] = { id, at, pos };
-
-		res = run(p, "forgotten", 3, params, PGRES_COMMAND_OK);
-	} else
-		return true;	/* not an event this projection reads */
-	if (res == NULL)
-		return false;
-	PQclear(res);
-	return true;
+	json_object_put(ev.payload);
+	return ok;
 }
 
-/* One batch in one transaction. Returns events applied, or -1. */
+/* One batch of one projection in one transaction. Returns events applied,
+ * or -1; adds what is left behind its bookmark to p->lag. */
 static int
-project_batch(struct projector *p)
+project_batch(struct projector *p, const struct projection *pr)
 {
-	const char *name[] = { PROJECTION_NAME };
+	const char *name[] = { pr->name };
 	PGresult *bm = NULL, *batch = NULL, *res;
-	char tx[32], pos[32];
+	char tx[32], pos[32], *types = event_types(pr);
 	int n = -1;
 
-	if (!simple(p, "BEGIN"))
+	p->tx.projection = pr;
+	if (!simple(p, "BEGIN")) {
+		free(types);
 		return -1;
+	}
 	if ((bm = run(p, "bookmark", 1, name, PGRES_TUPLES_OK)) == NULL)
 		goto out;
 	if (PQntuples(bm) != 1) {
-		log_error("projection.error", LF_STR("projection", PROJECTION_NAME),
-		    LF_STR("error", "no bookmark row: run corad migrate"));
+		log_error("projection.error", LF_STR("projection", pr->name),
+		    LF_STR("error", "no bookmark row"));
 		goto out;
 	}
 	snprintf(tx, sizeof(tx), "%s", PQgetvalue(bm, 0, 0));
 	snprintf(pos, sizeof(pos), "%s", PQgetvalue(bm, 0, 1));
 	{
-		const char *params[] = { tx, pos };
+		const char *params[] = { tx, pos, types };
 
-		if ((batch = run(p, "batch", 2, params, PGRES_TUPLES_OK)) == NULL)
+		if ((batch = run(p, "batch", 3, params, PGRES_TUPLES_OK)) == NULL)
 			goto out;
 	}
 	for (int i = 0; i < PQntuples(batch); i++)
@@ -254,7 +294,7 @@ project_batch(struct projector *p)
 			goto out;
 	n = PQntuples(batch);
 	if (n > 0) {
-		const char *params[] = { PROJECTION_NAME, PQgetvalue(batch, n - 1, 1),
+		const char *params[] = { pr->name, PQgetvalue(batch, n - 1, 1),
 		    PQgetvalue(batch, n - 1, 0) };
 
 		if ((res = run(p, "advance", 3, params, PGRES_COMMAND_OK)) == NULL) {
@@ -267,11 +307,10 @@ out:
 	if (n >= 0) {
 		/* What is left behind the bookmark: cora_projection_lag_events. */
 		const char *params[] = { n > 0 ? PQgetvalue(batch, n - 1, 1) : tx,
-		    n > 0 ? PQgetvalue(batch, n - 1, 0) : pos };
+		    n > 0 ? PQgetvalue(batch, n - 1, 0) : pos, types };
 
-		if ((res = run(p, "lag", 2, params, PGRES_TUPLES_OK)) != NULL) {
-			p->lag = atoll(PQgetvalue(res, 0, 0));
-			atomic_store(&p->rt->sb->projection_lag, p->lag);
+		if ((res = run(p, "lag", 3, params, PGRES_TUPLES_OK)) != NULL) {
+			p->lag += atoll(PQgetvalue(res, 0, 0));
 			PQclear(res);
 		}
 	}
@@ -280,12 +319,34 @@ out:
 	if (n < 0)
 		simple(p, "ROLLBACK");
 	else if (n > 0)
-		log_debug("projection.advance", LF_STR("projection", PROJECTION_NAME),
+		log_debug("projection.advance", LF_STR("projection", pr->name),
 		    LF_INT("batch_size", n), LF_STR("last_transaction_id", PQgetvalue(batch, n - 1, 1)),
 		    LF_STR("last_position", PQgetvalue(batch, n - 1, 0)));
 	PQclear(bm);
 	PQclear(batch);
+	free(types);
+	p->tx.projection = NULL;
 	return n;
+}
+
+/* One batch of every projection. Returns the most events one of them
+ * applied (BATCH_SIZE: more is waiting), or -1. */
+static int
+project_round(struct projector *p)
+{
+	int most = 0;
+
+	p->lag = 0;
+	for (size_t i = 0; i < projection_count(); i++) {
+		int n = project_batch(p, projection_at(i));
+
+		if (n < 0)
+			return -1;
+		if (n > most)
+			most = n;
+	}
+	atomic_store(&p->rt->sb->projection_lag, p->lag);
+	return most;
 }
 
 static void
@@ -374,8 +435,7 @@ projector_fail(struct projector *p)
 	}
 	projector_disconnect(p);
 	if (p->reconnects <= 1 || delay >= BACKOFF_FIRST_MS)
-		log_warning("projection.backoff", LF_STR("projection", PROJECTION_NAME),
-		    LF_INT("delay_ms", delay));
+		log_warning("projection.backoff", LF_INT("delay_ms", delay));
 	projector_sleep_ms(delay);
 }
 
@@ -414,7 +474,7 @@ projector_main(struct runtime *rt)
 				projector_fail(&p);
 			continue;
 		}
-		if ((n = project_batch(&p)) < 0) {
+		if ((n = project_round(&p)) < 0) {
 			projector_fail(&p);
 			continue;
 		}

@@ -86,6 +86,13 @@ validation_append(json_object *list, const char *type, json_object *loc,
 }
 
 void
+validation_add_loc(json_object *list, const char *type, json_object *loc, const char *msg,
+    json_object *input)
+{
+	validation_append(list, type, loc, msg, input);
+}
+
+void
 validation_add(json_object *list, const char *type, const char *loc0,
     const char *loc1, const char *msg, json_object *input)
 {

@@ -1,7 +1,7 @@
 /*
  * request: one FastCGI request and what is allocated for it, and every
  * response corad sends (status, JSON content type, X-Correlation-Id); one
- * function, reply_error(), turns an error code into status and body.
+ * function, reply_error_render(), turns an error code into status and body.
  */
 #include "config.h"
 
@@ -10,10 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <fcgiapp.h>
-
 #include "corad/alloc.h"
-#include "corad/idempotency.h"
 #include "corad/request.h"
 #include "corad/route.h"
 #include "corad/utf8.h"
@@ -22,15 +19,17 @@ void
 request_reset(struct request *r)
 {
 	free(r->path_buf);
-	free(r->query_buf);
 	free(r->body);
 	free(r->error_detail);
 	free(r->captured_body);
+	free(r->idem.key);
 	json_object_put(r->error_validation);
-	idem_reset(&r->idem);
+	json_object_put(r->params);
+	json_object_put(r->input);
 	memset((char *)r + offsetof(struct request, method), 0,
 	    sizeof(*r) - offsetof(struct request, method));
 	r->content_length = -1;
+	r->match.route = ROUTE_NONE;
 }
 
 enum cora_err
@@ -43,6 +42,25 @@ request_fail(struct request *r, enum cora_err e, const char *fmt, ...)
 	r->error_detail = xvasprintf(fmt, ap);
 	va_end(ap);
 	return e;
+}
+
+json_object *
+request_value(const struct request *r, const char *name)
+{
+	json_object *v = NULL;
+
+	if (json_object_object_get_ex(r->params, name, &v) ||
+	    json_object_object_get_ex(r->input, name, &v))
+		return v;
+	return NULL;
+}
+
+const char *
+request_text(const struct request *r, const char *name)
+{
+	json_object *v = request_value(r, name);
+
+	return v != NULL ? json_object_get_string(v) : NULL;
 }
 
 static void
@@ -106,25 +124,22 @@ reply_json(struct request *r, int status, json_object *body)
 	reply_send(r, status, NULL, s, len);
 }
 
-void
-reply_error(struct request *r, enum cora_err e)
+int
+reply_error_render(struct request *r, enum cora_err e, char extra[128], json_object **body)
 {
-	char extra[128] = "";
-	json_object *body;
-	const char *detail = r->error_detail, *s;
-	size_t len;
+	const char *detail = r->error_detail;
 	int status = cora_err_status(e);
 
+	extra[0] = '\0';
 	switch (e) {
 	case CORA_OK:
-		return;
 	case CORA_ERR_VALIDATION:
 		break;
 	case CORA_ERR_METHOD: {
 		char allow[64];
 
-		route_allow(r->match.id, allow, sizeof(allow));
-		snprintf(extra, sizeof(extra), "Allow: %s\r\n", allow);
+		route_allow(r->match.route, allow, sizeof(allow));
+		snprintf(extra, 128, "Allow: %s\r\n", allow);
 		detail = "Method Not Allowed";
 		break;
 	}
@@ -150,20 +165,38 @@ reply_error(struct request *r, enum cora_err e)
 		break;
 	}
 	if (e == CORA_ERR_VALIDATION) {
-		body = reply_validation_new(r->error_validation != NULL ?
+		*body = reply_validation_new(r->error_validation != NULL ?
 		    r->error_validation : json_object_new_array());
 		r->error_validation = NULL;
 	} else
-		body = reply_detail_new(detail);
+		*body = reply_detail_new(detail);
 	if (r->retry_after > 0) {
 		size_t off = strlen(extra);
 
-		snprintf(extra + off, sizeof(extra) - off, "Retry-After: %d\r\n", r->retry_after);
+		snprintf(extra + off, 128 - off, "Retry-After: %d\r\n", r->retry_after);
 	}
-	s = reply_body_string(body, &len);
-	/* A claimed Idempotency-Key keeps a 4xx for replays and is released
-	 * after a 5xx: before the client hears of it. */
-	idem_settle(r, status, s);
-	reply_send(r, status, extra[0] != '\0' ? extra : NULL, s, len);
+	return status;
+}
+
+void
+reply_error(struct request *r, enum cora_err e)
+{
+	char extra[128];
+	json_object *body;
+	int status;
+
+	if (e == CORA_OK)
+		return;
+	status = reply_error_render(r, e, extra, &body);
+	reply_json_headers(r, status, extra, body);
 	json_object_put(body);
+}
+
+void
+reply_json_headers(struct request *r, int status, const char *extra, json_object *body)
+{
+	size_t len;
+	const char *s = reply_body_string(body, &len);
+
+	reply_send(r, status, extra[0] != '\0' ? extra : NULL, s, len);
 }

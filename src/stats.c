@@ -66,7 +66,7 @@ method_index(unsigned m)
 static void
 stats_request(struct sb_stats *st, const struct ipc_request_done *d)
 {
-	unsigned route = d->route <= ROUTE__MAX ? d->route : ROUTE_NONE;
+	unsigned route = d->route <= ROUTE_NONE ? d->route : ROUTE_NONE;
 	int m = method_index(d->method), b;
 	double secs = (double)d->duration_ns / 1e9;
 
@@ -204,35 +204,35 @@ static void
 render_requests(const struct sb_stats *st, struct text *t)
 {
 	help(t, "http_requests_total", "counter", "Total number of requests by method, status and handler.");
-	for (int r = 0; r <= ROUTE__MAX; r++)
+	for (int r = 0; r <= ROUTE_NONE; r++)
 		for (int m = 0; m < SB_METHODS; m++)
 			for (int c = 0; c < SB_CLASSES; c++)
 				if (st->requests[r][m][c] != 0)
 					text_add(t, "http_requests_total{method=\"%s\",status=\"%s\",handler=\"%s\"} %llu\n",
 					    http_method_name((enum http_method)(1u << m)), classes[c],
-					    route_template((enum route_id)r),
+					    route_template(r),
 					    (unsigned long long)st->requests[r][m][c]);
 
 	help(t, "http_request_size_bytes", "summary", "Content length of incoming requests by handler.");
-	for (int r = 0; r <= ROUTE__MAX; r++)
+	for (int r = 0; r <= ROUTE_NONE; r++)
 		if (st->request_size_count[r] != 0)
 			text_add(t, "http_request_size_bytes_sum{handler=\"%s\"} %.15g\n"
 			    "http_request_size_bytes_count{handler=\"%s\"} %llu\n",
-			    route_template((enum route_id)r), st->request_size_sum[r],
-			    route_template((enum route_id)r), (unsigned long long)st->request_size_count[r]);
+			    route_template(r), st->request_size_sum[r],
+			    route_template(r), (unsigned long long)st->request_size_count[r]);
 	help(t, "http_response_size_bytes", "summary", "Content length of outgoing responses by handler.");
-	for (int r = 0; r <= ROUTE__MAX; r++)
+	for (int r = 0; r <= ROUTE_NONE; r++)
 		if (st->response_size_count[r] != 0)
 			text_add(t, "http_response_size_bytes_sum{handler=\"%s\"} %.15g\n"
 			    "http_response_size_bytes_count{handler=\"%s\"} %llu\n",
-			    route_template((enum route_id)r), st->response_size_sum[r],
-			    route_template((enum route_id)r), (unsigned long long)st->response_size_count[r]);
+			    route_template(r), st->response_size_sum[r],
+			    route_template(r), (unsigned long long)st->response_size_count[r]);
 
 	help(t, "http_request_duration_seconds", "histogram", "Latency by method and handler.");
-	for (int r = 0; r <= ROUTE__MAX; r++)
+	for (int r = 0; r <= ROUTE_NONE; r++)
 		for (int m = 0; m < SB_METHODS; m++) {
 			const uint64_t *b = st->duration_buckets[r][m];
-			const char *h = route_template((enum route_id)r);
+			const char *h = route_template(r);
 			const char *mn = http_method_name((enum http_method)(1u << m));
 			uint64_t cum = 0;
 

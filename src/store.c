@@ -10,6 +10,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "corad/alloc.h"
 #include "corad/db.h"
 #include "corad/deadline.h"
 #include "corad/ids.h"
@@ -23,11 +24,11 @@
 #define RETRY_FIRST_MS	50
 #define RETRY_MAX_MS	500
 
-/* Every statement a worker runs, prepared once per connection. */
-static const struct {
-	const char	*name;
-	const char	*sql;
-} statements[] = {
+/*
+ * The event store's own statements; the contexts register theirs
+ * (store_register). Every one is prepared once per connection.
+ */
+static const struct statement core_statements[] = {
 	{ "load_stream",
 	  "SELECT version, event_type, payload::text FROM events"
 	  " WHERE stream_type = $1 AND stream_id = $2 ORDER BY version" },
@@ -45,19 +46,6 @@ static const struct {
 	{ "insert_verdict",
 	  "INSERT INTO entries_access_verdicts (event_id, principal_id, command_name, decision,"
 	  " reason, correlation_id, occurred_at) VALUES ($1, $2, $3, $4, $5, $6, $7)" },
-	{ "profile_insert",
-	  "INSERT INTO actor_profile (actor_id, name, created_at, updated_at) VALUES ($1, $2, $3, $3)" },
-	{ "profile_get", "SELECT name FROM actor_profile WHERE actor_id = $1" },
-	{ "profile_blank",
-	  "UPDATE actor_profile SET name = '', updated_at = now() WHERE actor_id = $1" },
-	{ "profile_delete", "DELETE FROM actor_profile WHERE actor_id = $1" },
-	{ "list_actors",
-	  "SELECT actor_id, name, kind, status,"
-	  " to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')"
-	  " FROM proj_access_actor_summary"
-	  " WHERE ($1::text IS NULL OR status = $1)"
-	  "   AND ($2::timestamptz IS NULL OR (created_at, actor_id) > ($2::timestamptz, $3::uuid))"
-	  " ORDER BY created_at, actor_id LIMIT $4::int" },
 	{ "schema_version", "SELECT coalesce(max(version), 0) FROM corad_schema_migrations" },
 	{ "idem_insert",
 	  "INSERT INTO idempotency_keys (principal_id, key, surface_id, command_name, request_hash,"
@@ -90,7 +78,31 @@ static const struct {
 	{ "begin", "BEGIN" },
 	{ "commit", "COMMIT" },
 	{ "rollback", "ROLLBACK" },
+	{ NULL, NULL },
 };
+
+/* The tables the core statements need; the contexts add theirs. */
+static const char *const core_tables[] = {
+	"events", "entries_access_verdicts", "idempotency_keys", "corad_schema_migrations", NULL,
+};
+
+#define STORE_SETS_MAX	16
+
+static const struct statement	*statement_sets[STORE_SETS_MAX] = { core_statements };
+static const char *const	*table_sets[STORE_SETS_MAX] = { core_tables };
+static size_t			 nsets = 1;
+
+int
+store_register(const struct statement *stmts, const char *const *tables, char *err, size_t errlen)
+{
+	if (nsets == STORE_SETS_MAX) {
+		snprintf(err, errlen, "more than %d sets of statements", STORE_SETS_MAX - 1);
+		return -1;
+	}
+	statement_sets[nsets] = stmts;
+	table_sets[nsets++] = tables;
+	return 0;
+}
 
 static int64_t
 mono_ms(void)
@@ -175,14 +187,23 @@ store_setup_failed(struct store *s, const char *what, const char *why, bool sche
 }
 
 /* Unnamed mode: one round trip that fails like preparing would when a
- * table is missing (every statement names one of these). */
+ * table is missing. */
 static enum cora_err
 store_check_schema(struct store *s)
 {
-	PGresult *res = PQexec(s->conn, "SELECT 1 FROM events, actor_profile, entries_access_verdicts,"
-	    " idempotency_keys, proj_access_actor_summary, corad_schema_migrations LIMIT 0");
+	char *sql = xstrdup("SELECT 1 FROM ");
 	enum cora_err e = CORA_OK;
+	PGresult *res;
 
+	for (size_t i = 0; i < nsets; i++)
+		for (const char *const *t = table_sets[i]; t != NULL && *t != NULL; t++) {
+			char *more = xasprintf("%s%s%s", sql, sql[14] != '\0' ? ", " : "", *t);
+
+			free(sql);
+			sql = more;
+		}
+	res = PQexec(s->conn, sql);
+	free(sql);
 	if (PQresultStatus(res) != PGRES_TUPLES_OK)
 		e = store_setup_failed(s, "schema check", PQresultErrorMessage(res),
 		    !db_is_unavailable(s->conn, res));
@@ -215,20 +236,21 @@ store_connect(struct store *s)
 	 * that the schema has what it needs. */
 	if (s->unnamed)
 		return store_check_schema(s);
-	for (size_t i = 0; i < sizeof(statements) / sizeof(statements[0]); i++) {
-		PGresult *res = PQprepare(s->conn, statements[i].name, statements[i].sql, 0, NULL);
+	for (size_t i = 0; i < nsets; i++)
+		for (const struct statement *st = statement_sets[i]; st->name != NULL; st++) {
+			PGresult *res = PQprepare(s->conn, st->name, st->sql, 0, NULL);
 
-		if (PQresultStatus(res) != PGRES_COMMAND_OK) {
-			/* Unreachable, or a schema without our tables: either way the
-			 * deployment is not ready, which is a 503, not a 500. */
-			enum cora_err e = store_setup_failed(s, statements[i].name,
-			    PQresultErrorMessage(res), !db_is_unavailable(s->conn, res));
+			if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+				/* Unreachable, or a schema without our tables: either
+				 * way the deployment is not ready, a 503, not a 500. */
+				enum cora_err e = store_setup_failed(s, st->name,
+				    PQresultErrorMessage(res), !db_is_unavailable(s->conn, res));
 
+				PQclear(res);
+				return e;
+			}
 			PQclear(res);
-			return e;
 		}
-		PQclear(res);
-	}
 	return CORA_OK;
 }
 
@@ -269,9 +291,10 @@ store_ready(struct store *s)
 static const char *
 statement_sql(const char *name)
 {
-	for (size_t i = 0; i < sizeof(statements) / sizeof(statements[0]); i++)
-		if (strcmp(statements[i].name, name) == 0)
-			return statements[i].sql;
+	for (size_t i = 0; i < nsets; i++)
+		for (const struct statement *st = statement_sets[i]; st->name != NULL; st++)
+			if (strcmp(st->name, name) == 0)
+				return st->sql;
 	return NULL;
 }
 

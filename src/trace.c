@@ -5,6 +5,7 @@
 #include <time.h>
 
 #include "corad/ids.h"
+#include "corad/log.h"
 #include "corad/trace.h"
 
 /* Field lengths of a traceparent: version, trace id, parent id, flags. */
@@ -212,4 +213,15 @@ trace_now_ns(void)
 
 	clock_gettime(CLOCK_REALTIME, &ts);
 	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+void
+trace_log_span(const struct trace_ctx *t, const uint8_t span_id[8])
+{
+	char trace[33], span[17], flags[3];
+
+	trace_hex(t->trace_id, 16, trace);
+	trace_hex(span_id, 8, span);
+	trace_hex(&t->flags, 1, flags);
+	log_set_span(trace, span, flags);
 }

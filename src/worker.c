@@ -42,12 +42,14 @@
 #include "corad/alloc.h"
 #include "corad/body.h"
 #include "corad/deadline.h"
+#include "corad/dispatch.h"
 #include "corad/handlers.h"
 #include "corad/idempotency.h"
 #include "corad/ipc.h"
 #include "corad/listen.h"
 #include "corad/log.h"
 #include "corad/proc.h"
+#include "corad/report.h"
 #include "corad/request.h"
 #include "corad/route.h"
 #include "corad/scoreboard.h"
@@ -60,34 +62,6 @@
 static volatile sig_atomic_t	worker_stopping;
 static int			worker_listen_fd = -1;
 static int			worker_dead_fd = -1;
-
-/*
- * Handlers by route and method. Those of a bounded context run inside an
- * INTERNAL span named <bc>.<command|query>.<Name> (SPEC section 12).
- */
-struct handler {
-	enum route_id		 route;
-	enum http_method	 method;
-	handler_fn		 fn;
-	const char		*bc;		/* NULL: no handler span */
-	const char		*kind;		/* "command" or "query" */
-	const char		*name;
-};
-
-static const struct handler handler_table[] = {
-	{ ROUTE_HEALTH, METHOD_GET, handle_health, NULL, NULL, NULL },
-	{ ROUTE_READY, METHOD_GET, handle_ready, NULL, NULL, NULL },
-	{ ROUTE_METRICS, METHOD_GET, handle_metrics, NULL, NULL, NULL },
-	{ ROUTE_STATUS, METHOD_GET, handle_status, NULL, NULL, NULL },
-	{ ROUTE_ACTORS, METHOD_GET, handle_list_actors, "access", "query", "ListActors" },
-	{ ROUTE_ACTORS, METHOD_POST, handle_register_actor, "access", "command", "RegisterActor" },
-	{ ROUTE_ACTOR, METHOD_GET, handle_get_actor, "access", "query", "GetActor" },
-	{ ROUTE_ACTOR_DEACTIVATE, METHOD_POST, handle_deactivate_actor, "access", "command",
-	  "DeactivateActor" },
-	{ ROUTE_ACTOR_PROFILE, METHOD_DELETE, handle_forget_actor, "access", "command",
-	  "ForgetActor" },
-	{ ROUTE_MCP, METHOD_POST, handle_mcp, NULL, NULL, NULL },
-};
 
 static const char system_principal[] = "00000000-0000-0000-0000-000000000000";
 
@@ -199,15 +173,6 @@ step_principal(struct request *r)
 	return CORA_OK;
 }
 
-static const struct handler *
-find_handler(enum route_id route, enum http_method m)
-{
-	for (size_t i = 0; i < sizeof(handler_table) / sizeof(handler_table[0]); i++)
-		if (handler_table[i].route == route && handler_table[i].method == m)
-			return &handler_table[i];
-	return NULL;
-}
-
 /* The request path: nginx's normalised DOCUMENT_URI, else REQUEST_URI's
  * path, percent-decoded like DOCUMENT_URI, else SCRIPT_NAME. */
 static const char *
@@ -240,7 +205,7 @@ worker_board(const struct request *r, enum sb_state state)
 		    (uint64_t)r->started.tv_nsec;
 		utf8_copy(sl->method, sizeof(sl->method), r->method_name);
 		str_copy(sl->route, sizeof(sl->route),
-		    r->match.id == ROUTE_NONE ? "" : route_template(r->match.id));
+		    r->match.route == ROUTE_NONE ? "" : route_template(r->match.route));
 		str_copy(sl->principal, sizeof(sl->principal), r->principal_id);
 		str_copy(sl->correlation_id, sizeof(sl->correlation_id), r->correlation_id);
 	} else if (state == SB_IDLE && r->status != 0)
@@ -248,203 +213,28 @@ worker_board(const struct request *r, enum sb_state state)
 	sb_write_end(sl);
 }
 
-/* --- spans ------------------------------------------------------------------ */
-
-static struct span	span_buf[IPC_MAX_SPANS];
-static size_t		span_n;
-static unsigned		spans_lost;	/* not handed to the stats child */
-
-static void
-worker_flush_spans(const struct runtime *rt)
-{
-	if (span_n == 0)
-		return;
-	if (!ipc_send(rt->report_wr, span_buf, span_n * sizeof(span_buf[0])))
-		spans_lost += (unsigned)span_n;
-	span_n = 0;
-}
-
-static struct span *
-span_new(struct request *r, enum span_kind kind, const uint8_t id[8], uint64_t start_ns)
-{
-	struct span *s;
-
-	if (span_n == IPC_MAX_SPANS)
-		worker_flush_spans(r->rt);
-	s = &span_buf[span_n++];
-	memset(s, 0, sizeof(*s));
-	s->type = IPC_SPAN;
-	s->kind = (uint8_t)kind;
-	s->flags = r->trace.flags;
-	memcpy(s->trace_id, r->trace.trace_id, sizeof(s->trace_id));
-	memcpy(s->span_id, id, sizeof(s->span_id));
-	s->start_ns = start_ns;
-	s->end_ns = trace_now_ns();
-	return s;
-}
-
-/* Makes `id` the span of the log lines that follow. */
-static void
-worker_log_span(const struct request *r, const uint8_t id[8])
-{
-	char trace[33], span[17], flags[3];
-
-	trace_hex(r->trace.trace_id, 16, trace);
-	trace_hex(id, 8, span);
-	trace_hex(&r->trace.flags, 1, flags);
-	log_set_span(trace, span, flags);
-}
-
-/* Runs a handler, inside its INTERNAL span when it belongs to a context. */
-static enum cora_err
-worker_run_handler(struct request *r, const struct handler *h)
-{
-	uint8_t id[8];
-	uint64_t start;
-	enum cora_err e;
-	struct span *s;
-
-	if (h->bc == NULL)
-		return h->fn(r);
-	spans_lost += r->spans_shed;
-	trace_new_span_id(id);
-	start = r->export_spans ? trace_now_ns() : 0;
-	worker_log_span(r, id);
-	e = h->fn(r);
-	worker_log_span(r, r->server_span);
-	if (!r->export_spans)
-		return e;
-	s = span_new(r, SPAN_KIND_INTERNAL, id, start);
-	memcpy(s->parent_span_id, r->server_span, sizeof(s->parent_span_id));
-	s->has_parent = 1;
-	snprintf(s->name, sizeof(s->name), "%s.%s.%s", h->bc, h->kind, h->name);
-	snprintf(s->cora_bc, sizeof(s->cora_bc), "%s", h->bc);
-	snprintf(s->cora_op_key, sizeof(s->cora_op_key), "cora.%s", h->kind);
-	snprintf(s->cora_op_name, sizeof(s->cora_op_name), "%s", h->name);
-	snprintf(s->cora_principal_id, sizeof(s->cora_principal_id), "%s", r->principal_id);
-	if (e != CORA_OK) {
-		s->status = SPAN_STATUS_ERROR;
-		snprintf(s->status_message, sizeof(s->status_message), "%s", cora_err_name(e));
-	}
-	return e;
-}
-
-enum cora_err
-worker_call(struct request *r, enum route_id route, enum http_method method)
-{
-	const struct handler *h = find_handler(route, method);
-
-	return h != NULL ? worker_run_handler(r, h) : CORA_ERR_NOT_IMPLEMENTED;
-}
-
-/* The SERVER span of the whole request, once it has been answered. */
-static void
-worker_server_span(struct request *r)
-{
-	struct span *s;
-
-	spans_lost += r->spans_shed;
-	if (!r->export_spans)
-		return;
-	s = span_new(r, SPAN_KIND_SERVER, r->server_span, r->start_ns);
-	if (r->trace.has_parent) {
-		memcpy(s->parent_span_id, r->trace.parent_span_id, sizeof(s->parent_span_id));
-		s->has_parent = 1;
-	}
-	s->http_status = (uint16_t)r->status;
-	if (r->status >= 500)
-		s->status = SPAN_STATUS_ERROR;
-	snprintf(s->http_method, sizeof(s->http_method), "%s", r->method_name);
-	snprintf(s->url_path, sizeof(s->url_path), "%s", r->path);
-	if (r->match.id != ROUTE_NONE)
-		snprintf(s->http_route, sizeof(s->http_route), "%s", route_template(r->match.id));
-	snprintf(s->name, sizeof(s->name), "%s%s%s", r->method_name,
-	    r->match.id != ROUTE_NONE ? " " : "",
-	    r->match.id != ROUTE_NONE ? route_template(r->match.id) : "");
-}
-
 static enum cora_err
 worker_pipeline(struct request *r)
 {
-	const struct handler *h;
 	enum cora_err e, principal = CORA_OK;
 	bool matched = route_match(r->path, &r->match);
 
 	/* Route and principal are known before the body is read, so /status
 	 * shows them during a slow upload; their errors still come after the
-	 * body limit's, in the order of SPEC section 5. */
-	if (matched && routes[r->match.id].principal)
+	 * body limit's, in the pipeline's order (doc/design.md). */
+	r->op = matched ? route_op(r->match.route, r->method) : NULL;
+	if (r->op != NULL && r->op->principal)
 		principal = step_principal(r);
 	worker_board(r, SB_BUSY);
 	if ((e = step_body(r)) != CORA_OK)
 		return e;
 	if (!matched)
 		return CORA_ERR_NOT_FOUND;
-	if (!(routes[r->match.id].methods & r->method))
+	if (r->op == NULL)
 		return CORA_ERR_METHOD;
 	if (principal != CORA_OK)
 		return principal;
-	if ((h = find_handler(r->match.id, r->method)) == NULL)
-		return CORA_ERR_NOT_IMPLEMENTED;
-	return worker_run_handler(r, h);
-}
-
-/*
- * Request records go to the stats child in batches: one datagram per
- * REPORT_BATCH requests, or sooner when the oldest record waited
- * REPORT_MAX_AGE_MS or the worker has nothing to do (its accept timed out,
- * see listen.c), or before it exits. A system call and a wake-up of the
- * stats child per request would cost more than the request itself.
- */
-#define REPORT_BATCH		32
-#define REPORT_MAX_AGE_MS	250
-
-static struct ipc_request_done	report_buf[REPORT_BATCH];
-static size_t			report_n;
-static int64_t			report_first_ms;
-static pid_t			worker_pid;
-
-void
-worker_flush_reports(const struct runtime *rt)
-{
-	worker_flush_spans(rt);
-	if (report_n == 0)
-		return;
-	ipc_send(rt->report_wr, report_buf, report_n * sizeof(report_buf[0]));
-	report_n = 0;
-}
-
-static void
-worker_report(struct request *r)
-{
-	struct timespec now;
-	long long bytes = r->content_length >= 0 ? r->content_length : (long long)r->body_len;
-	int64_t now_ms;
-
-	if (r->match.id == ROUTE_METRICS)	/* not counted in itself */
-		return;
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	now_ms = (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000;
-	if (report_n == 0)
-		report_first_ms = now_ms;
-	report_buf[report_n++] = (struct ipc_request_done){
-		.type = IPC_REQUEST_DONE,
-		.pid = (int32_t)worker_pid,
-		.route = (uint16_t)r->match.id,
-		.method = (uint16_t)r->method,
-		.status = (uint16_t)r->status,
-		.idem_events = r->idem_events,
-		.body_rejected = r->body_rejected,
-		.db_errors = r->db_errors,
-		.spans_lost = (uint16_t)(spans_lost > 65535 ? 65535 : spans_lost),
-		.request_bytes = (uint64_t)bytes,
-		.response_bytes = r->response_bytes,
-		.duration_ns = (uint64_t)((now.tv_sec - r->started.tv_sec) * 1000000000LL +
-		    (now.tv_nsec - r->started.tv_nsec)),
-	};
-	spans_lost = 0;
-	if (report_n == REPORT_BATCH || now_ms - report_first_ms >= REPORT_MAX_AGE_MS)
-		worker_flush_reports(r->rt);
+	return dispatch_http(r);
 }
 
 void
@@ -469,7 +259,7 @@ worker_serve_one(struct request *r)
 	}
 	if (r->export_spans)
 		r->start_ns = trace_now_ns();
-	worker_log_span(r, r->server_span);
+	trace_log_span(&r->trace, r->server_span);
 	r->method_name = FCGX_GetParam("REQUEST_METHOD", r->fcgi->envp);
 	if (r->method_name == NULL)
 		r->method_name = "";
@@ -478,28 +268,21 @@ worker_serve_one(struct request *r)
 	r->query = FCGX_GetParam("QUERY_STRING", r->fcgi->envp);
 	if (r->query == NULL)
 		r->query = "";
-	r->match.id = ROUTE_NONE;
 	db_errors_before = r->store->errors;
 
 	e = worker_pipeline(r);
-	if (deadline_finish() && r->status == 0) {
-		log_error("worker.deadline", LF_STR("correlation_id", r->correlation_id),
-		    LF_STR("method", r->method_name), LF_STR("path", r->path),
-		    LF_DBL("timeout_seconds", r->rt->cfg->request_timeout));
-		e = request_fail(r, CORA_ERR_TIMEOUT,
-		    "Request exceeded %g s and was cancelled (correlation id %s)",
-		    r->rt->cfg->request_timeout, r->correlation_id);
-	}
+	if (deadline_finish() && r->status == 0)
+		e = dispatch_timeout(r);
 	if (e == CORA_OK && (r->status == 0 || (r->idem.active && !r->idem.settled))) {
 		log_error("worker.no_reply", LF_STR("path", r->path),
 		    LF_STR("correlation_id", r->correlation_id));
 		e = CORA_ERR_INTERNAL;
 	}
-	if (e != CORA_OK)
+	if (e != CORA_OK && r->status == 0)
 		reply_error(r, e);
 	r->db_errors = r->store->errors - db_errors_before;
-	worker_server_span(r);
-	worker_report(r);
+	report_span_server(r);
+	report_request(r);
 	worker_board(r, SB_IDLE);
 	log_clear_span();
 }
@@ -514,7 +297,7 @@ worker_ask_recycle(const struct runtime *rt)
 	sb_write_begin(sl);
 	sl->recycle = 1;
 	sb_write_end(sl);
-	log_info("worker.recycle", LF_INT("pid", worker_pid), LF_INT("requests", sl->requests));
+	log_info("worker.recycle", LF_INT("pid", getpid()), LF_INT("requests", sl->requests));
 	kill(getppid(), SIGUSR2);
 }
 
@@ -613,7 +396,6 @@ worker_main(struct runtime *rt)
 	int rc, status = 0;
 
 	log_set_logger("corad.worker");
-	worker_pid = getpid();
 	worker_listen_fd = rt->listen_fd;
 	worker_dead_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (worker_dead_fd < 0) {
@@ -655,7 +437,7 @@ worker_main(struct runtime *rt)
 		 * its next request on the same descriptor. */
 		if (fcgi.ipcFd < 0) {
 			if ((rc = worker_accept()) == -EAGAIN && !worker_stopping) {
-				worker_flush_reports(rt);
+				report_flush(rt);
 				continue;
 			}
 			if (rc < 0)
@@ -679,7 +461,7 @@ worker_main(struct runtime *rt)
 		if (++served == recycle_after)
 			worker_ask_recycle(rt);
 	}
-	worker_flush_reports(rt);
+	report_flush(rt);
 	worker_board(&req, SB_EXITING);
 	/* EAGAIN when stopping: the queue is drained in a full stop; EINVAL:
 	 * this worker's descriptor was retired by the handler. Both are a

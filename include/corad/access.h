@@ -1,6 +1,7 @@
 /*
- * access: the Access bounded context. The actor aggregate (fold and pure
- * decisions, no I/O) and the steps every actor handler shares.
+ * access: the Access bounded context (src/access/). The actor aggregate
+ * (fold and pure decisions, no I/O), the steps its handlers share, and the
+ * context's registration (context.c).
  */
 #ifndef CORAD_ACCESS_H
 #define CORAD_ACCESS_H
@@ -11,10 +12,14 @@
 
 #include "corad/access_input.h"
 #include "corad/ids.h"
-#include "corad/log.h"
+#include "corad/projection.h"
 #include "corad/reply.h"
 
+struct context;
 struct request;
+
+/* What src/contexts.c registers. */
+extern const struct context access_context;
 
 /* The actor as its event stream tells it. */
 struct actor_state {
@@ -51,35 +56,24 @@ enum actor_refusal	actor_decide_deactivate(const struct actor_state *s,
 enum actor_refusal	actor_decide_forget(const struct actor_state *s,
 			    const char *actor_id, const char *now, struct actor_event *out);
 
-/* --- shared handler steps (src/access/common.c) -------------------------- */
+/* --- the handlers, one file each, and what they share (common.c) -------- */
 
-/* What a handler is, for authorization, logs and (later) spans. */
-struct access_op {
-	const char	*verb;		/* log prefix: "register_actor" */
-	const char	*name;		/* "RegisterActor" */
-	bool		 command;	/* command (causation_id, verdicts) or query */
-};
+enum cora_err	handle_register_actor(struct request *r);
+enum cora_err	handle_get_actor(struct request *r);
+enum cora_err	handle_list_actors(struct request *r);
+enum cora_err	handle_deactivate_actor(struct request *r);
+enum cora_err	handle_forget_actor(struct request *r);
 
-/* <verb>.<what> with the fields of SPEC section 12. */
-void	access_log(struct request *r, enum log_level lvl, const struct access_op *op,
-	    const char *what, const char *actor_id, const char *reason);
+/* The projection of the actor list (projection.c). */
+extern const struct projection access_projections[];
 
-/* The {actor_id} path segment as a canonical UUID, or 422 uuid_parsing with
- * loc ["path","actor_id"]. */
-enum cora_err	access_path_actor_id(struct request *r, char out[UUID_STR_LEN]);
+/* Authorizes the request's operation (dispatch_authorize), then loads and
+ * folds the actor's stream; 503 without a database. */
+enum cora_err	access_load_actor(struct request *r, const char *actor_id,
+		    struct actor_state *s);
 
-/*
- * Step 5: authorization. A deny is logged (<verb>.denied), written to
- * entries_access_verdicts and returned as 403 with the reason. On allow,
- * *reason receives the verdict's reason for the command's own transaction.
- */
-enum cora_err	access_authorize(struct request *r, const struct access_op *op,
-		    const char *actor_id, char reason[256]);
-
-/* Authorizes `op` on the actor (access_authorize), then loads and folds its
- * stream; 503 without a database. */
-enum cora_err	access_load_actor(struct request *r, const struct access_op *op,
-		    const char *actor_id, char reason[256], struct actor_state *s);
+/* Maps a refusal to the response error. */
+enum cora_err	access_refuse(struct request *r, enum actor_refusal why, const char *actor_id);
 
 /* The list's cursor: unpadded base64url of "<created_at>|<actor_id>".
  * decode returns NULL, or the reason the cursor is invalid. */
@@ -87,8 +81,5 @@ int		list_cursor_encode(const char *created_at, const char *actor_id,
 		    char *out, size_t len);
 const char	*list_cursor_decode(const char *raw, char created_at[40],
 		    char actor_id[UUID_STR_LEN]);
-
-/* Maps a refusal to the response error. */
-enum cora_err	access_refuse(struct request *r, enum actor_refusal why, const char *actor_id);
 
 #endif

@@ -8,6 +8,7 @@
 #include <json-c/json.h>
 
 #include "corad/reply.h"
+#include "corad/schema.h"
 
 enum actor_kind {
 	ACTOR_KIND_HUMAN,
@@ -38,6 +39,21 @@ struct register_cmd {
  * itself. NULL-safe, and safe on a cmd that register_parse() did not fill.
  */
 void		 register_cmd_free(struct register_cmd *cmd);
+
+/* The POST /actors body: name (1..200 code points as sent), kind (human,
+ * service_account or agent; human when absent). */
+extern const struct schema register_actor_body;
+
+/*
+ * The domain's checks of a body the schema accepted (`input`, as
+ * schema_validate_body returns it), after authorization: the name trimmed
+ * (Python's str.strip) must still be 1..200 code points and hold no NUL,
+ * and kind agent is refused. CORA_OK with cmd filled (its name is the
+ * caller's to free with register_cmd_free), or CORA_ERR_BAD_REQUEST with
+ * the message in detail.
+ */
+enum cora_err	 register_check(json_object *input, struct register_cmd *cmd,
+		    char *detail, size_t dlen);
 
 /*
  * Parses and validates the POST /actors body (body may contain NUL bytes and

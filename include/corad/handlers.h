@@ -1,13 +1,17 @@
-/* handlers: one function per (route, method); the table is in worker.c. */
+/*
+ * handlers: the runtime's own operations (src/handlers/): /health, /ready,
+ * /metrics, /status, /mcp and /openapi.json.
+ */
 #ifndef CORAD_HANDLERS_H
 #define CORAD_HANDLERS_H
 
+#include "corad/op.h"
 #include "corad/reply.h"
-#include "corad/route.h"
 
 struct request;
 
-typedef enum cora_err (*handler_fn)(struct request *r);
+/* Their descriptions (runtime.c), ended by a NULL name. */
+extern const struct operation runtime_operations[];
 
 /* Worker start-up: pre-renders constant bodies. */
 void		handlers_init(void);
@@ -17,12 +21,6 @@ enum cora_err	handle_ready(struct request *r);
 enum cora_err	handle_metrics(struct request *r);
 enum cora_err	handle_status(struct request *r);
 enum cora_err	handle_mcp(struct request *r);
-
-/* The Access context: src/access/<command or query>.c */
-enum cora_err	handle_register_actor(struct request *r);
-enum cora_err	handle_get_actor(struct request *r);
-enum cora_err	handle_list_actors(struct request *r);
-enum cora_err	handle_deactivate_actor(struct request *r);
-enum cora_err	handle_forget_actor(struct request *r);
+enum cora_err	handle_openapi(struct request *r);
 
 #endif

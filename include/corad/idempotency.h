@@ -12,24 +12,11 @@
 #include <json-c/json.h>
 
 #include "corad/reply.h"
-
-struct request;
+#include "corad/request.h"
 
 #define IDEM_SURFACE_HTTP	"00000000-0000-0000-0000-000000000020"
 #define IDEM_SURFACE_MCP	"00000000-0000-0000-0000-000000000022"
 #define IDEM_KEY_MAX		255	/* characters */
-
-/* The claim a request holds; lives in struct request. */
-struct idem_claim {
-	bool		 active;	/* a key was sent and claimed */
-	bool		 settled;	/* the result is stored (or the claim dropped) */
-	bool		 locked;	/* our session holds the key's advisory lock */
-	const char	*command;	/* RegisterActor, ForgetActor */
-	const char	*surface;
-	char		*key;		/* owned */
-	char		 hash[65];
-	char		 token[48];	/* locked_at as text: the fencing token */
-};
 
 /*
  * The command as Python's json.dumps(cmd, sort_keys=True) writes it:
@@ -61,7 +48,5 @@ void		idem_settle(struct request *r, int status, const char *body);
 
 /* Once the request is answered: lets go of the key's advisory lock. */
 void		idem_release(struct request *r);
-
-void		idem_reset(struct idem_claim *c);
 
 #endif

@@ -34,7 +34,7 @@ enum ipc_idem_event {
 struct ipc_request_done {
 	uint32_t	type;		/* IPC_REQUEST_DONE */
 	int32_t		pid;
-	uint16_t	route;		/* enum route_id, ROUTE_NONE if unmatched */
+	uint16_t	route;		/* route.h index, ROUTE_NONE if unmatched */
 	uint16_t	method;		/* enum http_method */
 	uint16_t	status;
 	uint8_t		idem_events;	/* enum ipc_idem_event bits */

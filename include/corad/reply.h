@@ -46,6 +46,9 @@ json_object	*reply_detail_new(const char *detail);
 void		 validation_add(json_object *list, const char *type,
 		    const char *loc0, const char *loc1, const char *msg,
 		    json_object *input);
+/* The same with a loc of any depth (taken over): ["body","target","kind"]. */
+void		 validation_add_loc(json_object *list, const char *type, json_object *loc,
+		    const char *msg, json_object *input);
 /* The same with an integer second loc element (["body", 12] for JSON
  * errors: the byte offset where decoding failed). */
 void		 validation_add_at(json_object *list, const char *type,

@@ -11,8 +11,8 @@
 #include <fcgiapp.h>
 #include <json-c/json.h>
 
-#include "corad/idempotency.h"
 #include "corad/ids.h"
+#include "corad/op.h"
 #include "corad/reply.h"
 #include "corad/route.h"
 #include "corad/trace.h"
@@ -23,11 +23,18 @@ struct authz_policy;
 
 struct request;
 
-/*
- * Owned by the worker and reused for every request; request_reset() frees
- * what the last request allocated. Handlers fill `error_*` and return an
- * enum cora_err, or reply themselves and return CORA_OK.
- */
+/* The Idempotency-Key claim a request holds (idempotency.h). */
+struct idem_claim {
+	bool		 active;	/* a key was sent and claimed */
+	bool		 settled;	/* the result is stored (or the claim dropped) */
+	bool		 locked;	/* our session holds the key's advisory lock */
+	const char	*command;	/* RegisterActor, ForgetActor */
+	const char	*surface;
+	char		*key;		/* owned */
+	char		 hash[65];
+	char		 token[48];	/* locked_at as text: the fencing token */
+};
+
 /* Where a request's body comes from and its answer goes: the FastCGI
  * connection in a worker, memory in the fuzzers. */
 struct request_io {
@@ -35,6 +42,11 @@ struct request_io {
 	void	(*write)(struct request *r, const char *buf, size_t n);
 };
 
+/*
+ * Owned by the worker and reused for every request; request_reset() frees
+ * what the last request allocated. Handlers fill `error_*` and return an
+ * enum cora_err, or reply themselves and return CORA_OK.
+ */
 struct request {
 	FCGX_Request		*fcgi;		/* parameters: fcgi->envp */
 	const struct request_io	*io;
@@ -48,8 +60,14 @@ struct request {
 	const char		*path;		/* decoded, without query string */
 	char			*path_buf;	/* owns path when it was copied */
 	const char		*query;		/* raw query string or "" */
-	char			*query_buf;	/* owns query when corad built it (MCP) */
 	struct route_match	 match;
+	const struct operation	*op;		/* what the route and method name */
+
+	/* The operation's inputs once validated (dispatch.h): path and query
+	 * parameters, and the body; defaults filled in. */
+	json_object		*params;	/* an object, or NULL */
+	json_object		*input;		/* the body's object, or NULL */
+	char			 verdict[256];	/* the allowing verdict's reason */
 
 	char			 correlation_id[UUID_STR_LEN];
 	char			 principal_id[UUID_STR_LEN];
@@ -104,7 +122,22 @@ void	reply_text(struct request *r, int status, const char *ctype,
 	    const char *body, size_t len);
 /* Sends `body` (json-c) with `status`; does not take over body. */
 void	reply_json(struct request *r, int status, json_object *body);
-/* Renders an error code with what the request holds into a response. */
+/* The same with extra headers ("" for none). */
+void	reply_json_headers(struct request *r, int status, const char *extra, json_object *body);
+
+/*
+ * What an error code becomes with what the request holds: returns the
+ * status; extra headers (Allow, Retry-After) go to extra, the body to
+ * *body (the caller puts it). dispatch.c settles a claimed
+ * Idempotency-Key with it before sending.
+ */
+int	reply_error_render(struct request *r, enum cora_err e, char extra[128], json_object **body);
+/* Renders and sends an error code (no Idempotency-Key is involved). */
 void	reply_error(struct request *r, enum cora_err e);
+
+/* A validated input (path or query parameter, or body field), or NULL. */
+json_object	*request_value(const struct request *r, const char *name);
+/* The same as text (a number or a boolean as JSON text). */
+const char	*request_text(const struct request *r, const char *name);
 
 #endif

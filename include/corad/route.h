@@ -1,60 +1,58 @@
-/* route: the HTTP route table (SPEC section 6) and path matching. */
+/*
+ * route: the routes, made from the registered operations (op.h), and
+ * matching a request path against them. Operations are registered once,
+ * in the master before it forks, so every process sees the same table and
+ * a route's index means the same everywhere (metrics, /status).
+ */
 #ifndef CORAD_ROUTE_H
 #define CORAD_ROUTE_H
 
 #include <stdbool.h>
 #include <stddef.h>
 
-enum route_id {
-	ROUTE_HEALTH,		/* /health */
-	ROUTE_READY,		/* /ready */
-	ROUTE_METRICS,		/* /metrics */
-	ROUTE_STATUS,		/* /status */
-	ROUTE_ACTORS,		/* /actors */
-	ROUTE_ACTOR,		/* /actors/{actor_id} */
-	ROUTE_ACTOR_DEACTIVATE,	/* /actors/{actor_id}/deactivate */
-	ROUTE_ACTOR_PROFILE,	/* /actors/{actor_id}/profile */
-	ROUTE_MCP,		/* /mcp */
-	ROUTE__MAX,
-	ROUTE_NONE = ROUTE__MAX	/* unmatched: metrics label "none" */
-};
+#include "corad/op.h"
 
-enum http_method {
-	METHOD_GET	= 1 << 0,
-	METHOD_POST	= 1 << 1,
-	METHOD_DELETE	= 1 << 2,
-	METHOD_PUT	= 1 << 3,
-	METHOD_PATCH	= 1 << 4,
-	METHOD_HEAD	= 1 << 5,
-	METHOD_OPTIONS	= 1 << 6,
-	METHOD_OTHER	= 1 << 7,
-};
-
-struct route {
-	const char	*template;	/* "/actors/{actor_id}": metrics label */
-	unsigned	 methods;	/* bit set of enum http_method */
-	bool		 principal;	/* step 3 of the pipeline applies */
-};
-
-extern const struct route routes[ROUTE__MAX];
-
-#define ROUTE_PARAM_MAX	128
+#define ROUTES_MAX		64		/* distinct path templates */
+#define ROUTE_NONE		ROUTES_MAX	/* unmatched: metrics label "none" */
+#define ROUTE_PARAMS_MAX	4		/* {name} segments in one path */
+#define ROUTE_PARAM_MAX		128		/* bytes of one segment's value */
 
 struct route_match {
-	enum route_id	id;
-	char		actor_id[ROUTE_PARAM_MAX];	/* raw {actor_id} segment */
+	int		 route;		/* ROUTE_NONE when nothing matched */
+	size_t		 nparams;
+	struct {
+		char	 name[32];
+		char	 value[ROUTE_PARAM_MAX];	/* raw segment */
+	}		 params[ROUTE_PARAMS_MAX];
 };
+
+/*
+ * Adds operations (an array ended by a NULL name) to the table. -1 with a
+ * message for a table that would be inconsistent: two operations on one
+ * method and path, two with one name or tool name, too many routes.
+ */
+int		 route_register(const struct operation *ops, char *err, size_t errlen);
+/* Forgets every operation (for tests). */
+void		 route_reset(void);
+
+/* Every registered operation, in the order of registration. */
+size_t			 route_nops(void);
+const struct operation	*route_op_at(size_t i);
+/* The operation of that command or query name, or MCP tool name. */
+const struct operation	*route_find(const char *name);
+const struct operation	*route_find_tool(const char *tool);
+
+/* Matches a path (no query string): false when no route does. */
+bool		 route_match(const char *path, struct route_match *m);
+/* The operation of a matched route for a method, or NULL (405). */
+const struct operation	*route_op(int route, enum http_method method);
+/* "GET, POST" for the Allow header of a route. */
+void		 route_allow(int route, char *buf, size_t len);
+/* "/actors/{actor_id}", or "none" for ROUTE_NONE. */
+const char	*route_template(int route);
+size_t		 route_count(void);
 
 enum http_method	 http_method_parse(const char *s);
 const char		*http_method_name(enum http_method m);
-
-/* Matches a path (no query string). Returns false when no route matches. */
-bool	route_match(const char *path, struct route_match *m);
-
-/* "GET, POST" for the Allow header of a route. */
-void	route_allow(enum route_id id, char *buf, size_t len);
-
-/* Template of a route, "none" for ROUTE_NONE. */
-const char	*route_template(enum route_id id);
 
 #endif

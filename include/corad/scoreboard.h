@@ -66,16 +66,16 @@ enum sb_restart {
 
 /* The stats child's aggregates (it alone writes them). */
 struct sb_stats {
-	uint64_t	requests[ROUTE__MAX + 1][SB_METHODS][SB_CLASSES];
-	uint64_t	duration_buckets[ROUTE__MAX + 1][SB_METHODS][SB_BUCKETS + 1];
-	double		duration_sum[ROUTE__MAX + 1][SB_METHODS];
+	uint64_t	requests[ROUTES_MAX + 1][SB_METHODS][SB_CLASSES];
+	uint64_t	duration_buckets[ROUTES_MAX + 1][SB_METHODS][SB_BUCKETS + 1];
+	double		duration_sum[ROUTES_MAX + 1][SB_METHODS];
 	uint64_t	highr_buckets[SB_HR_BUCKETS + 1];
 	double		highr_sum;
 	uint64_t	highr_count;
-	uint64_t	request_size_count[ROUTE__MAX + 1];
-	double		request_size_sum[ROUTE__MAX + 1];
-	uint64_t	response_size_count[ROUTE__MAX + 1];
-	double		response_size_sum[ROUTE__MAX + 1];
+	uint64_t	request_size_count[ROUTES_MAX + 1];
+	double		request_size_sum[ROUTES_MAX + 1];
+	uint64_t	response_size_count[ROUTES_MAX + 1];
+	double		response_size_sum[ROUTES_MAX + 1];
 	uint64_t	body_rejected;
 	uint64_t	idempotency[SB_IDEM__MAX];
 	uint64_t	db_errors;

@@ -15,6 +15,20 @@
 
 struct request;
 
+/* A named SQL statement, prepared on every worker connection. */
+struct statement {
+	const char	*name;
+	const char	*sql;
+};
+
+/*
+ * Adds a context's statements (ended by a NULL name) and the tables they
+ * need (NULL-ended; checked once per connection behind PgBouncer), before
+ * the workers start; -1 with a message when there are too many sets.
+ */
+int		store_register(const struct statement *stmts, const char *const *tables,
+		    char *err, size_t errlen);
+
 struct store {
 	PGconn		*conn;		/* NULL while disconnected */
 	const char	*conninfo;

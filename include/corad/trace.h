@@ -54,6 +54,9 @@ void	trace_new_span_id(uint8_t out[8]);
 /* Clock for span times: nanoseconds since the Unix epoch. */
 uint64_t	trace_now_ns(void);
 
+/* Makes span_id of this trace the span of the log lines that follow. */
+void	trace_log_span(const struct trace_ctx *t, const uint8_t span_id[8]);
+
 enum span_kind {
 	SPAN_KIND_INTERNAL = 1,	/* OTLP enum values */
 	SPAN_KIND_SERVER = 2,

@@ -1,35 +1,31 @@
-/* POST /actors/{actor_id}/deactivate: DeactivateActor (SPEC section 6). */
+/* POST /actors/{actor_id}/deactivate: DeactivateActor; terminal. */
 #include "config.h"
 
 #include "corad/access.h"
-#include "corad/handlers.h"
+#include "corad/dispatch.h"
 #include "corad/request.h"
 #include "corad/store.h"
-
-static const struct access_op op = { "deactivate_actor", "DeactivateActor", true };
 
 enum cora_err
 handle_deactivate_actor(struct request *r)
 {
-	char id[UUID_STR_LEN], reason[256], now[40];
+	const char *id = request_text(r, "actor_id");
+	char now[40];
 	struct actor_state st;
 	struct actor_event ev = { 0 };
 	struct new_event ne;
 	enum actor_refusal why;
 	enum cora_err e;
 
-	if ((e = access_path_actor_id(r, id)) != CORA_OK)
-		return e;
-	access_log(r, LOG_INFO, &op, "start", id, NULL);
-	if ((e = access_load_actor(r, &op, id, reason, &st)) != CORA_OK)
+	if ((e = access_load_actor(r, id, &st)) != CORA_OK)
 		return e;
 	store_now(now);
 	if ((why = actor_decide_deactivate(&st, id, now, &ev)) != ACTOR_OK)
 		return access_refuse(r, why, id);
-	ne = (struct new_event){ "Actor", id, ev.type, ev.payload, op.name, now };
+	ne = (struct new_event){ "Actor", id, ev.type, ev.payload, r->op->name, now };
 	if ((e = store_begin(r->store)) == CORA_OK &&
 	    (e = store_append(r->store, r, &ne, st.version)) == CORA_OK &&
-	    (e = store_verdict(r->store, r, op.name, true, reason)) == CORA_OK)
+	    (e = store_verdict(r->store, r, r->op->name, true, r->verdict)) == CORA_OK)
 		e = store_commit(r->store);
 	if (e != CORA_OK)
 		store_rollback(r->store);
@@ -37,6 +33,6 @@ handle_deactivate_actor(struct request *r)
 	if (e != CORA_OK)
 		return e;
 	reply_send(r, 204, NULL, NULL, 0);
-	access_log(r, LOG_INFO, &op, "success", id, NULL);
+	dispatch_log(r, LOG_INFO, "success", NULL);
 	return CORA_OK;
 }

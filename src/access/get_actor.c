@@ -1,28 +1,23 @@
-/* GET /actors/{actor_id}: GetActor, from the event stream (SPEC section 6). */
+/* GET /actors/{actor_id}: GetActor, from the event stream (no projection lag). */
 #include "config.h"
 
 #include "corad/access.h"
-#include "corad/handlers.h"
+#include "corad/dispatch.h"
 #include "corad/request.h"
 #include "corad/store.h"
-
-static const struct access_op op = { "get_actor", "GetActor", false };
 
 static const char deleted_name[] = "<deleted user>";
 
 enum cora_err
 handle_get_actor(struct request *r)
 {
-	char id[UUID_STR_LEN], reason[256];
+	const char *id = request_text(r, "actor_id");
 	struct actor_state st;
 	json_object *body;
 	PGresult *res;
 	enum cora_err e;
 
-	if ((e = access_path_actor_id(r, id)) != CORA_OK)
-		return e;
-	access_log(r, LOG_INFO, &op, "start", id, NULL);
-	if ((e = access_load_actor(r, &op, id, reason, &st)) != CORA_OK)
+	if ((e = access_load_actor(r, id, &st)) != CORA_OK)
 		return e;
 	if (!st.exists)
 		return access_refuse(r, ACTOR_NOT_FOUND, id);
@@ -42,6 +37,6 @@ handle_get_actor(struct request *r)
 	PQclear(res);
 	reply_json(r, 200, body);
 	json_object_put(body);
-	access_log(r, LOG_INFO, &op, "success", id, NULL);
+	dispatch_log(r, LOG_INFO, "success", NULL);
 	return CORA_OK;
 }

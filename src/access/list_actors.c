@@ -1,25 +1,17 @@
-/* GET /actors: ListActors, keyset pages of the actor projection (SPEC 6). */
+/* GET /actors: ListActors, keyset pages of the actor projection. */
 #include "config.h"
 
 #include <ctype.h>
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <openssl/evp.h>
 
-#include "corad/alloc.h"
 #include "corad/access.h"
-#include "corad/handlers.h"
+#include "corad/dispatch.h"
 #include "corad/request.h"
 #include "corad/store.h"
-#include "corad/strutil.h"
-
-#define LIST_DEFAULT	50
-#define LIST_MAX	100
-
-static const struct access_op op = { "list_actors", "ListActors", false };
 
 int
 list_cursor_encode(const char *created_at, const char *actor_id, char *out, size_t len)
@@ -92,83 +84,6 @@ list_cursor_decode(const char *raw, char created_at[40], char actor_id[UUID_STR_
 	return NULL;
 }
 
-struct list_query {
-	char	*cursor, *limit, *status;	/* owned; NULL when absent */
-};
-
-/* Splits the query string; for a repeated name the last value wins. */
-static void
-list_query_parse(const char *qs, struct list_query *q)
-{
-	char *copy = xstrdup(qs != NULL ? qs : ""), *save = NULL;
-
-	for (char *pair = strtok_r(copy, "&", &save); pair != NULL; pair = strtok_r(NULL, "&", &save)) {
-		char *eq = strchr(pair, '='), **slot = NULL;
-
-		if (eq != NULL)
-			*eq++ = '\0';
-		str_percent_decode(pair, 1);
-		if (strcmp(pair, "cursor") == 0)
-			slot = &q->cursor;
-		else if (strcmp(pair, "limit") == 0)
-			slot = &q->limit;
-		else if (strcmp(pair, "status") == 0)
-			slot = &q->status;
-		if (slot == NULL)
-			continue;
-		free(*slot);
-		*slot = xstrdup(eq != NULL ? eq : "");
-		str_percent_decode(*slot, 1);
-	}
-	free(copy);
-}
-
-static void
-list_query_free(struct list_query *q)
-{
-	free(q->cursor);
-	free(q->limit);
-	free(q->status);
-}
-
-/* Step 4 for the query parameters: 422 in the validation shape. */
-static enum cora_err
-list_validate(struct request *r, const struct list_query *q, long *limit)
-{
-	json_object *errs = json_object_new_array();
-
-	*limit = LIST_DEFAULT;
-	if (q->limit != NULL) {
-		char *end;
-		long v;
-
-		errno = 0;
-		v = strtol(q->limit, &end, 10);
-		if (q->limit[0] == '\0' || *end != '\0' || errno != 0 || isspace((unsigned char)q->limit[0]))
-			validation_add(errs, "int_parsing", "query", "limit",
-			    "Input should be a valid integer, unable to parse string as an integer",
-			    json_object_new_string(q->limit));
-		else if (v < 1)
-			validation_add(errs, "greater_than_equal", "query", "limit",
-			    "Input should be greater than or equal to 1", json_object_new_string(q->limit));
-		else if (v > LIST_MAX)
-			validation_add(errs, "less_than_equal", "query", "limit",
-			    "Input should be less than or equal to 100", json_object_new_string(q->limit));
-		else
-			*limit = v;
-	}
-	if (q->status != NULL && strcmp(q->status, "active") != 0 &&
-	    strcmp(q->status, "deactivated") != 0)
-		validation_add(errs, "enum", "query", "status",
-		    "Input should be 'active' or 'deactivated'", json_object_new_string(q->status));
-	if (json_object_array_length(errs) == 0) {
-		json_object_put(errs);
-		return CORA_OK;
-	}
-	r->error_validation = errs;
-	return CORA_ERR_VALIDATION;
-}
-
 static json_object *
 list_page(PGresult *res, long limit)
 {
@@ -199,40 +114,31 @@ list_page(PGresult *res, long limit)
 enum cora_err
 handle_list_actors(struct request *r)
 {
-	struct list_query q = { 0 };
-	char reason[256], after_ts[40], after_id[UUID_STR_LEN], lim[16];
-	const char *p[4] = { NULL, NULL, NULL, lim }, *why;
+	const char *cursor = request_text(r, "cursor");
+	long limit = (long)json_object_get_int64(request_value(r, "limit"));
+	char after_ts[40], after_id[UUID_STR_LEN], lim[24];
+	const char *p[4] = { request_text(r, "status"), NULL, NULL, lim }, *why;
 	json_object *body;
 	PGresult *res;
 	enum cora_err e;
-	long limit;
 
-	access_log(r, LOG_INFO, &op, "start", NULL, NULL);
-	list_query_parse(r->query, &q);
-	if ((e = list_validate(r, &q, &limit)) != CORA_OK)
-		goto out;
-	if (q.cursor != NULL) {
-		if ((why = list_cursor_decode(q.cursor, after_ts, after_id)) != NULL) {
-			e = request_fail(r, CORA_ERR_UNPROCESSABLE, "Invalid cursor '%s': %s. Cursors "
-			    "must come from a previous response's next_cursor field.", q.cursor, why);
-			goto out;
-		}
+	if (cursor != NULL) {
+		if ((why = list_cursor_decode(cursor, after_ts, after_id)) != NULL)
+			return request_fail(r, CORA_ERR_UNPROCESSABLE, "Invalid cursor '%s': %s. "
+			    "Cursors must come from a previous response's next_cursor field.",
+			    cursor, why);
 		p[1] = after_ts;
 		p[2] = after_id;
 	}
-	p[0] = q.status;
 	snprintf(lim, sizeof(lim), "%ld", limit + 1);
-	if ((e = access_authorize(r, &op, NULL, reason)) != CORA_OK ||
-	    (e = store_ready(r->store)) != CORA_OK)
-		goto out;
+	if ((e = dispatch_authorize(r)) != CORA_OK || (e = store_ready(r->store)) != CORA_OK)
+		return e;
 	if ((res = store_exec(r->store, "list_actors", 4, p, PGRES_TUPLES_OK, &e, NULL)) == NULL)
-		goto out;
+		return e;
 	body = list_page(res, limit);
 	PQclear(res);
 	reply_json(r, 200, body);
 	json_object_put(body);
-	access_log(r, LOG_INFO, &op, "success", NULL, NULL);
-out:
-	list_query_free(&q);
-	return e;
+	dispatch_log(r, LOG_INFO, "success", NULL);
+	return CORA_OK;
 }

@@ -1,28 +1,26 @@
 /*
  * POST /mcp: the Model Context Protocol over Streamable HTTP, stateless
  * (SPEC section 13). JSON-RPC 2.0: initialize, ping, tools/list and
- * tools/call. Every tool runs the handler of its route (worker_call), so
+ * tools/call. The tools are the operations that name one (op.h); a call
+ * runs the operation through dispatch like its route, so validation,
  * authorization, idempotency, logs, spans and the event store behave as
- * through HTTP; the handler's reply becomes the tool result, and a 4xx is a
- * result with isError true.
+ * through HTTP; its reply becomes the tool result, and a 4xx is a result
+ * with isError true.
  */
 #include "config.h"
 
-#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <json-c/json.h>
 
-#include "corad/alloc.h"
+#include "corad/dispatch.h"
 #include "corad/handlers.h"
 #include "corad/idempotency.h"
 #include "corad/json.h"
 #include "corad/request.h"
 #include "corad/route.h"
-#include "corad/utf8.h"
-#include "corad/worker.h"
 
 #define MCP_PROTOCOL	"2025-06-18"	/* the newest revision corad speaks */
 
@@ -36,41 +34,6 @@ enum {
 };
 
 static const char *const protocols[] = { "2025-06-18", "2025-03-26", "2024-11-05" };
-
-static const struct tool {
-	const char		*name;
-	const char		*description;
-	enum route_id		 route;
-	enum http_method	 method;
-	const char		*schema;	/* inputSchema, JSON */
-} tools[] = {
-	{ "register_actor", "Register a new actor (RegisterActor). Returns its actor_id.",
-	  ROUTE_ACTORS, METHOD_POST,
-	  "{\"type\":\"object\",\"properties\":{"
-	  "\"name\":{\"type\":\"string\",\"minLength\":1,\"maxLength\":200},"
-	  "\"kind\":{\"type\":\"string\",\"enum\":[\"human\",\"service_account\"],\"default\":\"human\"},"
-	  "\"idempotency_key\":{\"type\":\"string\",\"minLength\":1,\"maxLength\":255}},"
-	  "\"required\":[\"name\"]}" },
-	{ "deactivate_actor", "Deactivate an actor (DeactivateActor); terminal.",
-	  ROUTE_ACTOR_DEACTIVATE, METHOD_POST,
-	  "{\"type\":\"object\",\"properties\":{\"actor_id\":{\"type\":\"string\",\"format\":\"uuid\"}},"
-	  "\"required\":[\"actor_id\"]}" },
-	{ "forget_actor", "Erase an actor's profile (ForgetActor); its name becomes \"<deleted user>\".",
-	  ROUTE_ACTOR_PROFILE, METHOD_DELETE,
-	  "{\"type\":\"object\",\"properties\":{\"actor_id\":{\"type\":\"string\",\"format\":\"uuid\"},"
-	  "\"idempotency_key\":{\"type\":\"string\",\"minLength\":1,\"maxLength\":255}},"
-	  "\"required\":[\"actor_id\"]}" },
-	{ "get_actor", "Read one actor from its event stream (GetActor).",
-	  ROUTE_ACTOR, METHOD_GET,
-	  "{\"type\":\"object\",\"properties\":{\"actor_id\":{\"type\":\"string\",\"format\":\"uuid\"}},"
-	  "\"required\":[\"actor_id\"]}" },
-	{ "list_actors", "List actors, oldest first, a page at a time (ListActors).",
-	  ROUTE_ACTORS, METHOD_GET,
-	  "{\"type\":\"object\",\"properties\":{"
-	  "\"limit\":{\"type\":\"integer\",\"minimum\":1,\"maximum\":100,\"default\":50},"
-	  "\"status\":{\"type\":\"string\",\"enum\":[\"active\",\"deactivated\"]},"
-	  "\"cursor\":{\"type\":\"string\"}}}" },
-};
 
 /* Sends a JSON-RPC response: `result` or an error, taken over. */
 static enum cora_err
@@ -118,130 +81,92 @@ mcp_initialize(json_object *params)
 	return res;
 }
 
+/* A tool's arguments: its operation's parameters and body fields, and an
+ * idempotency_key where the operation takes one. */
+static json_object *
+mcp_input_schema(const struct operation *op)
+{
+	json_object *s = json_object_new_object(), *props = json_object_new_object();
+	json_object *req = json_object_new_array();
+
+	json_object_object_add(s, "type", json_object_new_string("object"));
+	for (const struct op_param *p = op->params; p != NULL && p->name != NULL; p++) {
+		json_object_object_add(props, p->name, schema_to_json(p->schema));
+		if (p->required || p->in == OP_IN_PATH)
+			json_object_array_add(req, json_object_new_string(p->name));
+	}
+	for (const struct schema_prop *p = op->body != NULL ? op->body->props : NULL;
+	    p != NULL && p->name != NULL; p++) {
+		json_object_object_add(props, p->name, schema_to_json(p->schema));
+		if (p->required)
+			json_object_array_add(req, json_object_new_string(p->name));
+	}
+	if (op->idempotent)
+		json_object_object_add(props, "idempotency_key", json_tokener_parse(
+		    "{\"type\":\"string\",\"minLength\":1,\"maxLength\":255}"));
+	json_object_object_add(s, "properties", props);
+	if (json_object_array_length(req) > 0)
+		json_object_object_add(s, "required", req);
+	else
+		json_object_put(req);
+	return s;
+}
+
 static json_object *
 mcp_tools_list(void)
 {
 	json_object *res = json_object_new_object(), *list = json_object_new_array();
 
-	for (size_t i = 0; i < sizeof(tools) / sizeof(tools[0]); i++) {
-		json_object *t = json_object_new_object();
+	for (size_t i = 0; i < route_nops(); i++) {
+		const struct operation *op = route_op_at(i);
+		json_object *t;
 
-		json_object_object_add(t, "name", json_object_new_string(tools[i].name));
-		json_object_object_add(t, "description", json_object_new_string(tools[i].description));
-		json_object_object_add(t, "inputSchema", json_tokener_parse(tools[i].schema));
+		if (op->tool == NULL)
+			continue;
+		t = json_object_new_object();
+		json_object_object_add(t, "name", json_object_new_string(op->tool));
+		json_object_object_add(t, "description", json_object_new_string(op->summary));
+		json_object_object_add(t, "inputSchema", mcp_input_schema(op));
 		json_object_array_add(list, t);
 	}
 	json_object_object_add(res, "tools", list);
 	return res;
 }
 
-/* A scalar argument as text ("" when absent); strings as they are. */
-static const char *
-arg_text(json_object *args, const char *key)
-{
-	json_object *v;
-
-	if (!json_object_object_get_ex(args, key, &v) || v == NULL)
-		return NULL;
-	return json_object_get_string(v);
-}
-
-/* Appends key=value to the request's query string (r->query_buf, grown as
- * needed), percent-encoding the value. */
-static void
-query_add(struct request *r, const char *key, const char *value)
-{
-	static const char hex[] = "0123456789ABCDEF";
-	size_t off, need;
-	char *q;
-
-	if (value == NULL)
-		return;
-	off = r->query_buf != NULL ? strlen(r->query_buf) : 0;
-	/* "&" key "=" and at most three bytes per byte of the value. */
-	need = off + 1 + strlen(key) + 1 + 3 * strlen(value) + 1;
-	q = r->query_buf = xrealloc(r->query_buf, need);
-	if (off > 0)
-		q[off++] = '&';
-	memcpy(q + off, key, strlen(key));
-	off += strlen(key);
-	q[off++] = '=';
-	for (const unsigned char *p = (const unsigned char *)value; *p != '\0'; p++) {
-		if (isalnum(*p) || strchr("-_.~", *p) != NULL)
-			q[off++] = (char)*p;
-		else {
-			q[off++] = '%';
-			q[off++] = hex[*p >> 4];
-			q[off++] = hex[*p & 15];
-		}
-	}
-	q[off] = '\0';
-}
-
-/* Puts the tool's arguments where the route's handler reads them. */
-static void
-mcp_prepare(struct request *r, const struct tool *t, json_object *args)
-{
-	const char *id = arg_text(args, "actor_id");
-
-	r->idem_surface = IDEM_SURFACE_MCP;
-	r->idem_key = arg_text(args, "idempotency_key");
-	utf8_copy(r->match.actor_id, sizeof(r->match.actor_id), id != NULL ? id : "");
-	if (t->route == ROUTE_ACTORS && t->method == METHOD_POST) {
-		json_object *body = json_object_new_object();
-
-		json_object_object_foreach(args, k, v)
-			if (strcmp(k, "idempotency_key") != 0)
-				json_object_object_add(body, k, json_object_get(v));
-		free(r->body);
-		r->body = xstrdup(json_object_to_json_string_ext(body, JSON_C_TO_STRING_PLAIN));
-		r->body_len = strlen(r->body);
-		json_object_put(body);
-	}
-	query_add(r, "cursor", arg_text(args, "cursor"));
-	query_add(r, "limit", arg_text(args, "limit"));
-	query_add(r, "status", arg_text(args, "status"));
-	r->query = r->query_buf != NULL ? r->query_buf : "";
-}
-
 static enum cora_err
 mcp_tools_call(struct request *r, json_object *id, json_object *params)
 {
-	json_object *name, *args = NULL, *res, *content, *text, *structured;
-	const struct tool *t = NULL;
-	enum cora_err e;
+	json_object *name, *args = NULL, *key, *res, *content, *text, *structured;
+	const struct operation *op;
 	int status;
 
 	if (!json_object_object_get_ex(params, "name", &name) ||
 	    !json_object_is_type(name, json_type_string))
 		return rpc_reply(r, id, NULL, RPC_INVALID_PARAMS, "params.name must be a tool name");
-	for (size_t i = 0; i < sizeof(tools) / sizeof(tools[0]); i++)
-		if (strcmp(json_object_get_string(name), tools[i].name) == 0)
-			t = &tools[i];
-	if (t == NULL)
+	if ((op = route_find_tool(json_object_get_string(name))) == NULL)
 		return rpc_reply(r, id, NULL, RPC_INVALID_PARAMS, "Unknown tool");
 	if (json_object_object_get_ex(params, "arguments", &args) && args != NULL &&
 	    !json_object_is_type(args, json_type_object))
 		return rpc_reply(r, id, NULL, RPC_INVALID_PARAMS, "params.arguments must be an object");
 	args = args != NULL ? json_object_get(args) : json_object_new_object();
 
-	mcp_prepare(r, t, args);
-	r->capture = true;
-	if ((e = worker_call(r, t->route, t->method)) != CORA_OK)
-		reply_error(r, e);
-	r->capture = false;
+	r->idem_surface = IDEM_SURFACE_MCP;
+	r->idem_key = json_object_object_get_ex(args, "idempotency_key", &key) && key != NULL ?
+	    json_object_get_string(key) : NULL;
+	(void)dispatch_tool(r, op, args);
 	status = r->status;
 	r->status = 0;
 	r->retry_after = 0;
-	json_object_put(args);
 
 	if (status >= 500) {
 		char msg[200];
 
 		snprintf(msg, sizeof(msg), "The tool failed with status %d: %s", status,
 		    r->captured_body != NULL ? r->captured_body : "");
+		json_object_put(args);
 		return rpc_reply(r, id, NULL, RPC_INTERNAL_ERROR, msg);
 	}
+	json_object_put(args);
 	structured = r->captured_body != NULL ? json_tokener_parse(r->captured_body) : NULL;
 	if (structured == NULL)
 		structured = json_object_new_object();	/* 204: no body */

@@ -15,7 +15,7 @@
 #include "corad/ipc.h"
 #include "corad/proc.h"
 #include "corad/request.h"
-#include "corad/worker.h"
+#include "corad/report.h"
 
 #define METRICS_TIMEOUT_SEC	2
 #define METRICS_MAX_BYTES	(4 << 20)
@@ -75,7 +75,7 @@ stats_relay(struct request *r, enum stats_query_type type, const char *ctype)
 	char *text;
 
 	/* This worker's own records first, so its requests are counted. */
-	worker_flush_reports(r->rt);
+	report_flush(r->rt);
 	if ((text = stats_fetch(r->rt->query_path, type, &len)) == NULL)
 		return request_fail(r, CORA_ERR_UNAVAILABLE, "Metrics unavailable");
 	reply_text(r, 200, ctype, text, len);

@@ -13,9 +13,9 @@ E2E_DIR=$(dirname "$0")
 db_setup
 
 nginx_server_auth main
-nginx_start || { fail "nginx starts"; done_testing; exit; }
+nginx_start || bail "nginx starts"
 corad_start DATABASE_URL="$PG_APP_URL" CORA_WORKERS=2 ||
-	{ fail "corad serve starts as cora_app"; done_testing; exit; }
+	bail "corad serve starts as cora_app"
 pass "corad serve starts as cora_app"
 
 UUID7_RE='^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[0-9a-f]{4}-[0-9a-f]{12}$'

@@ -11,7 +11,7 @@ db_setup
 
 # nginx passes the principal the stand-in authentication service vouches for.
 nginx_server_auth main
-nginx_start || { fail "nginx starts"; done_testing; exit; }
+nginx_start || bail "nginx starts"
 
 P1=0190a1f4-7c3e-7d2a-9b1c-2f3e4d5a6b7c
 P2=0190a1f4-7c3e-7d2a-9b1c-00000000beef

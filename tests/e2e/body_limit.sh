@@ -26,11 +26,11 @@ is "$(stat -c %s "$T/2mib.json") $(stat -c %s "$T/limit.json") $(stat -c %s "$T/
 nginx_server main
 nginx_server direct \
 	's|client_max_body_size 1m;|client_max_body_size 0; fastcgi_request_buffering off;|'
-nginx_start || { fail "nginx starts"; done_testing; exit; }
+nginx_start || bail "nginx starts"
 B=$(nginx_url direct)
 ok "the shipped config sets client_max_body_size 1m" \
 	grep -Eq '^[[:space:]]*client_max_body_size[[:space:]]+1m;' "$CORAD_CONF_SRC"
-corad_start CORA_WORKERS=2 || { fail "corad starts"; done_testing; exit; }
+corad_start CORA_WORKERS=2 || bail "corad starts"
 
 post() {	# post URL file [curl options...]
 	local url=$1 file=$2
@@ -101,7 +101,7 @@ fi
 corad_stop TERM 15
 is "$EXIT_STATUS" 0 "corad stops for the restart"
 corad_start CORA_WORKERS=1 MAX_REQUEST_BODY_SIZE_BYTES=100 ||
-	{ fail "corad starts with MAX_REQUEST_BODY_SIZE_BYTES=100"; done_testing; exit; }
+	bail "corad starts with MAX_REQUEST_BODY_SIZE_BYTES=100"
 post "$BASE/actors" "$T/101.json"
 is "$HTTP_STATUS" 413 "limit 100: 101 bytes is 413"
 json_is "$HTTP_BODY" .detail "Request body of 101 bytes exceeds limit of 100 bytes" "limit 100: 413 detail"

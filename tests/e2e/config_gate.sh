@@ -68,7 +68,7 @@ gate1 production-false PRODUCTION REQUIRE_AUTHENTICATED_PRINCIPAL=false
 
 # Outside production the same setting is a warning, and corad serves.
 nginx_server main
-nginx_start || { fail "nginx starts"; done_testing; exit; }
+nginx_start || bail "nginx starts"
 if corad_start APP_ENV=local; then
 	pass "APP_ENV=local without REQUIRE_AUTHENTICATED_PRINCIPAL: corad serves"
 else

@@ -9,7 +9,7 @@ E2E_DIR=$(dirname "$0")
 db_setup
 
 nginx_server main
-nginx_start || { fail "nginx starts"; done_testing; exit; }
+nginx_start || bail "nginx starts"
 if corad_start DATABASE_URL="$PG_APP_URL" CORA_WORKERS=2; then
 	pass "corad serve starts with 2 workers"
 else

@@ -11,7 +11,7 @@ E2E_DIR=$(dirname "$0")
 db_setup
 
 nginx_server main
-nginx_start || { fail "nginx starts"; done_testing; exit; }
+nginx_start || bail "nginx starts"
 if corad_start DATABASE_URL="$PG_APP_URL"; then
 	pass "corad serve starts as cora_app"
 else

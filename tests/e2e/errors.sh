@@ -12,8 +12,8 @@ nginx_server main
 nginx_server hang \
 	"s|unix:$T/corad.sock|unix:$T/hang.sock|g" \
 	's|client_max_body_size 1m;|client_max_body_size 1m; fastcgi_connect_timeout 1s; fastcgi_send_timeout 1s; fastcgi_read_timeout 1s;|'
-nginx_start || { fail "nginx starts"; done_testing; exit; }
-corad_start CORA_WORKERS=2 || { fail "corad starts"; done_testing; exit; }
+nginx_start || bail "nginx starts"
+corad_start CORA_WORKERS=2 || bail "corad starts"
 workers_before=$(worker_pids)
 
 # expect_error desc status detail: checks the last http answer.

@@ -25,7 +25,7 @@ db_setup
 nginx_server main
 # The same configuration for a second corad (scenario 4).
 nginx_server untraced 's|unix:@T@/corad\.sock;|unix:@T@/corad-u.sock;|g'
-nginx_start || { fail "nginx starts"; done_testing; exit; }
+nginx_start || bail "nginx starts"
 
 now_ns() { date +%s%N; }
 ms_since() { echo $((($(date +%s%N) - $1) / 1000000)); }
@@ -67,7 +67,7 @@ diag "setup done after $SECONDS s"
 # === 1. kill storm =====================================================================
 STORM_S=20
 corad_start DATABASE_URL="$PG_APP_URL" CORA_WORKERS=4 LOG_LEVEL=INFO ||
-	{ fail "corad serve starts with 4 workers"; done_testing; exit; }
+	bail "corad serve starts with 4 workers"
 M=$CORAD_PID
 ok "storm: 4 workers accept" wait_until 10 eval '[[ $(live_workers) -eq 4 ]]'
 EV0=$(q "SELECT count(*) FROM events WHERE event_type = 'ActorRegisteredV2'")
@@ -178,7 +178,7 @@ nok "storm: the stats child and the projector were not disturbed" \
 
 diag "storm done after $SECONDS s"
 # === 2. PostgreSQL outage under mixed load ===============================================
-restart_corad CORA_WORKERS=2 || { fail "corad restarts for the outage"; done_testing; exit; }
+restart_corad CORA_WORKERS=2 || bail "corad restarts for the outage"
 M=$CORAD_PID
 register "Known"
 is "$HTTP_STATUS" 201 "outage: a known actor is registered first"
@@ -227,7 +227,7 @@ nok "outage: no child exited (workers and projector reconnect)" log_has master.c
 
 diag "outage done after $SECONDS s"
 # === 3. the stats child and the projector SIGKILLed under load ===========================
-restart_corad CORA_WORKERS=2 || { fail "corad restarts for the child kills"; done_testing; exit; }
+restart_corad CORA_WORKERS=2 || bail "corad restarts for the child kills"
 M=$CORAD_PID
 register "Known 3"
 is "$HTTP_STATUS" 201 "children: a known actor is registered first"
@@ -315,7 +315,7 @@ disown "$BH_PID"	# killed at exit: no job-control message
 wait_until 5 test -s "$T/bh.port" || diag "blackhole: $(cat "$T/bh.log")"
 BH_PORT=$(cat "$T/bh.port" 2>/dev/null)
 restart_corad CORA_WORKERS=2 OTEL_EXPORTER=otlp OTEL_EXPORTER_OTLP_ENDPOINT="http://127.0.0.1:$BH_PORT" \
-	OTEL_SAMPLER_RATIO=1.0 || { fail "collector: corad starts with the silent collector"; done_testing; exit; }
+	OTEL_SAMPLER_RATIO=1.0 || bail "collector: corad starts with the silent collector"
 TRACED_PID=$CORAD_PID
 U_BASE=$(nginx_url untraced)
 if BASE=$U_BASE CORAD_LOG=$T/corad-untraced.log CORA_LISTEN=unix:$T/corad-u.sock CORA_RUNTIME_DIR=$T/run-u \

@@ -9,7 +9,7 @@ nginx_server main
 # while it arrives, so the request is in flight inside the worker.
 nginx_server stream \
 	's|client_max_body_size 1m;|client_max_body_size 0; fastcgi_request_buffering off;|'
-nginx_start || { fail "nginx starts"; done_testing; exit; }
+nginx_start || bail "nginx starts"
 S=$(nginx_url stream)
 head -c 300000 /dev/zero | tr '\0' ' ' >"$T/slow.body"
 

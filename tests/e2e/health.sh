@@ -28,7 +28,7 @@ ok "the shipped config includes /etc/nginx/fastcgi_params" \
 	grep -Eq '^[[:space:]]*include[[:space:]]+/etc/nginx/fastcgi_params;' "$CORAD_CONF_SRC"
 
 nginx_server main
-nginx_start || { fail "nginx starts"; done_testing; exit; }
+nginx_start || bail "nginx starts"
 if corad_start CORA_WORKERS=2; then
 	pass "corad serve starts and answers GET /health"
 else

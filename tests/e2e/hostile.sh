@@ -12,10 +12,10 @@ SECRET=s3cretValue
 DEAD_PORT=$(pick_port)	# nothing listens there: every export fails
 
 nginx_server main
-nginx_start || { fail "nginx starts"; done_testing; exit; }
+nginx_start || bail "nginx starts"
 corad_start CORA_WORKERS=2 OTEL_EXPORTER=otlp \
 	OTEL_EXPORTER_OTLP_TRACES_ENDPOINT="http://user:$SECRET@127.0.0.1:$DEAD_PORT/v1/traces?token=$SECRET" ||
-	{ fail "corad starts"; done_testing; exit; }
+	bail "corad starts"
 pass "corad starts with an OTLP endpoint that carries credentials"
 
 # utf8_json desc: the last answer is valid UTF-8 and parses as JSON.
@@ -35,7 +35,7 @@ mcp_call() {	# tool arguments-json
 mcp_call get_actor "$(jq -cn --arg c "$BANGS" '{cursor: $c, limit: 1}')"
 is "$HTTP_STATUS" 200 "MCP get_actor with a 340-character cursor argument: 200"
 json_is "$HTTP_BODY" .result.isError true "MCP get_actor with a long cursor: a tool error"
-json_is "$HTTP_BODY" '.result.structuredContent.detail[0].type' uuid_parsing \
+json_is "$HTTP_BODY" '.result.structuredContent.detail[0] | [.type, .loc]' '["missing",["path","actor_id"]]' \
 	"MCP get_actor with a long cursor: the missing actor_id is a validation error"
 mcp_call list_actors "$(jq -cn --arg c "$BANGS" '{cursor: $c, limit: 1, status: "active"}')"
 is "$HTTP_STATUS" 200 "MCP list_actors with a 340-character cursor: 200"

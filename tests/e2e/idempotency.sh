@@ -13,7 +13,7 @@ db_setup
 
 # nginx passes the principal a stand-in authentication service vouches for.
 nginx_server_auth main
-nginx_start || { fail "nginx starts"; done_testing; exit; }
+nginx_start || bail "nginx starts"
 
 P1=0190a1f4-7c3e-7d2a-9b1c-2f3e4d5a6b7c
 P2=0190a1f4-7c3e-7d2a-9b1c-00000000beef
@@ -31,7 +31,7 @@ q "INSERT INTO idempotency_keys (principal_id, key, surface_id, command_name, re
     ('$P1', 'old', '$HTTP_SURFACE', 'RegisterActor', 'x', 'completed', 201, now() - interval '25 hours', now()),
     ('$P1', 'recent', '$HTTP_SURFACE', 'RegisterActor', 'x', 'completed', 201, now() - interval '1 hour', now())"
 corad_start DATABASE_URL="$PG_APP_URL" CORA_WORKERS=4 AUTHZ_POLICY_FILE="$T/policy.json" ||
-	{ fail "corad serve starts"; done_testing; exit; }
+	bail "corad serve starts"
 pass "corad serve starts with a policy that denies RegisterActor to P2"
 old_gone() { [[ $(q "SELECT count(*) FROM idempotency_keys WHERE key = 'old'") == 0 ]]; }
 ok "pruning: the key older than IDEMPOTENCY_TTL_HOURS is deleted" wait_until 10 old_gone
@@ -222,7 +222,7 @@ nok "no worker crashed" log_has master.child_exited '.kind == "worker"'
 # --- stale lock takeover ---------------------------------------------------------------
 corad_stop TERM
 corad_start DATABASE_URL="$PG_APP_URL" CORA_WORKERS=2 IDEMPOTENCY_LOCK_STALE_SECONDS=1 ||
-	{ fail "corad restarts with IDEMPOTENCY_LOCK_STALE_SECONDS=1"; done_testing; exit; }
+	bail "corad restarts with IDEMPOTENCY_LOCK_STALE_SECONDS=1"
 pass "corad restarts with IDEMPOTENCY_LOCK_STALE_SECONDS=1"
 HASH=$(printf '%s' '{"kind": "human", "name": "Stale"}' | sha256sum | cut -d' ' -f1)
 stale_row() {	# key: an in_progress claim as a worker leaves it

@@ -163,6 +163,7 @@ json_eq() {	# json_eq json expected-json desc
 }
 
 done_testing() {
+	check_responses
 	TAP_DONE=1
 	if [[ $TAP_FAILED -gt 0 ]]; then
 		dump_logs
@@ -172,6 +173,15 @@ done_testing() {
 	elif [[ $TAP_PLANNED != "$TAP_N" ]]; then
 		diag "planned $TAP_PLANNED tests but ran $TAP_N"
 	fi
+}
+
+# bail desc [diagnostic...]: a step the rest of the script needs failed:
+# report it, end the plan (through the script's finish when it has one)
+# and stop.
+bail() {
+	fail "$@"
+	if declare -F finish >/dev/null; then finish; else done_testing; fi
+	exit
 }
 
 dump_logs() {
@@ -530,7 +540,32 @@ http() {
 	if [[ $HTTP_RC -ne 0 ]]; then
 		diag "curl $method $url: exit $HTTP_RC: $(cat "$T/http.err")"
 	fi
+	record_response "$method" "$url"
 	return 0
+}
+
+# corad's own answers (they carry X-Correlation-Id; the proxy's do not) are
+# kept, and done_testing checks each against the OpenAPI document.
+RESPONSES=$T/responses.jsonl
+record_response() {	# method url
+	local path=${2#*://*/}
+	[[ -n $(hdr X-Correlation-Id) ]] || return 0
+	jq -cn --arg m "$1" --arg p "/${path%%\?*}" --argjson s "${HTTP_STATUS:-0}" \
+		--arg ct "$(hdr Content-Type)" --rawfile b "$T/http.body" \
+		'{method: $m, path: $p, status: $s, content_type: $ct, body: $b}' >>"$RESPONSES" 2>/dev/null
+}
+
+# Checks every recorded response against `corad openapi`'s document.
+check_responses() {
+	local out
+	[[ -s $RESPONSES ]] || return 0
+	"$CORAD_BIN" openapi >"$T/openapi.json" 2>/dev/null
+	if out=$(node "$CORAD_SRCDIR/tests/e2e/openapi_check.mjs" responses "$T/openapi.json" \
+	    "$RESPONSES" 2>&1); then
+		pass "every response of corad conforms to the OpenAPI document ($(tail -n 1 <<<"$out"))"
+	else
+		fail "every response of corad conforms to the OpenAPI document" "$out"
+	fi
 }
 
 # hdr name [headers]: value of the (last) header of that name in HTTP_HEADERS.
@@ -724,6 +759,14 @@ need_program() {
 	exit 1
 }
 
-need_tools curl jq pgrep setsid timeout ss
+need_tools curl jq pgrep setsid timeout ss node
 need_program "$NGINX"
+# The OpenAPI validators (tests/openapi/package.json), installed by the
+# test command into CORAD_NODE_DIR.
+export CORAD_NODE_DIR=${CORAD_NODE_DIR:-}
+if [[ ! -f $CORAD_NODE_DIR/node_modules/ajv/package.json ]]; then
+	echo "Bail out! no OpenAPI validators in CORAD_NODE_DIR='$CORAD_NODE_DIR' (run scripts/quickstart test)"
+	TAP_DONE=1
+	exit 1
+fi
 [[ -x $CORAD_BIN ]] || { echo "Bail out! $CORAD_BIN is not executable"; TAP_DONE=1; exit 1; }

@@ -16,7 +16,7 @@ nginx_server main
 # arrives (the worker is busy for as long as the client takes).
 nginx_server stream \
 	's|client_max_body_size 1m;|client_max_body_size 0; fastcgi_request_buffering off;|'
-nginx_start || { fail "nginx starts"; done_testing; exit; }
+nginx_start || bail "nginx starts"
 S=$(nginx_url stream)
 
 # metric name{labels}: its value in GET /metrics (empty when absent).
@@ -30,7 +30,7 @@ TIMEOUT='cora_worker_restarts_total{reason="timeout"}'
 
 # --- 8. CORA_MAX_REQUESTS ------------------------------------------------------------
 corad_start DATABASE_URL="$PG_APP_URL" CORA_WORKERS=2 CORA_MAX_REQUESTS=20 ||
-	{ fail "corad starts with CORA_MAX_REQUESTS=20"; done_testing; exit; }
+	bail "corad starts with CORA_MAX_REQUESTS=20"
 initial=$(worker_pids)
 N=100
 for ((i = 0; i < N; i++)); do
@@ -76,7 +76,7 @@ is "$EXIT_STATUS" 0 "SIGTERM: exit 0"
 
 # --- 9. CORA_REQUEST_TIMEOUT_SECONDS: a statement behind a lock -------------------------
 corad_start DATABASE_URL="$PG_APP_URL" CORA_WORKERS=1 CORA_REQUEST_TIMEOUT_SECONDS=1 ||
-	{ fail "corad starts with CORA_REQUEST_TIMEOUT_SECONDS=1"; done_testing; exit; }
+	bail "corad starts with CORA_REQUEST_TIMEOUT_SECONDS=1"
 worker=$(worker_pids)
 http POST /actors -H 'Content-Type: application/json' --data-binary '{"name":"Warm-up"}'
 is "$HTTP_STATUS" 201 "timeout 1 s: POST /actors is 201 without contention"
@@ -148,7 +148,7 @@ EXTRA_PIDS+=("$locker")
 ok "another session holds ACCESS EXCLUSIVE on events" \
 	wait_until 10 table_locked events AccessExclusiveLock
 corad_start DATABASE_URL="$PG_APP_URL" CORA_WORKERS=1 CORA_REQUEST_TIMEOUT_SECONDS=2 ||
-	{ fail "corad starts with CORA_REQUEST_TIMEOUT_SECONDS=2"; done_testing; exit; }
+	bail "corad starts with CORA_REQUEST_TIMEOUT_SECONDS=2"
 worker=$(worker_pids)
 t0=$(date +%s%N)
 http POST /actors -H 'Content-Type: application/json' --data-binary '{"name":"First use"}'
@@ -167,7 +167,7 @@ http POST /actors -H 'Content-Type: application/json' --data-binary '{"name":"Af
 is "$HTTP_STATUS" 201 "once the lock is gone the same worker connects and registers (201)"
 corad_stop TERM
 corad_start DATABASE_URL="$PG_APP_URL" CORA_WORKERS=1 CORA_REQUEST_TIMEOUT_SECONDS=1 ||
-	{ fail "corad starts again with CORA_REQUEST_TIMEOUT_SECONDS=1"; done_testing; exit; }
+	bail "corad starts again with CORA_REQUEST_TIMEOUT_SECONDS=1"
 
 # --- 10. a worker stuck past deadline + 5 s is killed -----------------------------------
 # 100 KB at 10 KB/s: the worker reads the body for ~10 s, before any

@@ -11,9 +11,9 @@ db_setup
 
 # The shipped nginx configuration: no authentication, the system principal.
 nginx_server main
-nginx_start || { fail "nginx starts"; done_testing; exit; }
+nginx_start || bail "nginx starts"
 corad_start DATABASE_URL="$PG_APP_URL" CORA_WORKERS=4 ||
-	{ fail "corad serve starts"; done_testing; exit; }
+	bail "corad serve starts"
 pass "corad serve starts"
 
 CREATED_RE='^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{6}Z$'

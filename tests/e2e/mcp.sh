@@ -31,9 +31,9 @@ cat >"$T/policy.json" <<EOF
 EOF
 
 nginx_server_auth main
-nginx_start || { fail "nginx starts"; done_testing; exit; }
+nginx_start || bail "nginx starts"
 corad_start DATABASE_URL="$PG_APP_URL" CORA_WORKERS=2 AUTHZ_POLICY_FILE="$T/policy.json" ||
-	{ fail "corad serve starts as cora_app with a policy"; done_testing; exit; }
+	bail "corad serve starts as cora_app with a policy"
 pass "corad serve starts as cora_app with a policy that denies RegisterActor to P2"
 
 # --- helpers ----------------------------------------------------------------------
@@ -348,7 +348,7 @@ nok "no worker crashed" log_has master.child_exited '.kind == "worker"'
 # --- the principal step: REQUIRE_AUTHENTICATED_PRINCIPAL=true -------------------------------
 corad_stop TERM
 corad_start DATABASE_URL="$PG_APP_URL" CORA_WORKERS=2 REQUIRE_AUTHENTICATED_PRINCIPAL=true ||
-	{ fail "corad restarts with REQUIRE_AUTHENTICATED_PRINCIPAL=true"; done_testing; exit; }
+	bail "corad restarts with REQUIRE_AUTHENTICATED_PRINCIPAL=true"
 pass "corad restarts with REQUIRE_AUTHENTICATED_PRINCIPAL=true"
 RPC_ID=200
 rpc "" initialize "$INIT_PARAMS"

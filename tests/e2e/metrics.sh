@@ -6,8 +6,8 @@
 . "$(dirname "$0")/lib.sh"
 
 nginx_server main
-nginx_start || { fail "nginx starts"; done_testing; exit; }
-corad_start CORA_WORKERS=2 || { fail "corad starts"; done_testing; exit; }
+nginx_start || bail "nginx starts"
+corad_start CORA_WORKERS=2 || bail "corad starts"
 
 # sample 'name{labels}': the value of that sample in $T/metrics.txt, "" if absent.
 sample() {

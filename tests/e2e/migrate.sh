@@ -9,7 +9,7 @@ E2E_DIR=$(dirname "$0")
 trap pg_cleanup EXIT
 need_tools psql
 
-pg_start || { fail "PostgreSQL starts"; done_testing; exit; }
+pg_start || bail "PostgreSQL starts"
 DB="postgresql:///cora?host=$PGHOST&user=postgres"	# superuser, database cora
 
 # migrate name [VAR=value...]: runs `corad migrate` as the owner (20 s limit);

@@ -91,10 +91,10 @@ nginx_server_auth main
 # body as it arrives (slow uploads) and applies its own limit.
 nginx_server_auth stream \
 	's|client_max_body_size 1m;|client_max_body_size 0; fastcgi_request_buffering off;|'
-nginx_start || { fail "nginx starts"; done_testing; exit; }
+nginx_start || bail "nginx starts"
 STREAM=$(nginx_url stream)
 corad_start DATABASE_URL="$PG_APP_URL" CORA_WORKERS=3 ||
-	{ fail "corad serve starts"; done_testing; exit; }
+	bail "corad serve starts"
 M=$(master_pid)
 P1=0190a1f4-7c3e-7d2a-9b1c-2f3e4d5a6b7c
 

@@ -84,19 +84,13 @@ pg_cleanup() {
 db_setup() {
 	trap pg_cleanup EXIT
 	need_tools psql
-	pg_start || { fail "PostgreSQL starts"; db_setup_end; }
+	pg_start || bail "PostgreSQL starts"
 	DB="postgresql:///cora?host=$PGHOST&user=postgres"
 	if DATABASE_OWNER_URL=$PG_OWNER_URL "$CORAD_BIN" migrate >"$T/migrate.log" 2>&1; then
 		pass "corad migrate applies the shipped migrations"
 	else
-		fail "corad migrate applies the shipped migrations" "$(cat "$T/migrate.log")"
-		db_setup_end
+		bail "corad migrate applies the shipped migrations" "$(cat "$T/migrate.log")"
 	fi
-}
-
-db_setup_end() {
-	if declare -F finish >/dev/null; then finish; else done_testing; fi
-	exit
 }
 
 q() { sql_as "$DB" "$1"; }

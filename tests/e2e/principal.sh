@@ -31,14 +31,14 @@ nginx_server_auth auth
 # ones, the principal's among them (here it includes the standard file
 # again, as an operator would): the client's header must not take its place.
 nginx_server ownparam 's|^\([[:space:]]*\)fastcgi_pass unix:\(.*\);$|\1include /etc/nginx/fastcgi_params;\n\1fastcgi_param CORA_EXTRA 1;\n\1fastcgi_pass unix:\2;|' 
-nginx_start || { fail "nginx starts"; done_testing; exit; }
+nginx_start || bail "nginx starts"
 A=$(nginx_url auth)
 ok "the auth variant really enables auth_request" \
 	grep -Eq '^[[:space:]]*auth_request /_cora_auth;' "$T/nginx-conf.d/auth.conf"
 
 # --- REQUIRE_AUTHENTICATED_PRINCIPAL=true ---
 corad_start REQUIRE_AUTHENTICATED_PRINCIPAL=true ||
-	{ fail "corad starts with REQUIRE_AUTHENTICATED_PRINCIPAL=true"; done_testing; exit; }
+	bail "corad starts with REQUIRE_AUTHENTICATED_PRINCIPAL=true"
 
 http GET "$A/actors"
 is "$HTTP_STATUS" 401 "required: GET /actors without a principal is 401"
@@ -106,7 +106,7 @@ fi
 # --- not required (the default) ---
 corad_stop TERM 15
 is "$EXIT_STATUS" 0 "corad stops for the restart"
-corad_start || { fail "corad starts without REQUIRE_AUTHENTICATED_PRINCIPAL"; done_testing; exit; }
+corad_start || bail "corad starts without REQUIRE_AUTHENTICATED_PRINCIPAL"
 http GET "$A/actors"
 passed "not required: no principal passes as the system principal"
 http GET "$BASE/actors"
@@ -120,7 +120,7 @@ passed "not required: a valid principal passes"
 # --- the old parameter name, kept as an option with a warning ---
 corad_stop TERM 15
 corad_start REQUIRE_AUTHENTICATED_PRINCIPAL=true CORA_PRINCIPAL_PARAM=HTTP_X_PRINCIPAL_ID ||
-	{ fail "corad starts with CORA_PRINCIPAL_PARAM=HTTP_X_PRINCIPAL_ID"; done_testing; exit; }
+	bail "corad starts with CORA_PRINCIPAL_PARAM=HTTP_X_PRINCIPAL_ID"
 ok "CORA_PRINCIPAL_PARAM=HTTP_X_PRINCIPAL_ID logs a startup.warning" \
 	log_has startup.warning '.setting == "CORA_PRINCIPAL_PARAM" and .value == "HTTP_X_PRINCIPAL_ID" and (.reason | test("HTTP_"))'
 fcgi REQUEST_METHOD=GET DOCUMENT_URI=/actors REQUEST_URI=/actors HTTP_X_PRINCIPAL_ID="$U" </dev/null

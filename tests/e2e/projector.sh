@@ -24,10 +24,10 @@ start_instance() {
 		corad_start DATABASE_URL="$PG_APP_URL" CORA_WORKERS=2 PROJECTION_POLL_INTERVAL_SECONDS=0.2 \
 		LOG_LEVEL=DEBUG
 }
-start_instance a || { fail "instance a starts"; done_testing; exit; }
+start_instance a || bail "instance a starts"
 PID_A=$CORAD_PID
 pass "instance a starts"
-start_instance b || { fail "instance b starts"; done_testing; exit; }
+start_instance b || bail "instance b starts"
 PID_B=$CORAD_PID
 pass "instance b starts"
 

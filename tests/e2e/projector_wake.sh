@@ -14,15 +14,15 @@ db_setup
 
 nginx_server a
 nginx_server b "s|unix:$T/corad.sock|unix:$T/b.sock|g"
-nginx_start || { fail "nginx starts"; done_testing; exit; }
+nginx_start || bail "nginx starts"
 
 start_instance() {	# name sock
 	CORA_SOCK=$2 CORA_LISTEN=unix:$2 CORA_RUNTIME_DIR=$T/run-$1 CORAD_LOG=$T/corad-$1.log \
 		corad_start DATABASE_URL="$PG_APP_URL" CORA_WORKERS=2 LOG_LEVEL=INFO
 }
-start_instance a "$T/corad.sock" || { fail "instance a starts"; done_testing; exit; }
+start_instance a "$T/corad.sock" || bail "instance a starts"
 PID_A=$CORAD_PID
-start_instance b "$T/b.sock" || { fail "instance b starts"; done_testing; exit; }
+start_instance b "$T/b.sock" || bail "instance b starts"
 PID_B=$CORAD_PID
 pass "two instances share one database, each with the default poll interval (5 s)"
 

@@ -38,8 +38,8 @@ prom_cleanup() {
 trap prom_cleanup EXIT
 
 nginx_server main
-nginx_start || { fail "nginx starts"; done_testing; exit; }
-corad_start CORA_WORKERS=2 || { fail "corad starts"; done_testing; exit; }
+nginx_start || bail "nginx starts"
+corad_start CORA_WORKERS=2 || bail "corad starts"
 NGX_HOSTPORT=127.0.0.1:${NGX_PORT[main]}
 
 # prom_start: Prometheus on a free loopback port (picked again when taken).

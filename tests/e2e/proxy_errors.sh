@@ -44,8 +44,8 @@ nginx_server hang \
 	's|client_max_body_size 1m;|client_max_body_size 1m; fastcgi_connect_timeout 1s; fastcgi_send_timeout 1s; fastcgi_read_timeout 1s;|'
 nginx_server slow \
 	's|client_max_body_size 1m;|client_max_body_size 1m; client_header_timeout 1s; client_body_timeout 1s;|'
-nginx_start || { fail "nginx starts"; done_testing; exit; }
-corad_start CORA_WORKERS=2 || { fail "corad starts"; done_testing; exit; }
+nginx_start || bail "nginx starts"
+corad_start CORA_WORKERS=2 || bail "corad starts"
 ok "the main server is the shipped file with only socket and port changed" \
 	test "$(diff "$CORAD_CONF_SRC" "$T/nginx-conf.d/main.conf" | grep -c '^>')" -eq 4
 

@@ -13,7 +13,7 @@ nginx_server main
 # arrives, so the request is in flight inside the worker (as graceful.sh).
 nginx_server stream \
 	's|client_max_body_size 1m;|client_max_body_size 0; fastcgi_request_buffering off;|'
-nginx_start || { fail "nginx starts"; done_testing; exit; }
+nginx_start || bail "nginx starts"
 S=$(nginx_url stream)
 
 # corad reads LOG_LEVEL and CORA_WORKERS from the env file, which SIGHUP
@@ -63,7 +63,7 @@ wrk_requests() { awk '/ requests in / { n = $1 } END { print n + 0 }' "$1"; }
 # --- 5. five reloads under load -------------------------------------------------------
 printf 'LOG_LEVEL=INFO\nCORA_WORKERS=2\n' >"$ENVF"
 corad_start_envfile NOTIFY_SOCKET="$NOTIFY_SOCK" ||
-	{ fail "corad starts with --env-file"; done_testing; exit; }
+	bail "corad starts with --env-file"
 M=$(master_pid)
 ok "two workers (CORA_WORKERS from the env file)" wait_until 5 eval '[[ $(worker_count) -eq 2 ]]'
 ok "READY=1 at start" wait_until 5 eval '[[ $(notify_seq) == R ]]'
@@ -139,7 +139,7 @@ is "$EXIT_STATUS" 0 "after the reloads: SIGTERM, the master exits 0"
 # retires the worker that accepted it: the worker must wait for the request
 # and answer it, not close the connection.
 need_tools python3
-corad_start CORA_WORKERS=1 LOG_LEVEL=INFO || { fail "corad starts for the silent client"; done_testing; exit; }
+corad_start CORA_WORKERS=1 LOG_LEVEL=INFO || bail "corad starts for the silent client"
 M=$(master_pid)
 first=$(worker_pids)
 python3 "$(dirname "$0")/fcgi_client.py" --connect-wait 2 "unix:$T/corad.sock" \
@@ -160,7 +160,7 @@ corad_stop TERM
 # connections busy: a retiring worker must answer every connection it
 # accepted (nginx logs recv() failed / reset by peer otherwise).
 corad_start CORA_WORKERS=4 CORA_MAX_REQUESTS=200 LOG_LEVEL=INFO ||
-	{ fail "corad starts with CORA_MAX_REQUESTS=200"; done_testing; exit; }
+	bail "corad starts with CORA_MAX_REQUESTS=200"
 M=$(master_pid)
 err_lines0=$(wc -l <"$T/nginx-error.log")
 timeout 30 wrk -t2 -c16 -d10s --timeout 5s "$BASE/health" >"$T/wrk-recycle.out" 2>&1
@@ -185,7 +185,7 @@ is "$EXIT_STATUS" 0 "after recycling: SIGTERM, the master exits 0"
 # meanwhile; once corad is gone nginx answers those 502 itself.
 head -c 300000 /dev/zero | tr '\0' ' ' >"$T/slow.body"
 corad_start CORA_WORKERS=4 CORA_GRACEFUL_TIMEOUT_SECONDS=20 LOG_LEVEL=INFO ||
-	{ fail "corad starts for the stop test"; done_testing; exit; }
+	bail "corad starts for the stop test"
 M=$(master_pid)
 err_lines0=$(wc -l <"$T/nginx-error.log")
 # Requests corad holds on its socket: accepted (ESTAB on the socket's path)

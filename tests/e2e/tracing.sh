@@ -31,7 +31,7 @@ TP_CID=4bf92f35-77b3-4da6-a3ce-929d0e0e4736
 db_setup
 
 nginx_server_auth main
-nginx_start || { fail "nginx starts"; done_testing; exit; }
+nginx_start || bail "nginx starts"
 
 # --- helpers ----------------------------------------------------------------------
 
@@ -123,14 +123,14 @@ metric() {	# metric name: its value in GET /metrics ("" when absent)
 }
 
 # --- 1, 2: a traceparent from the proxy, spans to an OTLP collector ---------------
-receiver_start live || { fail "the OTLP receiver starts"; done_testing; exit; }
+receiver_start live || bail "the OTLP receiver starts"
 pass "the OTLP receiver starts"
 OTLP_ENV=(DATABASE_URL="$PG_APP_URL" CORA_WORKERS=2 OTEL_EXPORTER=otlp
 	OTEL_EXPORTER_OTLP_ENDPOINT="http://127.0.0.1:$RPORT"
 	OTEL_EXPORTER_OTLP_HEADERS="x-test=yes" OTEL_SERVICE_NAME=cora-e2e
 	OTEL_EXPORTER_OTLP_TIMEOUT=1000 OTEL_SAMPLER_RATIO=1.0)
 corad_start "${OTLP_ENV[@]}" ||
-	{ fail "corad serve starts with OTEL_EXPORTER=otlp"; done_testing; exit; }
+	bail "corad serve starts with OTEL_EXPORTER=otlp"
 pass "corad serve starts with OTEL_EXPORTER=otlp"
 
 register "Traced" -H "traceparent: $TP"
@@ -318,7 +318,7 @@ nok "no worker crashed" log_has master.child_exited
 # --- 5: OTEL_EXPORTER=console --------------------------------------------------------------
 corad_stop TERM
 corad_start DATABASE_URL="$PG_APP_URL" CORA_WORKERS=2 OTEL_EXPORTER=console OTEL_SERVICE_NAME=cora-e2e ||
-	{ fail "corad serve starts with OTEL_EXPORTER=console"; done_testing; exit; }
+	bail "corad serve starts with OTEL_EXPORTER=console"
 pass "corad serve starts with OTEL_EXPORTER=console"
 TC=$(rand_hex 16)
 register "Console" -H "traceparent: 00-$TC-$(rand_hex 8)-01"
@@ -347,11 +347,11 @@ json_is "$C_INT" '.attributes["cora.command"]' RegisterActor "console: cora.comm
 
 # --- 7: OTEL_SAMPLER_RATIO=0: parent-based ------------------------------------------------
 corad_stop TERM
-receiver_start ratio0 || { fail "a second OTLP receiver starts"; done_testing; exit; }
+receiver_start ratio0 || bail "a second OTLP receiver starts"
 corad_start DATABASE_URL="$PG_APP_URL" CORA_WORKERS=2 OTEL_EXPORTER=otlp \
 	OTEL_EXPORTER_OTLP_TRACES_ENDPOINT="http://127.0.0.1:$RPORT/v1/traces" \
 	OTEL_SERVICE_NAME=cora-e2e OTEL_SAMPLER_RATIO=0 ||
-	{ fail "corad serve starts with OTEL_SAMPLER_RATIO=0"; done_testing; exit; }
+	bail "corad serve starts with OTEL_SAMPLER_RATIO=0"
 pass "corad serve starts with OTEL_SAMPLER_RATIO=0"
 register "Not sampled"
 is "$HTTP_STATUS" 201 "ratio 0, no traceparent: 201"

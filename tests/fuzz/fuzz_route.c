@@ -8,10 +8,11 @@
  * here: the same bytes, never longer than the input, and no NUL before its
  * end (%00 stays as it is), so a C string never ends early. The raw and
  * the decoded paths are then matched against the route table and the
- * result compared with a reference matcher (exact templates; {actor_id} a
- * non-empty segment without '/' that fits ROUTE_PARAM_MAX; the first route
- * in table order wins), and a matched path must be the template with the
- * captured segment put back. abort() otherwise.
+ * result compared with a reference matcher over the registered routes
+ * (exact templates; a {name} a non-empty segment without '/' that fits
+ * ROUTE_PARAM_MAX; the first route in table order wins), and a matched path
+ * must be the template with the captured segment put back. abort()
+ * otherwise.
  *
  * Seeds: tests/fuzz/corpus/fuzz_route/. Run: tests/fuzz/run.sh, or by hand
  *   fuzz-build/tests/fuzz/fuzz_route -max_len=512 CORPUS_DIR
@@ -20,6 +21,7 @@
 
 #include <stdbool.h>
 
+#include "corad/context.h"
 #include "corad/route.h"
 #include "corad/strutil.h"
 #include "fuzz.h"
@@ -75,19 +77,20 @@ check_decode(const char *in, bool plus)
 	free(ref);
 }
 
-/* The reference matcher; returns the route or ROUTE_NONE. */
-static enum route_id
+/* The reference matcher; returns the route or ROUTE_NONE. Every template
+ * has one {name} segment at most. */
+static int
 ref_match(const char *path, char actor_id[ROUTE_PARAM_MAX])
 {
 	actor_id[0] = '\0';
-	for (int i = 0; i < ROUTE__MAX; i++) {
-		const char *tpl = routes[i].template, *brace = strchr(tpl, '{');
+	for (int i = 0; i < (int)route_count(); i++) {
+		const char *tpl = route_template(i), *brace = strchr(tpl, '{');
 		size_t pre, suf, plen = strlen(path), seg;
 		const char *after;
 
 		if (brace == NULL) {
 			if (strcmp(tpl, path) == 0)
-				return (enum route_id)i;
+				return i;
 			continue;
 		}
 		pre = (size_t)(brace - tpl);
@@ -101,7 +104,7 @@ ref_match(const char *path, char actor_id[ROUTE_PARAM_MAX])
 			continue;
 		memcpy(actor_id, path + pre, seg);
 		actor_id[seg] = '\0';
-		return (enum route_id)i;
+		return i;
 	}
 	return ROUTE_NONE;
 }
@@ -111,38 +114,41 @@ check_match(const char *path)
 {
 	struct route_match m;
 	char want_id[ROUTE_PARAM_MAX];
-	enum route_id want = ref_match(path, want_id);
+	int want = ref_match(path, want_id);
+	const char *got;
 	bool ok;
 
 	memset(&m, 0x5a, sizeof(m));
 	ok = route_match(path, &m);
-	FUZZ_CHECK(ok == (m.id != ROUTE_NONE));
-	FUZZ_CHECK(m.id == want);
-	FUZZ_CHECK(memchr(m.actor_id, '\0', sizeof(m.actor_id)) != NULL);
+	FUZZ_CHECK(ok == (m.route != ROUTE_NONE));
+	FUZZ_CHECK(m.route == want);
+	FUZZ_CHECK(m.nparams <= 1);
+	got = m.nparams == 1 ? m.params[0].value : "";
+	FUZZ_CHECK(m.nparams == 0 || memchr(m.params[0].value, '\0', ROUTE_PARAM_MAX) != NULL);
 	if (!ok) {
-		FUZZ_CHECK(strcmp(route_template(m.id), "none") == 0);
+		FUZZ_CHECK(strcmp(route_template(m.route), "none") == 0);
 		return;
 	}
-	FUZZ_CHECK(strcmp(m.actor_id, want_id) == 0);
+	FUZZ_CHECK(strcmp(got, want_id) == 0);
 	/* The template with the segment put back is the path. */
 	{
-		const char *tpl = route_template(m.id), *brace = strchr(tpl, '{');
+		const char *tpl = route_template(m.route), *brace = strchr(tpl, '{');
 		char allow[64];
 
 		if (brace == NULL)
-			FUZZ_CHECK(strcmp(tpl, path) == 0 && m.actor_id[0] == '\0');
+			FUZZ_CHECK(strcmp(tpl, path) == 0 && got[0] == '\0');
 		else {
-			size_t pre = (size_t)(brace - tpl), alen = strlen(m.actor_id);
+			size_t pre = (size_t)(brace - tpl), alen = strlen(got);
 			const char *after = strchr(brace, '}') + 1;
 
-			FUZZ_CHECK(alen > 0 && strchr(m.actor_id, '/') == NULL);
+			FUZZ_CHECK(alen > 0 && strchr(got, '/') == NULL);
 			FUZZ_CHECK(strncmp(path, tpl, pre) == 0);
-			FUZZ_CHECK(strncmp(path + pre, m.actor_id, alen) == 0);
+			FUZZ_CHECK(strncmp(path + pre, got, alen) == 0);
 			FUZZ_CHECK(strcmp(path + pre + alen, after) == 0);
 		}
-		route_allow(m.id, allow, sizeof(allow));
+		route_allow(m.route, allow, sizeof(allow));
 		FUZZ_CHECK(allow[0] != '\0' && strlen(allow) < sizeof(allow));
-		route_allow(m.id, allow, 4);	/* too small: cut, terminated */
+		route_allow(m.route, allow, 4);	/* too small: cut, terminated */
 		FUZZ_CHECK(strlen(allow) < 4);
 	}
 }
@@ -150,7 +156,12 @@ check_match(const char *path)
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	char *path = fuzz_cstring(data, size);
+	static bool registered;
+	char *path = fuzz_cstring(data, size), err[160];
+
+	if (!registered && contexts_register(err, sizeof(err)) != 0)
+		abort();
+	registered = true;
 	char *decoded;
 
 	check_decode(path, false);

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "corad/authz.h"
+#include "corad/context.h"
 #include "tap_main.h"
 
 static const char p1[] = "11111111-1111-1111-1111-111111111111";
@@ -143,5 +144,10 @@ make_suite(void)
 int
 main(void)
 {
+	char err[160];
+
+	/* The names a policy may use are those of the registered operations. */
+	if (contexts_register(err, sizeof err) != 0)
+		return 99;
 	return run_suite(make_suite());
 }

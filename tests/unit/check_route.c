@@ -1,35 +1,51 @@
-/* check_route: the route table of SPEC section 6 and path matching. */
+/* check_route: the route table made from the registered operations, and
+ * path matching. */
 #include <check.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <string.h>
 
+#include "corad/context.h"
 #include "corad/route.h"
 #include "tap_main.h"
 
+#define ACTOR		"/actors/{actor_id}"
+#define DEACTIVATE	"/actors/{actor_id}/deactivate"
+#define PROFILE		"/actors/{actor_id}/profile"
+
 struct match_case {
 	const char	*path;
-	enum route_id	 id;
+	const char	*route;		/* its template */
 	const char	*actor_id;	/* NULL: the route has no {actor_id} */
 };
 
 static const struct match_case matching[] = {
-	{ "/health",			ROUTE_HEALTH,		NULL },
-	{ "/ready",			ROUTE_READY,		NULL },
-	{ "/metrics",			ROUTE_METRICS,		NULL },
-	{ "/status",			ROUTE_STATUS,		NULL },
-	{ "/actors",			ROUTE_ACTORS,		NULL },
-	{ "/mcp",			ROUTE_MCP,		NULL },
-	{ "/actors/abc",		ROUTE_ACTOR,		"abc" },
-	{ "/actors/abc/deactivate",	ROUTE_ACTOR_DEACTIVATE,	"abc" },
-	{ "/actors/abc/profile",	ROUTE_ACTOR_PROFILE,	"abc" },
-	{ "/actors/0190a2b4-7c3e-7b1a-9f00-1234567890ab",
-					ROUTE_ACTOR,
+	{ "/health",			"/health",	NULL },
+	{ "/ready",			"/ready",	NULL },
+	{ "/metrics",			"/metrics",	NULL },
+	{ "/status",			"/status",	NULL },
+	{ "/actors",			"/actors",	NULL },
+	{ "/mcp",			"/mcp",		NULL },
+	{ "/openapi.json",		"/openapi.json", NULL },
+	{ "/actors/abc",		ACTOR,		"abc" },
+	{ "/actors/abc/deactivate",	DEACTIVATE,	"abc" },
+	{ "/actors/abc/profile",	PROFILE,	"abc" },
+	{ "/actors/0190a2b4-7c3e-7b1a-9f00-1234567890ab", ACTOR,
 					"0190a2b4-7c3e-7b1a-9f00-1234567890ab" },
 	/* the segment is passed on raw: validation reports what was sent */
-	{ "/actors/a%20b/profile",	ROUTE_ACTOR_PROFILE,	"a%20b" },
-	{ "/actors/deactivate",		ROUTE_ACTOR,		"deactivate" },
+	{ "/actors/a%20b/profile",	PROFILE,	"a%20b" },
+	{ "/actors/deactivate",		ACTOR,		"deactivate" },
 };
+
+/* The route index of a template, -1 when there is none. */
+static int
+route_of(const char *template)
+{
+	for (int i = 0; i < (int)route_count(); i++)
+		if (strcmp(route_template(i), template) == 0)
+			return i;
+	return -1;
+}
 
 static const char *const not_matching[] = {
 	"/",
@@ -64,10 +80,13 @@ START_TEST(test_match_known)
 
 	memset(&m, 0x5a, sizeof m);
 	ck_assert_msg(route_match(c->path, &m), "\"%s\" did not match", c->path);
-	ck_assert_msg(m.id == c->id, "\"%s\": route %d, expected %d",
-	    c->path, (int)m.id, (int)c->id);
-	if (c->actor_id != NULL)
-		ck_assert_str_eq(m.actor_id, c->actor_id);
+	ck_assert_str_eq(route_template(m.route), c->route);
+	if (c->actor_id != NULL) {
+		ck_assert_uint_eq(m.nparams, 1);
+		ck_assert_str_eq(m.params[0].name, "actor_id");
+		ck_assert_str_eq(m.params[0].value, c->actor_id);
+	} else
+		ck_assert_uint_eq(m.nparams, 0);
 }
 END_TEST
 
@@ -77,8 +96,9 @@ START_TEST(test_match_unknown)
 	struct route_match	 m;
 
 	memset(&m, 0, sizeof m);
-	ck_assert_msg(!route_match(path, &m), "\"%s\" matched route %d",
-	    path, (int)m.id);
+	ck_assert_msg(!route_match(path, &m), "\"%s\" matched route %s",
+	    path, route_template(m.route));
+	ck_assert_int_eq(m.route, ROUTE_NONE);
 }
 END_TEST
 
@@ -104,13 +124,13 @@ START_TEST(test_match_longest_segment)
 	strcpy(path, "/actors/");
 	strcat(path, seg);
 	ck_assert(route_match(path, &m));
-	ck_assert_int_eq(m.id, ROUTE_ACTOR);
-	ck_assert_str_eq(m.actor_id, seg);
+	ck_assert_str_eq(route_template(m.route), ACTOR);
+	ck_assert_str_eq(m.params[0].value, seg);
 
 	strcat(path, "/deactivate");
 	ck_assert(route_match(path, &m));
-	ck_assert_int_eq(m.id, ROUTE_ACTOR_DEACTIVATE);
-	ck_assert_str_eq(m.actor_id, seg);
+	ck_assert_str_eq(route_template(m.route), DEACTIVATE);
+	ck_assert_str_eq(m.params[0].value, seg);
 }
 END_TEST
 
@@ -154,20 +174,20 @@ START_TEST(test_match_huge_path)
 END_TEST
 
 struct allow_case {
-	enum route_id	 id;
+	const char	*route;
 	const char	*allow;
 };
 
 static const struct allow_case allows[] = {
-	{ ROUTE_HEALTH,			"GET" },
-	{ ROUTE_READY,			"GET" },
-	{ ROUTE_METRICS,		"GET" },
-	{ ROUTE_STATUS,			"GET" },
-	{ ROUTE_ACTORS,			"GET, POST" },
-	{ ROUTE_ACTOR,			"GET" },
-	{ ROUTE_ACTOR_DEACTIVATE,	"POST" },
-	{ ROUTE_ACTOR_PROFILE,		"DELETE" },
-	{ ROUTE_MCP,			"POST" },
+	{ "/health",	"GET" },
+	{ "/ready",	"GET" },
+	{ "/metrics",	"GET" },
+	{ "/status",	"GET" },
+	{ "/actors",	"GET, POST" },
+	{ ACTOR,	"GET" },
+	{ DEACTIVATE,	"POST" },
+	{ PROFILE,	"DELETE" },
+	{ "/mcp",	"POST" },
 };
 
 START_TEST(test_allow)
@@ -177,9 +197,9 @@ START_TEST(test_allow)
 
 	memset(buf, 'Z', sizeof buf);
 	buf[sizeof buf - 1] = '\0';
-	route_allow(c->id, buf, sizeof buf);
+	route_allow(route_of(c->route), buf, sizeof buf);
 	ck_assert_msg(strcmp(buf, c->allow) == 0,
-	    "route %d: Allow \"%s\", expected \"%s\"", (int)c->id, buf, c->allow);
+	    "route %s: Allow \"%s\", expected \"%s\"", c->route, buf, c->allow);
 }
 END_TEST
 
@@ -192,7 +212,7 @@ START_TEST(test_allow_small_buffer)
 	size_t	i;
 
 	memset(&s, 'Z', sizeof s);
-	route_allow(ROUTE_ACTORS, s.buf, sizeof s.buf);
+	route_allow(route_of("/actors"), s.buf, sizeof s.buf);
 	ck_assert_msg(memchr(s.buf, '\0', sizeof s.buf) != NULL,
 	    "Allow not NUL-terminated within its buffer");
 	for (i = 0; i < sizeof s.guard; i++)
@@ -200,46 +220,61 @@ START_TEST(test_allow_small_buffer)
 }
 END_TEST
 
-START_TEST(test_allow_methods_bits)
+/* Each route and method leads to its operation, with its name. */
+START_TEST(test_operations)
 {
-	ck_assert_uint_eq(routes[ROUTE_HEALTH].methods, METHOD_GET);
-	ck_assert_uint_eq(routes[ROUTE_ACTORS].methods, METHOD_GET | METHOD_POST);
-	ck_assert_uint_eq(routes[ROUTE_ACTOR].methods, METHOD_GET);
-	ck_assert_uint_eq(routes[ROUTE_ACTOR_DEACTIVATE].methods, METHOD_POST);
-	ck_assert_uint_eq(routes[ROUTE_ACTOR_PROFILE].methods, METHOD_DELETE);
-	ck_assert_uint_eq(routes[ROUTE_MCP].methods, METHOD_POST);
+	ck_assert_str_eq(route_op(route_of("/actors"), METHOD_POST)->name, "RegisterActor");
+	ck_assert_str_eq(route_op(route_of("/actors"), METHOD_GET)->name, "ListActors");
+	ck_assert_ptr_null(route_op(route_of("/actors"), METHOD_PUT));
+	ck_assert_str_eq(route_op(route_of(ACTOR), METHOD_GET)->name, "GetActor");
+	ck_assert_str_eq(route_op(route_of(PROFILE), METHOD_DELETE)->name, "ForgetActor");
+	ck_assert_ptr_null(route_op(ROUTE_NONE, METHOD_GET));
+	ck_assert_str_eq(route_find("DeactivateActor")->path, DEACTIVATE);
+	ck_assert_str_eq(route_find_tool("list_actors")->name, "ListActors");
+	ck_assert_ptr_null(route_find("NoSuchThing"));
+	ck_assert_ptr_null(route_find_tool("no_such_tool"));
 }
 END_TEST
 
+/* Step 3 of the pipeline applies to the API, not to the runtime's probes. */
 START_TEST(test_principal_flags)
 {
-	ck_assert(!routes[ROUTE_HEALTH].principal);
-	ck_assert(!routes[ROUTE_READY].principal);
-	ck_assert(!routes[ROUTE_METRICS].principal);
-	ck_assert(!routes[ROUTE_STATUS].principal);
-	ck_assert(routes[ROUTE_ACTORS].principal);
-	ck_assert(routes[ROUTE_ACTOR].principal);
-	ck_assert(routes[ROUTE_ACTOR_DEACTIVATE].principal);
-	ck_assert(routes[ROUTE_ACTOR_PROFILE].principal);
-	ck_assert(routes[ROUTE_MCP].principal);
+	static const char *const without[] = { "Health", "Ready", "Metrics", "Status", "OpenApi" };
+
+	for (size_t i = 0; i < sizeof without / sizeof without[0]; i++)
+		ck_assert(!route_find(without[i])->principal);
+	for (size_t i = 0; i < route_nops(); i++)
+		if (route_op_at(i)->context != NULL)
+			ck_assert_msg(route_op_at(i)->principal, "%s", route_op_at(i)->name);
+	ck_assert(route_find("Mcp")->principal);
 }
 END_TEST
 
 START_TEST(test_templates)
 {
-	ck_assert_str_eq(route_template(ROUTE_HEALTH), "/health");
-	ck_assert_str_eq(route_template(ROUTE_READY), "/ready");
-	ck_assert_str_eq(route_template(ROUTE_METRICS), "/metrics");
-	ck_assert_str_eq(route_template(ROUTE_STATUS), "/status");
-	ck_assert_str_eq(route_template(ROUTE_ACTORS), "/actors");
-	ck_assert_str_eq(route_template(ROUTE_ACTOR), "/actors/{actor_id}");
-	ck_assert_str_eq(route_template(ROUTE_ACTOR_DEACTIVATE),
-	    "/actors/{actor_id}/deactivate");
-	ck_assert_str_eq(route_template(ROUTE_ACTOR_PROFILE),
-	    "/actors/{actor_id}/profile");
-	ck_assert_str_eq(route_template(ROUTE_MCP), "/mcp");
+	ck_assert_int_ge(route_of("/actors"), 0);
+	ck_assert_int_ge(route_of(ACTOR), 0);
 	ck_assert_str_eq(route_template(ROUTE_NONE), "none");
-	ck_assert_str_eq(routes[ROUTE_ACTOR].template, "/actors/{actor_id}");
+	ck_assert_str_eq(route_template(-1), "none");
+}
+END_TEST
+
+/* A second operation on one method and path, or one name, is refused. */
+START_TEST(test_register_conflicts)
+{
+	static const struct operation dup_route[] = {
+		{ .name = "Other", .method = METHOD_GET, .path = "/health" }, { .name = NULL } };
+	static const struct operation dup_name[] = {
+		{ .name = "GetActor", .method = METHOD_PUT, .path = "/x" }, { .name = NULL } };
+	static const struct operation dup_tool[] = {
+		{ .name = "X", .method = METHOD_PUT, .path = "/y", .tool = "get_actor" },
+		{ .name = NULL } };
+	char err[160];
+
+	ck_assert_int_eq(route_register(dup_route, err, sizeof err), -1);
+	ck_assert_str_eq(err, "GET /health is both Health and Other");
+	ck_assert_int_eq(route_register(dup_name, err, sizeof err), -1);
+	ck_assert_int_eq(route_register(dup_tool, err, sizeof err), -1);
 }
 END_TEST
 
@@ -308,9 +343,10 @@ make_suite(void)
 	tcase_add_loop_test(tc, test_allow, 0,
 	    (int)(sizeof allows / sizeof allows[0]));
 	tcase_add_test(tc, test_allow_small_buffer);
-	tcase_add_test(tc, test_allow_methods_bits);
+	tcase_add_test(tc, test_operations);
 	tcase_add_test(tc, test_principal_flags);
 	tcase_add_test(tc, test_templates);
+	tcase_add_test(tc, test_register_conflicts);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("method");
@@ -324,5 +360,10 @@ make_suite(void)
 int
 main(void)
 {
+	char err[160];
+
+	/* Every test runs on the table the daemon builds. */
+	if (contexts_register(err, sizeof err) != 0)
+		return 99;
 	return run_suite(make_suite());
 }

@@ -1,0 +1,45 @@
+/*
+ * dispatch: one operation run for a request, the same way whether it came
+ * as an HTTP route or as an MCP tool (doc/design.md, "The request
+ * pipeline"): its inputs validated against the operation's declaration,
+ * its Idempotency-Key claimed, <verb>.start logged, the handler run inside
+ * its span, and an error answered, after the claim has been settled.
+ */
+#ifndef CORAD_DISPATCH_H
+#define CORAD_DISPATCH_H
+
+#include <json-c/json.h>
+
+#include "corad/log.h"
+#include "corad/op.h"
+#include "corad/reply.h"
+
+struct request;
+
+/* Runs r->op on the matched path parameters, the query string and the
+ * body of the HTTP request. */
+enum cora_err	dispatch_http(struct request *r);
+
+/* Runs `op` as an MCP tool: its parameters and body fields are the
+ * tool's arguments (an object). The answer is captured (r->capture). */
+enum cora_err	dispatch_tool(struct request *r, const struct operation *op, json_object *args);
+
+/*
+ * Step 5, for handlers: authorizes r->op by its name. A deny is logged
+ * (<verb>.denied), written to entries_access_verdicts and returned as 403
+ * with the reason; on allow r->verdict holds the reason, which a command
+ * records in its own transaction.
+ */
+enum cora_err	dispatch_authorize(struct request *r);
+
+/* The request's deadline passed: logs worker.deadline and returns the
+ * 504 (CORA_ERR_TIMEOUT) with its detail set. */
+enum cora_err	dispatch_timeout(struct request *r);
+
+/* <verb>.<what> of r->op with the fields every handler line carries
+ * (correlation, causation for commands, principal, the name, the path
+ * parameters) and `extra` (LOG_FIELDS(...), or NULL). */
+void		dispatch_log(struct request *r, enum log_level lvl, const char *what,
+		    const struct log_field *extra);
+
+#endif

@@ -1,0 +1,54 @@
+/*
+ * projection: what a context declares for the projector child (doc/design.md,
+ * "Projections"): a name, the event types it reads, its statements and the
+ * function that applies one event. The projector runs every registered
+ * projection with a bookmark of its own; one added later starts from the
+ * first event.
+ */
+#ifndef CORAD_PROJECTION_H
+#define CORAD_PROJECTION_H
+
+#include <stdbool.h>
+
+#include <json-c/json.h>
+#include <libpq-fe.h>
+
+#include "corad/store.h"
+
+/* One event of a batch, as the projector read it. */
+struct projection_event {
+	const char	*position;
+	const char	*transaction_id;
+	const char	*event_type;
+	const char	*stream_id;
+	const char	*occurred_at;	/* as stored: timestamptz text */
+	json_object	*payload;
+};
+
+/* The projector's connection, inside the batch's transaction. */
+struct projection_tx {
+	PGconn			*conn;
+	const struct projection	*projection;
+};
+
+/* Runs one of the projection's statements; NULL (logged) unless the result
+ * has status `want`. The caller clears the result. */
+PGresult	*projection_exec(struct projection_tx *tx, const char *stmt, int n,
+		    const char *const *params, ExecStatusType want);
+
+struct projection {
+	const char		*name;		/* its bookmark's projection_name */
+	const char *const	*events;	/* event types it reads, NULL-ended */
+	const struct statement	*statements;	/* prepared by the projector */
+	/* Applies one event idempotently; false when a statement failed (the
+	 * batch is rolled back and retried). */
+	bool			(*apply)(struct projection_tx *tx, const struct projection_event *ev);
+};
+
+/* Registers projections (ended by a NULL name), in the master before it
+ * forks; -1 with a message when there are too many. */
+int		projection_register(const struct projection *p, char *err, size_t errlen);
+size_t		projection_count(void);
+const struct projection *projection_at(size_t i);
+
+#endif

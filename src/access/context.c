@@ -1,0 +1,128 @@
+/*
+ * The Access context: everything the runtime needs to know of it, in one
+ * place (doc/design.md, "Contexts"): each operation described once, the
+ * SQL its handlers run, its projection and the tables they need. Its
+ * migration is sql/0002_access.sql.
+ */
+#include "config.h"
+
+#include "corad/access.h"
+#include "corad/context.h"
+
+/* --- schemas --------------------------------------------------------------- */
+
+static const struct schema uuid = { .type = SCHEMA_STRING, .format = SCHEMA_FORMAT_UUID };
+static const struct schema str = { .type = SCHEMA_STRING };
+static const struct schema nullable_str = { .type = SCHEMA_STRING, .nullable = true };
+static const struct schema boolean = { .type = SCHEMA_BOOLEAN };
+static const struct schema timestamp = { .type = SCHEMA_STRING, .format = SCHEMA_FORMAT_DATE_TIME };
+static const struct schema kind = { .type = SCHEMA_STRING,
+	.enums = (const char *const[]){ "human", "service_account", "agent", NULL } };
+static const struct schema status = { .type = SCHEMA_STRING,
+	.enums = (const char *const[]){ "active", "deactivated", NULL } };
+
+static const struct op_param actor_path[] = {
+	{ "actor_id", OP_IN_PATH, &uuid, true },
+	{ NULL, 0, NULL, false },
+};
+
+static const struct op_param list_query[] = {
+	{ "cursor", OP_IN_QUERY, &(const struct schema){ .type = SCHEMA_STRING,
+	    .description = "next_cursor of the previous page" }, false },
+	{ "limit", OP_IN_QUERY, &(const struct schema){ .type = SCHEMA_INTEGER,
+	    .bounded = true, .minimum = 1, .maximum = 100, .default_json = "50" }, false },
+	{ "status", OP_IN_QUERY, &status, false },
+	{ NULL, 0, NULL, false },
+};
+
+static const struct schema actor_id_result = { .type = SCHEMA_OBJECT,
+	.props = (const struct schema_prop[]){
+		{ "actor_id", &uuid, true },
+		{ NULL, NULL, false } } };
+
+static const struct schema actor_result = { .type = SCHEMA_OBJECT,
+	.props = (const struct schema_prop[]){
+		{ "id", &uuid, true },
+		{ "name", &str, true },
+		{ "kind", &kind, true },
+		{ "active", &boolean, true },
+		{ NULL, NULL, false } } };
+
+static const struct schema list_result = { .type = SCHEMA_OBJECT,
+	.props = (const struct schema_prop[]){
+		{ "items", &(const struct schema){ .type = SCHEMA_ARRAY,
+		    .items = &(const struct schema){ .type = SCHEMA_OBJECT,
+			.props = (const struct schema_prop[]){
+			    { "actor_id", &uuid, true },
+			    { "name", &str, true },
+			    { "kind", &kind, true },
+			    { "status", &status, true },
+			    { "created_at", &timestamp, true },
+			    { NULL, NULL, false } } } }, true },
+		{ "next_cursor", &nullable_str, true },
+		{ NULL, NULL, false } } };
+
+/* --- operations ------------------------------------------------------------ */
+
+static const struct operation operations[] = {
+	{ .context = "access", .name = "RegisterActor", .verb = "register_actor",
+	  .kind = OP_COMMAND, .method = METHOD_POST, .path = "/actors",
+	  .handler = handle_register_actor, .principal = true, .idempotent = true,
+	  .summary = "Register a new actor. Returns its actor_id.",
+	  .body = &register_actor_body, .tool = "register_actor",
+	  .status = 201, .result = &actor_id_result, .errors = (const int[]){ 400, 409, 0 } },
+	{ .context = "access", .name = "GetActor", .verb = "get_actor",
+	  .kind = OP_QUERY, .method = METHOD_GET, .path = "/actors/{actor_id}",
+	  .handler = handle_get_actor, .principal = true,
+	  .summary = "Read one actor from its event stream.",
+	  .params = actor_path, .tool = "get_actor",
+	  .status = 200, .result = &actor_result, .errors = (const int[]){ 404, 0 } },
+	{ .context = "access", .name = "ListActors", .verb = "list_actors",
+	  .kind = OP_QUERY, .method = METHOD_GET, .path = "/actors",
+	  .handler = handle_list_actors, .principal = true,
+	  .summary = "List actors, oldest first, a page at a time.",
+	  .params = list_query, .tool = "list_actors",
+	  .status = 200, .result = &list_result, .errors = (const int[]){ 0 } },
+	{ .context = "access", .name = "DeactivateActor", .verb = "deactivate_actor",
+	  .kind = OP_COMMAND, .method = METHOD_POST, .path = "/actors/{actor_id}/deactivate",
+	  .handler = handle_deactivate_actor, .principal = true,
+	  .summary = "Deactivate an actor; terminal.",
+	  .params = actor_path, .tool = "deactivate_actor",
+	  .status = 204, .errors = (const int[]){ 404, 409, 0 } },
+	{ .context = "access", .name = "ForgetActor", .verb = "forget_actor",
+	  .kind = OP_COMMAND, .method = METHOD_DELETE, .path = "/actors/{actor_id}/profile",
+	  .handler = handle_forget_actor, .principal = true, .idempotent = true,
+	  .summary = "Erase an actor's profile; its name becomes \"<deleted user>\".",
+	  .params = actor_path, .tool = "forget_actor",
+	  .status = 204, .errors = (const int[]){ 404, 409, 0 } },
+	{ .name = NULL },
+};
+
+/* --- the workers' statements ----------------------------------------------- */
+
+static const struct statement statements[] = {
+	{ "profile_insert",
+	  "INSERT INTO actor_profile (actor_id, name, created_at, updated_at) VALUES ($1, $2, $3, $3)" },
+	{ "profile_get", "SELECT name FROM actor_profile WHERE actor_id = $1" },
+	{ "profile_blank",
+	  "UPDATE actor_profile SET name = '', updated_at = now() WHERE actor_id = $1" },
+	{ "profile_delete", "DELETE FROM actor_profile WHERE actor_id = $1" },
+	{ "list_actors",
+	  "SELECT actor_id, name, kind, status,"
+	  " to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')"
+	  " FROM proj_access_actor_summary"
+	  " WHERE ($1::text IS NULL OR status = $1)"
+	  "   AND ($2::timestamptz IS NULL OR (created_at, actor_id) > ($2::timestamptz, $3::uuid))"
+	  " ORDER BY created_at, actor_id LIMIT $4::int" },
+	{ NULL, NULL },
+};
+
+static const char *const tables[] = { "actor_profile", "proj_access_actor_summary", NULL };
+
+const struct context access_context = {
+	.name = "access",
+	.operations = operations,
+	.statements = statements,
+	.projections = access_projections,
+	.tables = tables,
+};

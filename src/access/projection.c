@@ -1,0 +1,71 @@
+/*
+ * The actor list projection, proj_access_actor_summary: one row an actor,
+ * its name copied from actor_profile when projected and replaced by
+ * "<deleted user>" once forgotten, so GET /actors reads this table alone.
+ * Every statement is idempotent: a replayed event changes nothing.
+ */
+#include "config.h"
+
+#include <string.h>
+
+#include "corad/access.h"
+
+static const struct statement statements[] = {
+	{ "access_registered",
+	  "INSERT INTO proj_access_actor_summary"
+	  " (actor_id, name, kind, status, created_at, updated_at, last_position)"
+	  " VALUES ($1, coalesce((SELECT name FROM actor_profile WHERE actor_id = $1), $2,"
+	  "  '<deleted user>'), $3, 'active', $4, $4, $5)"
+	  " ON CONFLICT (actor_id) DO NOTHING" },
+	{ "access_deactivated",
+	  "UPDATE proj_access_actor_summary SET status = 'deactivated', updated_at = $2,"
+	  " last_position = $3 WHERE actor_id = $1 AND last_position < $3" },
+	{ "access_forgotten",
+	  "UPDATE proj_access_actor_summary SET name = '<deleted user>', updated_at = $2,"
+	  " last_position = $3 WHERE actor_id = $1 AND last_position < $3" },
+	{ NULL, NULL },
+};
+
+static const char *
+payload_text(json_object *payload, const char *key)
+{
+	json_object *v;
+
+	return json_object_object_get_ex(payload, key, &v) && json_object_is_type(v, json_type_string) ?
+	    json_object_get_string(v) : NULL;
+}
+
+static bool
+actor_summary_apply(struct projection_tx *tx, const struct projection_event *ev)
+{
+	PGresult *res;
+	bool ok;
+
+	if (strcmp(ev->event_type, "ActorRegisteredV2") == 0 ||
+	    strcmp(ev->event_type, "ActorRegistered") == 0) {
+		/* The legacy event carries the name and was always human. */
+		const char *kind = payload_text(ev->payload, "kind");
+		const char *params[] = { ev->stream_id, payload_text(ev->payload, "name"),
+		    strcmp(ev->event_type, "ActorRegistered") == 0 || kind == NULL ? "human" : kind,
+		    ev->occurred_at, ev->position };
+
+		res = projection_exec(tx, "access_registered", 5, params, PGRES_COMMAND_OK);
+	} else {
+		const char *params[] = { ev->stream_id, ev->occurred_at, ev->position };
+
+		res = projection_exec(tx, strcmp(ev->event_type, "ActorDeactivated") == 0 ?
+		    "access_deactivated" : "access_forgotten", 3, params, PGRES_COMMAND_OK);
+	}
+	ok = res != NULL;
+	PQclear(res);
+	return ok;
+}
+
+const struct projection access_projections[] = {
+	{ .name = "access_actor_summary",
+	  .events = (const char *const[]){ "ActorRegisteredV2", "ActorRegistered",
+	      "ActorDeactivated", "ActorProfileForgotten", NULL },
+	  .statements = statements,
+	  .apply = actor_summary_apply },
+	{ .name = NULL },
+};

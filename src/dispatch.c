@@ -1,0 +1,287 @@
+/* dispatch: an operation run the same way for HTTP routes and MCP tools. */
+#include "config.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "corad/alloc.h"
+#include "corad/authz.h"
+#include "corad/config.h"
+#include "corad/deadline.h"
+#include "corad/dispatch.h"
+#include "corad/idempotency.h"
+#include "corad/proc.h"
+#include "corad/report.h"
+#include "corad/request.h"
+#include "corad/store.h"
+#include "corad/strutil.h"
+
+void
+dispatch_log(struct request *r, enum log_level lvl, const char *what,
+    const struct log_field *extra)
+{
+	const struct operation *op = r->op;
+	struct log_field f[8 + ROUTE_PARAMS_MAX + 8];
+	size_t n = 0;
+	char event[64];
+
+	if (!log_enabled(lvl))
+		return;
+	snprintf(event, sizeof(event), "%s.%s", op->verb, what);
+	f[n++] = LF_STR("correlation_id", r->correlation_id);
+	/* causation_id is present (null) on command lines only. */
+	if (op->kind == OP_COMMAND)
+		f[n++] = LF_NULL("causation_id");
+	f[n++] = LF_STR("principal_id", r->principal_id);
+	f[n++] = LF_STR(op_name_key(op), op->name);
+	for (const struct op_param *p = op->params; p != NULL && p->name != NULL; p++)
+		if (p->in == OP_IN_PATH && request_text(r, p->name) != NULL)
+			f[n++] = LF_STR(p->name, request_text(r, p->name));
+	for (; extra != NULL && extra->type != LF_T_END && n < sizeof(f) / sizeof(f[0]) - 1; extra++)
+		f[n++] = *extra;
+	f[n].type = LF_T_END;
+	log_emit(lvl, event, f);
+}
+
+enum cora_err
+dispatch_authorize(struct request *r)
+{
+	struct authz_verdict v;
+	enum cora_err e;
+
+	authz_decide(r->policy, r->principal_id, r->op->name, &v);
+	str_copy(r->verdict, sizeof(r->verdict), v.reason);
+	if (v.allowed)
+		return CORA_OK;
+	dispatch_log(r, LOG_WARNING, "denied", LOG_FIELDS(LF_STR("reason", v.reason)));
+	/* The denial is history too; it needs the database like the command. */
+	if ((e = store_ready(r->store)) != CORA_OK ||
+	    (e = store_verdict(r->store, r, r->op->name, false, v.reason)) != CORA_OK)
+		return e;
+	return request_fail(r, CORA_ERR_FORBIDDEN, "%s", v.reason);
+}
+
+/* --- inputs ---------------------------------------------------------------- */
+
+static json_object *
+loc2(const char *a, const char *b)
+{
+	json_object *l = json_object_new_array();
+
+	json_object_array_add(l, json_object_new_string(a));
+	json_object_array_add(l, json_object_new_string(b));
+	return l;
+}
+
+/* The raw value of a query parameter as text: the last one of that name
+ * (an array of all of them for a list parameter), or NULL. */
+static json_object *
+query_value(const char *qs, const struct op_param *p)
+{
+	char *copy = xstrdup(qs), *save = NULL;
+	json_object *v = p->schema->type == SCHEMA_ARRAY ? json_object_new_array() : NULL;
+
+	for (char *pair = strtok_r(copy, "&", &save); pair != NULL; pair = strtok_r(NULL, "&", &save)) {
+		char *eq = strchr(pair, '=');
+
+		if (eq != NULL)
+			*eq++ = '\0';
+		str_percent_decode(pair, 1);
+		if (strcmp(pair, p->name) != 0)
+			continue;
+		if (eq == NULL)
+			eq = pair + strlen(pair);
+		str_percent_decode(eq, 1);
+		if (p->schema->type == SCHEMA_ARRAY)
+			json_object_array_add(v, json_object_new_string(eq));
+		else {
+			json_object_put(v);
+			v = json_object_new_string(eq);
+		}
+	}
+	free(copy);
+	if (v != NULL && json_object_is_type(v, json_type_array) && json_object_array_length(v) == 0) {
+		json_object_put(v);
+		v = NULL;
+	}
+	return v;
+}
+
+static const char *
+path_value(const struct request *r, const char *name)
+{
+	for (size_t i = 0; i < r->match.nparams; i++)
+		if (strcmp(r->match.params[i].name, name) == 0)
+			return r->match.params[i].value;
+	return NULL;
+}
+
+/*
+ * Step 4: the operation's parameters (from the path and the query string,
+ * or from an MCP tool's arguments when `args` is set) and its body.
+ * CORA_ERR_VALIDATION with every error in declaration order: path and
+ * query first, then the body.
+ */
+static enum cora_err
+dispatch_validate(struct request *r, json_object *args)
+{
+	const struct operation *op = r->op;
+	struct schema_check c = { .errs = json_object_new_array() };
+
+	json_object_put(r->params);
+	json_object_put(r->input);
+	r->input = NULL;
+	r->params = json_object_new_object();
+	for (const struct op_param *p = op->params; p != NULL && p->name != NULL; p++) {
+		json_object *raw = NULL, *val = NULL, *loc;
+		bool present;
+
+		if (args != NULL) {
+			present = json_object_object_get_ex(args, p->name, &raw);
+			raw = json_object_get(raw);
+		} else if (p->in == OP_IN_PATH) {
+			const char *v = path_value(r, p->name);
+
+			present = v != NULL;
+			raw = v != NULL ? json_object_new_string(v) : NULL;
+		} else {
+			raw = query_value(r->query, p);
+			present = raw != NULL;
+		}
+		loc = loc2(p->in == OP_IN_PATH ? "path" : "query", p->name);
+		if (schema_validate(&c, p->schema, p->required, present, raw, loc, NULL, &val) &&
+		    val != NULL)
+			json_object_object_add(r->params, p->name, val);
+		json_object_put(loc);
+		json_object_put(raw);
+	}
+	if (op->body != NULL && args == NULL)
+		r->input = schema_validate_body(op->body, r->body, r->body_len, c.errs);
+	else if (op->body != NULL) {
+		/* A tool's body fields are its other arguments. */
+		json_object *body = json_object_new_object(), *loc = json_object_new_array();
+
+		json_object_object_foreach(args, k, v)
+			json_object_object_add(body, k, json_object_get(v));
+		json_object_array_add(loc, json_object_new_string("body"));
+		c.json = true;
+		if (!schema_validate(&c, op->body, true, true, body, loc, NULL, &r->input) &&
+		    c.undecodable)
+			validation_add_at(c.errs, "json_invalid", "body", 0, "JSON decode error",
+			    json_object_new_object());
+		json_object_put(loc);
+		json_object_put(body);
+	}
+	if (json_object_array_length(c.errs) == 0) {
+		json_object_put(c.errs);
+		return CORA_OK;
+	}
+	r->error_validation = c.errs;
+	return CORA_ERR_VALIDATION;
+}
+
+/* The command as the Idempotency-Key's hash sees it: every validated input
+ * (the body's fields as sent, with their defaults, and the parameters). */
+static json_object *
+dispatch_command(const struct request *r)
+{
+	json_object *cmd = json_object_new_object();
+
+	json_object_object_foreach(r->params, k, v)
+		json_object_object_add(cmd, k, json_object_get(v));
+	if (r->input != NULL) {
+		json_object_object_foreach(r->input, k2, v2)
+			json_object_object_add(cmd, k2, json_object_get(v2));
+	}
+	return cmd;
+}
+
+/* --- running --------------------------------------------------------------- */
+
+enum cora_err
+dispatch_timeout(struct request *r)
+{
+	log_error("worker.deadline", LF_STR("correlation_id", r->correlation_id),
+	    LF_STR("method", r->method_name), LF_STR("path", r->path),
+	    LF_DBL("timeout_seconds", r->rt->cfg->request_timeout));
+	return request_fail(r, CORA_ERR_TIMEOUT,
+	    "Request exceeded %g s and was cancelled (correlation id %s)",
+	    r->rt->cfg->request_timeout, r->correlation_id);
+}
+
+/* An error, settled with the Idempotency-Key before the client hears it: a
+ * claimed key keeps a 4xx for replays and is released after a 5xx. */
+static enum cora_err
+dispatch_fail(struct request *r, enum cora_err e)
+{
+	char extra[128];
+	json_object *body;
+	int status;
+
+	if (deadline_expired() && e != CORA_ERR_VALIDATION)
+		e = dispatch_timeout(r);
+	status = reply_error_render(r, e, extra, &body);
+	if (r->op->context != NULL && status != 403)
+		dispatch_log(r, status >= 500 ? LOG_ERROR : LOG_INFO, "failed",
+		    LOG_FIELDS(LF_INT("status", status)));
+	idem_settle(r, status, reply_body_string(body, NULL));
+	reply_json_headers(r, status, extra, body);
+	json_object_put(body);
+	return e;
+}
+
+static enum cora_err
+dispatch_run(struct request *r, json_object *args)
+{
+	const struct operation *op = r->op;
+	enum cora_err e;
+	uint8_t id[8];
+	uint64_t start;
+	bool replayed = false;
+
+	if ((e = dispatch_validate(r, args)) != CORA_OK)
+		return dispatch_fail(r, e);
+	if (op->context == NULL)
+		return (e = op->handler(r)) == CORA_OK || r->status != 0 ? e : dispatch_fail(r, e);
+	dispatch_log(r, LOG_INFO, "start", NULL);
+	if (op->idempotent) {
+		json_object *cmd = dispatch_command(r);
+
+		e = idem_claim(r, op->name, cmd, &replayed);
+		json_object_put(cmd);
+		if (e != CORA_OK)
+			return dispatch_fail(r, e);
+		if (replayed)
+			return CORA_OK;
+	}
+	trace_new_span_id(id);
+	start = r->export_spans ? trace_now_ns() : 0;
+	trace_log_span(&r->trace, id);
+	e = op->handler(r);
+	trace_log_span(&r->trace, r->server_span);
+	report_span_operation(r, id, start, e);
+	if (e == CORA_OK)
+		return CORA_OK;
+	return dispatch_fail(r, e);
+}
+
+enum cora_err
+dispatch_http(struct request *r)
+{
+	return dispatch_run(r, NULL);
+}
+
+enum cora_err
+dispatch_tool(struct request *r, const struct operation *op, json_object *args)
+{
+	const struct operation *outer = r->op;
+	enum cora_err e;
+
+	r->op = op;
+	r->capture = true;
+	e = dispatch_run(r, args);
+	r->capture = false;
+	r->op = outer;
+	return e;
+}

@@ -1,0 +1,57 @@
+#!/bin/bash
+# The module graph of src/ has no cycle (doc/design.md, "Modules"). A module
+# is src/NAME.c with include/corad/NAME.h, or a folder src/NAME/ with the
+# headers named NAME.h or NAME_*.h; it depends on the modules whose headers
+# its files include. tsort(1) finds a cycle if there is one.
+set -u
+cd "${CORAD_SRCDIR:?}" || { echo "Bail out! no source directory"; exit 1; }
+echo 1..3
+
+dirs=$(cd src && ls -d */ | tr -d /)
+module_of() {	# file -> module
+	local f=$1 base d
+	case $f in
+	src/*/*.c) base=${f#src/}; echo "${base%%/*}" ;;
+	src/*.c) base=${f#src/}; echo "${base%.c}" ;;
+	include/corad/*.h)
+		base=${f#include/corad/}
+		base=${base%.h}
+		for d in $dirs; do
+			if [[ $base == "$d" || $base == "${d}_"* ]]; then
+				echo "$d"
+				return
+			fi
+		done
+		echo "$base" ;;
+	esac
+}
+
+edges=$(for f in src/*.c src/*/*.c include/corad/*.h; do
+	m=$(module_of "$f")
+	sed -n 's/^#include "corad\/\([a-z0-9_]*\)\.h".*/\1/p' "$f" | while read -r h; do
+		t=$(module_of "include/corad/$h.h")
+		[[ $t != "$m" ]] && echo "$m $t"
+	done
+done | sort -u)
+n=$(wc -l <<<"$edges")
+if [[ $n -gt 50 ]]; then
+	echo "ok 1 - $n dependencies between modules found"
+else
+	echo "not ok 1 - only $n dependencies between modules found: the scan is broken"
+fi
+
+if out=$(tsort <<<"$edges" 2>&1 >/dev/null) && [[ -z $out ]]; then
+	echo "ok 2 - no module of src/ depends on itself through others"
+else
+	echo "not ok 2 - the modules of src/ include each other in a circle"
+	sed 's/^/# /' <<<"$out"
+fi
+
+# The runtime knows no context by name: only the list of contexts does.
+leaks=$(grep -l '#include "corad/access' src/*.c src/handlers/*.c 2>/dev/null | grep -v '^src/contexts\.c$')
+if [[ -z $leaks ]]; then
+	echo "ok 3 - only src/contexts.c includes a context's headers"
+else
+	echo "not ok 3 - files outside the contexts include them"
+	sed 's/^/# /' <<<"$leaks"
+fi
