@@ -7,7 +7,7 @@
 
 #include <stdio.h>
 
-#include "corad/access.h"
+#include "access/access.h"
 #include "corad/context.h"
 #include "corad/handlers.h"
 #include "corad/projection.h"

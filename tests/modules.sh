@@ -1,8 +1,9 @@
 #!/bin/bash
 # The module graph of src/ has no cycle (doc/design.md, "Modules"). A module
-# is src/NAME.c with include/corad/NAME.h, or a folder src/NAME/ with the
-# headers named NAME.h or NAME_*.h; it depends on the modules whose headers
-# its files include. tsort(1) finds a cycle if there is one.
+# is src/NAME.c with include/corad/NAME.h, or a folder src/NAME/ (a context,
+# or the runtime's handlers) with the headers in it and those of
+# include/corad named NAME.h; it depends on the modules whose headers its
+# files include. tsort(1) finds a cycle if there is one.
 set -u
 cd "${CORAD_SRCDIR:?}" || { echo "Bail out! no source directory"; exit 1; }
 echo 1..3
@@ -11,7 +12,7 @@ dirs=$(cd src && ls -d */ | tr -d /)
 module_of() {	# file -> module
 	local f=$1 base d
 	case $f in
-	src/*/*.c) base=${f#src/}; echo "${base%%/*}" ;;
+	src/*/*.[ch]) base=${f#src/}; echo "${base%%/*}" ;;
 	src/*.c) base=${f#src/}; echo "${base%.c}" ;;
 	include/corad/*.h)
 		base=${f#include/corad/}
@@ -26,10 +27,14 @@ module_of() {	# file -> module
 	esac
 }
 
-edges=$(for f in src/*.c src/*/*.c include/corad/*.h; do
+edges=$(for f in src/*.c src/*/*.[ch] include/corad/*.h; do
 	m=$(module_of "$f")
-	sed -n 's/^#include "corad\/\([a-z0-9_]*\)\.h".*/\1/p' "$f" | while read -r h; do
-		t=$(module_of "include/corad/$h.h")
+	{
+		sed -n 's/^#include "corad\/\([a-z0-9_]*\)\.h".*/include\/corad\/\1.h/p' "$f"
+		sed -n 's/^#include "\([a-z0-9_]*\)\/[a-z0-9_]*\.h".*/src\/\1\/x.h/p' "$f" |
+			grep -v '^src/corad/'
+	} | while read -r h; do
+		t=$(module_of "$h")
 		[[ $t != "$m" ]] && echo "$m $t"
 	done
 done | sort -u)
@@ -47,8 +52,14 @@ else
 	sed 's/^/# /' <<<"$out"
 fi
 
-# The runtime knows no context by name: only the list of contexts does.
-leaks=$(grep -l '#include "corad/access' src/*.c src/handlers/*.c 2>/dev/null | grep -v '^src/contexts\.c$')
+# The runtime knows no context by name: only the list of contexts does. A
+# context is a folder of src/ with a context.c.
+leaks=
+for c in src/*/context.c; do
+	d=${c#src/}
+	d=${d%/context.c}
+	leaks+=$(grep -l "#include \"$d/" src/*.c src/*/*.c | grep -v "^src/$d/\|^src/contexts\.c$")
+done
 if [[ -z $leaks ]]; then
 	echo "ok 3 - only src/contexts.c includes a context's headers"
 else

@@ -3,7 +3,7 @@
 
 #include <string.h>
 
-#include "corad/access.h"
+#include "access/access.h"
 
 int
 actor_fold(struct actor_state *s, const char *event_type, json_object *payload)

@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "corad/access.h"
+#include "access/access.h"
 #include "corad/dispatch.h"
 #include "corad/log.h"
 #include "corad/request.h"

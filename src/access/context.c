@@ -6,7 +6,7 @@
  */
 #include "config.h"
 
-#include "corad/access.h"
+#include "access/access.h"
 #include "corad/context.h"
 
 /* --- schemas --------------------------------------------------------------- */

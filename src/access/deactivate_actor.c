@@ -1,7 +1,7 @@
 /* POST /actors/{actor_id}/deactivate: DeactivateActor; terminal. */
 #include "config.h"
 
-#include "corad/access.h"
+#include "access/access.h"
 #include "corad/dispatch.h"
 #include "corad/request.h"
 #include "corad/store.h"

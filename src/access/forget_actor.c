@@ -3,7 +3,7 @@
  * committed state has the event without the erasure or the reverse. */
 #include "config.h"
 
-#include "corad/access.h"
+#include "access/access.h"
 #include "corad/dispatch.h"
 #include "corad/idempotency.h"
 #include "corad/request.h"

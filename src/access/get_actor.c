@@ -1,7 +1,7 @@
 /* GET /actors/{actor_id}: GetActor, from the event stream (no projection lag). */
 #include "config.h"
 
-#include "corad/access.h"
+#include "access/access.h"
 #include "corad/dispatch.h"
 #include "corad/request.h"
 #include "corad/store.h"

@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "corad/access_input.h"
+#include "access/input.h"
 #include "corad/alloc.h"
 #include "corad/utf8.h"
 

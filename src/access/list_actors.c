@@ -8,7 +8,7 @@
 
 #include <openssl/evp.h>
 
-#include "corad/access.h"
+#include "access/access.h"
 #include "corad/dispatch.h"
 #include "corad/request.h"
 #include "corad/store.h"

@@ -8,7 +8,7 @@
 
 #include <string.h>
 
-#include "corad/access.h"
+#include "access/access.h"
 
 static const struct statement statements[] = {
 	{ "access_registered",

@@ -1,7 +1,7 @@
 /* POST /actors: RegisterActor. */
 #include "config.h"
 
-#include "corad/access.h"
+#include "access/access.h"
 #include "corad/dispatch.h"
 #include "corad/idempotency.h"
 #include "corad/request.h"

@@ -18,7 +18,7 @@
 #include <ctype.h>
 #include <stdbool.h>
 
-#include "corad/access.h"
+#include "access/access.h"
 #include "corad/ids.h"
 #include "fuzz.h"
 

@@ -21,7 +21,7 @@
 
 #include <json-c/json.h>
 
-#include "corad/access_input.h"
+#include "access/input.h"
 #include "corad/reply.h"
 #include "corad/utf8.h"
 #include "fuzz.h"

@@ -8,7 +8,7 @@
 
 #include <json-c/json.h>
 
-#include "corad/access_input.h"
+#include "access/input.h"
 #include "corad/utf8.h"
 #include "corad/reply.h"
 #include "tap_main.h"

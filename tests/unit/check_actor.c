@@ -4,7 +4,7 @@
 
 #include <json-c/json.h>
 
-#include "corad/access.h"
+#include "access/access.h"
 #include "tap_main.h"
 
 static const char id[] = "0190a000-0000-7000-8000-000000000001";

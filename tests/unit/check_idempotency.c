@@ -6,7 +6,7 @@
 
 #include <json-c/json.h>
 
-#include "corad/access.h"
+#include "access/access.h"
 #include "corad/idempotency.h"
 #include "tap_main.h"
 

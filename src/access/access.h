@@ -10,7 +10,7 @@
 
 #include <json-c/json.h>
 
-#include "corad/access_input.h"
+#include "access/input.h"
 #include "corad/ids.h"
 #include "corad/projection.h"
 #include "corad/reply.h"
