@@ -60,6 +60,7 @@ enum actor_refusal	actor_decide_forget(const struct actor_state *s,
 
 enum cora_err	handle_register_actor(struct request *r);
 enum cora_err	handle_get_actor(struct request *r);
+enum cora_err	handle_get_actor_history(struct request *r);
 enum cora_err	handle_list_actors(struct request *r);
 enum cora_err	handle_deactivate_actor(struct request *r);
 enum cora_err	handle_forget_actor(struct request *r);

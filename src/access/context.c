@@ -62,6 +62,18 @@ static const struct schema list_result = { .type = SCHEMA_OBJECT,
 		{ "next_cursor", &nullable_str, true },
 		{ NULL, NULL, false } } };
 
+static const struct schema history_result = { .type = SCHEMA_OBJECT,
+	.props = (const struct schema_prop[]){
+		{ "items", &(const struct schema){ .type = SCHEMA_ARRAY,
+		    .items = &(const struct schema){ .type = SCHEMA_OBJECT,
+			.props = (const struct schema_prop[]){
+			    { "type", &str, true },
+			    { "version", &(const struct schema){ .type = SCHEMA_INTEGER }, true },
+			    { "occurred_at", &timestamp, true },
+			    { "recorded_at", &timestamp, true },
+			    { NULL, NULL, false } } } }, true },
+		{ NULL, NULL, false } } };
+
 /* --- operations ------------------------------------------------------------ */
 
 static const struct operation operations[] = {
@@ -77,6 +89,13 @@ static const struct operation operations[] = {
 	  .summary = "Read one actor from its event stream.",
 	  .params = actor_path, .tool = "get_actor",
 	  .status = 200, .result = &actor_result, .errors = (const int[]){ 404, 0 } },
+	{ .context = "access", .name = "GetActorHistory", .verb = "get_actor_history",
+	  .kind = OP_QUERY, .method = METHOD_GET, .path = "/actors/{actor_id}/events",
+	  .handler = handle_get_actor_history, .principal = true,
+	  .summary = "The actor's events: type, version, when it occurred and was recorded; "
+	      "oldest first.",
+	  .params = actor_path, .tool = "get_actor_history",
+	  .status = 200, .result = &history_result, .errors = (const int[]){ 404, 0 } },
 	{ .context = "access", .name = "ListActors", .verb = "list_actors",
 	  .kind = OP_QUERY, .method = METHOD_GET, .path = "/actors",
 	  .handler = handle_list_actors, .principal = true,
@@ -114,6 +133,11 @@ static const struct statement statements[] = {
 	  " WHERE ($1::text IS NULL OR status = $1)"
 	  "   AND ($2::timestamptz IS NULL OR (created_at, actor_id) > ($2::timestamptz, $3::uuid))"
 	  " ORDER BY created_at, actor_id LIMIT $4::int" },
+	{ "actor_history",
+	  "SELECT event_type, version,"
+	  " to_char(occurred_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'),"
+	  " to_char(recorded_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')"
+	  " FROM events WHERE stream_type = 'Actor' AND stream_id = $1 ORDER BY version" },
 	{ NULL, NULL },
 };
 

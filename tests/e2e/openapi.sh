@@ -26,10 +26,10 @@ json_is "$D" .openapi 3.1.0 "openapi: 3.1.0"
 json_is "$D" .info.version "$CORAD_VERSION" "info.version is corad's"
 
 json_is "$D" '.paths | keys' \
-	'["/actors","/actors/{actor_id}","/actors/{actor_id}/deactivate","/actors/{actor_id}/profile","/health","/mcp","/ready"]' \
+	'["/actors","/actors/{actor_id}","/actors/{actor_id}/deactivate","/actors/{actor_id}/events","/actors/{actor_id}/profile","/health","/mcp","/ready"]' \
 	"every route is there, and not /metrics, /status nor /openapi.json"
 json_is "$D" '[.paths[][] | .operationId] | sort' \
-	'["DeactivateActor","ForgetActor","GetActor","Health","ListActors","Mcp","Ready","RegisterActor"]' \
+	'["DeactivateActor","ForgetActor","GetActor","GetActorHistory","Health","ListActors","Mcp","Ready","RegisterActor"]' \
 	"one operation for each command, query and runtime route"
 json_is "$D" '.paths["/actors"].post.tags' '["access"]' "a context's operations carry its tag"
 
@@ -72,7 +72,7 @@ is "$(jq -cS '.result.tools[] | select(.name == "list_actors") | .inputSchema.pr
 	"$(jq -cS '[.paths["/actors"].get.parameters[] | {(.name): .schema}] | add' <<<"$D")" \
 	"list_actors' arguments are GET /actors' parameters"
 json_is "$T_LIST" '[.result.tools[].name] | sort' \
-	'["deactivate_actor","forget_actor","get_actor","list_actors","register_actor"]' \
+	'["deactivate_actor","forget_actor","get_actor","get_actor_history","list_actors","register_actor"]' \
 	"a tool for each operation that names one"
 
 # The response check itself catches what does not conform.
