@@ -1,4 +1,4 @@
-/* body: the request body limit (SPEC section 5 step 1). */
+/* body: the request body limit (doc/design.md, "The request pipeline"). */
 #include "config.h"
 
 #include <errno.h>

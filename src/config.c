@@ -1,4 +1,5 @@
-/* config: the environment variables of SPEC section 3, parsed and checked. */
+/* config: the environment variables, parsed and checked (doc/design.md,
+ * "Configuration"). */
 #include "config.h"
 
 #include <ctype.h>

@@ -1,5 +1,6 @@
 /*
- * export: the span exporters of the stats child (SPEC section 12).
+ * export: the span exporters of the stats child (doc/design.md, "Metrics,
+ * status, logs and traces").
  *
  * console writes one JSON line per span to stderr as it arrives. otlp keeps
  * a bounded queue and POSTs batches as OTLP/HTTP JSON through one libcurl

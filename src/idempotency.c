@@ -1,5 +1,6 @@
 /*
- * idempotency: Idempotency-Key on commands (SPEC section 8), Stripe-style
+ * idempotency: Idempotency-Key on commands (doc/design.md, "Idempotency"),
+ * Stripe-style
  * two-phase: claim the key (a committed in_progress row), run, then store
  * the result in the command's own transaction (or its 4xx error alone).
  *

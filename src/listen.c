@@ -1,4 +1,4 @@
-/* listen: the FastCGI listen socket, opened or inherited (SPEC section 1). */
+/* listen: the FastCGI listen socket, opened or inherited. */
 #include "config.h"
 
 #include <errno.h>

@@ -1,4 +1,5 @@
-/* log: one JSON object per line on stderr (SPEC section 12). */
+/* log: one JSON object per line on stderr (doc/design.md, "Metrics,
+ * status, logs and traces"). */
 #include "config.h"
 
 #include <errno.h>

@@ -1,4 +1,5 @@
-/* startup: loading the configuration and the start-up gates (SPEC 3, 4),
+/* startup: loading the configuration and the start-up gates (doc/design.md,
+ * "Start-up gates"),
  * at start and again when the master reloads on SIGHUP. */
 #include "config.h"
 
@@ -85,7 +86,7 @@ run_db_gates(const struct config *cfg, int *failed)
 }
 
 /*
- * The start-up gates of SPEC section 4, every one of them (corad check
+ * The start-up gates, every one of them (corad check
  * reports them all). Returns how many refused start-up; *policy receives
  * the loaded AUTHZ_POLICY_FILE. An invalid policy file refuses in any tier.
  */

@@ -1,7 +1,7 @@
 /*
  * stats: the stats child. Aggregates the records that workers send after
  * their requests, answers /metrics and /status, and exports spans
- * (SPEC sections 1, 11 and 12).
+ * (doc/design.md, "Processes").
  *
  * None of the model daemons has this process: it exists so that a worker
  * never waits on a lock or another process to report, and so that the

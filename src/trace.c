@@ -1,4 +1,5 @@
-/* trace: W3C trace context, sampling and span ids (SPEC section 12). */
+/* trace: W3C trace context, sampling and span ids (doc/design.md, "Metrics,
+ * status, logs and traces"). */
 #include "config.h"
 
 #include <string.h>

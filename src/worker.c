@@ -1,6 +1,6 @@
 /*
  * worker: one blocking FCGX_Accept_r loop, one request at a time, through
- * the pipeline of SPEC section 5.
+ * the steps of doc/design.md, "The request pipeline".
  *
  * Accepting: the worker accepts each connection itself and hands it to
  * libfcgi (FCGX_Request.ipcFd), whose own accept path is never used: it

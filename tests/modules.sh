@@ -6,7 +6,7 @@
 # files include. tsort(1) finds a cycle if there is one.
 set -u
 cd "${CORAD_SRCDIR:?}" || { echo "Bail out! no source directory"; exit 1; }
-echo 1..3
+echo 1..4
 
 dirs=$(cd src && ls -d */ | tr -d /)
 module_of() {	# file -> module
@@ -65,4 +65,27 @@ if [[ -z $leaks ]]; then
 else
 	echo "not ok 3 - files outside the contexts include them"
 	sed 's/^/# /' <<<"$leaks"
+fi
+
+# Comments cite doc/design.md and doc/decisions.md by section name; every
+# section they name must exist.
+missing=$(python3 - <<'PY'
+import glob, re
+def sections(p):
+    return {l[3:].strip() for l in open(p) if l.startswith("## ")}
+docs = {"design": sections("doc/design.md"), "decisions": sections("doc/decisions.md")}
+for f in sorted(glob.glob("src/**/*.[ch]", recursive=True) + glob.glob("include/corad/*.h") +
+                glob.glob("tests/**/*.sh", recursive=True) + glob.glob("tests/**/*.[ch]", recursive=True)):
+    flat = re.sub(r"\n\s*(\*|#|//)\s*", " ", open(f, errors="replace").read())
+    for m in re.finditer(r'(design|decisions)\.md, ((?:"[^"]+"(?:,? (?:and )?)?)+)', flat):
+        for name in re.findall(r'"([^"]+)"', m.group(2)):
+            if name not in docs[m.group(1)]:
+                print(f"{f}: doc/{m.group(1)}.md has no section \"{name}\"")
+PY
+)
+if [[ -z $missing ]]; then
+	echo "ok 4 - every section of doc/design.md or doc/decisions.md a comment cites exists"
+else
+	echo "not ok 4 - comments cite sections that do not exist"
+	sed 's/^/# /' <<<"$missing"
 fi

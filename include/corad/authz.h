@@ -1,4 +1,4 @@
-/* authz: the JSON authorization policy of SPEC section 7. */
+/* authz: the JSON authorization policy (doc/design.md, "Authorization"). */
 #ifndef CORAD_AUTHZ_H
 #define CORAD_AUTHZ_H
 

@@ -1,4 +1,5 @@
-/* config: the environment variables of SPEC section 3, parsed and checked. */
+/* config: the environment variables, parsed and checked (doc/design.md,
+ * "Configuration"). */
 #ifndef CORAD_CONFIG_H
 #define CORAD_CONFIG_H
 
@@ -81,7 +82,7 @@ void			 env_source_free(struct env_source *src);
 
 void	config_free(struct config *cfg);
 
-/* Booleans as SPEC section 3: true/false/1/0/yes/no/on/off, case-insensitive. */
+/* Booleans: true/false/1/0/yes/no/on/off, case-insensitive. */
 int	config_parse_bool(const char *s, bool *out);
 
 /* Whether APP_ENV names the production tier (case-insensitive, trimmed). */

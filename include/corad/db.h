@@ -63,7 +63,8 @@ int	migrations_apply(PGconn *conn, const struct migration_set *set,
 /* The highest applied version, 0 for none; -1 on a query error. */
 int	migrations_applied_version(PGconn *conn, char *err, size_t errlen);
 
-/* Gate 3 of SPEC section 4: what makes the role unfit, one string each. */
+/* Gate 3 (doc/design.md, "Start-up gates"): what makes the role unfit, one
+ * string each. */
 struct role_report {
 	char	 role[64];
 	int	 nproblems;

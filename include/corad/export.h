@@ -1,5 +1,6 @@
 /*
- * export: the span exporters of the stats child (SPEC section 12): console
+ * export: the span exporters of the stats child (doc/design.md, "Metrics,
+ * status, logs and traces"): console
  * (one JSON span per line on stderr) and OTLP/HTTP JSON sent in batches
  * with libcurl's multi interface, so a slow or dead collector never blocks
  * the stats child's loop (and so never a worker).

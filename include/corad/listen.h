@@ -1,4 +1,4 @@
-/* listen: the FastCGI listen socket, opened or inherited (SPEC section 1). */
+/* listen: the FastCGI listen socket, opened or inherited. */
 #ifndef CORAD_LISTEN_H
 #define CORAD_LISTEN_H
 

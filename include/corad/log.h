@@ -1,4 +1,5 @@
-/* log: one JSON object per line on stderr (SPEC section 12). */
+/* log: one JSON object per line on stderr (doc/design.md, "Metrics,
+ * status, logs and traces"). */
 #ifndef CORAD_LOG_H
 #define CORAD_LOG_H
 
@@ -48,7 +49,7 @@ bool	log_enabled(enum log_level level);
 
 /*
  * The span the process is working in: every line written while it is set
- * carries trace_id, span_id and trace_flags (SPEC section 12). The strings
+ * carries trace_id, span_id and trace_flags. The strings
  * are copied; log_clear_span() ends it.
  */
 void	log_set_span(const char *trace_id, const char *span_id, const char *trace_flags);

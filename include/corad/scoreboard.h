@@ -1,6 +1,6 @@
 /*
  * scoreboard: what every process of the tree is doing, in one shared memory
- * region the master maps before the first fork (SPEC sections 1 and 11).
+ * region the master maps before the first fork (doc/design.md, "Processes").
  *
  * Each slot has one writer: a worker writes its own slot, the master writes
  * slot ownership and the restart counters, the stats child its aggregates,

@@ -1,4 +1,5 @@
-/* startup: loading the configuration and the start-up gates (SPEC 3, 4). */
+/* startup: loading the configuration and the start-up gates (doc/design.md,
+ * "Start-up gates"). */
 #ifndef CORAD_STARTUP_H
 #define CORAD_STARTUP_H
 
@@ -10,7 +11,7 @@ struct authz_policy;
 int	startup_config(const char *env_file, struct config *cfg);
 
 /*
- * Every gate of SPEC section 4 (corad check reports them all). Returns how
+ * Every start-up gate (corad check reports them all). Returns how
  * many refused start-up, each logged startup.refused; outside the
  * production tier failures are startup.warning and do not count. *policy
  * receives the loaded AUTHZ_POLICY_FILE (NULL when unset); an invalid

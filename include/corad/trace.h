@@ -1,5 +1,6 @@
 /*
- * trace: W3C trace context, sampling and spans (SPEC section 12).
+ * trace: W3C trace context, sampling and spans (doc/design.md, "Metrics,
+ * status, logs and traces").
  *
  * Workers build spans as fixed-size records (struct span) and hand them to
  * the stats child, which exports them (console or OTLP/HTTP JSON) off the

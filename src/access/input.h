@@ -1,4 +1,4 @@
-/* access_input: pure validation of the Access context's HTTP inputs (SPEC section 6). */
+/* input: the Access context's request bodies, validated the original's way. */
 #ifndef CORAD_ACCESS_INPUT_H
 #define CORAD_ACCESS_INPUT_H
 

@@ -1,4 +1,4 @@
-/* GET /health: liveness, no database (SPEC section 6). */
+/* GET /health: liveness, no database. */
 #include "config.h"
 
 #include <string.h>

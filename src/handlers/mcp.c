@@ -1,6 +1,6 @@
 /*
  * POST /mcp: the Model Context Protocol over Streamable HTTP, stateless
- * (SPEC section 13). JSON-RPC 2.0: initialize, ping, tools/list and
+ * (doc/design.md, "MCP"). JSON-RPC 2.0: initialize, ping, tools/list and
  * tools/call. The tools are the operations that name one (op.h); a call
  * runs the operation through dispatch like its route, so validation,
  * authorization, idempotency, logs, spans and the event store behave as

@@ -1,4 +1,4 @@
-/* GET /metrics and GET /status: relay the stats child's answer (SPEC 11). */
+/* GET /metrics and GET /status: relay the stats child's answer. */
 #include "config.h"
 
 #include <errno.h>

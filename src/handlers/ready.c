@@ -1,4 +1,4 @@
-/* GET /ready: the database answers and the schema is current (SPEC 6). */
+/* GET /ready: the database answers and the schema is current. */
 #include "config.h"
 
 #include "corad/handlers.h"

@@ -1,5 +1,5 @@
 #!/bin/bash
-# The Access handlers against a real PostgreSQL (SPEC sections 6, 9, 12):
+# The Access handlers against a real PostgreSQL:
 # register, get, deactivate and forget an actor; the rows each one writes in
 # events, actor_profile and entries_access_verdicts; validation errors that
 # write nothing; the handler log lines; the legacy ActorRegistered event.

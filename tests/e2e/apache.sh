@@ -1,5 +1,5 @@
 #!/bin/bash
-# corad behind Apache httpd 2.4 (SPEC section 14): deploy/apache/corad.conf,
+# corad behind Apache httpd 2.4: deploy/apache/corad.conf,
 # copied with only its socket path, port and file paths rewritten, in an
 # Apache instance of this script's own (its own ServerRoot, PidFile, logs and
 # mutexes under $T; never the system service), in front of a corad on a

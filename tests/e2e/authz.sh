@@ -1,5 +1,5 @@
 #!/bin/bash
-# Authorization (SPEC section 7): AUTHZ_POLICY_FILE, first matching rule wins,
+# Authorization: AUTHZ_POLICY_FILE, first matching rule wins,
 # the default, deny answers 403 naming the rule, logs <verb>.denied and
 # writes a deny verdict to entries_access_verdicts and nothing else; an
 # invalid policy file stops start-up (serve and check); without a policy
@@ -115,7 +115,7 @@ is "$HTTP_STATUS" 204 "policy 2: P1 deactivates P2's actor (204)"
 as "$P2" DELETE "/actors/$ID2/profile"
 is "$HTTP_STATUS" 204 "policy 2: P2 may ForgetActor (204)"
 
-# --- reload on SIGHUP (section 7) -------------------------------------------------
+# --- reload on SIGHUP -------------------------------------------------
 # The rewritten policy denies P2 GetActor: probing with GET writes nothing.
 cat >"$T/policy2.json" <<EOF
 {"default":"allow","rules":[{"principals":["$P2"],"commands":["GetActor"],"effect":"deny"}]}

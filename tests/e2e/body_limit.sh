@@ -1,6 +1,6 @@
 #!/bin/bash
 # The request body limit: nginx's client_max_body_size in the shipped
-# configuration (its JSON 413), and corad's own check (section 5 step 1)
+# configuration (its JSON 413), and corad's own check
 # through a variant without nginx's limit and without request buffering, so
 # corad sees the body as it arrives (also without a Content-Length).
 . "$(dirname "$0")/lib.sh"

@@ -1,5 +1,5 @@
 #!/bin/bash
-# Concurrent commands (SPEC sections 6 and 9): two simultaneous deactivations
+# Concurrent commands: two simultaneous deactivations
 # (or forgets) of one actor give exactly one 204 and one 409 and exactly one
 # event; simultaneous registrations give distinct actors, each written once.
 E2E_DIR=$(dirname "$0")
@@ -65,7 +65,7 @@ race() {
 		[[ $b == 409 ]] && loser=$(body "$verb-$r-b")
 		if [[ -n $loser ]]; then
 			# The loser either saw the first command's event or lost the
-			# append to it (optimistic concurrency, section 9).
+			# append to it (optimistic concurrency).
 			json_like "$loser" .detail \
 				"^(Actor $id $already|Optimistic concurrency conflict on stream Actor/$id: expected version [0-9]+, found [0-9]+)\$" \
 				"$verb round $r: the 409 body"

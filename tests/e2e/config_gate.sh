@@ -1,6 +1,6 @@
 #!/bin/bash
-# The command line, configuration errors (section 3) and start-up gate 1
-# (section 4): production without REQUIRE_AUTHENTICATED_PRINCIPAL=true.
+# The command line, configuration errors and start-up gate 1: production
+# without REQUIRE_AUTHENTICATED_PRINCIPAL=true.
 . "$(dirname "$0")/lib.sh"
 
 # --- command line ---

@@ -1,5 +1,5 @@
 #!/bin/bash
-# The database goes away and comes back (SPEC sections 1 and 5 step 6):
+# The database goes away and comes back:
 # requests that need it answer 503 {"detail":"Database unavailable"} with
 # Retry-After, /health stays 200, /ready is 503; once PostgreSQL is back the
 # same workers reconnect without a restart, and nothing was half-written.

@@ -1,5 +1,5 @@
 #!/bin/bash
-# Roles and the database start-up gates (SPEC sections 4 and 9): cora_app can
+# Roles and the database start-up gates: cora_app can
 # only read and append history; even the owner cannot rewrite it; in
 # production `corad check` refuses the owner, a superuser and other roles
 # with too much (or too little) privilege, reports every failing gate, and

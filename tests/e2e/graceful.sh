@@ -1,5 +1,5 @@
 #!/bin/bash
-# Stopping (section 1): SIGTERM and SIGINT let an in-flight request finish,
+# Stopping: SIGTERM and SIGINT let an in-flight request finish,
 # then the master exits 0 with no process left; SIGQUIT stops at once.
 . "$(dirname "$0")/lib.sh"
 

@@ -1,5 +1,5 @@
 #!/bin/bash
-# Idempotency-Key (SPEC section 8) on POST /actors and DELETE
+# Idempotency-Key on POST /actors and DELETE
 # /actors/{id}/profile against a real PostgreSQL: replay of a stored result
 # (201, 204, 400 and 403) without running the handler again, the scope
 # (principal, key, surface), a different body under the same key (422),

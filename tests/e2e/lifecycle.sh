@@ -1,6 +1,6 @@
 #!/bin/bash
 # shellcheck disable=SC2016  # the eval strings are expanded when evaluated
-# Worker lifecycle against a real PostgreSQL (SPEC section 1):
+# Worker lifecycle against a real PostgreSQL:
 # CORA_MAX_REQUESTS recycles workers without failing a request, each
 # successor accepting before its predecessor leaves; CORA_REQUEST_TIMEOUT_
 # SECONDS cancels a statement stuck behind a lock (JSON 504, nothing
@@ -115,7 +115,7 @@ is "$(q "SELECT count(*) FROM actor_profile WHERE name = 'Slow'")" 0 "no actor_p
 is "$(q "SELECT count(*) FROM events WHERE correlation_id = '$SCID'")" 0 "no event with the 504's correlation id"
 is "$(q "SELECT count(*) FROM events")" "$events_before" "no event was added by the cancelled request"
 diag "access verdicts with the 504's correlation id: $(q "SELECT count(*) FROM entries_access_verdicts WHERE correlation_id = '$SCID'")"
-# SPEC 8: a 5xx caches nothing, so the same key runs the command again.
+# a 5xx caches nothing, so the same key runs the command again.
 is "$(q "SELECT count(*) FROM idempotency_keys WHERE key = 'slow-1'")" 0 \
 	"the 504 left no idempotency row for its key"
 http POST /actors -H 'Content-Type: application/json' -H 'Idempotency-Key: slow-1' \

@@ -1,5 +1,5 @@
 #!/bin/bash
-# GET /actors (SPEC sections 6 and 10): the list read from the projection,
+# GET /actors: the list read from the projection,
 # how soon a new actor shows up in it, keyset paging with next_cursor in
 # (created_at, actor_id) order, the status filter, query validation, tampered
 # cursors and the name of a forgotten actor.

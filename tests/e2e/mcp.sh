@@ -1,5 +1,5 @@
 #!/bin/bash
-# POST /mcp (SPEC section 13, with sections 6, 8 and 12): MCP over Streamable
+# POST /mcp: MCP over Streamable
 # HTTP, stateless, JSON responses only. JSON-RPC 2.0 envelopes (initialize,
 # ping, notifications, tools/list, tools/call), the five actor tools calling
 # the same handlers as the HTTP routes (events, verdict rows, logs, trace ids,

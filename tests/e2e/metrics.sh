@@ -1,5 +1,5 @@
 #!/bin/bash
-# GET /metrics (section 11, the parts that exist so far): request counts
+# GET /metrics: request counts
 # aggregated over all workers by the stats child, /metrics not counted in
 # itself, cora_build_info; the shipped config allows /metrics from localhost
 # only.

@@ -1,5 +1,5 @@
 #!/bin/bash
-# `corad migrate` (SPEC sections 2 and 9): applies the shipped migrations in
+# `corad migrate`: applies the shipped migrations in
 # order and records them; a second run applies nothing; a failing migration
 # is rolled back entirely and can be fixed and re-run; a migration changed
 # after it was applied is refused.

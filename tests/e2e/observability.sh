@@ -1,5 +1,5 @@
 #!/bin/bash
-# Metrics and status against a real PostgreSQL (SPEC sections 1 and 11):
+# Metrics and status against a real PostgreSQL:
 # exact http_requests_total counts over several workers (/metrics never
 # counted), the histograms and summaries that go with them, counters that
 # survive a killed worker and a killed stats child, the cora_* counters

@@ -1,6 +1,6 @@
 #!/bin/bash
-# corad's workers through PgBouncer 1.18 in transaction mode (SPEC section
-# 14): DATABASE_POOL_MODE=transaction makes the workers send unnamed
+# corad's workers through PgBouncer 1.18 in transaction mode:
+# DATABASE_POOL_MODE=transaction makes the workers send unnamed
 # statements and per-transaction timeouts, so that 4 workers share 2 server
 # connections; the projector, which needs LISTEN, connects directly.
 #

@@ -1,8 +1,8 @@
 #!/bin/bash
-# The principal (section 5 step 3): FastCGI parameter CORA_PRINCIPAL_ID, a
+# The principal: FastCGI parameter CORA_PRINCIPAL_ID, a
 # name no client header can produce (HTTP_X_PRINCIPAL_ID only when configured).
 #
-# SPEC section 14: nginx sets the principal from its own authentication step
+# nginx sets the principal from its own authentication step
 # and never passes a client-supplied X-Principal-Id. So the tests use two
 # servers made from deploy/nginx/corad.conf:
 #   main: as shipped (no authentication configured): a client's own

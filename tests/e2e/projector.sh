@@ -1,5 +1,5 @@
 #!/bin/bash
-# The projector child (SPEC section 10): two corad instances on one database
+# The projector child: two corad instances on one database
 # elect one projector with the advisory lock, and the other takes over when
 # the leader's instance stops; a reset projection is rebuilt identically from
 # the event store; an event from a transaction that commits after a later

@@ -1,6 +1,6 @@
 #!/bin/bash
-# A real Prometheus server scrapes corad's GET /metrics through nginx (SPEC
-# section 11): the exposition is accepted (up == 1, no scrape error), the
+# A real Prometheus server scrapes corad's GET /metrics through nginx: the
+# exposition is accepted (up == 1, no scrape error), the
 # request counts arrive as sent, the histograms are ingested; promtool check
 # metrics passes on a scrape. Prometheus listens on 127.0.0.1 only, keeps its
 # data under $T and talks to nothing but the nginx in front of corad.

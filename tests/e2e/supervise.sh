@@ -1,5 +1,5 @@
 #!/bin/bash
-# Supervision (section 1): the process tree, replacing a killed worker
+# Supervision: the process tree, replacing a killed worker
 # without failing requests, replacing the stats child, the crash-storm guard.
 . "$(dirname "$0")/lib.sh"
 

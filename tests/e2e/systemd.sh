@@ -1,6 +1,6 @@
 #!/bin/bash
 # shellcheck disable=SC2016  # the eval strings are expanded when evaluated
-# systemd integration (SPEC sections 1 and 14; deploy/systemd): the unit
+# systemd integration (deploy/systemd): the unit
 # files pass `systemd-analyze verify`; the sd_notify protocol (READY=1 only
 # once the workers accept, STATUS=, WATCHDOG=1, RELOADING=1 and READY=1
 # around a reload, STOPPING=1); socket activation as systemd does it

@@ -1,5 +1,5 @@
 #!/bin/bash
-# Tracing against a real PostgreSQL (SPEC section 12): the W3C traceparent
+# Tracing against a real PostgreSQL: the W3C traceparent
 # from the proxy becomes the correlation id, the log lines' trace fields and
 # the stored events' correlation_id; the spans (a SERVER span per request,
 # an INTERNAL span per handler) reach an OTLP/HTTP JSON collector
@@ -23,7 +23,7 @@ HEX16_RE='^[0-9a-f]{16}$'
 P1=0190a1f4-7c3e-7d2a-9b1c-2f3e4d5a6b7c
 UNKNOWN=01900000-0000-7000-8000-000000000001
 
-# The traceparent of SPEC's example: the proxy's trace and span.
+# The W3C specification's example traceparent: the proxy's trace and span.
 TP_TRACE=4bf92f3577b34da6a3ce929d0e0e4736
 TP_PARENT=00f067aa0ba902b7
 TP="00-$TP_TRACE-$TP_PARENT-01"

@@ -1,4 +1,4 @@
-/* check_body: the request body limit (SPEC section 5 step 1). */
+/* check_body: the request body limit. */
 #include <check.h>
 #include <stddef.h>
 #include <stdlib.h>

@@ -1,4 +1,4 @@
-/* check_config: SPEC section 3 (environment variables) and the --env-file reader. */
+/* check_config: the environment variables and the --env-file reader. */
 #include <check.h>
 #include <ctype.h>
 #include <stdbool.h>
