@@ -10,6 +10,7 @@
 E2E_DIR=$(dirname "$0")
 . "$E2E_DIR/lib.sh"
 . "$E2E_DIR/pg.sh"
+. "$E2E_DIR/lib_access.sh"
 db_setup
 
 nginx_server_auth main
@@ -25,19 +26,11 @@ P1U=$(tr '[:lower:]' '[:upper:]' <<<"$P1")
 UNKNOWN=01900000-0000-7000-8000-000000000001
 
 # register JSON [principal]
-register() {
-	as "${2:-}" POST /actors -H 'Content-Type: application/json' --data-binary "$1"
-}
 register_file() {	# register_file FILE
 	http POST /actors -H 'Content-Type: application/json' --data-binary "@$1"
 }
-rows() { q "SELECT (SELECT count(*) FROM events) || ' ' || (SELECT count(*) FROM actor_profile)"; }
-ev_json() {	# ev_json stream event_type: the event row as JSON
-	q "SELECT row_to_json(e) FROM events e WHERE stream_type = 'Actor' AND stream_id = '$1' AND event_type = '$2'"
-}
 # unchanged BEFORE desc: the events and actor_profile row counts did not move.
 unchanged() { is "$(rows)" "$1" "$2: no row added to events or actor_profile"; }
-cid() { hdr X-Correlation-Id; }
 
 # --- register -------------------------------------------------------------------
 register '{"name":"Ada Lovelace"}' "$P1U"

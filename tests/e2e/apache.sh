@@ -173,7 +173,6 @@ ok "the shipped file still removes a client's X-Principal-Id early" \
 ok "the main site is the shipped file with only port and socket changed" \
 	test "$(diff "$APACHE_CONF_SRC" "$AD/sites/main.conf" | grep -c '^>')" -eq 3
 
-cid() { hdr X-Correlation-Id; }
 jsonct() { is "$(hdr Content-Type)" application/json "$1: Content-Type application/json"; }
 # as_user PRINCIPAL METHOD PATH [curl options...]: through the auth site,
 # authenticated as that user (its name is the principal).

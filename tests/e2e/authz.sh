@@ -7,6 +7,7 @@
 E2E_DIR=$(dirname "$0")
 . "$E2E_DIR/lib.sh"
 . "$E2E_DIR/pg.sh"
+. "$E2E_DIR/lib_access.sh"
 db_setup
 
 # nginx passes the principal the stand-in authentication service vouches for.
@@ -18,10 +19,6 @@ P2=0190a1f4-7c3e-7d2a-9b1c-00000000beef
 UNKNOWN=01900000-0000-7000-8000-000000000001
 DEFAULT_DENY="denied by the policy default (no rule matched)"
 
-register() { as "${2:-}" POST /actors -H 'Content-Type: application/json' --data-binary "$1"; }
-rows() { q "SELECT (SELECT count(*) FROM events) || ' ' || (SELECT count(*) FROM actor_profile)"; }
-cid() { hdr X-Correlation-Id; }
-verdict() { q "SELECT row_to_json(v) FROM entries_access_verdicts v WHERE correlation_id = '$1'"; }
 start_with() {	# start_with desc [VAR=value...]
 	local desc=$1
 	shift

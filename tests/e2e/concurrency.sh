@@ -5,6 +5,7 @@
 E2E_DIR=$(dirname "$0")
 . "$E2E_DIR/lib.sh"
 . "$E2E_DIR/pg.sh"
+. "$E2E_DIR/lib_access.sh"
 db_setup
 
 nginx_server main
@@ -39,10 +40,6 @@ bg_wait() {	# waits for every background request (each has a 20 s limit)
 }
 st() { cat "$T/par/$1.status" 2>/dev/null; }
 body() { cat "$T/par/$1.body" 2>/dev/null; }
-register() {
-	http POST /actors -H 'Content-Type: application/json' --data-binary "{\"name\":\"$1\"}"
-	json_value "$HTTP_BODY" .actor_id
-}
 
 # race verb method path-suffix event-type already-detail-suffix rounds:
 # each round registers an actor and sends the same command twice at once.
@@ -50,7 +47,8 @@ race() {
 	local verb=$1 method=$2 suffix=$3 evtype=$4 already=$5 rounds=$6
 	local r id ids=() a b pair loser conflicts=0 five=0 CONFLICT_DETAIL=
 	for r in $(seq 1 "$rounds"); do
-		id=$(register "$verb race $r")
+		register_name "$verb race $r"
+		id=$RID
 		[[ $id =~ $UUID7_RE ]] || { fail "$verb round $r: register" "got $HTTP_STATUS $HTTP_BODY"; continue; }
 		ids+=("$id")
 		bg "$verb-$r-a" "$method" "/actors/$id$suffix"

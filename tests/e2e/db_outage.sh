@@ -6,6 +6,7 @@
 E2E_DIR=$(dirname "$0")
 . "$E2E_DIR/lib.sh"
 . "$E2E_DIR/pg.sh"
+. "$E2E_DIR/lib_access.sh"
 db_setup
 
 nginx_server main
@@ -23,14 +24,13 @@ WORKERS=$(worker_pids | tr '\n' ' ')
 is "$(worker_count)" 2 "two workers"
 
 CREATED=0	# 201s received
-register() {
-	http POST /actors -H 'Content-Type: application/json' --data-binary "{\"name\":\"$1\"}"
-	[[ $HTTP_STATUS == 201 ]] && CREATED=$((CREATED + 1))
+counted() {	# counted NAME: register_name, counting the 201s in CREATED
+	register_name "$1" && CREATED=$((CREATED + 1))
 	return 0
 }
 # Enough requests that both workers have a live connection before the outage.
 for i in 1 2 3 4; do
-	register "before $i"
+	counted "before $i"
 	is "$HTTP_STATUS" 201 "before the outage: register $i is 201"
 done
 ID=$(json_value "$HTTP_BODY" .actor_id)
@@ -86,7 +86,7 @@ is "$(worker_pids | tr '\n' ' ')" "$WORKERS" "outage: the same workers are still
 if pg_up; then pass "PostgreSQL started again"; else fail "PostgreSQL started again"; fi
 t0=$(date +%s)
 recovered() {
-	register "after"
+	counted "after"
 	[[ $HTTP_STATUS == 201 ]]
 }
 if wait_until 15 recovered; then
@@ -99,7 +99,7 @@ fi
 four_in_a_row() {
 	local i
 	for i in 1 2 3 4; do
-		register "after $i"
+		counted "after $i"
 		[[ $HTTP_STATUS == 201 ]] || return 1
 	done
 }

@@ -18,6 +18,7 @@
 E2E_DIR=$(dirname "$0")
 . "$E2E_DIR/lib.sh"
 . "$E2E_DIR/pg.sh"
+. "$E2E_DIR/lib_access.sh"
 need_tools python3 wrk
 CLIENT=$E2E_DIR/faults_client.py
 db_setup
@@ -53,10 +54,6 @@ sample() {	# sample 'name{labels}': its value in $T/metrics.txt, 0 when absent
 		/^#/ { next }
 		{ v = $NF; $NF = ""; sub(/[ \t]+$/, ""); if ($0 == want) found = v }
 		END { printf "%d", found + 0 }' "$T/metrics.txt"
-}
-register() {	# register NAME: POST /actors without a key; sets RID
-	http POST /actors -H 'Content-Type: application/json' --data-binary "{\"name\":\"$1\"}"
-	RID=$(json_value "$HTTP_BODY" .actor_id)
 }
 restart_corad() {	# restart_corad VAR=value...: stops the current corad, starts another
 	corad_stop TERM 20
@@ -180,7 +177,7 @@ diag "storm done after $SECONDS s"
 # === 2. PostgreSQL outage under mixed load ===============================================
 restart_corad CORA_WORKERS=2 || bail "corad restarts for the outage"
 M=$CORAD_PID
-register "Known"
+register_name "Known"
 is "$HTTP_STATUS" 201 "outage: a known actor is registered first"
 KNOWN=$RID
 rm -f "$T/load2.stop"
@@ -229,7 +226,7 @@ diag "outage done after $SECONDS s"
 # === 3. the stats child and the projector SIGKILLed under load ===========================
 restart_corad CORA_WORKERS=2 || bail "corad restarts for the child kills"
 M=$CORAD_PID
-register "Known 3"
+register_name "Known 3"
 is "$HTTP_STATUS" 201 "children: a known actor is registered first"
 KNOWN=$RID
 TAIL=$(python3 "$CLIENT" tail-cursor "$BASE" 2>"$T/tail.err") || diag "tail-cursor: $(cat "$T/tail.err")"

@@ -46,7 +46,6 @@ reg() {
 	as "$p" POST /actors -H 'Content-Type: application/json' -H "Idempotency-Key: $k" \
 		--data-binary "$body" "$@"
 }
-cid() { hdr X-Correlation-Id; }
 key_row() {	# key_row PRINCIPAL KEY: status|response_status of the HTTP-surface row
 	q "SELECT status || '|' || coalesce(response_status::text, '') FROM idempotency_keys
 	   WHERE principal_id = '$1' AND key = '$2' AND surface_id = '$HTTP_SURFACE'"

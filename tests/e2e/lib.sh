@@ -544,6 +544,24 @@ http() {
 	return 0
 }
 
+# post_json PRINCIPAL PATH BODY [curl options...]: POST a JSON body as that
+# principal ("" for none).
+post_json() {
+	as "$1" POST "$2" -H 'Content-Type: application/json' --data-binary "$3" "${@:4}"
+}
+
+# cid: the X-Correlation-Id of the last answer.
+cid() { hdr X-Correlation-Id; }
+
+now_ms() { echo $(($(date +%s%N) / 1000000)); }
+
+# metric NAME{labels}: its value in GET /metrics ("" when absent). Leaves
+# HTTP_* alone.
+metric() {
+	curl -s --max-time 10 "$BASE/metrics" 2>/dev/null |
+		awk -v m="$1" '$1 == m { v = $2 } END { printf "%s", v }'
+}
+
 # corad's own answers (they carry X-Correlation-Id; the proxy's do not) are
 # kept, and done_testing checks each against the OpenAPI document.
 RESPONSES=$T/responses.jsonl

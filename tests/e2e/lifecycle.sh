@@ -19,11 +19,6 @@ nginx_server stream \
 nginx_start || bail "nginx starts"
 S=$(nginx_url stream)
 
-# metric name{labels}: its value in GET /metrics (empty when absent).
-metric() {
-	curl -s --max-time 10 "$BASE/metrics" 2>/dev/null |
-		awk -v m="$1" '$1 == m { v = $2 } END { printf "%s", v }'
-}
 metric_int() { local v; v=$(metric "$1"); printf '%d' "${v%%.*}" 2>/dev/null || echo "$v"; }
 RECYCLE='cora_worker_restarts_total{reason="recycle"}'
 TIMEOUT='cora_worker_restarts_total{reason="timeout"}'

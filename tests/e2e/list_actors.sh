@@ -6,6 +6,7 @@
 E2E_DIR=$(dirname "$0")
 . "$E2E_DIR/lib.sh"
 . "$E2E_DIR/pg.sh"
+. "$E2E_DIR/lib_access.sh"
 need_tools xargs
 db_setup
 
@@ -18,13 +19,7 @@ pass "corad serve starts"
 
 CREATED_RE='^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{6}Z$'
 SUFFIX=". Cursors must come from a previous response's next_cursor field."
-now_ms() { echo $(($(date +%s%N) / 1000000)); }
 
-register() {	# register NAME: sets RID
-	http POST /actors -H 'Content-Type: application/json' --data-binary "{\"name\":\"$1\"}"
-	RID=$(json_value "$HTTP_BODY" .actor_id)
-	[[ $HTTP_STATUS == 201 ]]
-}
 
 # list_all QUERY LIMIT OUT: follows next_cursor from the first page (at most
 # 100 pages), writing every item as one JSON array to OUT; sets PAGES,
@@ -67,7 +62,7 @@ is "$(hdr Content-Type)" application/json "GET /actors is application/json"
 measure() {
 	local t0 t
 	SEEN_MS=never
-	register "$1" || { diag "register $1: $HTTP_STATUS $HTTP_BODY"; return 1; }
+	register_name "$1" || { diag "register $1: $HTTP_STATUS $HTTP_BODY"; return 1; }
 	t0=$(now_ms)
 	NEW=$RID
 	while :; do

@@ -13,6 +13,7 @@
 E2E_DIR=$(dirname "$0")
 . "$E2E_DIR/lib.sh"
 . "$E2E_DIR/pg.sh"
+. "$E2E_DIR/lib_access.sh"
 START_NS=$(date +%s%N)
 db_setup
 
@@ -69,7 +70,6 @@ call() {
 	TXT=$(json_value "$HTTP_BODY" '.result.content[0].text')
 	CID=$(cid)
 }
-cid() { hdr X-Correlation-Id; }
 nodash() { tr -d '-' <<<"$1"; }
 
 # envelope desc: the last answer is HTTP 200 JSON with a JSON-RPC result for RPC_ID.
@@ -98,11 +98,6 @@ rpc_error() {
 	json_is "$HTTP_BODY" '[.error.code, (.error.message | type)]' "[$2,\"string\"]" \
 		"$1: error code $2 with a message"
 }
-rows() { q "SELECT (SELECT count(*) FROM events) || ' ' || (SELECT count(*) FROM actor_profile)"; }
-ev_json() {	# ev_json stream event_type: the event row as JSON
-	q "SELECT row_to_json(e) FROM events e WHERE stream_type = 'Actor' AND stream_id = '$1' AND event_type = '$2'"
-}
-verdict() { q "SELECT row_to_json(v) FROM entries_access_verdicts v WHERE correlation_id = '$1'"; }
 
 # --- initialize, notifications, ping -----------------------------------------------
 INIT_PARAMS="{\"protocolVersion\":\"$PROTO\",\"capabilities\":{},\"clientInfo\":{\"name\":\"t\",\"version\":\"1\"}}"

@@ -13,6 +13,7 @@
 E2E_DIR=$(dirname "$0")
 . "$E2E_DIR/lib.sh"
 . "$E2E_DIR/pg.sh"
+. "$E2E_DIR/lib_access.sh"
 
 PGBOUNCER=${PGBOUNCER:-$(command -v pgbouncer 2>/dev/null || echo /usr/sbin/pgbouncer)}
 PGB=$T/pgb
@@ -149,14 +150,13 @@ corad_start "${CORAD_ARGS[@]}" DATABASE_POOL_MODE=transaction ||
 pass "corad serve starts through PgBouncer (DATABASE_POOL_MODE=transaction)"
 
 P1=0190a1f4-7c3e-7d2a-9b1c-2f3e4d5a6b7c
-register() { as "$P1" POST /actors -H 'Content-Type: application/json' --data-binary "$1" "${@:2}"; }
 
 # --- the handlers ------------------------------------------------------------------------
 http GET /ready
 is "$HTTP_STATUS" 200 "GET /ready: 200"
 json_eq "$HTTP_BODY" '{"status":"ready"}' "GET /ready: body"
 
-register '{"name":"Ada Lovelace"}'
+register '{"name":"Ada Lovelace"}' "$P1"
 is "$HTTP_STATUS" 201 "register: 201"
 ID=$(json_value "$HTTP_BODY" .actor_id)
 like "$ID" "$UUID_RE" "register: actor_id"
@@ -185,10 +185,10 @@ as "$P1" GET "/actors/01900000-0000-7000-8000-000000000001"
 is "$HTTP_STATUS" 404 "get unknown: 404"
 
 KEY="pgb-$$-$RANDOM"
-register '{"name":"Idem"}' -H "Idempotency-Key: $KEY"
+register '{"name":"Idem"}' "$P1" -H "Idempotency-Key: $KEY"
 is "$HTTP_STATUS" 201 "Idempotency-Key: first request 201"
 IID=$(json_value "$HTTP_BODY" .actor_id)
-register '{"name":"Idem"}' -H "Idempotency-Key: $KEY"
+register '{"name":"Idem"}' "$P1" -H "Idempotency-Key: $KEY"
 is "$HTTP_STATUS" 201 "Idempotency-Key: replay 201"
 json_is "$HTTP_BODY" .actor_id "$IID" "Idempotency-Key: the replay has the same actor_id"
 is "$(q "SELECT count(*) FROM events WHERE event_type = 'ActorRegisteredV2' AND stream_id = '$IID'")" 1 \

@@ -10,6 +10,7 @@
 E2E_DIR=$(dirname "$0")
 . "$E2E_DIR/lib.sh"
 . "$E2E_DIR/pg.sh"
+. "$E2E_DIR/lib_access.sh"
 db_setup
 
 nginx_server a
@@ -27,7 +28,6 @@ PID_B=$CORAD_PID
 pass "two instances share one database, each with the default poll interval (5 s)"
 
 projected() { q "SELECT count(*) FROM proj_access_actor_summary"; }
-now_ms() { echo $(($(date +%s%N) / 1000000)); }
 
 # writer url n tag: n POST /actors, every other one with an Idempotency-Key;
 # prints one status per line.
@@ -83,11 +83,6 @@ diag "one instance: catch-up after the last write (ms): ${LAGS[*]}"
 is "$(q "SELECT count(*) FROM idempotency_keys WHERE status <> 'completed'")" 0 \
 	"no Idempotency-Key is left in progress"
 
-# register name: POST /actors on instance a; prints the new actor_id.
-register() {
-	curl -s --max-time 10 -X POST "$A/actors" -H 'Content-Type: application/json' \
-		--data-binary "{\"name\":\"$1\"}" | jq -r .actor_id
-}
 is_projected() { [[ $(q "SELECT count(*) FROM proj_access_actor_summary WHERE actor_id = '$1'") == 1 ]]; }
 # caught desc id holder-pid: once the holder's transaction ended, the actor
 # must be listed within 1 s (the poll interval is 5 s).
@@ -115,10 +110,12 @@ holder=$!
 EXTRA_PIDS+=("$holder")
 ok "another session locks the projection table" \
 	wait_until 5 table_locked proj_access_actor_summary ExclusiveLock
-first=$(register "During a batch 1")
+register_name "During a batch 1"
+first=$RID
 ok "the projector's batch waits for the lock" wait_until 5 eval \
 	'[[ $(q "SELECT count(*) FROM pg_stat_activity WHERE application_name = '"'corad-projector'"' AND wait_event_type = '"'Lock'"'") -ge 1 ]]'
-second=$(register "During a batch 2")
+register_name "During a batch 2"
+second=$RID
 like "$second" "$UUID_RE" "a second actor is written while the batch waits"
 caught "a write during the projector's transaction" "$second" "$holder"
 ok "... and the first one too" is_projected "$first"
@@ -135,7 +132,8 @@ holder=$!
 EXTRA_PIDS+=("$holder")
 ok "another transaction holds the snapshot horizon back" wait_until 5 eval \
 	'[[ $(q "SELECT count(*) FROM pg_stat_activity WHERE backend_xid IS NOT NULL AND query LIKE '"'%pg_sleep(2)%'"'") -ge 1 ]]'
-held=$(register "Held back")
+register_name "Held back"
+held=$RID
 sleep 0.5
 nok "the held-back actor is not listed while that transaction runs" is_projected "$held"
 caught "an event held back behind a transaction without events" "$held" "$holder"

@@ -15,6 +15,7 @@
 E2E_DIR=$(dirname "$0")
 . "$E2E_DIR/lib.sh"
 . "$E2E_DIR/pg.sh"
+. "$E2E_DIR/lib_access.sh"
 need_tools python3
 
 RECEIVER=$E2E_DIR/otlp_receiver.py
@@ -67,14 +68,6 @@ spans_of() { all_spans | jq -c --arg t "$1" 'select(.traceId == $t)'; }
 has_spans() { [[ $(count_lines "$(spans_of "$1")") -ge $2 ]]; }
 span_kind() { jq -c --argjson k "$2" 'select(.kind == $k)' <<<"$1"; }
 
-# register NAME [curl options...]: POST /actors as P1.
-register() {
-	local name=$1
-	shift
-	as "$P1" POST /actors -H 'Content-Type: application/json' \
-		--data-binary "{\"name\":\"$name\"}" "$@"
-}
-cid() { hdr X-Correlation-Id; }
 rand_hex() { head -c "$1" /dev/urandom | od -An -tx1 | tr -d ' \n'; }
 nodash() { tr -d '-' <<<"$1"; }
 
@@ -117,11 +110,6 @@ same_id() {
 	fi
 }
 
-metric() {	# metric name: its value in GET /metrics ("" when absent)
-	http GET /metrics
-	awk -v n="$1" '$1 == n { print $2 }' <<<"$HTTP_BODY" | head -n 1
-}
-
 # --- 1, 2: a traceparent from the proxy, spans to an OTLP collector ---------------
 receiver_start live || bail "the OTLP receiver starts"
 pass "the OTLP receiver starts"
@@ -133,7 +121,7 @@ corad_start "${OTLP_ENV[@]}" ||
 	bail "corad serve starts with OTEL_EXPORTER=otlp"
 pass "corad serve starts with OTEL_EXPORTER=otlp"
 
-register "Traced" -H "traceparent: $TP"
+register_name "Traced" "$P1" -H "traceparent: $TP"
 is "$HTTP_STATUS" 201 "POST /actors with a traceparent: 201"
 ID=$(json_value "$HTTP_BODY" .actor_id)
 is "$(cid)" "$TP_CID" "X-Correlation-Id is the traceparent's trace id as a UUID"
@@ -197,7 +185,7 @@ fi
 
 # An unsampled parent (flags 00) is honoured with ratio 1: nothing exported.
 UNS_TRACE=$(rand_hex 16)
-register "Unsampled parent" -H "traceparent: 00-$UNS_TRACE-$(rand_hex 8)-00"
+register_name "Unsampled parent" "$P1" -H "traceparent: 00-$UNS_TRACE-$(rand_hex 8)-00"
 is "$HTTP_STATUS" 201 "traceparent with flags 00: 201"
 is "$(nodash "$(cid)")" "$UNS_TRACE" "flags 00: the correlation id is still the parent's trace id"
 S=$(log_select register_actor.success ".trace_id == \"$UNS_TRACE\"")
@@ -205,15 +193,15 @@ json_is "$S" .trace_flags 00 "flags 00: the log line says trace_flags 00"
 
 # --- 3: malformed traceparents start a new trace, quietly ---------------------------
 ERRS_BEFORE=$(count_lines "$(jq -c -R 'fromjson? | select(.level == "error")' "$CORAD_LOG")")
-register "Garbage parent" -H "traceparent: garbage"
+register_name "Garbage parent" "$P1" -H "traceparent: garbage"
 is "$HTTP_STATUS" 201 "traceparent 'garbage': 201"
 G1=$(cid)
 like "$G1" "$UUID_RE" "traceparent 'garbage': X-Correlation-Id is a UUID"
-register "Garbage parent 2" -H "traceparent: garbage"
+register_name "Garbage parent 2" "$P1" -H "traceparent: garbage"
 G2=$(cid)
 isnt "$G2" "$G1" "traceparent 'garbage': each request gets a fresh correlation id"
 UPPER="00-$(tr '[:lower:]' '[:upper:]' <<<"$TP_TRACE")-$(tr '[:lower:]' '[:upper:]' <<<"$TP_PARENT")-01"
-register "Uppercase parent" -H "traceparent: $UPPER"
+register_name "Uppercase parent" "$P1" -H "traceparent: $UPPER"
 is "$HTTP_STATUS" 201 "uppercase traceparent: 201"
 U1=$(cid)
 like "$U1" "$UUID_RE" "uppercase traceparent: X-Correlation-Id is a UUID"
@@ -252,7 +240,7 @@ json_is "$SRV" '.status.code // 0' 0 "404: SERVER span status stays UNSET (a 4xx
 
 if pg_down; then pass "PostgreSQL stopped"; else fail "PostgreSQL stopped"; fi
 T503=$(rand_hex 16)
-register "During outage" -H "traceparent: 00-$T503-$(rand_hex 8)-01"
+register_name "During outage" "$P1" -H "traceparent: 00-$T503-$(rand_hex 8)-01"
 is "$HTTP_STATUS" 503 "POST /actors without a database: 503"
 if pg_up; then pass "PostgreSQL restarted"; else fail "PostgreSQL restarted"; fi
 if wait_until 5 has_spans "$T503" 1; then
@@ -268,6 +256,17 @@ json_is "$SRV" '.attrs["http.response.status_code"]' 503 "503: http.response.sta
 json_is "$INT" .status.code 2 "503: INTERNAL span status ERROR"
 
 # --- 6: a hung or dead collector costs no request time ---------------------------------
+# within_live what ms: a burst took at most 1.5x the live median plus 250 ms
+# of slack for a loaded machine; waiting for the exporter even once per
+# burst would cost OTEL_EXPORTER_OTLP_TIMEOUT (1000 ms).
+within_live() {
+	local desc="$1 collector: 200 requests within 1.5x the time with a live one (+250 ms)"
+	if [[ $(($2 * 2)) -le $((LIVE_MS * 3 + 500)) ]]; then
+		pass "$desc"
+	else
+		fail "$desc" "live $LIVE_MS ms, $1 $2 ms"
+	fi
+}
 median_burst
 LIVE_MS=$BURST_MS
 is "$BURST_OK" 1000 "live collector: 5 x 200 GET /health all 200"
@@ -279,11 +278,7 @@ median_burst
 HUNG_MS=$BURST_MS
 is "$BURST_OK" 1000 "hung collector: 5 x 200 GET /health all 200"
 diag "hung collector: 200 GET /health took ${BURST_ALL// / ms, } ms (median $HUNG_MS ms)"
-if [[ $((HUNG_MS * 2)) -le $((LIVE_MS * 3)) ]]; then
-	pass "hung collector: 200 requests within 1.5x the time with a live one"
-else
-	fail "hung collector: 200 requests within 1.5x the time with a live one" "live $LIVE_MS ms, hung $HUNG_MS ms"
-fi
+within_live "hung" "$HUNG_MS"
 { kill -KILL "$RPID"; wait "$RPID"; } 2>/dev/null
 ok "the receiver is gone" eval '! alive '"$RPID"
 DROPPED_BEFORE=$(metric cora_spans_dropped_total)
@@ -291,11 +286,7 @@ median_burst
 DEAD_MS=$BURST_MS
 is "$BURST_OK" 1000 "dead collector: 5 x 200 GET /health all 200"
 diag "dead collector: 200 GET /health took ${BURST_ALL// / ms, } ms (median $DEAD_MS ms)"
-if [[ $((DEAD_MS * 2)) -le $((LIVE_MS * 3)) ]]; then
-	pass "dead collector: 200 requests within 1.5x the time with a live one"
-else
-	fail "dead collector: 200 requests within 1.5x the time with a live one" "live $LIVE_MS ms, dead $DEAD_MS ms"
-fi
+within_live "dead" "$DEAD_MS"
 dropped_positive() {
 	local v
 	v=$(metric cora_spans_dropped_total)
@@ -321,7 +312,7 @@ corad_start DATABASE_URL="$PG_APP_URL" CORA_WORKERS=2 OTEL_EXPORTER=console OTEL
 	bail "corad serve starts with OTEL_EXPORTER=console"
 pass "corad serve starts with OTEL_EXPORTER=console"
 TC=$(rand_hex 16)
-register "Console" -H "traceparent: 00-$TC-$(rand_hex 8)-01"
+register_name "Console" "$P1" -H "traceparent: 00-$TC-$(rand_hex 8)-01"
 is "$HTTP_STATUS" 201 "console: POST /actors 201"
 console_spans() {
 	jq -c -R --arg t "$TC" 'fromjson? | select(type == "object" and has("trace_id") and has("span_id") and has("kind")) | select(.trace_id == $t)' \
@@ -353,7 +344,7 @@ corad_start DATABASE_URL="$PG_APP_URL" CORA_WORKERS=2 OTEL_EXPORTER=otlp \
 	OTEL_SERVICE_NAME=cora-e2e OTEL_SAMPLER_RATIO=0 ||
 	bail "corad serve starts with OTEL_SAMPLER_RATIO=0"
 pass "corad serve starts with OTEL_SAMPLER_RATIO=0"
-register "Not sampled"
+register_name "Not sampled" "$P1"
 is "$HTTP_STATUS" 201 "ratio 0, no traceparent: 201"
 R0=$(cid)
 like "$R0" "$UUID_RE" "ratio 0: X-Correlation-Id is still a UUID"
@@ -364,7 +355,7 @@ json_is "$S" .trace_flags 00 "ratio 0: trace_flags 00"
 http GET /health
 R0H=$(cid)
 TS=$(rand_hex 16)
-register "Sampled parent" -H "traceparent: 00-$TS-$(rand_hex 8)-01"
+register_name "Sampled parent" "$P1" -H "traceparent: 00-$TS-$(rand_hex 8)-01"
 is "$HTTP_STATUS" 201 "ratio 0, sampled traceparent: 201"
 if wait_until 5 has_spans "$TS" 2; then
 	pass "ratio 0: a sampled parent's spans are exported (parent-based)"
