@@ -130,21 +130,12 @@ bad:
 #define JSTR(field)	json_string_field((field), sizeof(field))
 
 static bool
-nonzero(const uint8_t *p, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		if (p[i] != 0)
-			return true;
-	return false;
-}
-
-static bool
 span_has_parent(const struct span *s)
 {
 	/* A SERVER span has a (remote) parent when a traceparent came in; an
 	 * INTERNAL span's parent is the SERVER span. Either way the id is
 	 * non-zero when there is one. */
-	return nonzero(s->parent_span_id, sizeof(s->parent_span_id));
+	return !mem_all_zero(s->parent_span_id, sizeof(s->parent_span_id));
 }
 
 static json_object *

@@ -7,6 +7,7 @@
 
 #include "corad/ids.h"
 #include "corad/log.h"
+#include "corad/strutil.h"
 #include "corad/trace.h"
 
 /* Field lengths of a traceparent: version, trace id, parent id, flags. */
@@ -42,15 +43,6 @@ unhex(const char *s, size_t n, uint8_t *out)
 	return true;
 }
 
-static bool
-all_zero(const uint8_t *p, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		if (p[i] != 0)
-			return false;
-	return true;
-}
-
 bool
 trace_parse_traceparent(const char *s, struct trace_ctx *out)
 {
@@ -74,7 +66,7 @@ trace_parse_traceparent(const char *s, struct trace_ctx *out)
 	 * fields, but only after a '-' that follows the flags. */
 	if (version == 0x00 ? len != TP_LEN_V00 : len > TP_LEN_V00 && s[55] != '-')
 		return false;
-	if (all_zero(trace_id, sizeof(trace_id)) || all_zero(parent, sizeof(parent)))
+	if (mem_all_zero(trace_id, sizeof(trace_id)) || mem_all_zero(parent, sizeof(parent)))
 		return false;
 
 	memset(out, 0, sizeof(*out));
@@ -112,7 +104,7 @@ new_trace_id(uint8_t out[16])
 {
 	do
 		random_fill(out, 16);
-	while (all_zero(out, 16));
+	while (mem_all_zero(out, 16));
 }
 
 void
@@ -120,7 +112,7 @@ trace_new_span_id(uint8_t out[8])
 {
 	do
 		random_fill(out, 8);
-	while (all_zero(out, 8));
+	while (mem_all_zero(out, 8));
 }
 
 /* TraceIdRatioBased: the low 8 bytes, big-endian, against ratio * 2^64. */

@@ -2,6 +2,7 @@
 #ifndef CORAD_STRUTIL_H
 #define CORAD_STRUTIL_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <string.h>
 
@@ -16,6 +17,19 @@ str_copy(char *dst, size_t size, const char *src)
 		n = size - 1;
 	memcpy(dst, src, n);
 	dst[n] = '\0';
+}
+
+/* Whether the n bytes at p are all zero (an all-zero trace or span id is
+ * invalid). */
+static inline bool
+mem_all_zero(const void *p, size_t n)
+{
+	const unsigned char *b = p;
+
+	for (size_t i = 0; i < n; i++)
+		if (b[i] != 0)
+			return false;
+	return true;
 }
 
 /* The value of a hexadecimal digit of either case, -1 for anything else. */

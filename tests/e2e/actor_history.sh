@@ -6,11 +6,9 @@
 E2E_DIR=$(dirname "$0")
 . "$E2E_DIR/lib.sh"
 . "$E2E_DIR/pg.sh"
+. "$E2E_DIR/lib_access.sh"
 db_setup
 
-P1=0190a1f4-7c3e-7d2a-9b1c-2f3e4d5a6b7c
-P2=0190a1f4-7c3e-7d2a-9b1c-00000000beef
-UNKNOWN=01900000-0000-7000-8000-000000000001
 TS_RE='^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}[.][0-9]{6}Z$'
 cat >"$T/policy.json" <<JSON
 {"default":"allow","rules":[{"principals":["$P2"],"commands":["GetActorHistory"],"effect":"deny"}]}
@@ -20,8 +18,8 @@ nginx_server_auth main
 nginx_start || bail "nginx starts"
 corad_start DATABASE_URL="$PG_APP_URL" AUTHZ_POLICY_FILE="$T/policy.json" || bail "corad starts"
 
-as "$P1" POST /actors -H 'Content-Type: application/json' --data-binary '{"name":"Ada"}'
-ID=$(json_value "$HTTP_BODY" .actor_id)
+register_name Ada "$P1"
+ID=$RID
 like "$ID" "$UUID_RE" "an actor is registered"
 as "$P1" POST "/actors/$ID/deactivate"
 is "$HTTP_STATUS" 204 "... deactivated"

@@ -19,11 +19,8 @@ corad_start DATABASE_URL="$PG_APP_URL" CORA_WORKERS=2 ||
 	bail "corad serve starts as cora_app"
 pass "corad serve starts as cora_app"
 
-UUID7_RE='^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[0-9a-f]{4}-[0-9a-f]{12}$'
 SYSTEM=00000000-0000-0000-0000-000000000000
-P1=0190a1f4-7c3e-7d2a-9b1c-2f3e4d5a6b7c
 P1U=$(tr '[:lower:]' '[:upper:]' <<<"$P1")
-UNKNOWN=01900000-0000-7000-8000-000000000001
 
 # register JSON [principal]
 register_file() {	# register_file FILE

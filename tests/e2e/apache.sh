@@ -33,8 +33,7 @@ stop_servers() { apache_stop; }	# before PostgreSQL, in pg_cleanup
 need_tools htpasswd cgi-fcgi
 need_program "$APACHE2"
 
-P1=0190a1f4-7c3e-7d2a-9b1c-2f3e4d5a6b7c	# users of the password file
-P2=0190a1f4-7c3e-7d2a-9b1c-00000000beef
+# P1 and P2 (lib.sh) are the users of the password file.
 PW=s3cret
 MISSING="Missing X-Principal-Id header; this deployment requires an authenticated principal."
 TRACEPARENT=00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01

@@ -14,9 +14,6 @@ db_setup
 nginx_server_auth main
 nginx_start || bail "nginx starts"
 
-P1=0190a1f4-7c3e-7d2a-9b1c-2f3e4d5a6b7c
-P2=0190a1f4-7c3e-7d2a-9b1c-00000000beef
-UNKNOWN=01900000-0000-7000-8000-000000000001
 DEFAULT_DENY="denied by the policy default (no rule matched)"
 
 start_with() {	# start_with desc [VAR=value...]

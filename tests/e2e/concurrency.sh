@@ -19,7 +19,6 @@ else
 fi
 wait_until 5 eval '[[ $(worker_count) == 4 ]]'
 
-UUID7_RE='^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[0-9a-f]{4}-[0-9a-f]{12}$'
 mkdir -p "$T/par"
 
 # bg name method path [curl options...]: one request in the background; its

@@ -15,8 +15,6 @@ db_setup
 nginx_server_auth main
 nginx_start || bail "nginx starts"
 
-P1=0190a1f4-7c3e-7d2a-9b1c-2f3e4d5a6b7c
-P2=0190a1f4-7c3e-7d2a-9b1c-00000000beef
 P3=0190a1f4-7c3e-7d2a-9b1c-0000000c0ffe
 HTTP_SURFACE=00000000-0000-0000-0000-000000000020
 

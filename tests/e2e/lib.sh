@@ -31,6 +31,10 @@ T=$(mktemp -d /tmp/corad-e2e.XXXXXX) || { echo "Bail out! mktemp failed"; exit 1
 export LC_ALL=C
 
 UUID_RE='^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$'
+UUID7_RE='^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[0-9a-f]{4}-[0-9a-f]{12}$'
+# Two principals for the tests that need them (P2 is the one policies deny).
+P1=0190a1f4-7c3e-7d2a-9b1c-2f3e4d5a6b7c
+P2=0190a1f4-7c3e-7d2a-9b1c-00000000beef
 
 # --- TAP --------------------------------------------------------------------
 

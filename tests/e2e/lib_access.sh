@@ -2,6 +2,9 @@
 # lib_access.sh: helpers for tests of the Access context, sourced after
 # lib.sh and pg.sh.
 
+# An actor id no test registers.
+UNKNOWN=01900000-0000-7000-8000-000000000001
+
 # register BODY [PRINCIPAL [curl options...]]: POST /actors with BODY as
 # PRINCIPAL; sets RID to the new actor_id ("" unless 201). True on a 201.
 register() {

@@ -17,12 +17,8 @@ E2E_DIR=$(dirname "$0")
 START_NS=$(date +%s%N)
 db_setup
 
-P1=0190a1f4-7c3e-7d2a-9b1c-2f3e4d5a6b7c
-P2=0190a1f4-7c3e-7d2a-9b1c-00000000beef
-UNKNOWN=01900000-0000-7000-8000-000000000001
 HTTP_SURFACE=00000000-0000-0000-0000-000000000020
 MCP_SURFACE=00000000-0000-0000-0000-000000000022
-UUID7_RE='^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[0-9a-f]{4}-[0-9a-f]{12}$'
 PROTO=2025-06-18
 MISSING="Missing X-Principal-Id header; this deployment requires an authenticated principal."
 

@@ -96,7 +96,6 @@ STREAM=$(nginx_url stream)
 corad_start DATABASE_URL="$PG_APP_URL" CORA_WORKERS=3 ||
 	bail "corad serve starts"
 M=$(master_pid)
-P1=0190a1f4-7c3e-7d2a-9b1c-2f3e4d5a6b7c
 
 HRT=http_requests_total
 # The start-up probe of corad_start (GET /health through nginx) is counted.

@@ -149,7 +149,6 @@ corad_start "${CORAD_ARGS[@]}" DATABASE_POOL_MODE=transaction ||
 	{ fail "corad serve starts through PgBouncer (DATABASE_POOL_MODE=transaction)"; finish; exit; }
 pass "corad serve starts through PgBouncer (DATABASE_POOL_MODE=transaction)"
 
-P1=0190a1f4-7c3e-7d2a-9b1c-2f3e4d5a6b7c
 
 # --- the handlers ------------------------------------------------------------------------
 http GET /ready

@@ -21,8 +21,6 @@ need_tools python3
 RECEIVER=$E2E_DIR/otlp_receiver.py
 HEX32_RE='^[0-9a-f]{32}$'
 HEX16_RE='^[0-9a-f]{16}$'
-P1=0190a1f4-7c3e-7d2a-9b1c-2f3e4d5a6b7c
-UNKNOWN=01900000-0000-7000-8000-000000000001
 
 # The W3C specification's example traceparent: the proxy's trace and span.
 TP_TRACE=4bf92f3577b34da6a3ce929d0e0e4736

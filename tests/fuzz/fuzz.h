@@ -60,4 +60,19 @@ fuzz_cstring(const uint8_t *data, size_t size)
 	return s;
 }
 
+/* Whether s is a UUID in canonical text: 36 characters, lowercase hex in
+ * groups of 8-4-4-4-12. */
+static inline int
+fuzz_canonical_uuid(const char *s)
+{
+	static const char shape[] = "xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx";
+
+	if (strlen(s) != sizeof(shape) - 1)
+		return 0;
+	for (size_t i = 0; shape[i] != '\0'; i++)
+		if (shape[i] == '-' ? s[i] != '-' : strchr("0123456789abcdef", s[i]) == NULL)
+			return 0;
+	return 1;
+}
+
 #endif

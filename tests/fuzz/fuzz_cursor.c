@@ -22,34 +22,17 @@
 #include "corad/ids.h"
 #include "fuzz.h"
 
-/* YYYY-MM-DDTHH:MM:SS.ffffffZ, as the list writes created_at. */
+/* YYYY-MM-DDTHH:MM:SS.ffffffZ, as the list writes created_at: every field
+ * at its full width, or the 27 characters would not all be consumed. */
 static bool
 cursor_time_shape(const char *s)
 {
-	static const char shape[] = "dddd-dd-ddTdd:dd:dd.ddddddZ";
+	int n = -1;
 
-	if (strlen(s) != sizeof(shape) - 1)
-		return false;
-	for (size_t i = 0; shape[i] != '\0'; i++)
-		if (shape[i] == 'd' ? !isdigit((unsigned char)s[i]) : s[i] != shape[i])
-			return false;
-	return true;
+	(void)sscanf(s, "%*4[0-9]-%*2[0-9]-%*2[0-9]T%*2[0-9]:%*2[0-9]:%*2[0-9].%*6[0-9]Z%n", &n);
+	return n == 27 && s[n] == '\0';
 }
 
-static bool
-canonical_uuid(const char *s)
-{
-	if (strlen(s) != 36)
-		return false;
-	for (size_t i = 0; i < 36; i++) {
-		if (i == 8 || i == 13 || i == 18 || i == 23) {
-			if (s[i] != '-')
-				return false;
-		} else if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
-			return false;
-	}
-	return true;
-}
 
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -70,7 +53,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	FUZZ_CHECK(memchr(created, '\0', sizeof(created)) != NULL);
 	FUZZ_CHECK(memchr(id, '\0', sizeof(id)) != NULL);
 	FUZZ_CHECK(cursor_time_shape(created));
-	FUZZ_CHECK(canonical_uuid(id));
+	FUZZ_CHECK(fuzz_canonical_uuid(id));
 
 	/* The round trip: encode what was decoded, decode that again. */
 	FUZZ_CHECK(list_cursor_encode(created, id, enc, sizeof(enc)) == 0);

@@ -26,18 +26,6 @@
 #include "corad/strutil.h"
 #include "fuzz.h"
 
-static int
-ref_hex(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* The reference: out gets the decoded bytes, returns their number. */
 static size_t
 ref_decode(const char *s, bool plus, char *out)
@@ -49,8 +37,8 @@ ref_decode(const char *s, bool plus, char *out)
 
 		if (s[i] == '+' && plus)
 			out[n++] = ' ';
-		else if (s[i] == '%' && i + 2 < len && (hi = ref_hex(s[i + 1])) >= 0 &&
-		    (lo = ref_hex(s[i + 2])) >= 0 && (hi != 0 || lo != 0)) {
+		else if (s[i] == '%' && i + 2 < len && (hi = hex_value(s[i + 1])) >= 0 &&
+		    (lo = hex_value(s[i + 2])) >= 0 && (hi != 0 || lo != 0)) {
 			out[n++] = (char)(hi * 16 + lo);
 			i += 2;
 		} else

@@ -23,17 +23,9 @@
 #include <stdbool.h>
 
 #include "corad/ids.h"
+#include "corad/strutil.h"
 #include "corad/trace.h"
 #include "fuzz.h"
-
-static bool
-all_zero(const uint8_t *p, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		if (p[i] != 0)
-			return false;
-	return true;
-}
 
 static void
 check_uuid_form(const uint8_t id[16])
@@ -45,12 +37,7 @@ check_uuid_form(const uint8_t id[16])
 	memset(out, 'x', sizeof(out));
 	trace_id_uuid(id, out);
 	FUZZ_CHECK(memchr(out, '\0', sizeof(out)) == out + 36);
-	for (size_t i = 0; i < 36; i++) {
-		if (i == 8 || i == 13 || i == 18 || i == 23)
-			FUZZ_CHECK(out[i] == '-');
-		else
-			FUZZ_CHECK((out[i] >= '0' && out[i] <= '9') || (out[i] >= 'a' && out[i] <= 'f'));
-	}
+	FUZZ_CHECK(fuzz_canonical_uuid(out));
 	FUZZ_CHECK(uuid_parse_text(out, back, &err));
 	FUZZ_CHECK(memcmp(back, id, 16) == 0);
 	uuid_format(id, again);
@@ -66,7 +53,7 @@ check_begin(const char *tp, const char *ts, double ratio)
 
 	memset(&t, 0xa5, sizeof(t));
 	trace_begin(&t, tp, ts, ratio);
-	FUZZ_CHECK(!all_zero(t.trace_id, sizeof(t.trace_id)));
+	FUZZ_CHECK(!mem_all_zero(t.trace_id, sizeof(t.trace_id)));
 	FUZZ_CHECK(t.flags == 0 || t.flags == TRACE_FLAG_SAMPLED);
 	FUZZ_CHECK(memchr(t.tracestate, '\0', sizeof(t.tracestate)) != NULL);
 	check_uuid_form(t.trace_id);
@@ -75,7 +62,7 @@ check_begin(const char *tp, const char *ts, double ratio)
 	parsed = trace_parse_traceparent(tp, &p);
 	FUZZ_CHECK(parsed == t.has_parent);
 	if (!parsed) {
-		FUZZ_CHECK(all_zero(t.parent_span_id, sizeof(t.parent_span_id)));
+		FUZZ_CHECK(mem_all_zero(t.parent_span_id, sizeof(t.parent_span_id)));
 		FUZZ_CHECK(t.tracestate[0] == '\0');
 		if (ratio >= 1.0)
 			FUZZ_CHECK(t.flags == TRACE_FLAG_SAMPLED);
@@ -87,7 +74,7 @@ check_begin(const char *tp, const char *ts, double ratio)
 	FUZZ_CHECK(strlen(tp) >= 55);
 	FUZZ_CHECK(memcmp(t.trace_id, p.trace_id, 16) == 0);
 	FUZZ_CHECK(memcmp(t.parent_span_id, p.parent_span_id, 8) == 0);
-	FUZZ_CHECK(!all_zero(t.parent_span_id, sizeof(t.parent_span_id)));
+	FUZZ_CHECK(!mem_all_zero(t.parent_span_id, sizeof(t.parent_span_id)));
 	FUZZ_CHECK(t.flags == p.flags);
 	{
 		char hex[33];

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "corad/strutil.h"
 #include "corad/trace.h"
 #include "tap_main.h"
 
@@ -16,15 +17,6 @@ static const uint8_t tp_trace_id[16] = {
 	0xa3, 0xce, 0x92, 0x9d, 0x0e, 0x0e, 0x47, 0x36,
 };
 static const uint8_t tp_parent[8] = { 0x00, 0xf0, 0x67, 0xaa, 0x0b, 0xa9, 0x02, 0xb7 };
-
-static bool
-all_zero(const uint8_t *p, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		if (p[i] != 0)
-			return false;
-	return true;
-}
 
 START_TEST(test_parse_valid)
 {
@@ -146,8 +138,8 @@ START_TEST(test_begin_invalid_starts_new_trace)
 	trace_begin(&t, "00-4BF92F3577B34DA6A3CE929D0E0E4736-00F067AA0BA902B7-01",
 	    "k=v", 1.0);
 	ck_assert(!t.has_parent);
-	ck_assert(all_zero(t.parent_span_id, 8));
-	ck_assert(!all_zero(t.trace_id, 16));
+	ck_assert(mem_all_zero(t.parent_span_id, 8));
+	ck_assert(!mem_all_zero(t.trace_id, 16));
 	ck_assert(memcmp(t.trace_id, tp_trace_id, 16) != 0);
 	ck_assert_uint_eq(t.flags, TRACE_FLAG_SAMPLED);
 	ck_assert_str_eq(t.tracestate, "");
@@ -175,7 +167,7 @@ START_TEST(test_sample_ratio_zero)
 		trace_begin(&t, NULL, NULL, 0.0);
 		ck_assert_uint_eq(t.flags & TRACE_FLAG_SAMPLED, 0);
 		ck_assert(!t.has_parent);
-		ck_assert(!all_zero(t.trace_id, 16));
+		ck_assert(!mem_all_zero(t.trace_id, 16));
 	}
 }
 END_TEST
@@ -309,8 +301,8 @@ START_TEST(test_ids_random)
 	for (int i = 0; i < 200; i++) {
 		trace_new_span_id(a);
 		trace_new_span_id(b);
-		ck_assert(!all_zero(a, 8));
-		ck_assert(!all_zero(b, 8));
+		ck_assert(!mem_all_zero(a, 8));
+		ck_assert(!mem_all_zero(b, 8));
 		ck_assert(memcmp(a, b, 8) != 0);
 		trace_begin(&t1, NULL, NULL, 1.0);
 		trace_begin(&t2, NULL, NULL, 1.0);
