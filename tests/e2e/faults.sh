@@ -351,15 +351,19 @@ timeout 20 wrk -t1 -c4 -d1s "$U_BASE/health" >/dev/null 2>&1
 scrape
 is "$HTTP_STATUS" 200 "collector: GET /metrics answers while the collector hangs"
 DROPPED0=$(sample cora_spans_dropped_total)
-for _ in 1 2 3 4; do
-	round T
-	round U
-	round U
-	round T
-	BEST_T=$(best "${RPS_T[@]}")
-	BEST_U=$(best "${RPS_U[@]}")
-	[[ $((BEST_T * 100)) -ge $((BEST_U * 95)) ]] && break
+# Rounds interleaved T U U T T U, compared by their sums: what the other
+# tests running meanwhile take from one side they take from the other too,
+# which the best single round does not even out. Up to three such runs.
+sum() { printf '%s\n' "$@" | awk '{ s += $1 } END { print s + 0 }'; }
+for _ in 1 2 3; do
+	RPS_T=() RPS_U=()
+	for side in T U U T T U; do round "$side"; done
+	SUM_T=$(sum "${RPS_T[@]}")
+	SUM_U=$(sum "${RPS_U[@]}")
+	[[ $((SUM_T * 100)) -ge $((SUM_U * 95)) ]] && break
 done
+BEST_T=$(best "${RPS_T[@]}")
+BEST_U=$(best "${RPS_U[@]}")
 is "$BAD_T" 0 "collector: traced: every GET /health answered 200 (${#RPS_T[@]} rounds)"
 is "$BAD_U" 0 "collector: untraced: every GET /health answered 200 (${#RPS_U[@]} rounds)"
 read -r BH_CONNS BH_BYTES <"$T/bh.count"
@@ -368,8 +372,8 @@ diag "collector: best $BEST_T vs $BEST_U req/s, ratio $(awk -v a="$BEST_T" -v b=
 	"mean ratio $(printf '%s\n' "${RPS_T[@]}" | awk -v u="${RPS_U[*]}" '{ t += $1 } END { n = split(u, a, " "); for (i = 1; i <= n; i++) s += a[i]; printf "%.3f", s ? t / s : 0 }')"
 diag "collector: the silent collector got $BH_CONNS connections, $BH_BYTES bytes"
 cmp_ok "$BH_CONNS" -ge 1 "collector: the exporter connected to the silent collector"
-ok "collector: traced throughput >= 0.95 x untraced (best round $BEST_T vs $BEST_U req/s)" \
-	eval '[[ $BEST_U -gt 0 && $((BEST_T * 100)) -ge $((BEST_U * 95)) ]]'
+ok "collector: traced throughput >= 0.95 x untraced (three rounds each: $SUM_T vs $SUM_U req/s)" \
+	eval '[[ $SUM_U -gt 0 && $((SUM_T * 100)) -ge $((SUM_U * 95)) ]]'
 scrape
 is "$HTTP_STATUS" 200 "collector: GET /metrics still answers"
 DROPPED=$(sample cora_spans_dropped_total)
