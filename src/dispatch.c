@@ -246,7 +246,8 @@ dispatch_run(struct request *r, json_object *args)
 		return (e = op->handler(r)) == CORA_OK || r->status != 0 ? e : dispatch_fail(r, e);
 	dispatch_log(r, LOG_INFO, "start", NULL);
 	if (op->idempotent) {
-		json_object *cmd = dispatch_command(r);
+		json_object *cmd = op->idem_command != NULL ? op->idem_command(r) :
+		    dispatch_command(r);
 
 		e = idem_claim(r, op->name, cmd, &replayed);
 		json_object_put(cmd);

@@ -441,6 +441,18 @@ store_append(struct store *s, struct request *r, const struct new_event *ev, int
 }
 
 enum cora_err
+store_append_streams(struct store *s, struct request *r, const struct new_event *evs,
+    const int *expected, size_t n)
+{
+	enum cora_err e = CORA_OK;
+
+	/* A conflict has already rolled the whole transaction back. */
+	for (size_t i = 0; i < n && e == CORA_OK; i++)
+		e = store_append(s, r, &evs[i], expected[i]);
+	return e;
+}
+
+enum cora_err
 store_verdict(struct store *s, struct request *r, const char *name, bool allowed,
     const char *reason)
 {

@@ -1,6 +1,7 @@
 /* utf8: strict UTF-8 validation, decoding, and repair for output. */
 #include "config.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -215,4 +216,67 @@ utf8_copy(char *dst, size_t size, const char *src)
 		i += n > 0 ? n : utf8_bad_len(p + i, len - i);
 	}
 	dst[o] = '\0';
+}
+
+/* Whether Python's str.isprintable() refuses code point c (the classes
+ * utf8_py_repr names; see utf8.h). */
+static bool
+py_unprintable(uint32_t c)
+{
+	static const uint32_t ranges[][2] = {
+		{ 0x00, 0x1f }, { 0x7f, 0xa0 }, { 0xad, 0xad },		/* Cc, NBSP, SHY */
+		{ 0x600, 0x605 }, { 0x61c, 0x61c }, { 0x6dd, 0x6dd }, { 0x70f, 0x70f },
+		{ 0x890, 0x891 }, { 0x8e2, 0x8e2 }, { 0x1680, 0x1680 }, { 0x180e, 0x180e },
+		{ 0x2000, 0x200f }, { 0x2028, 0x202f }, { 0x205f, 0x2064 }, { 0x2066, 0x206f },
+		{ 0x3000, 0x3000 }, { 0xd800, 0xf8ff }, { 0xfdd0, 0xfdef }, { 0xfeff, 0xfeff },
+		{ 0xfff9, 0xfffb }, { 0x110bd, 0x110bd }, { 0x110cd, 0x110cd },
+		{ 0x13430, 0x1343f }, { 0x1bca0, 0x1bca3 }, { 0x1d173, 0x1d17a },
+		{ 0xe0001, 0xe0001 }, { 0xe0020, 0xe007f }, { 0xf0000, 0x10ffff },
+	};
+
+	if ((c & 0xfffe) == 0xfffe)	/* U+FFFE, U+FFFF in every plane */
+		return true;
+	for (size_t i = 0; i < sizeof(ranges) / sizeof(ranges[0]); i++)
+		if (c >= ranges[i][0] && c <= ranges[i][1])
+			return true;
+	return false;
+}
+
+char *
+utf8_py_repr(const char *s, size_t len)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	char quote = memchr(s, '\'', len) != NULL && memchr(s, '"', len) == NULL ? '"' : '\'';
+	/* Worst case: every byte becomes \xNN, or four bytes one \UNNNNNNNN. */
+	char *out = xmalloc(len * 4 + 3), *o = out;
+	size_t i = 0;
+
+	*o++ = quote;
+	while (i < len) {
+		size_t n = p[i] < 0x80 ? 1 : utf8_seq_len(p + i, len - i);
+		uint32_t c;
+
+		if (n == 0) {
+			o += sprintf(o, "\\x%02x", p[i++]);
+			continue;
+		}
+		c = n == 1 ? p[i] : utf8_decode(p + i, n);
+		if (c == '\\' || c == (uint32_t)quote) {
+			*o++ = '\\';
+			*o++ = (char)c;
+		} else if (c == '\t' || c == '\n' || c == '\r') {
+			*o++ = '\\';
+			*o++ = c == '\t' ? 't' : c == '\n' ? 'n' : 'r';
+		} else if (py_unprintable(c))
+			o += sprintf(o, c < 0x100 ? "\\x%02x" : c < 0x10000 ? "\\u%04x" : "\\U%08x",
+			    (unsigned)c);
+		else {
+			memcpy(o, s + i, n);
+			o += n;
+		}
+		i += n;
+	}
+	*o++ = quote;
+	*o = '\0';
+	return out;
 }

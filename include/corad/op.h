@@ -11,6 +11,8 @@
 
 #include <stdbool.h>
 
+#include <json-c/json.h>
+
 #include "corad/reply.h"
 #include "corad/schema.h"
 
@@ -60,8 +62,14 @@ struct operation {
 	const struct op_param	*params;	/* path and query; ended by a NULL name */
 	const struct schema	*body;		/* request body (an object), or NULL */
 	bool			 idempotent;	/* takes an Idempotency-Key */
+	/* The command as the key's hash sees it (a new object), when two
+	 * inputs that differ as sent are the same command (a set given in
+	 * another order); NULL: every validated input as it is. */
+	json_object		*(*idem_command)(const struct request *r);
 	bool			 principal;	/* pipeline step 3 applies */
 	const char		*tool;		/* MCP tool name; NULL: not a tool */
+	const char		*tool_echo;	/* a tool answers a body-less success
+						 * with {tool_echo: that parameter} */
 	int			 status;	/* success: 200, 201, 204 */
 	const char		*content_type;	/* success body; NULL: application/json */
 	const struct schema	*result;	/* success body, NULL: none or not JSON */

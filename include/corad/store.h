@@ -88,6 +88,16 @@ void		store_rollback(struct store *s);
 enum cora_err	store_append(struct store *s, struct request *r,
 		    const struct new_event *ev, int expected);
 
+/*
+ * Appends to several streams at once, in the order given (the global order
+ * of the events): evs[i] only if its stream is exactly at expected[i]. One
+ * that is not ends it with store_append's CORA_ERR_CONFLICT for that
+ * stream, and the transaction is rolled back: all of them or none. Must
+ * run inside a transaction.
+ */
+enum cora_err	store_append_streams(struct store *s, struct request *r,
+		    const struct new_event *evs, const int *expected, size_t n);
+
 /* Records an authorization verdict (inside the caller's transaction when
  * there is one). */
 enum cora_err	store_verdict(struct store *s, struct request *r, const char *name,

@@ -55,6 +55,17 @@ const char	*utf8_strip_py(const char *s, size_t len, size_t *out_len);
 char		*utf8_sanitize(const char *s, size_t len, size_t *out_len);
 
 /*
+ * Python's repr() of the string s[0..len): in single quotes (double quotes
+ * when it holds a ' and no "), with \\, \t, \n, \r and the quote escaped,
+ * and the code points str.isprintable() refuses written as \xNN, \uNNNN
+ * or \UNNNNNNNN: controls, separators other than the space, format
+ * characters, surrogates, private use and noncharacters (code points
+ * Unicode has not assigned yet are written as they are). A byte that is not
+ * UTF-8 is written as \xNN. A new NUL-terminated string the caller frees.
+ */
+char		*utf8_py_repr(const char *s, size_t len);
+
+/*
  * Copies the NUL-terminated src into dst (size >= 1 bytes), always
  * terminated: invalid sequences become U+FFFD and the copy is cut at a
  * character boundary when it does not fit. For fixed-size fields that end

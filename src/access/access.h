@@ -76,11 +76,4 @@ enum cora_err	access_load_actor(struct request *r, const char *actor_id,
 /* Maps a refusal to the response error. */
 enum cora_err	access_refuse(struct request *r, enum actor_refusal why, const char *actor_id);
 
-/* The list's cursor: unpadded base64url of "<created_at>|<actor_id>".
- * decode returns NULL, or the reason the cursor is invalid. */
-int		list_cursor_encode(const char *created_at, const char *actor_id,
-		    char *out, size_t len);
-const char	*list_cursor_decode(const char *raw, char created_at[40],
-		    char actor_id[UUID_STR_LEN]);
-
 #endif

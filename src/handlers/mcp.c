@@ -168,8 +168,12 @@ mcp_tools_call(struct request *r, json_object *id, json_object *params)
 	}
 	json_object_put(args);
 	structured = r->captured_body != NULL ? json_tokener_parse(r->captured_body) : NULL;
-	if (structured == NULL)
-		structured = json_object_new_object();	/* 204: no body */
+	if (structured == NULL) {	/* 204: no body */
+		structured = json_object_new_object();
+		if (op->tool_echo != NULL && status < 400)
+			json_object_object_add(structured, op->tool_echo,
+			    json_object_get(request_value(r, op->tool_echo)));
+	}
 	res = json_object_new_object();
 	content = json_object_new_array();
 	text = json_object_new_object();

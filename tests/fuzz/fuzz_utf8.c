@@ -11,7 +11,9 @@
  * size must write a terminated valid string within the buffer: the
  * sanitized text cut at the last whole character that fits. Every
  * sequence utf8_seq_len() accepts must decode to a code point of that
- * length's range, never a surrogate. abort() otherwise.
+ * length's range, never a surrogate. utf8_py_repr() must give a quoted,
+ * valid UTF-8 text without control characters, at most 4 bytes a byte.
+ * abort() otherwise.
  *
  * Seeds: tests/fuzz/corpus/fuzz_utf8/ (valid text, overlongs, surrogates,
  * cut sequences, C1 bytes). Run: tests/fuzz/run.sh, or by hand
@@ -146,6 +148,19 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		FUZZ_CHECK(cp <= 0x10ffff && !(cp >= 0xd800 && cp <= 0xdfff));
 		FUZZ_CHECK(n == (cp < 0x80 ? 1u : cp < 0x800 ? 2u : cp < 0x10000 ? 3u : 4u));
 		i += n;
+	}
+
+	/* repr() is quoted, printable ASCII or valid UTF-8, and bounded. */
+	{
+		char *r = utf8_py_repr((const char *)data, size);
+		size_t rlen = strlen(r);
+
+		FUZZ_CHECK(rlen >= 2 && rlen <= 4 * size + 2);
+		FUZZ_CHECK((r[0] == '\'' || r[0] == '"') && r[rlen - 1] == r[0]);
+		FUZZ_CHECK(utf8_valid(r, rlen));
+		for (size_t i = 0; i < rlen; i++)
+			FUZZ_CHECK((unsigned char)r[i] >= 0x20 && r[i] != 0x7f);
+		free(r);
 	}
 
 	/* Stripping stays inside the string. */

@@ -113,6 +113,35 @@ START_TEST(test_seq_len)
 }
 END_TEST
 
+/* What Python's repr() gives for each (checked against CPython 3.11). */
+static const struct {
+	const char	*in;
+	size_t		 len;
+	const char	*repr;
+} reprs[] = {
+	{ "   ", 3, "'   '" },
+	{ "\t\n\r\\", 4, "'\\t\\n\\r\\\\'" },
+	{ "it's", 4, "\"it's\"" },
+	{ "a\"b'c", 5, "'a\"b\\'c'" },
+	{ "\xc2\xa0", 2, "'\\xa0'" },
+	{ "\xe2\x80\xa8", 3, "'\\u2028'" },
+	{ "\x7f\xc2\x85\xe2\x80\x8b\xf3\xa0\x80\x81", 10, "'\\x7f\\x85\\u200b\\U000e0001'" },
+	{ "\xee\x80\x80\xf4\x8f\xbf\xbe\xef\xbb\xbf\xc2\xad \xc3\xa9", 15,
+	  "'\\ue000\\U0010fffe\\ufeff\\xad \xc3\xa9'" },
+	{ "a\0b", 3, "'a\\x00b'" },
+	/* Not UTF-8 (never a Python str): the byte in \x form. */
+	{ "\xff", 1, "'\\xff'" },
+};
+
+START_TEST(test_py_repr)
+{
+	char *got = utf8_py_repr(reprs[_i].in, reprs[_i].len);
+
+	ck_assert_str_eq(got, reprs[_i].repr);
+	free(got);
+}
+END_TEST
+
 static Suite *
 make_suite(void)
 {
@@ -125,6 +154,7 @@ make_suite(void)
 	tcase_add_test(tc, test_sanitize_exhaustive);
 	tcase_add_test(tc, test_copy);
 	tcase_add_test(tc, test_seq_len);
+	tcase_add_loop_test(tc, test_py_repr, 0, sizeof(reprs) / sizeof(reprs[0]));
 	suite_add_tcase(s, tc);
 	return s;
 }
