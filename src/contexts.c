@@ -8,6 +8,7 @@
 #include <stdio.h>
 
 #include "access/access.h"
+#include "caution/caution.h"
 #include "corad/context.h"
 #include "corad/handlers.h"
 #include "corad/projection.h"
@@ -16,6 +17,7 @@
 
 static const struct context *const contexts[] = {
 	&access_context,
+	&caution_context,
 	NULL,
 };
 

@@ -127,8 +127,8 @@ json_is "$HTTP_BODY" '[.id, .result]' '["p-1",{}]' "ping without params: string 
 rpc "$P1" tools/list '{}'
 envelope "tools/list"
 json_is "$HTTP_BODY" '[.result.tools[].name] | sort' \
-	'["deactivate_actor","forget_actor","get_actor","get_actor_history","list_actors","register_actor"]' \
-	"tools/list: exactly the actor tools"
+	'["deactivate_actor","forget_actor","get_actor","get_actor_history","get_caution","list_actors","list_cautions","register_actor","register_caution","retire_caution","supersede_caution"]' \
+	"tools/list: exactly the tools of the operations (Access and Caution)"
 json_is "$HTTP_BODY" '[.result.tools[] | select((.description | type) != "string" or (.description | length) == 0) | .name]' \
 	'[]' "tools/list: every tool has a description"
 json_is "$HTTP_BODY" '[.result.tools[] | select(.inputSchema.type != "object" or (.inputSchema.properties | type) != "object") | .name]' \

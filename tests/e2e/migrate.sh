@@ -29,15 +29,22 @@ max_version() { q "SELECT max(version) FROM corad_schema_migrations"; }
 mig_has() { LOGFILE=$MIG_ERR log_has "$@"; }
 mig_reason() { LOGFILE=$MIG_ERR log_select migrate.failed | jq -r '.reason // empty' | head -n 1; }
 
+# The shipped migrations, NNNN_name.sql, numbered 1..LAST; the tests add NEXT.
+SHIPPED=$(cd "$CORAD_SRCDIR/sql" && ls -1 [0-9][0-9][0-9][0-9]_*.sql)
+LAST=$(count_lines "$SHIPPED")
+ALL_VERSIONS=$(seq -s, 1 "$LAST")
+NEXT=$(printf '%04d' $((LAST + 1)))
+
 # --- fresh database ----------------------------------------------------------------
 migrate first
 is "$MIG_STATUS" 0 "fresh database: corad migrate exits 0"
-is "$(applied_lines)" "applied 0001_event_store.sql
-applied 0002_access.sql
-applied 0003_app_role.sql" "fresh database: prints each migration it applies, in order"
+is "$(applied_lines)" "$(sed 's/^/applied /' <<<"$SHIPPED")" \
+	"fresh database: prints each migration it applies, in order ($LAST)"
+like "$SHIPPED" '0004_caution\.sql' "the shipped migrations include Caution's"
 nok "fresh database: no migrate.failed" mig_has migrate.failed
-is "$(versions)" 1,2,3 "corad_schema_migrations holds versions 1, 2, 3"
-for t in events actor_profile entries_access_verdicts proj_access_actor_summary projection_bookmarks idempotency_keys; do
+is "$(versions)" "$ALL_VERSIONS" "corad_schema_migrations holds versions $ALL_VERSIONS"
+for t in events actor_profile entries_access_verdicts proj_access_actor_summary projection_bookmarks \
+    idempotency_keys proj_caution_summary; do
 	is "$(q "SELECT to_regclass('public.$t') IS NOT NULL")" t "table $t exists"
 done
 is "$(q "SELECT rolcanlogin FROM pg_roles WHERE rolname = 'cora_app'")" t "role cora_app exists with LOGIN"
@@ -46,29 +53,29 @@ is "$(q "SELECT tableowner FROM pg_tables WHERE tablename = 'events'")" cora_own
 migrate second
 is "$MIG_STATUS" 0 "second run: exits 0"
 is "$(applied_lines)" "" "second run: prints no applied line"
-is "$(versions)" 1,2,3 "second run: versions unchanged"
+is "$(versions)" "$ALL_VERSIONS" "second run: versions unchanged"
 
 # --- a failing migration is rolled back -----------------------------------------------
 cp -r "$CORAD_SRCDIR/sql" "$T/sql"
 chmod -R u+w "$T/sql"
-printf 'CREATE TABLE half_applied (id int);\nSELECT * FROM no_such_table;\n' >"$T/sql/0004_bad.sql"
+printf 'CREATE TABLE half_applied (id int);\nSELECT * FROM no_such_table;\n' >"$T/sql/${NEXT}_bad.sql"
 migrate bad CORAD_MIGRATIONS_DIR="$T/sql"
 isnt "$MIG_STATUS" 0 "failing migration: corad migrate exits non-zero"
 isnt "$MIG_STATUS" 124 "failing migration: corad migrate exits by itself"
 ok "failing migration: migrate.failed logged" mig_has migrate.failed
-like "$(mig_reason)" '0004_bad\.sql' "failing migration: the migrate.failed reason names 0004_bad.sql"
+like "$(mig_reason)" "${NEXT}_bad\\.sql" "failing migration: the migrate.failed reason names ${NEXT}_bad.sql"
 ok "failing migration: migrate.failed carries the database error" \
 	mig_has migrate.failed '[.. | strings] | any(test("no_such_table"))'
 is "$(applied_lines)" "" "failing migration: no applied line"
 is "$(q "SELECT to_regclass('public.half_applied') IS NULL")" t "failing migration: table half_applied does not exist"
-is "$(max_version)" 3 "failing migration: max(version) is still 3"
+is "$(max_version)" "$LAST" "failing migration: max(version) is still $LAST"
 
-rm -f "$T/sql/0004_bad.sql"
-printf 'CREATE TABLE half_applied (id int);\n' >"$T/sql/0004_good.sql"
+rm -f "$T/sql/${NEXT}_bad.sql"
+printf 'CREATE TABLE half_applied (id int);\n' >"$T/sql/${NEXT}_good.sql"
 migrate good CORAD_MIGRATIONS_DIR="$T/sql"
 is "$MIG_STATUS" 0 "fixed migration: exits 0"
-is "$(applied_lines)" "applied 0004_good.sql" "fixed migration: applied 0004_good.sql"
-is "$(max_version)" 4 "fixed migration: version 4"
+is "$(applied_lines)" "applied ${NEXT}_good.sql" "fixed migration: applied ${NEXT}_good.sql"
+is "$(max_version)" $((LAST + 1)) "fixed migration: version $((LAST + 1))"
 is "$(q "SELECT to_regclass('public.half_applied') IS NOT NULL")" t "fixed migration: table half_applied exists"
 migrate good-again CORAD_MIGRATIONS_DIR="$T/sql"
 is "$MIG_STATUS:$(applied_lines)" 0: "fixed migration: a second run applies nothing"
@@ -83,7 +90,7 @@ ok "changed migration: migrate.failed mentions 'changed after it was applied'" \
 ok "changed migration: the reason names the file" \
 	mig_has migrate.failed '(.reason // "") | test("0001_event_store\\.sql")'
 is "$(applied_lines)" "" "changed migration: no applied line"
-is "$(max_version)" 4 "changed migration: version still 4"
+is "$(max_version)" $((LAST + 1)) "changed migration: version still $((LAST + 1))"
 
 # --- no database -----------------------------------------------------------------------
 migrate nodb DATABASE_OWNER_URL="postgresql:///cora?host=$T/no-postgres"

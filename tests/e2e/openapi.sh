@@ -26,10 +26,10 @@ json_is "$D" .openapi 3.1.0 "openapi: 3.1.0"
 json_is "$D" .info.version "$CORAD_VERSION" "info.version is corad's"
 
 json_is "$D" '.paths | keys' \
-	'["/actors","/actors/{actor_id}","/actors/{actor_id}/deactivate","/actors/{actor_id}/events","/actors/{actor_id}/profile","/health","/mcp","/ready"]' \
+	'["/actors","/actors/{actor_id}","/actors/{actor_id}/deactivate","/actors/{actor_id}/events","/actors/{actor_id}/profile","/cautions","/cautions/{caution_id}","/cautions/{caution_id}/retire","/cautions/{parent_id}/supersede","/health","/mcp","/ready"]' \
 	"every route is there, and not /metrics, /status nor /openapi.json"
 json_is "$D" '[.paths[][] | .operationId] | sort' \
-	'["DeactivateActor","ForgetActor","GetActor","GetActorHistory","Health","ListActors","Mcp","Ready","RegisterActor"]' \
+	'["DeactivateActor","ForgetActor","GetActor","GetActorHistory","GetCaution","Health","ListActors","ListCautions","Mcp","Ready","RegisterActor","RegisterCaution","RetireCaution","SupersedeCaution"]' \
 	"one operation for each command, query and runtime route"
 json_is "$D" '.paths["/actors"].post.tags' '["access"]' "a context's operations carry its tag"
 
@@ -42,7 +42,7 @@ json_is "$D" '.paths["/actors/{actor_id}"].get.parameters[0] | [.name, .in, .req
 json_is "$D" '.paths["/actors"].post.requestBody.content["application/json"].schema | [.required, .properties.name.minLength, .properties.name.maxLength, .properties.kind.enum, .properties.kind.default]' \
 	'[["name"],1,200,["human","service_account","agent"],"human"]' "POST /actors: the body's name and kind"
 json_is "$D" '[.paths[][] | select(.parameters // [] | any(.name == "Idempotency-Key" and .in == "header")) | .operationId] | sort' \
-	'["ForgetActor","RegisterActor"]' "the commands that take an Idempotency-Key say so"
+	'["ForgetActor","RegisterActor","RegisterCaution","SupersedeCaution"]' "the commands that take an Idempotency-Key say so"
 
 # Responses: success with its schema, the errors of each operation and of
 # the pipeline, in the two error shapes.
@@ -72,7 +72,7 @@ is "$(jq -cS '.result.tools[] | select(.name == "list_actors") | .inputSchema.pr
 	"$(jq -cS '[.paths["/actors"].get.parameters[] | {(.name): .schema}] | add' <<<"$D")" \
 	"list_actors' arguments are GET /actors' parameters"
 json_is "$T_LIST" '[.result.tools[].name] | sort' \
-	'["deactivate_actor","forget_actor","get_actor","get_actor_history","list_actors","register_actor"]' \
+	'["deactivate_actor","forget_actor","get_actor","get_actor_history","get_caution","list_actors","list_cautions","register_actor","register_caution","retire_caution","supersede_caution"]' \
 	"a tool for each operation that names one"
 
 # The response check itself catches what does not conform.

@@ -63,12 +63,12 @@ max_len() {
 	fuzz_trace) echo 600 ;;
 	fuzz_utf8) echo 1024 ;;
 	fuzz_idempotency) echo 2048 ;;
-	*) echo 4096 ;;	# fuzz_register, fuzz_request, fuzz_mcp
+	*) echo 4096 ;;	# fuzz_register, fuzz_caution, fuzz_request, fuzz_mcp
 	esac
 }
 uses_dict() {
 	case $1 in
-	fuzz_register | fuzz_idempotency | fuzz_request | fuzz_mcp) return 0 ;;
+	fuzz_register | fuzz_caution | fuzz_idempotency | fuzz_request | fuzz_mcp) return 0 ;;
 	*) return 1 ;;
 	esac
 }

@@ -1,0 +1,214 @@
+/* GET /cautions: ListCautions, keyset pages of the caution projection. */
+#include "config.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "caution/caution.h"
+#include "corad/alloc.h"
+#include "corad/cursor.h"
+#include "corad/dispatch.h"
+#include "corad/request.h"
+#include "corad/store.h"
+#include "corad/utf8.h"
+
+/* Notice < Caution < Warning: min_severity=X is every value from X on. */
+static const char *const ladder[] = { "Notice", "Caution", "Warning", NULL };
+
+/* A PostgreSQL text[] literal of validated enum values (no quoting needed)
+ * and the same comma-separated for the log; NULL for no filter. */
+static char *
+array_literal(json_object *values, char **logged)
+{
+	size_t n = json_object_array_length(values), len = 3;
+	char *lit, *log;
+
+	for (size_t i = 0; i < n; i++)
+		len += (size_t)json_object_get_string_len(json_object_array_get_idx(values, i)) + 1;
+	lit = xmalloc(len);
+	log = xmalloc(len);
+	strcpy(lit, "{");
+	log[0] = '\0';
+	for (size_t i = 0; i < n; i++) {
+		const char *v = json_object_get_string(json_object_array_get_idx(values, i));
+
+		if (i > 0) {
+			strcat(lit, ",");
+			strcat(log, ",");
+		}
+		strcat(lit, v);
+		strcat(log, v);
+	}
+	strcat(lit, "}");
+	*logged = log;
+	return lit;
+}
+
+/* The severities to match: severity=... as given, or min_severity's ladder. */
+static json_object *
+severities(struct request *r)
+{
+	json_object *exact = request_value(r, "severity"), *from;
+	const char *min = request_text(r, "min_severity");
+
+	if (exact != NULL)
+		return json_object_get(exact);
+	if (min == NULL)
+		return NULL;
+	from = json_object_new_array();
+	for (size_t i = 0, on = 0; ladder[i] != NULL; i++)
+		if (on || (on = strcmp(ladder[i], min) == 0))
+			json_object_array_add(from, json_object_new_string(ladder[i]));
+	return from;
+}
+
+/* The statuses to match: Active when none is given, none for "all". */
+static json_object *
+statuses(struct request *r)
+{
+	json_object *given = request_value(r, "status");
+
+	if (given == NULL) {
+		json_object *active = json_object_new_array();
+
+		json_object_array_add(active, json_object_new_string("Active"));
+		return active;
+	}
+	if (strcmp(json_object_get_string(json_object_array_get_idx(given, 0)), "all") == 0)
+		return NULL;	/* alone: the conflict check refused it with others */
+	return json_object_get(given);
+}
+
+/* The two 422s the original checks before authorization. */
+static enum cora_err
+check_conflicts(struct request *r)
+{
+	json_object *st = request_value(r, "status");
+
+	if (request_value(r, "severity") != NULL && request_value(r, "min_severity") != NULL)
+		return request_fail(r, CORA_ERR_UNPROCESSABLE, "Pass either `severity` (one or more "
+		    "exact values) or `min_severity` (Notice<Caution<Warning ladder), not both.");
+	for (size_t i = 0; st != NULL && json_object_array_length(st) > 1 &&
+	    i < json_object_array_length(st); i++)
+		if (strcmp(json_object_get_string(json_object_array_get_idx(st, i)), "all") == 0)
+			return request_fail(r, CORA_ERR_UNPROCESSABLE, "Pass either `status=all` "
+			    "(disable filter) or one or more explicit status values, not both.");
+	return CORA_OK;
+}
+
+/* The columns of the list statement (context.c), in the items' key order. */
+enum { C_ID, C_KIND, C_TARGET, C_CATEGORY, C_SEVERITY, C_TEXT, C_WORKAROUND, C_AUTHOR,
+	C_TAGS, C_EXPIRES, C_PROPAGATE, C_STATUS, C_PARENT, C_SUPERSEDED_BY, C_REASON,
+	C_REGISTERED, C_CHANGED, C_EXPIRED };
+
+static json_object *
+column(PGresult *res, int i, int c)
+{
+	if (PQgetisnull(res, i, c))
+		return NULL;
+	if (c == C_PROPAGATE || c == C_EXPIRED)
+		return json_object_new_boolean(PQgetvalue(res, i, c)[0] == 't');
+	if (c == C_TAGS)
+		return json_tokener_parse(PQgetvalue(res, i, c));
+	return json_object_new_string_len(PQgetvalue(res, i, c), PQgetlength(res, i, c));
+}
+
+static json_object *
+list_item(PGresult *res, int i)
+{
+	static const char *const keys[] = { "caution_id", NULL, NULL, "category", "severity",
+	    "text", "workaround", "authored_by", "tags", "expires_at", "propagate_to_children",
+	    "status", "parent_id", "superseded_by_caution_id", "retired_reason", "registered_at",
+	    "last_status_changed_at", "expired" };
+	json_object *it = json_object_new_object(), *target = json_object_new_object();
+
+	json_object_object_add(it, "caution_id", column(res, i, C_ID));
+	json_object_object_add(target, "kind", column(res, i, C_KIND));
+	json_object_object_add(target, "id", column(res, i, C_TARGET));
+	json_object_object_add(it, "target", target);
+	for (int c = C_CATEGORY; c <= C_EXPIRED; c++)
+		json_object_object_add(it, keys[c], column(res, i, c));
+	return it;
+}
+
+static json_object *
+list_page(PGresult *res, long limit)
+{
+	json_object *body = json_object_new_object(), *items = json_object_new_array();
+	int n = PQntuples(res), shown = n > limit ? (int)limit : n;
+
+	for (int i = 0; i < shown; i++)
+		json_object_array_add(items, list_item(res, i));
+	json_object_object_add(body, "items", items);
+	/* One row more than asked for means there is a next page. */
+	cursor_next(body, n > limit, shown > 0 ? PQgetvalue(res, shown - 1, C_REGISTERED) : NULL,
+	    shown > 0 ? PQgetvalue(res, shown - 1, C_ID) : NULL);
+	return body;
+}
+
+enum cora_err
+handle_list_cautions(struct request *r)
+{
+	long limit = (long)json_object_get_int64(request_value(r, "limit"));
+	json_object *sev = NULL, *sta = NULL, *body;
+	char after_ts[40], after_id[UUID_STR_LEN], lim[24], *sev_lit = NULL, *sta_lit = NULL;
+	char *sev_log = NULL, *sta_log = NULL, *tag = NULL;
+	const char *p[11], *raw_tag = request_text(r, "tag");
+	PGresult *res = NULL;
+	enum cora_err e;
+	bool given;
+
+	if ((e = check_conflicts(r)) != CORA_OK || (e = dispatch_authorize(r)) != CORA_OK ||
+	    (e = cursor_param(r, "registered_at", "caution_id", after_ts, after_id, &given)) != CORA_OK)
+		return e;
+	sev = severities(r);
+	sta = statuses(r);
+	sev_lit = sev != NULL ? array_literal(sev, &sev_log) : NULL;
+	sta_lit = sta != NULL ? array_literal(sta, &sta_log) : NULL;
+	if (raw_tag != NULL) {
+		/* Matched as stored: trimmed; bytes that are not UTF-8 match nothing. */
+		size_t tlen, slen;
+		char *clean = utf8_sanitize(raw_tag, strlen(raw_tag), &slen);
+		const char *t = utf8_strip_py(clean != NULL ? clean : raw_tag,
+		    clean != NULL ? slen : strlen(raw_tag), &tlen);
+
+		tag = xstrndup(t, tlen);
+		free(clean);
+	}
+	snprintf(lim, sizeof(lim), "%ld", limit + 1);
+	p[0] = request_text(r, "target_kind");
+	p[1] = request_text(r, "target_id");
+	p[2] = request_text(r, "category");
+	p[3] = sev_lit;
+	p[4] = sta_lit;
+	p[5] = request_text(r, "authored_by");
+	p[6] = json_object_get_boolean(request_value(r, "include_expired")) ? "true" : "false";
+	p[7] = given ? after_ts : NULL;
+	p[8] = given ? after_id : NULL;
+	p[9] = lim;
+	p[10] = tag;
+	if ((e = store_ready(r->store)) != CORA_OK ||
+	    (res = store_exec(r->store, tag != NULL ? "list_cautions_tag" : "list_cautions",
+	    tag != NULL ? 11 : 10, p, PGRES_TUPLES_OK, &e, NULL)) == NULL)
+		goto out;
+	body = list_page(res, limit);
+	reply_json(r, 200, body);
+	json_object_put(body);
+	dispatch_log(r, LOG_INFO, "success", LOG_FIELDS(
+	    LF_INT("returned", PQntuples(res) > limit ? limit : PQntuples(res)),
+	    LF_BOOL("has_next_page", PQntuples(res) > limit), LF_INT("limit", limit),
+	    LF_STR("target_kind", p[0]), LF_STR("target_id", p[1]), LF_STR("category", p[2]),
+	    LF_STR("severities", sev_log), LF_STR("statuses", sta_log), LF_STR("tag", tag),
+	    LF_STR("authored_by", p[5]), LF_BOOL("has_cursor", given)));
+out:
+	PQclear(res);
+	json_object_put(sev);
+	json_object_put(sta);
+	free(sev_lit);
+	free(sta_lit);
+	free(sev_log);
+	free(sta_log);
+	free(tag);
+	return e;
+}
