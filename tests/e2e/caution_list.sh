@@ -94,7 +94,7 @@ is "$(jq length "$T/truth.json")" 31 "31 cautions read back with GET"
 
 # ids QUERY: the caution ids over every page of 100 of GET /cautions?QUERY.
 ids() {
-	caution_list_all "$1" 100 "$T/ids.json" "${2:-$P1}"
+	list_all /cautions "$1" 100 "$T/ids.json" "${2:-$P1}"
 	if [[ -n $LIST_ERR ]]; then echo "$LIST_ERR"; return; fi
 	jq -r '.[].caution_id' "$T/ids.json" | tr '\n' ' '
 }
@@ -177,7 +177,7 @@ filter "status=all&target_id=$ASSET2&min_severity=Caution" ".target.id == \"$ASS
 is "$(names "$(ids "status=all&target_id=$ASSET2&min_severity=Caution")")" "A3 R1 R2 " "... A3 R1 R2"
 
 # --- the items ---------------------------------------------------------------------------
-caution_list_all status=all 100 "$T/all.json"
+list_all /cautions status=all 100 "$T/all.json"
 is "$(jq -c '[.[] | keys_unsorted] | unique' "$T/all.json")" "[$LIST_KEYS]" "every item: the 16 keys in order, then expired"
 is "$(jq -c --slurpfile t "$T/truth.json" '[.[] | .caution_id as $id | (del(.registered_at, .last_status_changed_at) | to_entries
 	| map(if .key == "caution_id" then .key = "id" else . end) | from_entries) == ($t[0][] | select(.id == $id) | del(.registered_at))]
@@ -211,7 +211,7 @@ b64url_decode() {
 }
 
 # --- paging ------------------------------------------------------------------------------
-caution_list_all status=all 3 "$T/p3.json"
+list_all /cautions status=all 3 "$T/p3.json"
 is "$LIST_ERR" "" "status=all in pages of 3: every page 200"
 is "$PAGES" 11 "31 cautions in pages of 3: 11 pages"
 is "$LAST_CURSOR" null "the last page has next_cursor null"
@@ -219,7 +219,7 @@ is "$(jq -r '.[].caution_id' "$T/p3.json" | tr '\n' ' ')" "$(jq -r '.[].id' "$T/
 	"pages of 3: each caution exactly once, in (registered_at, caution_id) order"
 is "$(jq -c '[.[] | [.registered_at, .caution_id]] | . == sort' "$T/p3.json")" true "pages of 3: keys ascending"
 is "$(jq -c '[.[].caution_id] | unique | length' "$T/p3.json")" 31 "pages of 3: 31 distinct ids"
-caution_list_all tag=page 3 "$T/page.json"
+list_all /cautions tag=page 3 "$T/page.json"
 is "$PAGES" 7 "tag=page (20 cautions) in pages of 3: 7 pages"
 is "$(jq -r '.[].caution_id' "$T/page.json" | tr '\n' ' ')" "$(expected '(.tags | index("page")) != null')" \
 	"tag=page in pages of 3: each once, in order"

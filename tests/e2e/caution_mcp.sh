@@ -11,10 +11,10 @@ E2E_DIR=$(dirname "$0")
 . "$E2E_DIR/lib.sh"
 . "$E2E_DIR/pg.sh"
 . "$E2E_DIR/lib_caution.sh"
+. "$E2E_DIR/lib_mcp.sh"
 START_NS=$(date +%s%N)
 db_setup
 
-MCP_SURFACE=00000000-0000-0000-0000-000000000022
 P3=0190a1f4-7c3e-7d2a-9b1c-0000000c0ffe
 # P2 may not register, retire or get cautions; everything else is allowed.
 cat >"$T/policy.json" <<EOF
@@ -26,42 +26,7 @@ corad_start DATABASE_URL="$PG_APP_URL" CORA_WORKERS=2 AUTHZ_POLICY_FILE="$T/poli
 	bail "corad serve starts as cora_app with a policy"
 pass "corad serve starts as cora_app with a policy that denies P2 some Caution tools"
 
-# --- helpers (as in mcp.sh) -------------------------------------------------------------
-mcp_raw() {	# mcp_raw PRINCIPAL BODY [curl options...]
-	local p=$1 body=$2
-	shift 2
-	local h=(-H 'Content-Type: application/json' -H 'Accept: application/json, text/event-stream')
-	[[ -n $p ]] && h+=(-H "X-Principal-Id: $p")
-	http POST /mcp "${h[@]}" --data-binary "$body" "$@"
-}
-RPC_ID=100
-rpc() {	# rpc PRINCIPAL METHOD PARAMS-JSON
-	local p=$1 m=$2 params=$3 body
-	shift 3
-	RPC_ID=$((RPC_ID + 1))
-	body=$(jq -cn --argjson id "$RPC_ID" --arg m "$m" --argjson p "$params" \
-		'{jsonrpc: "2.0", id: $id, method: $m, params: $p}')
-	mcp_raw "$p" "$body" "$@"
-}
-# call PRINCIPAL TOOL ARGS-JSON: tools/call; sets SC (structuredContent), ISERR, CID.
-call() {
-	local p=$1 tool=$2 args=$3
-	shift 3
-	rpc "$p" tools/call "$(jq -cn --arg n "$tool" --argjson a "$args" '{name: $n, arguments: $a}')" "$@"
-	SC=$(json_value "$HTTP_BODY" .result.structuredContent)
-	ISERR=$(json_value "$HTTP_BODY" .result.isError)
-	CID=$(cid)
-}
-# tool_result desc true|false: HTTP 200, a JSON-RPC result for RPC_ID,
-# isError as given, one text item holding the structuredContent.
-tool_result() {
-	is "$HTTP_STATUS" 200 "$1: HTTP 200"
-	json_is "$HTTP_BODY" '[.jsonrpc, .id, has("result"), has("error")]' "[\"2.0\",$RPC_ID,true,false]" \
-		"$1: a JSON-RPC result for id $RPC_ID"
-	is "$ISERR" "$2" "$1: isError $2"
-	json_is "$HTTP_BODY" '[(.result.content | length), .result.content[0].type, ((.result.content[0].text | fromjson) == .result.structuredContent)]' \
-		'[1,"text",true]' "$1: one text item, the structuredContent as JSON"
-}
+# --- helpers ---------------------------------------------------------------------------
 # tool_error desc DETAIL: a tool result with isError true and {"detail": DETAIL}.
 tool_error() {
 	tool_result "$1" true

@@ -559,11 +559,38 @@ cid() { hdr X-Correlation-Id; }
 
 now_ms() { echo $(($(date +%s%N) / 1000000)); }
 
+# nodash UUID: its 32 hex digits (a trace id from a correlation id).
+nodash() { tr -d '-' <<<"$1"; }
+
 # metric NAME{labels}: its value in GET /metrics ("" when absent). Leaves
 # HTTP_* alone.
 metric() {
 	curl -s --max-time 10 "$BASE/metrics" 2>/dev/null |
 		awk -v m="$1" '$1 == m { v = $2 } END { printf "%s", v }'
+}
+
+# list_all PATH QUERY LIMIT OUT [PRINCIPAL]: follows next_cursor of the list
+# at PATH from its first page (at most 200 pages), writing every item as one
+# JSON array to OUT; sets PAGES, LAST_CURSOR (of the last page) and LIST_ERR
+# (non-empty on a non-200).
+list_all() {
+	local path=$1 query=$2 limit=$3 out=$4 p=${5:-} cursor='' url
+	PAGES=0 LIST_ERR='' LAST_CURSOR=''
+	: >"$out.pages"
+	while [[ $PAGES -lt 200 ]]; do
+		url="$path?limit=$limit${query:+&$query}${cursor:+&cursor=$cursor}"
+		as "$p" GET "$url"
+		if [[ $HTTP_STATUS != 200 ]]; then
+			LIST_ERR="GET $url: $HTTP_STATUS $HTTP_BODY"
+			break
+		fi
+		PAGES=$((PAGES + 1))
+		jq -c '.items[]' <<<"$HTTP_BODY" >>"$out.pages"
+		cursor=$(json_value "$HTTP_BODY" .next_cursor)
+		LAST_CURSOR=$cursor
+		[[ $cursor == null ]] && break
+	done
+	jq -s -c . "$out.pages" >"$out"
 }
 
 # corad's own answers (they carry X-Correlation-Id; the proxy's do not) are

@@ -77,28 +77,5 @@ cev_json() {
 # cverdict CORRELATION_ID: the verdict rows of that request as JSON, one a line.
 cverdict() { q "SELECT row_to_json(v) FROM entries_access_verdicts v WHERE correlation_id = '$1'"; }
 
-# caution_list_all QUERY LIMIT OUT [PRINCIPAL]: follows next_cursor from the
-# first page (at most 200 pages) and writes every item as one JSON array to
-# OUT; sets PAGES, LAST_CURSOR and LIST_ERR (non-empty on a non-200).
-caution_list_all() {
-	local query=$1 limit=$2 out=$3 p=${4:-} cursor='' url
-	PAGES=0 LIST_ERR='' LAST_CURSOR=''
-	: >"$out.pages"
-	while [[ $PAGES -lt 200 ]]; do
-		url="/cautions?limit=$limit${query:+&$query}${cursor:+&cursor=$cursor}"
-		as "$p" GET "$url"
-		if [[ $HTTP_STATUS != 200 ]]; then
-			LIST_ERR="GET $url: $HTTP_STATUS $HTTP_BODY"
-			break
-		fi
-		PAGES=$((PAGES + 1))
-		jq -c '.items[]' <<<"$HTTP_BODY" >>"$out.pages"
-		cursor=$(json_value "$HTTP_BODY" .next_cursor)
-		LAST_CURSOR=$cursor
-		[[ $cursor == null ]] && break
-	done
-	jq -s -c . "$out.pages" >"$out"
-}
-
 # utc_in SECONDS: the UTC time SECONDS from now, RFC 3339 with microseconds.
 utc_in() { date -u -d "@$(($(date +%s) + $1))" +%Y-%m-%dT%H:%M:%S.000000Z; }

@@ -21,30 +21,8 @@ CREATED_RE='^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{6}Z$'
 SUFFIX=". Cursors must come from a previous response's next_cursor field."
 
 
-# list_all QUERY LIMIT OUT: follows next_cursor from the first page (at most
-# 100 pages), writing every item as one JSON array to OUT; sets PAGES,
-# LAST_CURSOR (of the last page) and LIST_ERR (non-empty on a non-200).
-list_all() {
-	local query=$1 limit=$2 out=$3 cursor='' url
-	PAGES=0 LIST_ERR='' LAST_CURSOR=''
-	: >"$out.pages"
-	while [[ $PAGES -lt 100 ]]; do
-		url="/actors?limit=$limit${query:+&$query}${cursor:+&cursor=$cursor}"
-		http GET "$url"
-		if [[ $HTTP_STATUS != 200 ]]; then
-			LIST_ERR="GET $url: $HTTP_STATUS $HTTP_BODY"
-			break
-		fi
-		PAGES=$((PAGES + 1))
-		jq -c '.items[]' <<<"$HTTP_BODY" >>"$out.pages"
-		cursor=$(json_value "$HTTP_BODY" .next_cursor)
-		LAST_CURSOR=$cursor
-		[[ $cursor == null ]] && break
-	done
-	jq -s -c . "$out.pages" >"$out"
-}
 list_count() {	# list_count QUERY: number of items over all pages of 100
-	list_all "$1" 100 "$T/count.json"
+	list_all /actors "$1" 100 "$T/count.json"
 	[[ -z $LIST_ERR ]] && jq length "$T/count.json"
 }
 count_is() { [[ $(list_count "$1") == "$2" ]]; }	# count_is QUERY N
@@ -104,7 +82,7 @@ is "$(sort "$T/bulk.codes" | uniq -c | awk '{ print $1 "x" $2 }' | tr '\n' ' ')"
 is "$(q "SELECT count(*) FROM events WHERE event_type = 'ActorRegisteredV2'")" 250 "250 actors in the event store"
 ok "GET /actors (pages of 100) lists all 250 within 10 s" wait_until 10 count_is "" 250
 
-list_all "" 7 "$T/all7.json"
+list_all /actors "" 7 "$T/all7.json"
 is "$LIST_ERR" "" "paging with limit 7: every page 200"
 is "$PAGES" 36 "250 actors in pages of 7: 36 pages"
 is "$LAST_CURSOR" null "the last page has next_cursor null"
@@ -136,18 +114,18 @@ for id in "${DEACT[@]}"; do
 done
 is "$n" 5 "5 actors deactivated"
 ok "status=deactivated lists the 5 within 10 s" wait_until 10 count_is status=deactivated 5
-list_all status=deactivated 2 "$T/deact.json"
+list_all /actors status=deactivated 2 "$T/deact.json"
 is "$PAGES" 3 "status=deactivated in pages of 2: 3 pages"
 is "$(jq -r '.[].actor_id' "$T/deact.json" | sort | tr '\n' ' ')" "$(printf '%s\n' "${DEACT[@]}" | sort | tr '\n' ' ')" \
 	"status=deactivated: exactly the deactivated actors"
 is "$(jq -c '[.[].status] | unique' "$T/deact.json")" '["deactivated"]' "status=deactivated: status is deactivated"
-list_all status=active 100 "$T/active.json"
+list_all /actors status=active 100 "$T/active.json"
 is "$(jq length "$T/active.json")" 245 "status=active: 245 actors"
 is "$(jq -c '[.[].status] | unique' "$T/active.json")" '["active"]' "status=active: all active"
 is "$(jq -r --argjson d "$(printf '%s\n' "${DEACT[@]}" | jq -R . | jq -s .)" '[.[] | select(.actor_id as $i | $d | index($i))] | length' "$T/active.json")" 0 \
 	"status=active: none of the deactivated"
 is "$(jq -c '[.[] | [.created_at, .actor_id]] | . == sort' "$T/active.json")" true "status=active: in (created_at, actor_id) order"
-list_all "" 100 "$T/all100.json"
+list_all /actors "" 100 "$T/all100.json"
 is "$(jq length "$T/all100.json")" 250 "no status filter: still 250"
 
 # --- validation ------------------------------------------------------------------------
@@ -187,7 +165,7 @@ FID=$(jq -r '.[20].actor_id' "$T/all7.json")
 http DELETE "/actors/$FID/profile"
 is "$HTTP_STATUS" 204 "forget an actor: 204"
 forgotten_listed() {
-	list_all "" 100 "$T/f.json"
+	list_all /actors "" 100 "$T/f.json"
 	[[ $(jq -r --arg id "$FID" '.[] | select(.actor_id == $id) | .name' "$T/f.json") == "<deleted user>" ]]
 }
 ok "the forgotten actor is listed as \"<deleted user>\" within 10 s" wait_until 10 forgotten_listed

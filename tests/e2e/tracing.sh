@@ -67,7 +67,6 @@ has_spans() { [[ $(count_lines "$(spans_of "$1")") -ge $2 ]]; }
 span_kind() { jq -c --argjson k "$2" 'select(.kind == $k)' <<<"$1"; }
 
 rand_hex() { head -c "$1" /dev/urandom | od -An -tx1 | tr -d ' \n'; }
-nodash() { tr -d '-' <<<"$1"; }
 
 # health_burst: 200 GET /health in one curl (one connection to nginx); sets
 # BURST_MS and BURST_OK (how many were 200).
