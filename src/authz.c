@@ -1,6 +1,7 @@
 /* authz: the JSON authorization policy (doc/design.md, "Authorization"). */
 #include "config.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -120,17 +121,91 @@ parse_list(json_object *arr, bool principals, char ***out, size_t *n,
 	return 0;
 }
 
+/* The largest policy file read; a larger one is refused, not truncated. */
+#define POLICY_MAX_BYTES	(1 << 20)
+
+/* Line and column (from 1, in bytes) of offset `off` of text. */
+static void
+line_column(const char *text, size_t off, int *line, int *col)
+{
+	*line = 1;
+	*col = 1;
+	for (size_t i = 0; i < off; i++) {
+		if (text[i] == '\n') {
+			++*line;
+			*col = 1;
+		} else
+			++*col;
+	}
+}
+
+/* The policy file as JSON, or NULL with the error in err: "cannot open
+ * FILE: reason", or "FILE line L column C: what is wrong" as compilers and
+ * nginx -t say it. */
+static json_object *
+read_policy(const char *path, char *err, size_t errlen)
+{
+	FILE *f = fopen(path, "r");
+	char *text;
+	size_t len;
+	json_tokener *tok;
+	json_object *root;
+	enum json_tokener_error je;
+	const char *what = NULL;
+	size_t end;
+	int line, col;
+
+	if (f == NULL) {
+		snprintf(err, errlen, "AUTHZ_POLICY_FILE: cannot open %s: %s", path, strerror(errno));
+		return NULL;
+	}
+	text = xmalloc(POLICY_MAX_BYTES + 1);
+	len = fread(text, 1, POLICY_MAX_BYTES + 1, f);
+	if (ferror(f) || len > POLICY_MAX_BYTES) {
+		snprintf(err, errlen, "AUTHZ_POLICY_FILE: cannot read %s: %s", path,
+		    ferror(f) ? strerror(errno) : "larger than 1 MiB");
+		fclose(f);
+		free(text);
+		return NULL;
+	}
+	fclose(f);
+	text[len] = '\0';
+	tok = json_tokener_new();
+	root = json_tokener_parse_ex(tok, text, (int)len);
+	je = json_tokener_get_error(tok);
+	end = json_tokener_get_parse_end(tok);
+	if (je == json_tokener_continue || (je == json_tokener_success && root == NULL))
+		what = "the file ends before the JSON does";
+	else if (je != json_tokener_success)
+		what = json_tokener_error_desc(je);
+	else {
+		while (end < len && strchr(" \t\r\n", text[end]) != NULL)
+			end++;
+		if (end < len)
+			what = "unexpected text after the JSON value";
+	}
+	if (what != NULL) {
+		line_column(text, end, &line, &col);
+		snprintf(err, errlen, "AUTHZ_POLICY_FILE: %s line %d column %d: %s", path, line, col,
+		    what);
+		json_object_put(root);
+		root = NULL;
+	}
+	json_tokener_free(tok);
+	free(text);
+	return root;
+}
+
 struct authz_policy *
 authz_load(const char *path, char *err, size_t errlen)
 {
-	struct authz_policy *p = xcalloc(1, sizeof(*p));
-	json_object *root = json_object_from_file(path), *def, *rules;
+	struct authz_policy *p;
+	json_object *root = read_policy(path, err, errlen), *def, *rules;
 	char why[256] = "";
 
-	if (root == NULL) {
-		snprintf(why, sizeof(why), "not readable as JSON (%s)", json_util_get_last_err());
-		goto fail;
-	}
+	if (root == NULL)
+		return NULL;
+	p = xcalloc(1, sizeof(*p));
 	if (!json_object_is_type(root, json_type_object)) {
 		snprintf(why, sizeof(why), "the top level must be an object");
 		goto fail;
@@ -181,7 +256,7 @@ authz_load(const char *path, char *err, size_t errlen)
 	json_object_put(root);
 	return p;
 fail:
-	snprintf(err, errlen, "AUTHZ_POLICY_FILE %s: %s", path, why[0] ? why : "out of memory");
+	snprintf(err, errlen, "AUTHZ_POLICY_FILE: %s: %s", path, why);
 	json_object_put(root);
 	authz_free(p);
 	return NULL;

@@ -20,6 +20,7 @@
 
 enum var_type {
 	V_STR,		/* any string, "" allowed */
+	V_APPENV,	/* a tier name (config_env_tier) */
 	V_NONEMPTY,	/* non-empty string */
 	V_OPTSTR,	/* "" or unset: NULL */
 	V_PARAM,	/* FastCGI parameter name: [A-Za-z0-9_]+ */
@@ -48,7 +49,7 @@ struct var {
 /* The order matters only for DATABASE_OWNER_URL and PROJECTOR_DATABASE_URL,
  * whose default is the DATABASE_URL parsed before them. */
 static const struct var vars[] = {
-	{ "APP_ENV", V_STR, OFF(app_env), "local", 0, 0 },
+	{ "APP_ENV", V_APPENV, OFF(app_env), "local", 0, 0 },
 	{ "LOG_LEVEL", V_LOGLEVEL, OFF(log_level), "INFO", 0, 0 },
 	{ "DATABASE_URL", V_DBURL, OFF(database_url),
 	    "postgresql://cora:cora@localhost:5432/cora", 0, 0 },
@@ -113,17 +114,29 @@ trimmed_dup(const char *s)
 	return xstrndup(s, (size_t)(end - s));
 }
 
+int
+config_env_tier(const char *app_env)
+{
+	static const char *const production[] = { "prod", "production", "staging", NULL };
+	static const char *const development[] = { "local", "dev", "development", "test",
+	    "testing", "ci", NULL };
+	char *t = trimmed_dup(app_env);
+	int tier = -1;
+
+	for (size_t i = 0; production[i] != NULL; i++)
+		if (strcasecmp(t, production[i]) == 0)
+			tier = 1;
+	for (size_t i = 0; development[i] != NULL; i++)
+		if (strcasecmp(t, development[i]) == 0)
+			tier = 0;
+	free(t);
+	return tier;
+}
+
 bool
 config_env_is_production(const char *app_env)
 {
-	static const char *const tier[] = { "prod", "production", "staging" };
-	char *t = trimmed_dup(app_env);
-	bool prod = false;
-
-	for (size_t i = 0; t != NULL && i < 3; i++)
-		prod = prod || strcasecmp(t, tier[i]) == 0;
-	free(t);
-	return prod;
+	return config_env_tier(app_env) == 1;
 }
 
 static bool
@@ -226,6 +239,13 @@ parse_var(const struct var *v, const char *value, struct config *cfg,
 			*(double *)dst = d;
 		break;
 	}
+	case V_APPENV:
+		if (config_env_tier(value) < 0)
+			bad = "prod, production or staging (the production tier), or local, dev, "
+			    "development, test, testing or ci";
+		else
+			*(char **)dst = trimmed_dup(value);
+		break;
 	case V_LOGLEVEL: {
 		int l;
 
@@ -378,7 +398,7 @@ config_free(struct config *cfg)
 		return;
 	for (size_t i = 0; i < sizeof(vars) / sizeof(vars[0]); i++) {
 		switch (vars[i].type) {
-		case V_STR: case V_NONEMPTY: case V_OPTSTR: case V_PARAM:
+		case V_STR: case V_APPENV: case V_NONEMPTY: case V_OPTSTR: case V_PARAM:
 		case V_DBURL: case V_LISTEN: case V_ABSPATH: case V_ADDRS: {
 			char **p = (char **)((char *)cfg + vars[i].offset);
 

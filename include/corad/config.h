@@ -85,7 +85,12 @@ void	config_free(struct config *cfg);
 /* Booleans: true/false/1/0/yes/no/on/off, case-insensitive. */
 int	config_parse_bool(const char *s, bool *out);
 
-/* Whether APP_ENV names the production tier (case-insensitive, trimmed). */
+/* APP_ENV's tier (case-insensitive, trimmed): 1 for prod, production and
+ * staging; 0 for local, dev, development, test, testing and ci; -1 for
+ * anything else, which configuration refuses (a typo must not turn the
+ * production gates off). */
+int	config_env_tier(const char *app_env);
+/* Whether APP_ENV names the production tier. */
 bool	config_env_is_production(const char *app_env);
 
 #endif

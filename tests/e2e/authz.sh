@@ -142,6 +142,24 @@ for f in bad-notjson bad-effect bad-command missing; do
 		[[ $cmd == serve ]] && is "$RUN_WORKER_SEEN" 0 "$f policy: no worker started"
 	done
 done
+# The reasons say where: the file that cannot be opened, the line and
+# column of what is not JSON.
+corad_run check-missing-again check DATABASE_URL="$PG_APP_URL" AUTHZ_POLICY_FILE="$T/missing.json"
+is "$(LOGFILE=$RUN_LOG log_select startup.refused | jq -r .reason)" \
+	"AUTHZ_POLICY_FILE: cannot open $T/missing.json: No such file or directory" "missing policy: cannot open FILE: reason"
+corad_run check-notjson-again check DATABASE_URL="$PG_APP_URL" AUTHZ_POLICY_FILE="$T/bad-notjson.json"
+is "$(LOGFILE=$RUN_LOG log_select startup.refused | jq -r .reason)" \
+	"AUTHZ_POLICY_FILE: $T/bad-notjson.json line 1 column 28: the file ends before the JSON does" \
+	"policy that is not JSON: FILE line L column C: what is wrong"
+
+# --- the shipped example, and the names the manual lists -------------------------
+corad_run check-example check DATABASE_URL="$PG_APP_URL" \
+	AUTHZ_POLICY_FILE="$CORAD_SRCDIR/deploy/policy/corad-policy.json"
+is "$RUN_STATUS" 0 "the example policy deploy/policy/corad-policy.json loads (corad check)"
+NAMES=$("$CORAD_BIN" openapi | jq -r '[.paths[][] | select(.tags) | .operationId] | sort | join(" ")')
+MAN_NAMES=$(sed -n '/^are command and query names or$/,/^An example/p' "$CORAD_SRCDIR/doc/corad.8" |
+	awk '$1 == ".BR" || $1 == ".B" { sub(/^\.BR? /, ""); sub(/ .*$/, ""); print }' | grep -v '^\*' | sort | tr '\n' ' ')
+is "$MAN_NAMES" "$NAMES " "corad(8) lists every command and query name a policy may use"
 
 # --- no policy: everything allowed ----------------------------------------------
 start_with "corad starts without a policy"

@@ -80,5 +80,12 @@ nok "APP_ENV=local: no startup.refused" log_has startup.refused
 http GET /health
 is "$HTTP_STATUS" 200 "APP_ENV=local: GET /health is 200"
 cmp_ok "$(worker_count)" -ge 1 "APP_ENV=local: workers are running"
+corad_stop TERM
+
+# A misspelt tier is refused: it would turn the production gates off.
+corad_run check-typo check APP_ENV=prodd
+isnt "$RUN_STATUS" 0 "APP_ENV=prodd: corad check exits non-zero"
+LOGFILE=$RUN_LOG ok "APP_ENV=prodd: config.invalid names APP_ENV and the tiers" \
+	log_has config.invalid '.variable == "APP_ENV" and ((.allowed // .reason // "") | test("production"))'
 
 done_testing

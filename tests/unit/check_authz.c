@@ -87,7 +87,10 @@ static const struct {
 	const char *json;
 	const char *reason;	/* part of the error */
 } invalid[] = {
-	{ "not json", "not readable as JSON" },
+	{ "not json", "line 1 column 2: null expected" },
+	{ "{\"default\": \"deny\",\n  \"rules\": [}\n", "line 2 column 13: " },
+	{ "{\"default\": \"deny\"", "line 1 column 19: the file ends before the JSON does" },
+	{ "{\"default\": \"deny\"}\n{}", "line 2 column 1: unexpected text after the JSON value" },
 	{ "[]", "top level must be an object" },
 	{ "{\"rules\":[]}", "\"default\" must be" },
 	{ "{\"default\":\"maybe\"}", "\"default\" must be" },
@@ -122,7 +125,8 @@ START_TEST(test_missing_file)
 	char err[512] = "";
 
 	ck_assert_ptr_null(authz_load("/nonexistent/policy.json", err, sizeof(err)));
-	ck_assert(strstr(err, "/nonexistent/policy.json") != NULL);
+	ck_assert_str_eq(err, "AUTHZ_POLICY_FILE: cannot open /nonexistent/policy.json: "
+	    "No such file or directory");
 }
 END_TEST
 

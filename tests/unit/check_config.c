@@ -136,7 +136,9 @@ START_TEST(test_app_env_production)
 	static const char *const prod[] = { "prod", "production", "staging",
 	    "PROD", "Production", "STAGING", "  PROD ", "\tstaging\n" };
 	static const char *const other[] = { "development", "local", "test",
-	    "dev", "prods", "pre-production" };
+	    "dev", "Testing", " CI " };
+	static const char *const refused[] = { "prodd", "prods", "pre-production", "",
+	    "stage", "production2" };
 	struct config	cfg;
 	size_t		i;
 
@@ -152,6 +154,9 @@ START_TEST(test_app_env_production)
 		    other[i]);
 		config_free(&cfg);
 	}
+	/* A typo is an error, not a quiet way out of the production gates. */
+	for (i = 0; i < sizeof refused / sizeof refused[0]; i++)
+		ck_assert_int_eq(config_env_tier(refused[i]), -1);
 }
 END_TEST
 
@@ -409,6 +414,8 @@ static const struct reject_case rejects[] = {
 	{ "OTEL_SAMPLER_RATIO", "-0.1", { NULL } },
 	{ "OTEL_SAMPLER_RATIO", "0.5x", { NULL } },
 	{ "OTEL_SAMPLER_RATIO", "abc", { NULL } },
+	{ "APP_ENV", "prodd", { "prod", "production", "staging", "local", "ci" } },
+	{ "APP_ENV", "", { "prod", "local" } },
 	{ "LOG_LEVEL", "TRACE", { "DEBUG", "INFO", "WARNING", "ERROR" } },
 	{ "LOG_LEVEL", "", { "DEBUG", "INFO", "WARNING", "ERROR" } },
 	{ "OTEL_EXPORTER", "jaeger", { "none", "console", "otlp" } },
