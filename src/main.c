@@ -168,6 +168,31 @@ serve(struct config *cfg, struct authz_policy *policy, const char *env_file)
 	return rc;
 }
 
+/*
+ * corad check's one line for a person, as nginx -t gives one, on stdout
+ * (the JSON log lines stay on stderr for machines): "configuration ok" or
+ * what is wrong first. cfg is NULL when the configuration did not load.
+ */
+static void
+check_summary(const struct config *cfg)
+{
+	const struct startup_report *r = startup_report();
+
+	if (cfg == NULL)
+		printf("corad: configuration invalid: %s\n", r->first);
+	else if (r->refused > 0)
+		printf("corad: start-up refused (APP_ENV=%s): %s%s\n", cfg->app_env, r->first,
+		    r->refused > 1 ? " (and more: see the log)" : "");
+	else if (r->warnings > 0)
+		printf("corad: configuration ok (APP_ENV=%s, not the production tier), with %d "
+		    "warning%s: %s\n", cfg->app_env, r->warnings, r->warnings == 1 ? "" : "s",
+		    r->first);
+	else
+		printf("corad: configuration ok (APP_ENV=%s%s)\n", cfg->app_env,
+		    cfg->production ? ", production tier" : "");
+	fflush(stdout);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -224,19 +249,25 @@ main(int argc, char **argv)
 		}
 	}
 
-	if (startup_config(env_file, &cfg) != 0)
+	if (startup_config(env_file, &cfg) != 0) {
+		if (strcmp(cmd, "check") == 0)
+			check_summary(NULL);
 		return EXIT_CONFIG;
+	}
 
 	if (strcmp(cmd, "migrate") == 0) {
 		rc = migrate(&cfg);
 		config_free(&cfg);
 		return rc;
 	}
-	if (startup_gates(&cfg, &policy) > 0)
+	if (startup_gates(&cfg, &policy) > 0) {
+		if (strcmp(cmd, "check") == 0)
+			check_summary(&cfg);
 		rc = EXIT_REFUSED;
-	else if (strcmp(cmd, "check") == 0) {
+	} else if (strcmp(cmd, "check") == 0) {
 		log_info("check.ok", LF_STR("app_env", cfg.app_env),
 		    LF_BOOL("production", cfg.production));
+		check_summary(&cfg);
 		authz_free(policy);
 		rc = EXIT_OK;
 	} else

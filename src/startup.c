@@ -3,6 +3,7 @@
  * at start and again when the master reloads on SIGHUP. */
 #include "config.h"
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -11,6 +12,26 @@
 #include "corad/db.h"
 #include "corad/log.h"
 #include "corad/startup.h"
+#include "corad/strutil.h"
+
+static struct startup_report report;
+
+const struct startup_report *
+startup_report(void)
+{
+	return &report;
+}
+
+/* Counts a problem for corad check's summary line; the first of the worst
+ * kind is the one it names. */
+static void
+note(bool refused, const char *reason)
+{
+	if (refused && report.refused++ == 0)
+		str_copy(report.first, sizeof(report.first), reason);
+	if (!refused && report.warnings++ == 0 && report.refused == 0)
+		str_copy(report.first, sizeof(report.first), reason);
+}
 
 int
 startup_config(const char *env_file, struct config *cfg)
@@ -22,6 +43,7 @@ startup_config(const char *env_file, struct config *cfg)
 
 	if ((env = env_source_new(env_file, err, sizeof(err))) == NULL) {
 		log_error("config.invalid", LF_STR("reason", err), LF_STR("env_file", env_file));
+		note(true, err);
 		return -1;
 	}
 	rc = config_load_detailed(cfg, env_source_lookup, env, &cerr);
@@ -30,6 +52,7 @@ startup_config(const char *env_file, struct config *cfg)
 		log_error("config.invalid", LF_STR("variable", cerr.variable),
 		    LF_STR("value", cerr.value), LF_STR("allowed", cerr.allowed),
 		    LF_STR("reason", cerr.message));
+		note(true, cerr.message);
 		return -1;
 	}
 	log_init(cfg->log_level, NULL);
@@ -47,6 +70,7 @@ gate_fail(const struct config *cfg, int *failed, const char *gate, const char *r
 	} else
 		log_warning("startup.warning", LF_STR("gate", gate), LF_STR("reason", reason),
 		    LF_STR("app_env", cfg->app_env));
+	note(cfg->production, reason);
 }
 
 /* Gates 3 and 4: the role the workers will use, and the schema. The
@@ -99,13 +123,15 @@ startup_gates(const struct config *cfg, struct authz_policy **policy)
 	*policy = NULL;
 	/* Not gates: settings that are allowed but that a careful operator
 	 * wants to hear about at every start. */
-	if (strncmp(cfg->principal_param, "HTTP_", 5) == 0)
+	if (strncmp(cfg->principal_param, "HTTP_", 5) == 0) {
+		note(false, "CORA_PRINCIPAL_PARAM is in the HTTP_* namespace");
 		log_warning("startup.warning", LF_STR("setting", "CORA_PRINCIPAL_PARAM"),
 		    LF_STR("reason", "the principal parameter is in the HTTP_* namespace that "
 		    "nginx and Apache fill from client headers: a location that sets a "
 		    "fastcgi_param of its own silently lets a client choose its principal; "
 		    "use a name outside HTTP_* such as CORA_PRINCIPAL_ID"),
 		    LF_STR("value", cfg->principal_param));
+	}
 	if (!cfg->require_principal)
 		gate_fail(cfg, &failed, "authenticated_principal",
 		    "REQUIRE_AUTHENTICATED_PRINCIPAL is not true: any client without a "
@@ -114,6 +140,7 @@ startup_gates(const struct config *cfg, struct authz_policy **policy)
 		if ((*policy = authz_load(cfg->authz_policy_file, err, sizeof(err))) == NULL) {
 			log_error("startup.refused", LF_STR("gate", "authz_policy"),
 			    LF_STR("reason", err), LF_STR("app_env", cfg->app_env));
+			note(true, err);
 			failed++;
 		}
 	} else if (!cfg->allow_permissive_authz)

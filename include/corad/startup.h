@@ -19,4 +19,12 @@ int	startup_config(const char *env_file, struct config *cfg);
  */
 int	startup_gates(const struct config *cfg, struct authz_policy **policy);
 
+/* What the checks found, for corad check's one human line. */
+struct startup_report {
+	int	refused;	/* problems that refuse start-up */
+	int	warnings;	/* problems logged as startup.warning */
+	char	first[512];	/* the first refusal, else the first warning */
+};
+const struct startup_report	*startup_report(void);
+
 #endif

@@ -40,6 +40,11 @@ ok "the bad-value runs created no socket" eval '! test -e "$T/corad.sock"'
 corad_run check-local check APP_ENV=local
 is "$RUN_STATUS" 0 "corad check with a good local configuration exits 0"
 is "$RUN_WORKER_SEEN" 0 "corad check starts no worker"
+# One line for a person, as nginx -t gives one; the JSON lines stay for machines.
+like "$(grep '^corad: ' "$RUN_LOG")" \
+	'^corad: configuration ok \(APP_ENV=local, not the production tier\), with [0-9]+ warnings?: REQUIRE_AUTHENTICATED_PRINCIPAL is not true' \
+	"corad check prints one human line: configuration ok, with the first warning"
+is "$(grep -c '^corad: ' "$RUN_LOG")" 1 "corad check prints exactly one human line"
 
 # --- gate 1 ---
 # gate1 name APP_ENV-value [extra VAR=value...]
@@ -53,6 +58,9 @@ gate1() {
 		isnt "$RUN_STATUS" timeout "APP_ENV='$env' $*: corad $cmd exits by itself (status $RUN_STATUS)"
 		LOGFILE=$RUN_LOG ok "APP_ENV='$env' $*: corad $cmd logs startup.refused about REQUIRE_AUTHENTICATED_PRINCIPAL" \
 			log_has startup.refused '(.reason | type) == "string" and (.reason | test("REQUIRE_AUTHENTICATED_PRINCIPAL"))'
+		[[ $cmd == check ]] && like "$(grep '^corad: ' "$RUN_LOG")" \
+			"^corad: start-up refused \\(APP_ENV=$(tr -d ' ' <<<"$env")\\): REQUIRE_AUTHENTICATED_PRINCIPAL is not true" \
+			"APP_ENV='$env' $*: corad check's human line says start-up is refused and why"
 		if [[ $cmd == serve ]]; then
 			is "$RUN_WORKER_SEEN" 0 "APP_ENV='$env': no corad-worker process ever appeared"
 			LOGFILE=$RUN_LOG nok "APP_ENV='$env': no master.child_started logged" \
@@ -84,7 +92,9 @@ corad_stop TERM
 
 # A misspelt tier is refused: it would turn the production gates off.
 corad_run check-typo check APP_ENV=prodd
-isnt "$RUN_STATUS" 0 "APP_ENV=prodd: corad check exits non-zero"
+is "$RUN_STATUS" 78 "APP_ENV=prodd: corad check exits 78 (EX_CONFIG)"
+like "$(grep '^corad: ' "$RUN_LOG")" "^corad: configuration invalid: APP_ENV='prodd' is invalid: allowed is prod, production or staging" \
+	"APP_ENV=prodd: corad check's human line names the variable and the tiers"
 LOGFILE=$RUN_LOG ok "APP_ENV=prodd: config.invalid names APP_ENV and the tiers" \
 	log_has config.invalid '.variable == "APP_ENV" and ((.allowed // .reason // "") | test("production"))'
 
