@@ -135,6 +135,13 @@ log_write_line(const char *s, size_t len)
 void
 log_emit(enum log_level level, const char *event, const struct log_field *fields)
 {
+	if (level >= log_min)
+		log_emit_always(level, event, fields);
+}
+
+void
+log_emit_always(enum log_level level, const char *event, const struct log_field *fields)
+{
 	struct timespec now;
 	char ts[40];
 	json_object *o;
@@ -142,8 +149,6 @@ log_emit(enum log_level level, const char *event, const struct log_field *fields
 	size_t len;
 	int saved = errno;
 
-	if (level < log_min)
-		return;
 	clock_gettime(CLOCK_REALTIME, &now);
 	log_format_time(&now, ts, sizeof(ts));
 

@@ -48,6 +48,7 @@ struct child {
 	enum sb_restart	 retire_reason;
 	bool		 recycling;	/* asked to be replaced (CORA_MAX_REQUESTS) */
 	bool		 killed;	/* past its request deadline: SIGKILLed */
+	uint64_t	 slow_logged;	/* busy_since_ns of the request logged as slow */
 	bool		 reloading;	/* stopped by a reload, to start again at once */
 	int		 ready_fd;	/* worker's ready pipe until it reports, else -1 */
 	bool		 ready;		/* the worker reported that it accepts */
@@ -475,6 +476,41 @@ master_kill_overdue(struct master *m)
 }
 
 /*
+ * CORA_SLOW_REQUEST_SECONDS: a request still running past it is logged
+ * once, while it runs, with what the worker is doing (PHP-FPM's slowlog).
+ */
+static void
+master_log_slow(struct master *m)
+{
+	struct timespec now;
+	uint64_t now_ns, limit_ns;
+
+	if (m->rt->cfg->slow_request <= 0)
+		return;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	now_ns = (uint64_t)now.tv_sec * 1000000000u + (uint64_t)now.tv_nsec;
+	limit_ns = (uint64_t)(m->rt->cfg->slow_request * 1e9);
+	for (size_t i = 0; i < MAX_CHILDREN; i++) {
+		struct child *c = &m->children[i];
+		struct sb_slot sl;
+
+		if (!c->in_use || c->kind != CHILD_WORKER || c->pid <= 0 || c->killed)
+			continue;
+		if (!sb_read(&m->rt->sb->slots[i], &sl) || sl.state != SB_BUSY ||
+		    now_ns < sl.busy_since_ns || now_ns - sl.busy_since_ns < limit_ns ||
+		    c->slow_logged == sl.busy_since_ns)
+			continue;
+		c->slow_logged = sl.busy_since_ns;
+		log_warning("worker.slow_request", LF_INT("pid", c->pid), LF_STR("method", sl.method),
+		    LF_STR("route", sl.route[0] ? sl.route : NULL),
+		    LF_STR("principal_id", sl.principal[0] ? sl.principal : NULL),
+		    LF_STR("correlation_id", sl.correlation_id), LF_STR("doing", sl.doing),
+		    LF_DBL("elapsed_seconds", (double)(now_ns - sl.busy_since_ns) / 1e9),
+		    LF_DBL("slow_seconds", m->rt->cfg->slow_request));
+	}
+}
+
+/*
  * systemd (Type=notify): READY=1 once every worker of the generation
  * accepts (at start and after a reload), STATUS= with a summary when it
  * changes, WATCHDOG=1 at half the interval. Without NOTIFY_SOCKET these
@@ -727,6 +763,7 @@ master_run(struct runtime *rt)
 		master_collect_ready(&m, pf + 1, n - 1);
 		if (m.state == MASTER_RUNNING) {
 			master_kill_overdue(&m);
+			master_log_slow(&m);
 			master_converge(&m);
 			master_notify(&m);
 			continue;

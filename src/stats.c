@@ -354,6 +354,8 @@ status_process(const struct sb_slot *s, uint64_t now_ns)
 	json_object_object_add(o, "correlation_id", busy ? json_object_new_string(s->correlation_id) : NULL);
 	json_object_object_add(o, "elapsed_seconds", busy && now_ns > s->busy_since_ns ?
 	    json_object_new_double((double)(now_ns - s->busy_since_ns) / 1e9) : NULL);
+	json_object_object_add(o, "doing", busy && s->doing[0] ? json_object_new_string(s->doing) :
+	    NULL);
 	json_object_object_add(o, "rss_bytes", json_object_new_int64((int64_t)rss_bytes(s->pid)));
 	return o;
 }

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "corad/activity.h"
 #include "corad/alloc.h"
 #include "corad/db.h"
 #include "corad/deadline.h"
@@ -280,7 +281,10 @@ store_ready(struct store *s)
 		s->errors++;
 		return CORA_ERR_UNAVAILABLE;
 	}
-	if ((e = store_connect(s)) != CORA_OK)
+	activity("connecting to the database", NULL);
+	e = store_connect(s);
+	activity(NULL, NULL);
+	if (e != CORA_OK)
 		return e;
 	if (s->failures > 0)
 		log_info("db.reconnected", LF_INT("attempts", s->failures + 1));
@@ -302,10 +306,13 @@ PGresult *
 store_exec(struct store *s, const char *stmt, int n, const char *const *params,
     ExecStatusType want, enum cora_err *e, const char **sqlstate)
 {
-	PGresult *res = s->unnamed ?
+	PGresult *res;
+
+	activity("database", stmt);
+	res = s->unnamed ?
 	    PQexecParams(s->conn, statement_sql(stmt), n, NULL, params, NULL, NULL, 0) :
 	    PQexecPrepared(s->conn, stmt, n, params, NULL, NULL, 0);
-
+	activity(NULL, NULL);
 	if (sqlstate != NULL)
 		*sqlstate = NULL;
 	if (PQresultStatus(res) == want)

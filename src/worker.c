@@ -39,6 +39,7 @@
 
 #include <fcgiapp.h>
 
+#include "corad/activity.h"
 #include "corad/alloc.h"
 #include "corad/body.h"
 #include "corad/deadline.h"
@@ -192,6 +193,33 @@ request_path(struct request *r)
 	return p != NULL ? p : "";
 }
 
+/* The request being served, for the activity hook. */
+static const struct request *current;
+
+/* activity.h's hook: what the request is doing, in the slot's "doing"; no
+ * `what` means back to the operation itself. */
+static void
+worker_doing(const char *what, const char *detail)
+{
+	const struct request *r = current;
+	struct sb_slot *sl;
+	char buf[sizeof(sl->doing)];
+
+	if (r == NULL)
+		return;
+	sl = &r->rt->sb->slots[r->rt->slot];
+	if (what != NULL)
+		snprintf(buf, sizeof(buf), "%s%s%s", what, detail != NULL ? ": " : "",
+		    detail != NULL ? detail : "");
+	else if (r->op != NULL)
+		snprintf(buf, sizeof(buf), "running %s", r->op->name);
+	else
+		snprintf(buf, sizeof(buf), "answering");
+	sb_write_begin(sl);
+	utf8_copy(sl->doing, sizeof(sl->doing), buf);
+	sb_write_end(sl);
+}
+
 /* This worker's scoreboard slot: what /status and the master see. */
 static void
 worker_board(const struct request *r, enum sb_state state)
@@ -208,6 +236,7 @@ worker_board(const struct request *r, enum sb_state state)
 		    r->match.route == ROUTE_NONE ? "" : route_template(r->match.route));
 		str_copy(sl->principal, sizeof(sl->principal), r->principal_id);
 		str_copy(sl->correlation_id, sizeof(sl->correlation_id), r->correlation_id);
+		str_copy(sl->doing, sizeof(sl->doing), "reading the request");
 	} else if (state == SB_IDLE && r->status != 0)
 		sl->requests++;
 	sb_write_end(sl);
@@ -234,7 +263,26 @@ worker_pipeline(struct request *r)
 		return CORA_ERR_METHOD;
 	if (principal != CORA_OK)
 		return principal;
+	worker_doing(NULL, NULL);
 	return dispatch_http(r);
+}
+
+/* CORA_ACCESS_LOG: one line a request, whatever LOG_LEVEL says. */
+static void
+worker_access_log(const struct request *r)
+{
+	struct timespec now;
+	double ms;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	ms = (double)(now.tv_sec - r->started.tv_sec) * 1e3 +
+	    (double)(now.tv_nsec - r->started.tv_nsec) / 1e6;
+	log_emit_always(LOG_INFO, "http.request", LOG_FIELDS(LF_STR("method", r->method_name),
+	    LF_STR("path", r->path),
+	    LF_STR("route", r->match.route == ROUTE_NONE ? NULL : route_template(r->match.route)),
+	    LF_INT("status", r->status), LF_INT("bytes", r->response_bytes),
+	    LF_DBL("duration_ms", ms), LF_STR("correlation_id", r->correlation_id),
+	    LF_STR("principal_id", r->principal_id[0] != '\0' ? r->principal_id : NULL)));
 }
 
 void
@@ -245,6 +293,7 @@ worker_serve_one(struct request *r)
 	unsigned db_errors_before;
 
 	clock_gettime(CLOCK_MONOTONIC, &r->started);
+	current = r;
 	deadline_start(cfg->request_timeout);
 	trace_begin(&r->trace, FCGX_GetParam("HTTP_TRACEPARENT", r->fcgi->envp),
 	    FCGX_GetParam("HTTP_TRACESTATE", r->fcgi->envp), cfg->otel_sampler_ratio);
@@ -283,7 +332,10 @@ worker_serve_one(struct request *r)
 	r->db_errors = r->store->errors - db_errors_before;
 	report_span_server(r);
 	report_request(r);
+	if (cfg->access_log)
+		worker_access_log(r);
 	worker_board(r, SB_IDLE);
+	current = NULL;
 	log_clear_span();
 }
 
@@ -420,6 +472,7 @@ worker_main(struct runtime *rt)
 		return 1;
 	}
 	handlers_init();
+	activity_hook(worker_doing);
 	store_init(&store, rt->cfg->database_url, rt->cfg->pool_transaction);
 	request_reset(&req);
 	/* Tells the master this worker accepts: during a reload, an old worker

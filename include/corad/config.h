@@ -43,6 +43,8 @@ struct config {
 	long			 workers;
 	long			 max_requests;
 	double			 request_timeout;
+	bool			 access_log;		/* CORA_ACCESS_LOG: http.request lines */
+	double			 slow_request;		/* CORA_SLOW_REQUEST_SECONDS; 0: off */
 	double			 graceful_timeout;
 	char			*runtime_dir;
 	char			*web_server_addrs;	/* FCGI_WEB_SERVER_ADDRS; NULL: any peer */

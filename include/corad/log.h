@@ -61,6 +61,9 @@ int	log_level_parse(const char *s);
 /* Writes one line with a single write(2), so lines from many processes never
  * interleave. `fields` ends with LF_T_END; use the log_* macros below. */
 void	log_emit(enum log_level level, const char *event, const struct log_field *fields);
+/* The same whatever LOG_LEVEL says: for lines an operator asked for by name
+ * (the access log). */
+void	log_emit_always(enum log_level level, const char *event, const struct log_field *fields);
 
 #define LOG_FIELDS(...)	((const struct log_field[]){ __VA_ARGS__ __VA_OPT__(,) { .type = LF_T_END } })
 #define log_debug(ev, ...)	log_emit(LOG_DEBUG, (ev), LOG_FIELDS(__VA_ARGS__))
