@@ -9,7 +9,10 @@
 #include <string.h>
 #include <poll.h>
 #include <stdint.h>
+#include <limits.h>
+#include <stdbool.h>
 #include <sys/stat.h>
+#include <unistd.h>
 #include <time.h>
 
 #include <openssl/evp.h>
@@ -175,11 +178,29 @@ migration_cmp(const void *a, const void *b)
 	return (x->version > y->version) - (x->version < y->version);
 }
 
+/* Whether this is the binary of the build tree (make check, a developer's
+ * run): it reads the source tree's sql/. An installed binary reads only its
+ * data directory, even while the tree it was built from still exists. */
+static bool
+in_build_tree(void)
+{
+	char exe[PATH_MAX], *slash;
+	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+
+	if (n <= 0)
+		return false;
+	exe[n] = '\0';
+	if ((slash = strrchr(exe, '/')) == NULL)
+		return false;
+	*slash = '\0';
+	return strcmp(exe, CORAD_BUILDDIR) == 0;
+}
+
 int
 migrations_load(struct migration_set *set, char *err, size_t errlen)
 {
-	const char *candidates[] = { getenv("CORAD_MIGRATIONS_DIR"), CORAD_SRC_SQLDIR,
-	    CORAD_DATA_SQLDIR };
+	const char *candidates[] = { getenv("CORAD_MIGRATIONS_DIR"),
+	    in_build_tree() ? CORAD_SRC_SQLDIR : NULL, CORAD_DATA_SQLDIR };
 	const char *dir = NULL;
 	DIR *d;
 	struct dirent *de;
@@ -190,7 +211,7 @@ migrations_load(struct migration_set *set, char *err, size_t errlen)
 			dir = candidates[i];
 	if (dir == NULL) {
 		snprintf(err, errlen, "no migrations directory: set CORAD_MIGRATIONS_DIR "
-		    "(looked in %s and %s)", CORAD_SRC_SQLDIR, CORAD_DATA_SQLDIR);
+		    "(looked in %s)", CORAD_DATA_SQLDIR);
 		return -1;
 	}
 	snprintf(set->dir, sizeof(set->dir), "%s", dir);
