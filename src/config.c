@@ -54,6 +54,8 @@ static const struct var vars[] = {
 	{ "DATABASE_URL", V_DBURL, OFF(database_url),
 	    "postgresql://cora:cora@localhost:5432/cora", 0, 0 },
 	{ "DATABASE_OWNER_URL", V_DBURL, OFF(database_owner_url), NULL, 0, 0 },
+	{ "DATABASE_ADMIN_URL", V_DBURL, OFF(database_admin_url),
+	    "postgresql:///postgres?host=/run/postgresql", 0, 0 },
 	{ "DATABASE_POOL_MODE", V_POOLMODE, OFF(pool_transaction), "session", 0, 0 },
 	{ "PROJECTOR_DATABASE_URL", V_DBURL, OFF(projector_database_url), NULL, 0, 0 },
 	{ "MAX_REQUEST_BODY_SIZE_BYTES", V_LONG, OFF(max_body), "1048576", 1, INT_MAX },

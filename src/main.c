@@ -19,6 +19,7 @@
 #include "corad/config.h"
 #include "corad/context.h"
 #include "corad/db.h"
+#include "corad/initdb.h"
 #include "corad/listen.h"
 #include "corad/log.h"
 #include "corad/openapi.h"
@@ -39,6 +40,7 @@ usage(FILE *out)
 {
 	fprintf(out,
 	    "usage: corad serve [--env-file FILE]   run the server (foreground, logs on stderr)\n"
+	    "       corad init-db [--env-file FILE] create the roles and the database as DATABASE_ADMIN_URL\n"
 	    "       corad migrate [--env-file FILE] apply pending sql/ migrations as DATABASE_OWNER_URL\n"
 	    "       corad check [--env-file FILE]   run every start-up gate; exit 0 only if serve would start\n"
 	    "       corad openapi                   print the OpenAPI document of the API\n"
@@ -57,6 +59,24 @@ print_line(const char *line, void *ctx)
 {
 	fprintf(ctx, "%s\n", line);
 	fflush(ctx);
+}
+
+/* corad init-db: the roles and the database, from an administrator's
+ * connection, before the first corad migrate. */
+static int
+init_db(const struct config *cfg)
+{
+	char err[1024];
+
+	if (initdb_run(cfg->database_admin_url, cfg->database_owner_url, cfg->database_url,
+	    print_line, stdout, err, sizeof(err)) != 0) {
+		log_error("init_db.failed", LF_STR("reason", err));
+		printf("corad: init-db failed: %s\n", err);
+		return EXIT_REFUSED;
+	}
+	printf("ready: run corad migrate as the owner (DATABASE_OWNER_URL)\n");
+	log_info("init_db.done");
+	return EXIT_OK;
 }
 
 /* corad migrate: as the owner, each pending migration in its transaction. */
@@ -232,7 +252,7 @@ main(int argc, char **argv)
 		return EXIT_OK;
 	}
 	if (strcmp(cmd, "serve") != 0 && strcmp(cmd, "check") != 0 &&
-	    strcmp(cmd, "migrate") != 0) {
+	    strcmp(cmd, "migrate") != 0 && strcmp(cmd, "init-db") != 0) {
 		fprintf(stderr, "corad: unknown command '%s'\n", cmd);
 		usage(stderr);
 		return EXIT_USAGE;
@@ -255,6 +275,11 @@ main(int argc, char **argv)
 		return EXIT_CONFIG;
 	}
 
+	if (strcmp(cmd, "init-db") == 0) {
+		rc = init_db(&cfg);
+		config_free(&cfg);
+		return rc;
+	}
 	if (strcmp(cmd, "migrate") == 0) {
 		rc = migrate(&cfg);
 		config_free(&cfg);

@@ -21,6 +21,7 @@ struct config {
 	enum log_level		 log_level;
 	char			*database_url;
 	char			*database_owner_url;
+	char			*database_admin_url;	/* corad init-db only */
 	bool			 pool_transaction;	/* DATABASE_POOL_MODE=transaction */
 	char			*projector_database_url;	/* PROJECTOR_DATABASE_URL */
 	long			 max_body;	/* MAX_REQUEST_BODY_SIZE_BYTES */

@@ -20,6 +20,8 @@ pg_as() {
 	fi
 }
 
+# pg_start [bare]: "bare" leaves out the owner role and the database (for
+# the tests of corad init-db, which makes them).
 pg_start() {
 	local bin
 	bin=$(pg_bin)
@@ -37,6 +39,7 @@ pg_start() {
 	PG_SUPER_URL="postgresql:///postgres?host=$PGHOST&user=postgres"
 	PG_OWNER_URL="postgresql:///cora?host=$PGHOST&user=cora_owner"
 	PG_APP_URL="postgresql:///cora?host=$PGHOST&user=cora_app"
+	[ "${1:-}" = bare ] && return 0
 	psql -qAtX -v ON_ERROR_STOP=1 "$PG_SUPER_URL" <<-SQL >/dev/null
 		CREATE ROLE cora_owner LOGIN CREATEROLE;
 		CREATE DATABASE cora OWNER cora_owner;
