@@ -12,30 +12,11 @@
 E2E_DIR=$CORAD_SRCDIR/tests/e2e
 . "$E2E_DIR/lib.sh"
 . "$E2E_DIR/pg.sh"
-need_tools dpkg-buildpackage lintian dpkg
-[[ $(id -u) == 0 ]] || bail "installing a package needs root"
-if dpkg -s corad >/dev/null 2>&1; then
-	bail "a corad package is installed already: this test installs and purges its own"
-fi
+need_tools lintian
 
 # --- build ---------------------------------------------------------------------
-# The tree as it is (tracked and new files, not build output), in a copy:
-# dpkg-buildpackage builds in place.
-mkdir -p "$T/src/corad"
-if git -C "$CORAD_SRCDIR" rev-parse >/dev/null 2>&1; then
-	(cd "$CORAD_SRCDIR" && git ls-files --cached --others --exclude-standard -z |
-		xargs -0 cp --parents -t "$T/src/corad")
-else
-	# A tarball (make distcheck): everything but build output.
-	(cd "$CORAD_SRCDIR" && tar --exclude=./build --exclude=./build-asan --exclude='./corad-*' -cf - .) |
-		tar -C "$T/src/corad" -xf -
-fi
-VERSION=$(sed -n '1s/^corad (\([^)]*\)).*/\1/p' "$T/src/corad/debian/changelog")
-ARCH=$(dpkg --print-architecture)
-DEB=$T/src/corad_${VERSION}_${ARCH}.deb
-# The unit tests ran in this build already; the package build skips them.
-(cd "$T/src/corad" && DEB_BUILD_OPTIONS=nocheck timeout 900 dpkg-buildpackage -us -uc -b) \
-	>"$T/build.log" 2>&1
+. "$CORAD_SRCDIR/tests/package/lib_deb.sh"
+build_deb
 is "$?" 0 "dpkg-buildpackage -us -uc -b builds the package"
 ok "it made $(basename "$DEB")" test -f "$DEB"
 [[ -f $DEB ]] || { diag "$(tail -n 30 "$T/build.log")"; bail "no package to test"; }
