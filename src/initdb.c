@@ -23,6 +23,8 @@ struct init {
 	size_t		 errlen;
 };
 
+static void	say(struct init *in, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
 static void
 say(struct init *in, const char *fmt, ...)
 {
