@@ -438,75 +438,55 @@ master_converge(struct master *m)
 }
 
 /*
- * A worker still busy DEADLINE_GRACE_MS after its request deadline did not
- * stop at the 504 its own timer produces (stuck outside the database, in a
- * loop, in a write to a stalled proxy): it is killed, and what it was doing
- * goes to the log.
+ * The busy workers, on the master's one-second scan. One still busy
+ * DEADLINE_GRACE_MS after its request deadline did not stop at the 504 its
+ * own timer produces (stuck outside the database, in a loop, in a write to
+ * a stalled proxy): it is killed, and what it was doing goes to the log.
+ * One past CORA_SLOW_REQUEST_SECONDS is logged once, while it runs, with
+ * what it is doing (PHP-FPM's slowlog).
  */
 static void
-master_kill_overdue(struct master *m)
+master_scan_busy(struct master *m)
 {
+	const struct config *cfg = m->rt->cfg;
 	struct timespec now;
-	uint64_t now_ns, limit_ns;
+	uint64_t now_ns, kill_ns = UINT64_MAX, slow_ns = UINT64_MAX;
 
-	if (m->rt->cfg->request_timeout <= 0)
-		return;
 	clock_gettime(CLOCK_MONOTONIC, &now);
 	now_ns = (uint64_t)now.tv_sec * 1000000000u + (uint64_t)now.tv_nsec;
-	limit_ns = (uint64_t)(m->rt->cfg->request_timeout * 1e9) + DEADLINE_GRACE_MS * 1000000ull;
+	if (cfg->request_timeout > 0)
+		kill_ns = (uint64_t)(cfg->request_timeout * 1e9) + DEADLINE_GRACE_MS * 1000000ull;
+	if (cfg->slow_request > 0)
+		slow_ns = (uint64_t)(cfg->slow_request * 1e9);
 	for (size_t i = 0; i < MAX_CHILDREN; i++) {
 		struct child *c = &m->children[i];
 		struct sb_slot sl;
+		uint64_t elapsed;
 
 		if (!c->in_use || c->kind != CHILD_WORKER || c->pid <= 0 || c->killed)
 			continue;
 		/* A torn copy is skipped: the next scan, a second later, looks again. */
-		if (!sb_read(&m->rt->sb->slots[i], &sl) || sl.state != SB_BUSY || now_ns < sl.busy_since_ns ||
-		    now_ns - sl.busy_since_ns < limit_ns)
+		if (!sb_read(&m->rt->sb->slots[i], &sl) || sl.state != SB_BUSY || now_ns < sl.busy_since_ns)
 			continue;
-		kill(c->pid, SIGKILL);
-		c->killed = true;
-		log_error("master.worker_killed", LF_INT("pid", c->pid), LF_STR("method", sl.method),
-		    LF_STR("route", sl.route[0] ? sl.route : NULL),
-		    LF_STR("principal", sl.principal[0] ? sl.principal : NULL),
-		    LF_STR("correlation_id", sl.correlation_id),
-		    LF_DBL("elapsed_seconds", (double)(now_ns - sl.busy_since_ns) / 1e9),
-		    LF_DBL("timeout_seconds", m->rt->cfg->request_timeout));
-	}
-}
-
-/*
- * CORA_SLOW_REQUEST_SECONDS: a request still running past it is logged
- * once, while it runs, with what the worker is doing (PHP-FPM's slowlog).
- */
-static void
-master_log_slow(struct master *m)
-{
-	struct timespec now;
-	uint64_t now_ns, limit_ns;
-
-	if (m->rt->cfg->slow_request <= 0)
-		return;
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	now_ns = (uint64_t)now.tv_sec * 1000000000u + (uint64_t)now.tv_nsec;
-	limit_ns = (uint64_t)(m->rt->cfg->slow_request * 1e9);
-	for (size_t i = 0; i < MAX_CHILDREN; i++) {
-		struct child *c = &m->children[i];
-		struct sb_slot sl;
-
-		if (!c->in_use || c->kind != CHILD_WORKER || c->pid <= 0 || c->killed)
-			continue;
-		if (!sb_read(&m->rt->sb->slots[i], &sl) || sl.state != SB_BUSY ||
-		    now_ns < sl.busy_since_ns || now_ns - sl.busy_since_ns < limit_ns ||
-		    c->slow_logged == sl.busy_since_ns)
-			continue;
-		c->slow_logged = sl.busy_since_ns;
-		log_warning("worker.slow_request", LF_INT("pid", c->pid), LF_STR("method", sl.method),
-		    LF_STR("route", sl.route[0] ? sl.route : NULL),
-		    LF_STR("principal_id", sl.principal[0] ? sl.principal : NULL),
-		    LF_STR("correlation_id", sl.correlation_id), LF_STR("doing", sl.doing),
-		    LF_DBL("elapsed_seconds", (double)(now_ns - sl.busy_since_ns) / 1e9),
-		    LF_DBL("slow_seconds", m->rt->cfg->slow_request));
+		elapsed = now_ns - sl.busy_since_ns;
+		if (elapsed >= kill_ns) {
+			kill(c->pid, SIGKILL);
+			c->killed = true;
+			log_error("master.worker_killed", LF_INT("pid", c->pid), LF_STR("method", sl.method),
+			    LF_STR("route", sl.route[0] ? sl.route : NULL),
+			    LF_STR("principal", sl.principal[0] ? sl.principal : NULL),
+			    LF_STR("correlation_id", sl.correlation_id), LF_STR("doing", sl.doing),
+			    LF_DBL("elapsed_seconds", (double)elapsed / 1e9),
+			    LF_DBL("timeout_seconds", cfg->request_timeout));
+		} else if (elapsed >= slow_ns && c->slow_logged != sl.busy_since_ns) {
+			c->slow_logged = sl.busy_since_ns;
+			log_warning("worker.slow_request", LF_INT("pid", c->pid), LF_STR("method", sl.method),
+			    LF_STR("route", sl.route[0] ? sl.route : NULL),
+			    LF_STR("principal_id", sl.principal[0] ? sl.principal : NULL),
+			    LF_STR("correlation_id", sl.correlation_id), LF_STR("doing", sl.doing),
+			    LF_DBL("elapsed_seconds", (double)elapsed / 1e9),
+			    LF_DBL("slow_seconds", cfg->slow_request));
+		}
 	}
 }
 
@@ -762,8 +742,7 @@ master_run(struct runtime *rt)
 			break;
 		master_collect_ready(&m, pf + 1, n - 1);
 		if (m.state == MASTER_RUNNING) {
-			master_kill_overdue(&m);
-			master_log_slow(&m);
+			master_scan_busy(&m);
 			master_converge(&m);
 			master_notify(&m);
 			continue;

@@ -76,6 +76,20 @@ ok "a path with bytes that are not UTF-8: its line is valid JSON with the path" 
 	wait_until 3 log_has http.request ".correlation_id == \"$X_CID\" and (.path | type) == \"string\""
 
 # --- the slow-request log ---------------------------------------------------------
+# Both workers connected first: a worker that connects while the table is
+# locked waits in preparing its statements, and says "connecting to the
+# database" instead of the statement.
+WARM=()
+for i in 1 2 3 4 5 6 7 8; do
+	curl -s -o /dev/null -X POST "$BASE/actors" -H 'Content-Type: application/json' \
+		--data-binary "{\"name\":\"Warm $i\"}" &
+	WARM+=($!)
+done
+wait "${WARM[@]}"
+workers_connected() {
+	[[ $(q "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'corad-worker'") == 2 ]]
+}
+ok "both workers hold a database session" wait_until 5 workers_connected
 psql -qAtX -v ON_ERROR_STOP=1 "$DB" >"$T/locker.out" 2>&1 <<'SQL' &
 BEGIN;
 LOCK TABLE actor_profile IN ACCESS EXCLUSIVE MODE;
