@@ -377,17 +377,31 @@ idem_claim(struct request *r, const char *command, json_object *cmd, bool *repla
 	    "Idempotency-Key '%s' is contended; retry later", c->key));
 }
 
+/* The parameters of a statement fenced on our claim (st is the caller's). */
+static void
+idem_fence_params(struct request *r, int status, const char *body, char st[8], const char *p[6])
+{
+	struct idem_claim *c = &r->idem;
+
+	snprintf(st, 8, "%d", status);
+	p[0] = r->principal_id;
+	p[1] = c->key;
+	p[2] = c->surface;
+	p[3] = c->token;
+	p[4] = st;
+	p[5] = body;
+}
+
 /* Runs a fenced statement on our claim; returns rows affected or -1. */
 static int
 idem_fenced(struct request *r, const char *stmt, int status, const char *body, enum cora_err *e)
 {
-	struct idem_claim *c = &r->idem;
 	char st[8];
-	const char *p[] = { r->principal_id, c->key, c->surface, c->token, st, body };
+	const char *p[6];
 	PGresult *res;
 	int n;
 
-	snprintf(st, sizeof(st), "%d", status);
+	idem_fence_params(r, status, body, st, p);
 	if ((res = store_exec(r->store, stmt, strcmp(stmt, "idem_abandon") == 0 ? 4 : 6, p,
 	    PGRES_COMMAND_OK, e, NULL)) == NULL)
 		return -1;
@@ -396,23 +410,29 @@ idem_fenced(struct request *r, const char *stmt, int status, const char *body, e
 	return n;
 }
 
-enum cora_err
-idem_complete(struct request *r, int status, const char *body)
+/* The completion's row count: 0 when another request took the claim over. */
+static enum cora_err
+idem_completed(struct request *r, int rows)
 {
-	enum cora_err e = CORA_OK;
-	int n;
-
-	if (!r->idem.active)
-		return CORA_OK;
-	if ((n = idem_fenced(r, "idem_complete", status, body, &e)) < 0)
-		return e;
 	r->idem.settled = true;
-	if (n == 1)
+	if (rows == 1)
 		return CORA_OK;
 	idem_log(r, LOG_WARNING, "idempotency.claim_lost", "the claim was taken over while the command ran");
 	r->retry_after = 1;
 	return request_fail(r, CORA_ERR_CONFLICT,
 	    "A request with Idempotency-Key '%s' is still being processed; retry later", r->idem.key);
+}
+
+void
+idem_complete(struct request *r, int status, const char *body)
+{
+	char st[8];
+	const char *p[6];
+
+	if (!r->idem.active)
+		return;
+	idem_fence_params(r, status, body, st, p);
+	store_tx_fence(r->store, "idem_complete", 6, p, idem_completed);
 }
 
 void

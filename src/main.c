@@ -138,7 +138,7 @@ serve(struct config *cfg, struct authz_policy *policy, const char *env_file)
 {
 	struct runtime rt = { .cfg = cfg, .policy = policy, .env_file = env_file, .ready_fd = -1 };
 	char err[256];
-	int pair[2], rc;
+	int pair[2], wake[2], rc;
 
 	if (mkdir(cfg->runtime_dir, 0750) != 0 && errno != EEXIST) {
 		log_error("startup.failed", LF_STR("reason", "cannot create CORA_RUNTIME_DIR"),
@@ -152,7 +152,9 @@ serve(struct config *cfg, struct authz_policy *policy, const char *env_file)
 		    LF_STR("error", err));
 		return EXIT_REFUSED;
 	}
+	/* Both kept by the master, so a restarted child finds the same ones. */
 	if (socketpair(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0, pair) != 0 ||
+	    socketpair(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0, wake) != 0 ||
 	    (rt.query_fd = open_query_socket(&rt, cfg->runtime_dir)) < 0) {
 		log_error("startup.failed", LF_STR("reason", "cannot create the stats sockets"),
 		    LF_STR("path", cfg->runtime_dir), LF_STR("error", strerror(errno)));
@@ -165,6 +167,8 @@ serve(struct config *cfg, struct authz_policy *policy, const char *env_file)
 		    "list the proxy's addresses"));
 	rt.report_rd = pair[0];
 	rt.report_wr = pair[1];
+	rt.wake_rd = wake[0];
+	rt.wake_wr = wake[1];
 	if ((rt.sb = scoreboard_create()) == NULL) {
 		log_error("startup.failed", LF_STR("reason", "cannot map the scoreboard"),
 		    LF_STR("error", strerror(errno)));
@@ -184,6 +188,8 @@ serve(struct config *cfg, struct authz_policy *policy, const char *env_file)
 	close(rt.query_fd);
 	close(pair[0]);
 	close(pair[1]);
+	close(wake[0]);
+	close(wake[1]);
 	authz_free(rt.policy);	/* the master may have replaced it on reload */
 	return rc;
 }

@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <time.h>
 
 #include <libpq-fe.h>
@@ -40,6 +41,8 @@
 #define HELD_BACK_FIRST_MS	5	/* events behind a running transaction: */
 #define HELD_BACK_MAX_MS	200	/* look again soon, not too often */
 #define PRUNE_EVERY_MS		(3600 * 1000)
+#define RELAY_MS		50	/* a standby's NOTIFY for the leader: at most one this often */
+#define LEAD_RETRY_MS		100	/* a standby asks for the lead at most this often */
 
 static volatile sig_atomic_t projector_stopping;
 
@@ -52,6 +55,9 @@ struct projector {
 	unsigned	 reconnects;	/* failed connection attempts in a row */
 	int64_t		 lag;		/* events behind the bookmarks after a round */
 	int64_t		 next_prune_ms;
+	int64_t		 next_lead_ms;	/* a standby: when to ask for the lead again */
+	int64_t		 relay_due_ms;	/* a standby: when to pass local wake-ups on (0: none) */
+	int64_t		 relayed_ms;	/* ... when it last did */
 };
 
 /* The projector's own statements; each projection brings its own too. */
@@ -197,7 +203,8 @@ projector_connect(struct projector *p)
 	return ok;
 }
 
-/* Tries to become the one projector of this database. */
+/* Tries to become the one projector of this database; a standby asks
+ * again at most every LEAD_RETRY_MS, however often it is woken. */
 static bool
 projector_lead(struct projector *p)
 {
@@ -205,6 +212,9 @@ projector_lead(struct projector *p)
 
 	if (p->leader)
 		return true;
+	if (mono_ms() < p->next_lead_ms)
+		return false;
+	p->next_lead_ms = mono_ms() + LEAD_RETRY_MS;
 	res = PQexec(p->conn, "SELECT pg_try_advisory_lock(" PROJECTOR_LOCK_KEY ")");
 	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
 		PQclear(res);
@@ -382,27 +392,81 @@ projector_take_notifies(struct projector *p)
 	return any;
 }
 
+/* Takes every wake-up the workers of this host queued; true when there
+ * was one. A standby owes the leader a NOTIFY for them (projector_relay). */
+static bool
+projector_take_wakeups(struct projector *p)
+{
+	char buf[64];
+	bool any = false;
+
+	while (recv(p->rt->wake_rd, buf, sizeof(buf), MSG_DONTWAIT) >= 0)
+		any = true;
+	if (any && !p->leader && p->relay_due_ms == 0)
+		p->relay_due_ms = p->relayed_ms + RELAY_MS > mono_ms() ? p->relayed_ms + RELAY_MS :
+		    mono_ms();
+	return any;
+}
+
 /*
- * Sleeps until a NOTIFY arrives, timeout_ms pass or we are told to stop.
- * A notification that arrived together with the reply to our own COMMIT
- * is already in libpq's queue and the socket has nothing more to say: it
- * is looked for before sleeping, or the projector would sleep through it.
- * Returns false when the connection broke.
+ * A standby passes the wake-ups of its host's workers on to the leader,
+ * wherever it runs, as one NOTIFY per RELAY_MS at most (doc/design.md,
+ * "Writes"). Its own session hears it too, which does not relay again.
+ */
+static bool
+projector_relay(struct projector *p)
+{
+	int64_t now = mono_ms();
+	PGresult *res;
+	bool ok;
+
+	if (p->relay_due_ms == 0 || now < p->relay_due_ms)
+		return true;
+	res = PQexec(p->conn, "SELECT pg_notify('events', '{}')");
+	ok = PQresultStatus(res) == PGRES_TUPLES_OK;
+	PQclear(res);
+	p->relay_due_ms = 0;
+	p->relayed_ms = now;
+	return ok;
+}
+
+/*
+ * Sleeps until a NOTIFY or a wake-up from a worker of this host arrives,
+ * timeout_ms pass or we are told to stop. A notification that arrived
+ * together with the reply to our own COMMIT is already in libpq's queue
+ * and the socket has nothing more to say: it is looked for before
+ * sleeping, or the projector would sleep through it. Returns false when
+ * the connection broke.
  */
 static bool
 projector_wait(struct projector *p, int timeout_ms)
 {
-	struct pollfd pf = { .fd = PQsocket(p->conn), .events = POLLIN };
+	struct pollfd pf[2] = {
+		{ .fd = PQsocket(p->conn), .events = POLLIN },
+		{ .fd = p->rt->wake_rd, .events = POLLIN },
+	};
+
+	bool woke;
 
 	if (PQconsumeInput(p->conn) == 0)
 		return false;
-	if (projector_take_notifies(p))
+	woke = projector_take_notifies(p);
+	woke |= projector_take_wakeups(p);
+	if (woke && p->leader)
 		return true;
-	if (poll(&pf, 1, timeout_ms) < 0 && errno != EINTR)
+	if (p->relay_due_ms != 0) {
+		int64_t until = p->relay_due_ms - mono_ms();
+
+		timeout_ms = until <= 0 ? 0 : until < timeout_ms ? (int)until : timeout_ms;
+	}
+	if (poll(pf, 2, timeout_ms) < 0 && errno != EINTR)
 		return false;
 	if (PQconsumeInput(p->conn) == 0)
 		return false;
 	projector_take_notifies(p);
+	projector_take_wakeups(p);
+	if (!p->leader && !projector_relay(p))
+		return false;
 	return PQstatus(p->conn) == CONNECTION_OK;
 }
 
@@ -483,7 +547,7 @@ projector_main(struct runtime *rt)
 			continue;	/* more is waiting */
 		projector_prune(&p);
 		/* Events that a transaction still running holds back behind the
-		 * snapshot horizon: their own NOTIFY came and went, and the
+		 * snapshot horizon: their own wake-up came and went, and the
 		 * transaction that ends may write no event (a claim, a verdict),
 		 * so nothing would wake us. Look again soon, then less often. */
 		if (n > 0 || p.lag <= 0)

@@ -5,6 +5,7 @@
 #include "config.h"
 
 #include <poll.h>
+#include <sys/socket.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,14 +35,11 @@ static const struct statement core_statements[] = {
 	  "SELECT version, event_type, payload::text FROM events"
 	  " WHERE stream_type = $1 AND stream_id = $2 ORDER BY version" },
 	{ "append_event",
-	  /* Inserts only when the stream is exactly at the expected version;
-	   * a concurrent writer that got there first makes the unique key
-	   * (stream_type, stream_id, version) fail instead. */
+	  /* At expected + 1: the unique key (stream_type, stream_id, version)
+	   * refuses it when another writer got there first. */
 	  "INSERT INTO events (stream_type, stream_id, version, event_type, schema_version,"
 	  " payload, metadata, correlation_id, causation_id, principal_id, occurred_at, event_id)"
-	  " SELECT $1, $2, $3::int + 1, $4, 1, $5::jsonb, $6::jsonb, $7, NULL, $8, $9, $10"
-	  " WHERE (SELECT coalesce(max(version), 0) FROM events"
-	  "        WHERE stream_type = $1 AND stream_id = $2) = $3::int" },
+	  " VALUES ($1, $2, $3::int + 1, $4, 1, $5::jsonb, $6::jsonb, $7, NULL, $8, $9, $10)" },
 	{ "stream_version",
 	  "SELECT coalesce(max(version), 0) FROM events WHERE stream_type = $1 AND stream_id = $2" },
 	{ "insert_verdict",
@@ -124,11 +122,12 @@ store_now(char buf[40])
 }
 
 void
-store_init(struct store *s, const char *conninfo, bool unnamed)
+store_init(struct store *s, const char *conninfo, bool unnamed, int wake_fd)
 {
 	memset(s, 0, sizeof(*s));
 	s->conninfo = conninfo;
 	s->unnamed = unnamed;
+	s->wake_fd = wake_fd;
 }
 
 void
@@ -213,6 +212,24 @@ store_check_schema(struct store *s)
 }
 
 /*
+ * Our writes do not NOTIFY (sql/0005_quiet_writes.sql): we wake the
+ * projector ourselves after the commit. For the whole session when it is
+ * ours; behind PgBouncer, per transaction (store_tx_begin).
+ */
+static enum cora_err
+store_quiet_session(struct store *s)
+{
+	PGresult *res = PQexec(s->conn, "SET corad.notify = off");
+	enum cora_err e = CORA_OK;
+
+	if (PQresultStatus(res) != PGRES_COMMAND_OK)
+		e = store_setup_failed(s, "SET corad.notify", PQresultErrorMessage(res),
+		    !db_is_unavailable(s->conn, res));
+	PQclear(res);
+	return e;
+}
+
+/*
  * Connects and prepares, all inside the request deadline: the connect is
  * asynchronous and gives up when the deadline passes, and the cancel
  * object is handed to the timer before the first statement, so a prepare
@@ -252,7 +269,7 @@ store_connect(struct store *s)
 			}
 			PQclear(res);
 		}
-	return CORA_OK;
+	return store_quiet_session(s);
 }
 
 enum cora_err
@@ -302,6 +319,34 @@ statement_sql(const char *name)
 	return NULL;
 }
 
+/*
+ * A statement that did not give `want`: drops the session when the server
+ * went away (CORA_ERR_UNAVAILABLE), else logs the server's message
+ * (CORA_ERR_INTERNAL) and hands its SQLSTATE to the caller, who classifies
+ * it (the pointer outlives res).
+ */
+static enum cora_err
+store_failed(struct store *s, const char *stmt, const PGresult *res, const char **sqlstate)
+{
+	const char *st;
+
+	s->errors++;
+	if (db_is_unavailable(s->conn, res)) {
+		store_drop(s, res != NULL ? PQresultErrorMessage(res) : PQerrorMessage(s->conn));
+		return CORA_ERR_UNAVAILABLE;
+	}
+	st = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+	if (sqlstate != NULL && st != NULL) {
+		static char keep[6];
+
+		snprintf(keep, sizeof(keep), "%s", st);
+		*sqlstate = keep;
+	}
+	log_error("db.statement_failed", LF_STR("statement", stmt),
+	    LF_STR("sqlstate", st), LF_STR("error", PQresultErrorMessage(res)));
+	return CORA_ERR_INTERNAL;
+}
+
 PGresult *
 store_exec(struct store *s, const char *stmt, int n, const char *const *params,
     ExecStatusType want, enum cora_err *e, const char **sqlstate)
@@ -317,24 +362,7 @@ store_exec(struct store *s, const char *stmt, int n, const char *const *params,
 		*sqlstate = NULL;
 	if (PQresultStatus(res) == want)
 		return res;
-	s->errors++;
-	if (db_is_unavailable(s->conn, res)) {
-		store_drop(s, res != NULL ? PQresultErrorMessage(res) : PQerrorMessage(s->conn));
-		*e = CORA_ERR_UNAVAILABLE;
-	} else {
-		const char *st = PQresultErrorField(res, PG_DIAG_SQLSTATE);
-
-		if (sqlstate != NULL && st != NULL) {
-			/* The caller classifies it; the pointer outlives res. */
-			static char keep[6];
-
-			snprintf(keep, sizeof(keep), "%s", st);
-			*sqlstate = keep;
-		}
-		log_error("db.statement_failed", LF_STR("statement", stmt),
-		    LF_STR("sqlstate", st), LF_STR("error", PQresultErrorMessage(res)));
-		*e = CORA_ERR_INTERNAL;
-	}
+	*e = store_failed(s, stmt, res, sqlstate);
 	PQclear(res);
 	return NULL;
 }
@@ -347,39 +375,6 @@ store_simple(struct store *s, const char *stmt)
 
 	PQclear(res);
 	return e;
-}
-
-/*
- * In transaction pool mode a session setting would leak to whoever gets
- * the server connection next: the deadline applies per transaction
- * (SET LOCAL), with what is left of the request's time.
- */
-enum cora_err
-store_begin(struct store *s)
-{
-	enum cora_err e = store_simple(s, "begin");
-	char sql[64];
-	PGresult *res;
-	double left;
-
-	if (e != CORA_OK || !s->unnamed || deadline_at_ms() < 0)
-		return e;
-	left = deadline_left();
-	snprintf(sql, sizeof(sql), "SET LOCAL statement_timeout = %ld",
-	    left * 1000 < 1 ? 1L : (long)(left * 1000));
-	res = PQexec(s->conn, sql);
-	if (PQresultStatus(res) != PGRES_COMMAND_OK) {
-		s->errors++;
-		e = db_is_unavailable(s->conn, res) ? CORA_ERR_UNAVAILABLE : CORA_ERR_INTERNAL;
-	}
-	PQclear(res);
-	return e;
-}
-
-enum cora_err
-store_commit(struct store *s)
-{
-	return store_simple(s, "commit");
 }
 
 void
@@ -403,16 +398,78 @@ stream_version(struct store *s, const char *type, const char *id, enum cora_err 
 	return v;
 }
 
-enum cora_err
-store_append(struct store *s, struct request *r, const struct new_event *ev, int expected)
+/* --- write transactions: one pipeline ----------------------------------------- */
+
+/* Queues one statement (`sql` when given, else the named one). */
+static struct store_tx_item *
+tx_send(struct store *s, const char *stmt, const char *sql, int n, const char *const *params,
+    ExecStatusType want)
+{
+	struct store_tx_item *it;
+	int sent;
+
+	if (s->tx_broken)
+		return NULL;
+	if (s->ntx == STORE_TX_MAX) {
+		log_error("db.statement_failed", LF_STR("statement", stmt),
+		    LF_STR("error", "more statements than one transaction holds"));
+		s->tx_broken = true;
+		return NULL;
+	}
+	if (sql == NULL && s->unnamed)
+		sql = statement_sql(stmt);
+	sent = sql != NULL ? PQsendQueryParams(s->conn, sql, n, NULL, params, NULL, NULL, 0) :
+	    PQsendQueryPrepared(s->conn, stmt, n, params, NULL, NULL, 0);
+	if (!sent) {
+		s->tx_broken = true;
+		return NULL;
+	}
+	it = &s->tx[s->ntx++];
+	*it = (struct store_tx_item){ .stmt = stmt, .want = want };
+	return it;
+}
+
+/*
+ * Behind PgBouncer in transaction mode a session setting would leak to
+ * whoever gets the server connection next: the deadline (what is left of
+ * the request's time) and corad.notify apply to this transaction only.
+ */
+void
+store_tx_begin(struct store *s)
+{
+	char ms[24];
+	const char *p[] = { ms };
+	double left;
+
+	s->ntx = 0;
+	s->tx_broken = PQenterPipelineMode(s->conn) == 0;
+	tx_send(s, "begin", NULL, 0, NULL, PGRES_COMMAND_OK);
+	if (!s->unnamed)
+		return;
+	if (deadline_at_ms() < 0) {
+		tx_send(s, "transaction settings", "SELECT set_config('corad.notify', 'off', true)",
+		    0, NULL, PGRES_TUPLES_OK);
+		return;
+	}
+	left = deadline_left() * 1000;
+	snprintf(ms, sizeof(ms), "%ld", left < 1 ? 1L : (long)left);
+	tx_send(s, "transaction settings", "SELECT set_config('statement_timeout', $1, true),"
+	    " set_config('corad.notify', 'off', true)", 1, p, PGRES_TUPLES_OK);
+}
+
+void
+store_tx_exec(struct store *s, const char *stmt, int n, const char *const *params)
+{
+	tx_send(s, stmt, NULL, n, params, PGRES_COMMAND_OK);
+}
+
+void
+store_tx_append(struct store *s, struct request *r, const struct new_event *ev, int expected)
 {
 	char exp[16], eid[UUID_STR_LEN], meta[160];
 	uint8_t id[16];
-	const char *state = NULL;
-	enum cora_err e = CORA_OK;
-	PGresult *res;
 	const char *p[10];
-	int found;
+	struct store_tx_item *it;
 
 	snprintf(exp, sizeof(exp), "%d", expected);
 	uuid_make_v7(id);
@@ -428,46 +485,18 @@ store_append(struct store *s, struct request *r, const struct new_event *ev, int
 	p[7] = r->principal_id;
 	p[8] = ev->occurred_at;
 	p[9] = eid;
-	res = store_exec(s, "append_event", 10, p, PGRES_COMMAND_OK, &e, &state);
-	if (res != NULL) {
-		bool inserted = strcmp(PQcmdTuples(res), "1") == 0;
-
-		PQclear(res);
-		if (inserted)
-			return CORA_OK;
-	} else if (state == NULL || strcmp(state, "23505") != 0)
-		return e;	/* unavailable or a real failure */
-	/* 0 rows or a unique violation: someone else moved the stream. Read
-	 * where it is now, outside the aborted transaction. */
-	store_rollback(s);
-	if ((found = stream_version(s, ev->stream_type, ev->stream_id, &e)) < 0)
-		return e;
-	return request_fail(r, CORA_ERR_CONFLICT,
-	    "Optimistic concurrency conflict on stream %s/%s: expected version %d, found %d",
-	    ev->stream_type, ev->stream_id, expected, found);
+	if ((it = tx_send(s, "append_event", NULL, 10, p, PGRES_COMMAND_OK)) != NULL) {
+		it->ev = ev;
+		it->expected = expected;
+	}
 }
 
-enum cora_err
-store_append_streams(struct store *s, struct request *r, const struct new_event *evs,
-    const int *expected, size_t n)
+/* The verdict row's parameters; eid and now are the caller's buffers. */
+static void
+verdict_params(struct request *r, const char *name, bool allowed, const char *reason,
+    char eid[UUID_STR_LEN], char now[40], const char *p[7])
 {
-	enum cora_err e = CORA_OK;
-
-	/* A conflict has already rolled the whole transaction back. */
-	for (size_t i = 0; i < n && e == CORA_OK; i++)
-		e = store_append(s, r, &evs[i], expected[i]);
-	return e;
-}
-
-enum cora_err
-store_verdict(struct store *s, struct request *r, const char *name, bool allowed,
-    const char *reason)
-{
-	char eid[UUID_STR_LEN], now[40];
 	uint8_t id[16];
-	const char *p[7];
-	enum cora_err e = CORA_OK;
-	PGresult *res;
 
 	uuid_make_v7(id);
 	uuid_format(id, eid);
@@ -479,6 +508,186 @@ store_verdict(struct store *s, struct request *r, const char *name, bool allowed
 	p[4] = reason;
 	p[5] = r->correlation_id;
 	p[6] = now;
+}
+
+void
+store_tx_verdict(struct store *s, struct request *r)
+{
+	char eid[UUID_STR_LEN], now[40];
+	const char *p[7];
+
+	verdict_params(r, r->op->name, true, r->verdict, eid, now, p);
+	tx_send(s, "insert_verdict", NULL, 7, p, PGRES_COMMAND_OK);
+}
+
+void
+store_tx_fence(struct store *s, const char *stmt, int n, const char *const *params,
+    enum cora_err (*check)(struct request *r, int rows))
+{
+	struct store_tx_item *it = tx_send(s, stmt, NULL, n, params, PGRES_COMMAND_OK);
+
+	if (it != NULL)
+		it->check = check;
+}
+
+/*
+ * What the worker waits for while a pipeline runs: its statements, in
+ * order ("begin, profile_insert, append_event, insert_verdict, commit").
+ * The server sends the results together, once the last one is done, so
+ * which of them holds it up is not known here.
+ */
+static const char *
+tx_doing(const struct store *s, size_t from, size_t to, char *buf, size_t len)
+{
+	size_t used = 0;
+
+	buf[0] = '\0';
+	for (size_t i = from; i < to; i++) {
+		int n = snprintf(buf + used, len - used, "%s%s", i > from ? ", " : "", s->tx[i].stmt);
+
+		if (n < 0 || (size_t)n >= len - used) {
+			snprintf(buf + (len > 4 ? len - 4 : 0), len > 4 ? 4 : len, "...");
+			break;
+		}
+		used += (size_t)n;
+	}
+	return buf;
+}
+
+/*
+ * Reads the results of tx[from..to) and the Sync that ends them. The first
+ * failure is classified (the server skipped everything after it: those
+ * come back as aborted); *failed is the statement that failed, or NULL.
+ */
+static enum cora_err
+tx_collect(struct store *s, size_t from, size_t to, struct store_tx_item **failed,
+    const char **sqlstate)
+{
+	enum cora_err e = CORA_OK;
+	char doing[256];
+	PGresult *res;
+
+	*failed = NULL;
+	*sqlstate = NULL;
+	activity("database", tx_doing(s, from, to, doing, sizeof(doing)));
+	for (size_t i = from; i < to; i++) {
+		struct store_tx_item *it = &s->tx[i];
+		ExecStatusType st;
+		bool got;
+
+		res = PQgetResult(s->conn);
+		got = res != NULL;
+		st = PQresultStatus(res);
+		if (st == it->want)
+			it->rows = atoi(PQcmdTuples(res));
+		else if (st != PGRES_PIPELINE_ABORTED && e == CORA_OK) {
+			e = store_failed(s, it->stmt, res, sqlstate);
+			*failed = it;
+		}
+		PQclear(res);
+		if (s->conn == NULL)
+			break;	/* dropped: the server is gone */
+		if (got && (res = PQgetResult(s->conn)) != NULL) {
+			PQclear(res);	/* one statement, one result: out of step */
+			if (e == CORA_OK)
+				e = store_failed(s, it->stmt, NULL, NULL);
+			break;
+		}
+	}
+	if (s->conn != NULL && PQpipelineStatus(s->conn) != PQ_PIPELINE_OFF) {
+		res = PQgetResult(s->conn);
+		if (PQresultStatus(res) != PGRES_PIPELINE_SYNC && e == CORA_OK)
+			e = store_failed(s, "sync", res, NULL);
+		PQclear(res);
+	}
+	activity(NULL, NULL);
+	return e;
+}
+
+/* Sends what is queued with a Sync and reads it: tx[from..ntx). */
+static enum cora_err
+tx_round_trip(struct store *s, size_t from, struct store_tx_item **failed, const char **sqlstate)
+{
+	*failed = NULL;
+	*sqlstate = NULL;
+	if (s->tx_broken || PQpipelineSync(s->conn) == 0) {
+		s->errors++;
+		store_drop(s, PQerrorMessage(s->conn));
+		return CORA_ERR_UNAVAILABLE;
+	}
+	return tx_collect(s, from, s->ntx, failed, sqlstate);
+}
+
+/* The transaction failed: roll it back; a unique violation on an append
+ * is the spec's conflict, naming the version the stream is at now. */
+static enum cora_err
+tx_fail(struct store *s, struct request *r, enum cora_err e, const struct store_tx_item *failed,
+    const char *sqlstate)
+{
+	int found;
+
+	if (s->conn != NULL && PQpipelineStatus(s->conn) != PQ_PIPELINE_OFF &&
+	    PQexitPipelineMode(s->conn) == 0) {
+		store_drop(s, PQerrorMessage(s->conn));
+		return CORA_ERR_UNAVAILABLE;
+	}
+	store_rollback(s);
+	if (failed == NULL || failed->ev == NULL || sqlstate == NULL ||
+	    strcmp(sqlstate, "23505") != 0)
+		return e;
+	if ((found = stream_version(s, failed->ev->stream_type, failed->ev->stream_id, &e)) < 0)
+		return e;
+	return request_fail(r, CORA_ERR_CONFLICT,
+	    "Optimistic concurrency conflict on stream %s/%s: expected version %d, found %d",
+	    failed->ev->stream_type, failed->ev->stream_id, failed->expected, found);
+}
+
+enum cora_err
+store_tx_commit(struct store *s, struct request *r)
+{
+	struct store_tx_item *failed;
+	const char *sqlstate;
+	size_t fenced = 0, done = 0;
+	bool appended = false;
+	enum cora_err e;
+
+	for (size_t i = 0; i < s->ntx; i++) {
+		appended |= s->tx[i].ev != NULL;
+		if (s->tx[i].check != NULL)
+			fenced = i + 1;
+	}
+	if (fenced > 0) {
+		/* The fence's row count decides whether COMMIT is sent. */
+		if ((e = tx_round_trip(s, 0, &failed, &sqlstate)) != CORA_OK)
+			return tx_fail(s, r, e, failed, sqlstate);
+		for (size_t i = 0; i < s->ntx; i++)
+			if (s->tx[i].check != NULL && (e = s->tx[i].check(r, s->tx[i].rows)) != CORA_OK)
+				return tx_fail(s, r, e, NULL, NULL);
+		done = s->ntx;
+	}
+	tx_send(s, "commit", NULL, 0, NULL, PGRES_COMMAND_OK);
+	if ((e = tx_round_trip(s, done, &failed, &sqlstate)) != CORA_OK)
+		return tx_fail(s, r, e, failed, sqlstate);
+	if (PQexitPipelineMode(s->conn) == 0) {
+		store_drop(s, PQerrorMessage(s->conn));
+		return CORA_ERR_UNAVAILABLE;
+	}
+	/* A lost wake-up costs latency, never data: the projector also polls. */
+	if (appended && s->wake_fd >= 0)
+		(void)send(s->wake_fd, "w", 1, MSG_DONTWAIT | MSG_NOSIGNAL);
+	return CORA_OK;
+}
+
+enum cora_err
+store_verdict(struct store *s, struct request *r, const char *name, bool allowed,
+    const char *reason)
+{
+	char eid[UUID_STR_LEN], now[40];
+	const char *p[7];
+	enum cora_err e = CORA_OK;
+	PGresult *res;
+
+	verdict_params(r, name, allowed, reason, eid, now, p);
 	if ((res = store_exec(s, "insert_verdict", 7, p, PGRES_COMMAND_OK, &e, NULL)) == NULL)
 		return e;
 	PQclear(res);

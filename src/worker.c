@@ -473,7 +473,7 @@ worker_main(struct runtime *rt)
 	}
 	handlers_init();
 	activity_hook(worker_doing);
-	store_init(&store, rt->cfg->database_url, rt->cfg->pool_transaction);
+	store_init(&store, rt->cfg->database_url, rt->cfg->pool_transaction, rt->wake_wr);
 	request_reset(&req);
 	/* Tells the master this worker accepts: during a reload, an old worker
 	 * retires only after its successor has said so. */

@@ -40,9 +40,10 @@ void	 idem_sha256_hex(const char *s, char out[65]);
 enum cora_err	idem_claim(struct request *r, const char *command, json_object *cmd,
 		    bool *replayed);
 
-/* In the command's transaction, before COMMIT: stores the success.
- * CORA_ERR_CONFLICT when the claim was taken over meanwhile. */
-enum cora_err	idem_complete(struct request *r, int status, const char *body);
+/* Queues the success in the command's transaction (store_tx_fence): the
+ * commit answers CORA_ERR_CONFLICT, and writes nothing, when the claim was
+ * taken over meanwhile. */
+void		idem_complete(struct request *r, int status, const char *body);
 
 /* After the handler: stores a 4xx error, drops the claim after a 5xx. */
 void		idem_settle(struct request *r, int status, const char *body);

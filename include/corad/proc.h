@@ -36,6 +36,8 @@ struct runtime {
 	char		 listen_path[108];/* its path when we created it, else "" */
 	int		 report_rd;	/* ipc datagrams: read end (stats child) */
 	int		 report_wr;	/* ipc datagrams: write end (everyone) */
+	int		 wake_rd;	/* projector wake-ups: read end (projector) */
+	int		 wake_wr;	/* ... write end (workers, after a commit) */
 	int		 query_fd;	/* stats query listen socket (stats child) */
 	char		 query_path[108];/* its path, for workers to connect to */
 };

@@ -46,7 +46,7 @@ struct sb_slot {
 	char			 route[48];
 	char			 principal[40];
 	char			 correlation_id[40];
-	char			 doing[64];	/* when BUSY: "database: list_cautions", ... */
+	char			 doing[160];	/* when BUSY: "database: list_cautions", ... */
 };
 
 /* Restart reasons: cora_worker_restarts_total{reason}. */

@@ -29,6 +29,8 @@ struct statement {
 int		store_register(const struct statement *stmts, const char *const *tables,
 		    char *err, size_t errlen);
 
+#define STORE_TX_MAX	16	/* statements in one write transaction */
+
 struct store {
 	PGconn		*conn;		/* NULL while disconnected */
 	const char	*conninfo;
@@ -38,6 +40,18 @@ struct store {
 	unsigned	 errors;	/* failed calls: cora_db_errors_total */
 	PGcancel	*cancel;	/* for the request deadline */
 	bool		 unnamed;	/* DATABASE_POOL_MODE=transaction: no prepared statements */
+	int		 wake_fd;	/* the projector's wake-up socket, or -1 */
+	/* The write transaction being queued (store_tx_*). */
+	struct store_tx_item {
+		const char		*stmt;
+		ExecStatusType		 want;
+		const struct new_event	*ev;		/* an append's event */
+		int			 expected;	/* ... and the version it expects */
+		enum cora_err		(*check)(struct request *, int);
+		int			 rows;		/* a fence's row count */
+	}		 tx[STORE_TX_MAX];
+	size_t		 ntx;
+	bool		 tx_broken;	/* a statement could not be queued */
 };
 
 /* One event to append; strings are borrowed. */
@@ -53,8 +67,9 @@ struct new_event {
 /* Called by a worker at start: remembers the connection string; connects
  * lazily on the first request that needs the database. `unnamed` sends
  * every statement's text instead of preparing it (PgBouncer in
- * transaction mode), and sets the deadline per transaction. */
-void		store_init(struct store *s, const char *conninfo, bool unnamed);
+ * transaction mode), and sets the deadline per transaction. A commit that
+ * appended events sends one byte to `wake_fd` (-1: none). */
+void		store_init(struct store *s, const char *conninfo, bool unnamed, int wake_fd);
 void		store_close(struct store *s);
 
 /*
@@ -76,30 +91,51 @@ PGresult	*store_exec(struct store *s, const char *stmt, int n,
 		    const char *const *params, ExecStatusType want, enum cora_err *e,
 		    const char **sqlstate);
 
-enum cora_err	store_begin(struct store *s);
-enum cora_err	store_commit(struct store *s);
-void		store_rollback(struct store *s);
+/*
+ * A write transaction goes to the server as one pipeline (doc/design.md,
+ * "Writes"): store_tx_begin queues BEGIN, the store_tx_* calls below queue
+ * their statements without waiting, and store_tx_commit queues COMMIT,
+ * sends it all and reads every result, so the whole transaction costs one
+ * round trip. A fenced statement (store_tx_fence) costs a second one: its
+ * row count is checked before COMMIT is sent. The first failure ends the
+ * transaction (the server skips what follows it) and is classified as
+ * store_exec does; a unique violation on an append is
+ * CORA_ERR_CONFLICT with the spec's message. After a commit that appended
+ * events, the host's projector is woken (store_init's wake_fd).
+ */
+void		store_tx_begin(struct store *s);
+
+/* Queues a statement that returns no rows. */
+void		store_tx_exec(struct store *s, const char *stmt, int n,
+		    const char *const *params);
 
 /*
- * Appends one event at `expected + 1`, only if the stream is exactly at
- * `expected`. CORA_ERR_CONFLICT (with the spec's message in the request)
- * when it is not. Must run inside a transaction.
+ * Queues an event at `expected + 1`. The unique key (stream_type,
+ * stream_id, version) is the guard: a stream that another writer moved
+ * past `expected` makes the insert fail, and the commit answers
+ * CORA_ERR_CONFLICT naming the version found. The event's strings are
+ * borrowed until store_tx_commit returns.
  */
-enum cora_err	store_append(struct store *s, struct request *r,
+void		store_tx_append(struct store *s, struct request *r,
 		    const struct new_event *ev, int expected);
 
-/*
- * Appends to several streams at once, in the order given (the global order
- * of the events): evs[i] only if its stream is exactly at expected[i]. One
- * that is not ends it with store_append's CORA_ERR_CONFLICT for that
- * stream, and the transaction is rolled back: all of them or none. Must
- * run inside a transaction.
- */
-enum cora_err	store_append_streams(struct store *s, struct request *r,
-		    const struct new_event *evs, const int *expected, size_t n);
+/* Queues the allow verdict of the request's operation. */
+void		store_tx_verdict(struct store *s, struct request *r);
 
-/* Records an authorization verdict (inside the caller's transaction when
- * there is one). */
+/* Queues a statement whose row count `check` judges before COMMIT is
+ * sent: anything but CORA_OK from it rolls the transaction back. */
+void		store_tx_fence(struct store *s, const char *stmt, int n,
+		    const char *const *params,
+		    enum cora_err (*check)(struct request *r, int rows));
+
+/* Sends and reads the transaction; rolls it back on any failure. */
+enum cora_err	store_tx_commit(struct store *s, struct request *r);
+
+/* Rolls back a transaction left open (a no-op when there is none). */
+void		store_rollback(struct store *s);
+
+/* Records a deny verdict on its own (an allow verdict is part of the
+ * command's transaction: store_tx_verdict). */
 enum cora_err	store_verdict(struct store *s, struct request *r, const char *name,
 		    bool allowed, const char *reason);
 

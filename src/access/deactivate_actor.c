@@ -17,18 +17,16 @@ handle_deactivate_actor(struct request *r)
 	enum actor_refusal why;
 	enum cora_err e;
 
-	if ((e = access_load_actor(r, id, &st)) != CORA_OK)
+	if ((e = access_load_actor(r, id, &st, NULL)) != CORA_OK)
 		return e;
 	store_now(now);
 	if ((why = actor_decide_deactivate(&st, id, now, &ev)) != ACTOR_OK)
 		return access_refuse(r, why, id);
 	ne = (struct new_event){ "Actor", id, ev.type, ev.payload, r->op->name, now };
-	if ((e = store_begin(r->store)) == CORA_OK &&
-	    (e = store_append(r->store, r, &ne, st.version)) == CORA_OK &&
-	    (e = store_verdict(r->store, r, r->op->name, true, r->verdict)) == CORA_OK)
-		e = store_commit(r->store);
-	if (e != CORA_OK)
-		store_rollback(r->store);
+	store_tx_begin(r->store);
+	store_tx_append(r->store, r, &ne, st.version);
+	store_tx_verdict(r->store, r);
+	e = store_tx_commit(r->store, r);
 	json_object_put(ev.payload);
 	if (e != CORA_OK)
 		return e;

@@ -13,28 +13,16 @@ static enum cora_err
 forget_persist(struct request *r, const char *id, const struct new_event *ne, int expected)
 {
 	const char *p[] = { id };
-	enum cora_err e;
-	PGresult *res;
 
-	if ((e = store_begin(r->store)) != CORA_OK)
-		return e;
+	store_tx_begin(r->store);
 	/* Blank, then delete, as the original does: anything that records
 	 * row changes (an audit trigger, logical decoding) sees the name go. */
-	if ((res = store_exec(r->store, "profile_blank", 1, p, PGRES_COMMAND_OK, &e, NULL)) == NULL)
-		goto fail;
-	PQclear(res);
-	if ((res = store_exec(r->store, "profile_delete", 1, p, PGRES_COMMAND_OK, &e, NULL)) == NULL)
-		goto fail;
-	PQclear(res);
-	if ((e = store_append(r->store, r, ne, expected)) != CORA_OK ||
-	    (e = store_verdict(r->store, r, r->op->name, true, r->verdict)) != CORA_OK ||
-	    (e = idem_complete(r, 204, NULL)) != CORA_OK ||
-	    (e = store_commit(r->store)) != CORA_OK)
-		goto fail;
-	return CORA_OK;
-fail:
-	store_rollback(r->store);
-	return e;
+	store_tx_exec(r->store, "profile_blank", 1, p);
+	store_tx_exec(r->store, "profile_delete", 1, p);
+	store_tx_append(r->store, r, ne, expected);
+	store_tx_verdict(r->store, r);
+	idem_complete(r, 204, NULL);
+	return store_tx_commit(r->store, r);
 }
 
 enum cora_err
@@ -48,7 +36,7 @@ handle_forget_actor(struct request *r)
 	enum actor_refusal why;
 	enum cora_err e;
 
-	if ((e = access_load_actor(r, id, &st)) != CORA_OK)
+	if ((e = access_load_actor(r, id, &st, NULL)) != CORA_OK)
 		return e;
 	store_now(now);
 	if ((why = actor_decide_forget(&st, id, now, &ev)) != ACTOR_OK)

@@ -17,23 +17,15 @@ register_persist(struct request *r, const char *id, const struct register_cmd *c
 	struct new_event ne;
 	const char *p[] = { id, cmd->name, now };
 	enum cora_err e;
-	PGresult *res;
 
 	actor_decide_register(id, cmd->kind, now, &ev);
 	ne = (struct new_event){ "Actor", id, ev.type, ev.payload, r->op->name, now };
-	if ((e = store_begin(r->store)) != CORA_OK)
-		goto out;
-	if ((res = store_exec(r->store, "profile_insert", 3, p, PGRES_COMMAND_OK, &e, NULL)) == NULL)
-		goto out;
-	PQclear(res);
-	if ((e = store_append(r->store, r, &ne, 0)) != CORA_OK ||
-	    (e = store_verdict(r->store, r, r->op->name, true, r->verdict)) != CORA_OK ||
-	    (e = idem_complete(r, 201, reply)) != CORA_OK)
-		goto out;
-	e = store_commit(r->store);
-out:
-	if (e != CORA_OK)
-		store_rollback(r->store);
+	store_tx_begin(r->store);
+	store_tx_exec(r->store, "profile_insert", 3, p);
+	store_tx_append(r->store, r, &ne, 0);
+	store_tx_verdict(r->store, r);
+	idem_complete(r, 201, reply);
+	e = store_tx_commit(r->store, r);
 	json_object_put(ev.payload);
 	return e;
 }

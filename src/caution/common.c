@@ -77,14 +77,12 @@ enum cora_err
 caution_commit(struct request *r, const struct new_event *evs, const int *expected, size_t n,
     int status, const char *reply)
 {
-	enum cora_err e;
-
-	if ((e = store_begin(r->store)) == CORA_OK &&
-	    (e = store_append_streams(r->store, r, evs, expected, n)) == CORA_OK &&
-	    (e = store_verdict(r->store, r, r->op->name, true, r->verdict)) == CORA_OK &&
-	    (e = idem_complete(r, status, reply)) == CORA_OK)
-		e = store_commit(r->store);
-	if (e != CORA_OK)
-		store_rollback(r->store);
-	return e;
+	store_tx_begin(r->store);
+	/* In the order given, the global order of the events; a conflict on
+	 * any stream rolls back all of them. */
+	for (size_t i = 0; i < n; i++)
+		store_tx_append(r->store, r, &evs[i], expected[i]);
+	store_tx_verdict(r->store, r);
+	idem_complete(r, status, reply);
+	return store_tx_commit(r->store, r);
 }

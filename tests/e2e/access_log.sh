@@ -105,12 +105,13 @@ slow=$!
 EXTRA_PIDS+=("$slow")
 ok "while it waits: worker.slow_request logged" wait_until 3 log_has worker.slow_request
 S=$(log_select worker.slow_request | head -n 1)
-json_is "$S" '[.level, .method, .route, .doing]' '["warning","POST","/actors","database: profile_insert"]' \
-	"worker.slow_request: method, route, and what it is doing (the statement it waits for)"
+DOING="database: begin, profile_insert, append_event, insert_verdict, commit"
+json_is "$S" '[.level, .method, .route, .doing]' '["warning","POST","/actors","'"$DOING"'"]' \
+	"worker.slow_request: method, route, and what it is doing (the transaction it waits for, statement by statement)"
 json_is "$S" '.elapsed_seconds >= 0.5 and .elapsed_seconds < 2' true "worker.slow_request: elapsed past 0.5 s"
 http GET /status
-json_is "$HTTP_BODY" '[.. | objects | select(.doing? == "database: profile_insert")] | length' 1 \
-	"/status shows the busy worker doing database: profile_insert"
+json_is "$HTTP_BODY" '[.. | objects | select(.doing? == "'"$DOING"'")] | length' 1 \
+	"/status shows the busy worker doing $DOING"
 wait "$slow"
 wait "$locker"
 S_CID=$(tr -d '\r' <"$T/slow.headers" | awk -F': ' 'tolower($1) == "x-correlation-id" { print $2 }')

@@ -266,6 +266,34 @@ q "SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory' AN
 wait "$HOLDER" 2>/dev/null
 ok "kstale: once the holder is gone no advisory lock is held" wait_until 10 eval '[[ $(advisory_locks) == 0 ]]'
 
+# The claim taken over while the command's transaction runs: the fence
+# (doc/design.md, "Writes") reads the result row's count before COMMIT is
+# sent, so nothing of the command is written, and the client hears 409.
+psql -qAtX "$DB" >/dev/null 2>&1 <<'SQL' &
+BEGIN;
+LOCK TABLE actor_profile IN ACCESS EXCLUSIVE MODE;
+SELECT pg_sleep(2);
+COMMIT;
+SQL
+EXTRA_PIDS+=($!)
+ok "klost: another session holds actor_profile" wait_until 5 table_locked actor_profile AccessExclusiveLock
+(
+	wait_until 5 eval '[[ -n $(key_row "$P1" klost) ]]' &&
+		q "UPDATE idempotency_keys SET locked_at = locked_at - interval '1 hour' WHERE key = 'klost'"
+) >/dev/null 2>&1 &
+TAKER=$!
+EVENTS_BEFORE=$(q "SELECT count(*) FROM events")
+reg "$P1" klost '{"name":"Lost"}'
+wait "$TAKER"
+is "$HTTP_STATUS" 409 "klost: the claim was taken over while it waited: 409"
+is "$(hdr Retry-After)" 1 "klost: 409 has Retry-After: 1"
+json_eq "$HTTP_BODY" '{"detail":"A request with Idempotency-Key '"'klost'"' is still being processed; retry later"}' \
+	"klost: 409 detail"
+ok "klost: logged idempotency.claim_lost" log_has idempotency.claim_lost '.key == "klost"'
+is "$(q "SELECT count(*) FROM actor_profile WHERE name = 'Lost'")" 0 "klost: no profile row was committed"
+is "$(q "SELECT count(*) FROM events")" "$EVENTS_BEFORE" "klost: no event was committed"
+is "$(key_row "$P1" klost)" "in_progress|" "klost: the row stays the taker's, in progress"
+
 nok "no worker crashed after the restart" log_has master.child_exited '.kind == "worker"'
 
 done_testing

@@ -1,11 +1,14 @@
 #!/bin/bash
 # shellcheck disable=SC2016  # the eval strings are expanded when evaluated
-# The projector wakes for every write (design notes, "Projections"): after
-# a burst of concurrent writes, plain and with Idempotency-Key, the actor
-# list catches up within 1 s of the last write, with the default 5 s poll
-# interval, on two instances sharing one database and on one alone. A
-# notification that arrives with the projector's own COMMIT reply, or
-# events held back behind a transaction that writes no event (a claim),
+# The projector wakes for every write (doc/design.md, "Projections" and
+# "Writes"): after a burst of concurrent writes, plain and with
+# Idempotency-Key, the actor list catches up within 1 s of the last write,
+# with the default 5 s poll interval, on two instances sharing one database,
+# on one alone, and on one that does not LISTEN. corad's writes send no
+# NOTIFY: the leader's host wakes its projector over a socket, a standby's
+# host relays at most one NOTIFY per 50 ms, and other writers still notify.
+# A write that commits while the projector is inside its own transaction,
+# or events held back behind a transaction that writes no event (a claim),
 # must not leave it asleep until the next poll.
 E2E_DIR=$(dirname "$0")
 . "$E2E_DIR/lib.sh"
@@ -74,6 +77,58 @@ B=$(nginx_url b)
 for r in 1 2 3; do burst "$r" "$A" "$B"; done
 diag "two instances: catch-up after the last write (ms): ${LAGS[*]}"
 
+# --- writes do not NOTIFY (design notes, "Writes") -------------------------------
+# listen SECS FILE: a session that LISTENs events for SECS seconds, in the
+# background (LISTENER), once it is listening.
+listen() {
+	psql -qAtX "$DB" >"$2" 2>&1 <<SQL &
+LISTEN events;
+SELECT pg_sleep($1);
+SQL
+	LISTENER=$!
+	EXTRA_PIDS+=("$LISTENER")
+	wait_until 5 eval '[[ $(q "SELECT count(*) FROM pg_stat_activity WHERE pid <> pg_backend_pid() AND query = '"'SELECT pg_sleep($1);'"'") == 1 ]]'
+}
+notifications() { grep -c '^Asynchronous notification "events"' "$1"; }
+# sequential URL N TAG: N POST /actors one after the other; prints how many got 201.
+sequential() {
+	local i n=0
+	for ((i = 0; i < $2; i++)); do
+		[[ $(curl -s -o /dev/null -w '%{http_code}' -X POST "$1/actors" -H 'Content-Type: application/json' \
+			--data-binary "{\"name\":\"$3 $i\"}") == 201 ]] && n=$((n + 1))
+	done
+	echo "$n"
+}
+if LOGFILE=$T/corad-a.log log_has projection.leader; then LEAD=$A STANDBY=$B; else LEAD=$B STANDBY=$A; fi
+
+ok "a session listens on events" listen 2 "$T/listen-leader.out"
+want=$(($(projected) + 30))
+is "$(sequential "$LEAD" 30 "Quiet")" 30 "30 writes through the leader's host: 201"
+wait "$LISTENER"
+is "$(notifications "$T/listen-leader.out")" 0 \
+	"... and not one NOTIFY: the leader's own projector was woken over its socket"
+ok "... and listed within 1 s" wait_until 1 eval '[[ $(projected) -ge $want ]]'
+
+ok "a session listens on events again" listen 3 "$T/listen-standby.out"
+want=$(($(projected) + 30))
+t0=$(now_ms)
+is "$(sequential "$STANDBY" 30 "Relayed")" 30 "30 writes through the standby's host: 201"
+elapsed=$(($(now_ms) - t0))
+ok "... listed within 1 s: the standby passed the wake-ups on" wait_until 1 eval '[[ $(projected) -ge $want ]]'
+wait "$LISTENER"
+n=$(notifications "$T/listen-standby.out")
+cmp_ok "$n" -ge 1 "... as NOTIFY events ($n)"
+cmp_ok "$n" -le $((elapsed / 50 + 2)) "... at most one per 50 ms ($n in $elapsed ms, not 30)"
+is "$(grep '^Asynchronous notification "events"' "$T/listen-standby.out" | grep -vc 'payload "{}"')" 0 \
+	"... each with the payload {}"
+
+ok "a session listens on events once more" listen 1 "$T/listen-other.out"
+q "INSERT INTO events (stream_type, stream_id, version, event_type, payload, occurred_at, event_id)
+   VALUES ('Probe', gen_random_uuid(), 1, 'ProbeWritten', '{}', now(), gen_random_uuid())" >/dev/null
+wait "$LISTENER"
+like "$(cat "$T/listen-other.out")" 'payload "\{"position" : [0-9]+, "stream_type" : "Probe"' \
+	"a writer other than corad still notifies, with the original payload"
+
 corad_stop TERM
 is "$EXIT_STATUS" 0 "instance b stops"
 CORAD_PID=$PID_A
@@ -82,6 +137,16 @@ for r in 4 5 6; do burst "$r" "$A"; done
 diag "one instance: catch-up after the last write (ms): ${LAGS[*]}"
 is "$(q "SELECT count(*) FROM idempotency_keys WHERE status <> 'completed'")" 0 \
 	"no Idempotency-Key is left in progress"
+
+# Without LISTEN the wake-up over the socket is all there is.
+corad_stop TERM
+is "$EXIT_STATUS" 0 "instance a stops"
+CORAD_LOG=$T/corad-a.log CORA_SOCK=$T/corad.sock CORA_LISTEN=unix:$T/corad.sock \
+	CORA_RUNTIME_DIR=$T/run-a corad_start DATABASE_URL="$PG_APP_URL" CORA_WORKERS=2 LOG_LEVEL=INFO \
+	PROJECTION_USE_LISTEN_NOTIFY=false || bail "instance a starts without LISTEN"
+LAGS=()
+burst 7 "$A"
+diag "one instance without LISTEN: catch-up after the last write (ms): ${LAGS[*]}"
 
 is_projected() { [[ $(q "SELECT count(*) FROM proj_access_actor_summary WHERE actor_id = '$1'") == 1 ]]; }
 # caught desc id holder-pid: once the holder's transaction ended, the actor
@@ -98,7 +163,7 @@ caught() {
 }
 
 # A write that commits while the projector is inside its own transaction:
-# its NOTIFY comes together with the projector's COMMIT reply. A session
+# its wake-up comes while the projector waits for its batch. A session
 # locks the projection table so that the projector's batch waits in it.
 psql -qAtX "$DB" >/dev/null 2>&1 <<'SQL' &
 BEGIN;
@@ -121,7 +186,7 @@ caught "a write during the projector's transaction" "$second" "$holder"
 ok "... and the first one too" is_projected "$first"
 
 # Events held back behind a transaction that writes no event: it ends
-# without a NOTIFY, and the projector must look again on its own.
+# without a wake-up, and the projector must look again on its own.
 psql -qAtX "$DB" >/dev/null 2>&1 <<'SQL' &
 BEGIN;
 SELECT pg_current_xact_id();
