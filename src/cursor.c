@@ -98,8 +98,14 @@ cursor_param(struct request *r, const char *at_name, const char *id_name, char a
 	const char *raw = request_text(r, "cursor");
 	char why[CURSOR_WHY_LEN];
 
-	*given = raw != NULL;
-	if (raw == NULL || cursor_decode(raw, at_name, id_name, at, id, why))
+	if (given != NULL)
+		*given = raw != NULL;
+	if (raw == NULL) {
+		snprintf(at, 40, "-infinity");
+		snprintf(id, UUID_STR_LEN, "00000000-0000-0000-0000-000000000000");
+		return CORA_OK;
+	}
+	if (cursor_decode(raw, at_name, id_name, at, id, why))
 		return CORA_OK;
 	return request_fail(r, CORA_ERR_UNPROCESSABLE, "Invalid cursor '%s': %s. "
 	    "Cursors must come from a previous response's next_cursor field.", raw, why);

@@ -31,7 +31,10 @@ bool		cursor_decode(const char *raw, const char *at_name, const char *id_name,
 
 /*
  * The request's validated "cursor" parameter, decoded: CORA_OK with *given
- * telling whether there was one, or CORA_ERR_UNPROCESSABLE with the text
+ * (when not NULL) telling whether there was one (without one, at and id are the cursor
+ * before everything, -infinity and the nil UUID, so that every page is read
+ * from an index at its cursor: doc/design.md, "Lists"), or
+ * CORA_ERR_UNPROCESSABLE with the text
  * every list answers: "Invalid cursor '<raw>': <reason>. Cursors must come
  * from a previous response's next_cursor field."
  */

@@ -69,9 +69,11 @@ enum cora_err	handle_forget_actor(struct request *r);
 extern const struct projection access_projections[];
 
 /* Authorizes the request's operation (dispatch_authorize), then loads and
- * folds the actor's stream; 503 without a database. */
+ * folds the actor's stream; 503 without a database. With `name`, the same
+ * statement also reads the profile's name (a new string, NULL when there
+ * is no profile row; the caller frees it). */
 enum cora_err	access_load_actor(struct request *r, const char *actor_id,
-		    struct actor_state *s);
+		    struct actor_state *s, char **name);
 
 /* Maps a refusal to the response error. */
 enum cora_err	access_refuse(struct request *r, enum actor_refusal why, const char *actor_id);

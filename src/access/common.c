@@ -5,13 +5,14 @@
 #include <string.h>
 
 #include "access/access.h"
+#include "corad/alloc.h"
 #include "corad/dispatch.h"
 #include "corad/log.h"
 #include "corad/request.h"
 #include "corad/store.h"
 
 enum cora_err
-access_load_actor(struct request *r, const char *actor_id, struct actor_state *s)
+access_load_actor(struct request *r, const char *actor_id, struct actor_state *s, char **name)
 {
 	const char *p[] = { "Actor", actor_id };
 	enum cora_err e = CORA_OK;
@@ -20,9 +21,13 @@ access_load_actor(struct request *r, const char *actor_id, struct actor_state *s
 	memset(s, 0, sizeof(*s));
 	if ((e = dispatch_authorize(r)) != CORA_OK || (e = store_ready(r->store)) != CORA_OK)
 		return e;
-	res = store_exec(r->store, "load_stream", 2, p, PGRES_TUPLES_OK, &e, NULL);
+	res = name != NULL ? store_exec(r->store, "actor_get", 1, p + 1, PGRES_TUPLES_OK, &e, NULL) :
+	    store_exec(r->store, "load_stream", 2, p, PGRES_TUPLES_OK, &e, NULL);
 	if (res == NULL)
 		return e;
+	if (name != NULL)
+		*name = PQntuples(res) > 0 && !PQgetisnull(res, 0, 3) ?
+		    xstrdup(PQgetvalue(res, 0, 3)) : NULL;
 	for (int i = 0; i < PQntuples(res); i++) {
 		json_object *payload = json_tokener_parse(PQgetvalue(res, i, 2));
 		const char *type = PQgetvalue(res, i, 1);

@@ -38,23 +38,26 @@ enum cora_err
 handle_list_actors(struct request *r)
 {
 	long limit = (long)json_object_get_int64(request_value(r, "limit"));
+	const char *status = request_text(r, "status");
 	char after_ts[40], after_id[UUID_STR_LEN], lim[24];
-	const char *p[4] = { request_text(r, "status"), NULL, NULL, lim };
+	const char *p[4] = { lim };
 	json_object *body;
 	PGresult *res;
 	enum cora_err e;
-	bool given;
+	int n = 1;
 
-	if ((e = cursor_param(r, "created_at", "actor_id", after_ts, after_id, &given)) != CORA_OK)
+	if ((e = cursor_param(r, "created_at", "actor_id", after_ts, after_id, NULL)) != CORA_OK)
 		return e;
-	if (given) {
-		p[1] = after_ts;
-		p[2] = after_id;
-	}
-	snprintf(lim, sizeof(lim), "%ld", limit + 1);
+	snprintf(lim, sizeof(lim), "%ld", limit + 1);	/* one more: is there a next page? */
+	if (status != NULL)
+		p[n++] = status;
+	p[n++] = after_ts;	/* the first page: the cursor before everything */
+	p[n++] = after_id;
 	if ((e = dispatch_authorize(r)) != CORA_OK || (e = store_ready(r->store)) != CORA_OK)
 		return e;
-	if ((res = store_exec(r->store, "list_actors", 4, p, PGRES_TUPLES_OK, &e, NULL)) == NULL)
+	res = store_exec(r->store, status != NULL ? "list_actors_status" : "list_actors", n, p,
+	    PGRES_TUPLES_OK, &e, NULL);
+	if (res == NULL)
 		return e;
 	body = list_page(res, limit);
 	PQclear(res);

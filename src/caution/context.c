@@ -202,8 +202,10 @@ static const struct operation operations[] = {
 #define UTC(col) "to_char(" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')"
 
 /* One page of the list: the columns of each item in the keys' order (see
- * list_cautions.c), then whether it has expired. The tag filter is a
- * statement of its own so that its plan can use the GIN index on tags. */
+ * list_cautions.c), then whether it has expired. Every page starts at its
+ * cursor in the keyset index (the first at the cursor before everything);
+ * the tag filter is a statement of its own so that its plan can use the
+ * GIN index on tags. */
 #define LIST_CAUTIONS(tag_filter) \
 	"SELECT caution_id, target_kind, target_id, category, severity, text, workaround," \
 	" authored_by, array_to_json(tags)::text, " UTC("expires_at") "," \
@@ -218,7 +220,7 @@ static const struct operation operations[] = {
 	"   AND ($5::text[] IS NULL OR status = ANY ($5))" \
 	"   AND ($6::uuid IS NULL OR authored_by = $6)" \
 	"   AND ($7::boolean OR expires_at IS NULL OR expires_at > now())" \
-	"   AND ($8::timestamptz IS NULL OR (registered_at, caution_id) > ($8, $9::uuid))" \
+	"   AND (registered_at, caution_id) > ($8::timestamptz, $9::uuid)" \
 	tag_filter \
 	" ORDER BY registered_at, caution_id LIMIT $10::int"
 

@@ -184,8 +184,8 @@ handle_list_cautions(struct request *r)
 	p[4] = sta_lit;
 	p[5] = request_text(r, "authored_by");
 	p[6] = json_object_get_boolean(request_value(r, "include_expired")) ? "true" : "false";
-	p[7] = given ? after_ts : NULL;
-	p[8] = given ? after_id : NULL;
+	p[7] = after_ts;	/* the first page: the cursor before everything */
+	p[8] = after_id;
 	p[9] = lim;
 	p[10] = tag;
 	if ((e = store_ready(r->store)) != CORA_OK ||
