@@ -72,7 +72,9 @@ static const struct statement statements[] = {
 	  " FROM events"
 	  " WHERE event_type = ANY($3::text[]) AND (transaction_id, position) > ($1::xid8, $2::bigint)"
 	  "   AND transaction_id < pg_snapshot_xmin(pg_current_snapshot())"
-	  " ORDER BY transaction_id, position LIMIT " STR(BATCH_SIZE) },
+	  /* Qualified: a bare transaction_id would name the text column of
+	   * the select list and sort 1000 before 999. */
+	  " ORDER BY events.transaction_id, events.position LIMIT " STR(BATCH_SIZE) },
 	{ "advance",
 	  "UPDATE projection_bookmarks SET last_transaction_id = $2::xid8, last_position = $3,"
 	  " updated_at = now() WHERE projection_name = $1" },
