@@ -41,6 +41,7 @@
 #define HELD_BACK_FIRST_MS	5	/* events behind a running transaction: */
 #define HELD_BACK_MAX_MS	200	/* look again soon, not too often */
 #define PRUNE_EVERY_MS		(3600 * 1000)
+#define LAG_EVERY_MS		1000	/* catching up: count what is left this often */
 #define RELAY_MS		50	/* a standby's NOTIFY for the leader: at most one this often */
 #define LEAD_RETRY_MS		100	/* a standby asks for the lead at most this often */
 
@@ -54,6 +55,8 @@ struct projector {
 	int64_t		 backoff_ms;	/* the last delay after a failing statement */
 	unsigned	 reconnects;	/* failed connection attempts in a row */
 	int64_t		 lag;		/* events behind the bookmarks after a round */
+	bool		 lag_known;	/* ... counted for every projection this round */
+	int64_t		 next_lag_ms;	/* when a full batch is worth counting after */
 	int64_t		 next_prune_ms;
 	int64_t		 next_lead_ms;	/* a standby: when to ask for the lead again */
 	int64_t		 relay_due_ms;	/* a standby: when to pass local wake-ups on (0: none) */
@@ -271,10 +274,15 @@ apply_event(struct projector *p, PGresult *batch, int i)
 	return ok;
 }
 
-/* One batch of one projection in one transaction. Returns events applied,
- * or -1; adds what is left behind its bookmark to p->lag. */
+/*
+ * One batch of one projection in one transaction. Returns events applied,
+ * or -1; adds what is left behind its bookmark to p->lag. Counting that is
+ * a scan of the backlog: after a full batch (more is waiting) only when
+ * `count_full`, so that catching up does not cost the square of the
+ * backlog.
+ */
 static int
-project_batch(struct projector *p, const struct projection *pr)
+project_batch(struct projector *p, const struct projection *pr, bool count_full)
 {
 	const char *name[] = { pr->name };
 	PGresult *bm = NULL, *batch = NULL, *res;
@@ -316,7 +324,9 @@ project_batch(struct projector *p, const struct projection *pr)
 		PQclear(res);
 	}
 out:
-	if (n >= 0) {
+	if (n == BATCH_SIZE && !count_full)
+		p->lag_known = false;
+	else if (n >= 0) {
 		/* What is left behind the bookmark: cora_projection_lag_events. */
 		const char *params[] = { n > 0 ? PQgetvalue(batch, n - 1, 1) : tx,
 		    n > 0 ? PQgetvalue(batch, n - 1, 0) : pos, types };
@@ -346,18 +356,23 @@ out:
 static int
 project_round(struct projector *p)
 {
+	bool count_full = mono_ms() >= p->next_lag_ms;
 	int most = 0;
 
+	if (count_full)
+		p->next_lag_ms = mono_ms() + LAG_EVERY_MS;
 	p->lag = 0;
+	p->lag_known = true;
 	for (size_t i = 0; i < projection_count(); i++) {
-		int n = project_batch(p, projection_at(i));
+		int n = project_batch(p, projection_at(i), count_full);
 
 		if (n < 0)
 			return -1;
 		if (n > most)
 			most = n;
 	}
-	atomic_store(&p->rt->sb->projection_lag, p->lag);
+	if (p->lag_known)
+		atomic_store(&p->rt->sb->projection_lag, p->lag);
 	return most;
 }
 
