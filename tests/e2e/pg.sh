@@ -20,6 +20,12 @@ pg_as() {
 	fi
 }
 
+# The tests trade durability for speed; PG_DURABLE=1 (the benchmarks) keeps
+# PostgreSQL's defaults: every commit flushed to disk.
+pg_durability() {
+	[[ ${PG_DURABLE:-0} == 1 ]] || echo "-c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+}
+
 # pg_start [bare]: "bare" leaves out the owner role and the database (for
 # the tests of corad init-db, which makes them).
 pg_start() {
@@ -33,7 +39,7 @@ pg_start() {
 	pg_as "$bin/initdb" -D "$PG_DIR/data" -U postgres --auth=trust -E UTF8 \
 		--locale=C.UTF-8 >"$PG_DIR/initdb.log" 2>&1 || { cat "$PG_DIR/initdb.log" >&2; return 1; }
 	pg_as "$bin/pg_ctl" -D "$PG_DIR/data" -l "$PG_DIR/server.log" -w -t 30 \
-		-o "-k $PG_DIR/sock -c listen_addresses='' -c fsync=off -c synchronous_commit=off -c full_page_writes=off" \
+		-o "-k $PG_DIR/sock -c listen_addresses='' $(pg_durability)" \
 		start >/dev/null || { cat "$PG_DIR/server.log" >&2; return 1; }
 	export PGHOST=$PG_DIR/sock
 	PG_SUPER_URL="postgresql:///postgres?host=$PGHOST&user=postgres"
@@ -60,7 +66,7 @@ pg_down() {
 
 pg_up() {
 	pg_as "$(pg_bin)/pg_ctl" -D "$PG_DIR/data" -l "$PG_DIR/server.log" -w -t 30 \
-		-o "-k $PG_DIR/sock -c listen_addresses='' -c fsync=off -c synchronous_commit=off -c full_page_writes=off" \
+		-o "-k $PG_DIR/sock -c listen_addresses='' $(pg_durability)" \
 		start >/dev/null
 }
 
