@@ -206,6 +206,8 @@ fuzz_server_init(const char *const *env, int *argc, char ***argv)
 		.listen_fd = -1,
 		.report_rd = -1,
 		.report_wr = -1,
+		.wake_rd = -1,
+		.wake_wr = -1,
 		.query_fd = -1,
 	};
 	if (s->rt.sb == NULL) {
@@ -213,7 +215,7 @@ fuzz_server_init(const char *const *env, int *argc, char ***argv)
 		abort();
 	}
 	snprintf(s->rt.query_path, sizeof(s->rt.query_path), "%s", FUZZ_STATS_SOCKET);
-	store_init(&s->store, s->cfg.database_url, false);
+	store_init(&s->store, s->cfg.database_url, false, -1);
 	handlers_init();
 	memset(&s->fcgi, 0, sizeof(s->fcgi));
 	s->req = (struct request){
