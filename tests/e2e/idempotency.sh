@@ -269,14 +269,7 @@ ok "kstale: once the holder is gone no advisory lock is held" wait_until 10 eval
 # The claim taken over while the command's transaction runs: the fence
 # (doc/design.md, "Writes") reads the result row's count before COMMIT is
 # sent, so nothing of the command is written, and the client hears 409.
-psql -qAtX "$DB" >/dev/null 2>&1 <<'SQL' &
-BEGIN;
-LOCK TABLE actor_profile IN ACCESS EXCLUSIVE MODE;
-SELECT pg_sleep(2);
-COMMIT;
-SQL
-EXTRA_PIDS+=($!)
-ok "klost: another session holds actor_profile" wait_until 5 table_locked actor_profile AccessExclusiveLock
+ok "klost: another session holds actor_profile" hold_lock actor_profile "ACCESS EXCLUSIVE" 2
 (
 	wait_until 5 eval '[[ -n $(key_row "$P1" klost) ]]' &&
 		q "UPDATE idempotency_keys SET locked_at = locked_at - interval '1 hour' WHERE key = 'klost'"

@@ -111,3 +111,20 @@ table_locks() {
 		WHERE c.relname = '$1' AND l.mode = '$2' AND l.granted"
 }
 table_locked() { [[ $(table_locks "$1" "$2") -ge 1 ]]; }
+
+# hold_lock TABLE MODE SECONDS: another session takes the lock (MODE as LOCK
+# TABLE writes it: EXCLUSIVE, ACCESS EXCLUSIVE) and holds it SECONDS, in the
+# background (HOLDER is its pid); true once it holds it.
+hold_lock() {
+	local held
+	held=$(sed -E 's/(^| )([a-z])/\U\2/g' <<<"${2,,}")Lock
+	psql -qAtX "$DB" >/dev/null 2>&1 <<-SQL &
+		BEGIN;
+		LOCK TABLE $1 IN $2 MODE;
+		SELECT pg_sleep($3);
+		COMMIT;
+	SQL
+	HOLDER=$!
+	EXTRA_PIDS+=("$HOLDER")
+	wait_until 5 table_locked "$1" "$held"
+}

@@ -187,16 +187,7 @@ for ((i = XID; i < BOUND - 60; i++)); do echo "SELECT pg_current_xact_id();"; do
 	psql -qAtX -v ON_ERROR_STOP=1 "$DB" >/dev/null
 mapfile -t MANY < <(q "SELECT gen_random_uuid() FROM generate_series(1, 150)")
 for id in "${MANY[@]}"; do ev_sql "$id"; done >"$T/many.sql"
-psql -qAtX "$DB" >/dev/null 2>&1 <<'SQL' &
-BEGIN;
-LOCK TABLE proj_access_actor_summary IN EXCLUSIVE MODE;
-SELECT pg_sleep(3);
-COMMIT;
-SQL
-HOLDER=$!
-EXTRA_PIDS+=("$HOLDER")
-ok "another session locks the projection table" \
-	wait_until 5 table_locked proj_access_actor_summary ExclusiveLock
+ok "another session locks the projection table" hold_lock proj_access_actor_summary EXCLUSIVE 3
 t0=$(now_ms)
 psql -qAtX -v ON_ERROR_STOP=1 "$DB" -f "$T/many.sql" >/dev/null
 cmp_ok "$(($(now_ms) - t0))" -lt 2500 "the 150 actors were written while the projector waited ($(($(now_ms) - t0)) ms)"

@@ -165,16 +165,8 @@ caught() {
 # A write that commits while the projector is inside its own transaction:
 # its wake-up comes while the projector waits for its batch. A session
 # locks the projection table so that the projector's batch waits in it.
-psql -qAtX "$DB" >/dev/null 2>&1 <<'SQL' &
-BEGIN;
-LOCK TABLE proj_access_actor_summary IN EXCLUSIVE MODE;
-SELECT pg_sleep(2);
-COMMIT;
-SQL
-holder=$!
-EXTRA_PIDS+=("$holder")
-ok "another session locks the projection table" \
-	wait_until 5 table_locked proj_access_actor_summary ExclusiveLock
+ok "another session locks the projection table" hold_lock proj_access_actor_summary EXCLUSIVE 2
+holder=$HOLDER
 register_name "During a batch 1"
 first=$RID
 ok "the projector's batch waits for the lock" wait_until 5 eval \

@@ -1,4 +1,5 @@
 #!/bin/bash
+# shellcheck disable=SC2016  # the eval strings and patterns are not expanded here
 # A million actors (doc/design.md, "Lists" and "Writes"): GET by id and every
 # kind of list page (the first, a deep one, filtered by status, both) answer
 # correctly, and the plans PostgreSQL runs for corad's own statements, read
