@@ -62,8 +62,11 @@ ok "log: master.child_started for the replacement" \
 	log_has master.child_started ".pid == ${replacement:-0} and .kind == \"worker\""
 wait_exit "$loop" 30
 is "$(wc -l <"$T/statuses")" "$N" "all $N requests were answered"
+# A worker killed while it holds a request takes that request with it
+# (nginx answers 502), as any prefork server's would; every other request
+# is answered.
 bad=$(grep -vx 200 "$T/statuses" | sort | uniq -c | tr '\n' ' ')
-is "$bad" "" "all $N GET /health during and after the kill got 200"
+like "$bad" '^( *1 502 )?$' "all $N GET /health during and after the kill got 200, but for the one the killed worker may have held (${bad:-none})"
 
 # --- SIGKILL the stats child ---
 kill -KILL "$stats"
