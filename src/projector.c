@@ -193,8 +193,7 @@ projector_connect(struct projector *p)
 	 * the same transaction: a crash that loses the last batches loses
 	 * their bookmark too, and they are projected again. So the projector
 	 * does not wait for its commits to reach the disk, and leaves the
-	 * flushes to the writers (doc/decisions.md, "Writes and reads at the
-	 * database's pace"). */
+	 * flushes to the writers (doc/design.md, "Projections"). */
 	ok = simple(p, "SET synchronous_commit = off") && prepare_all(p, statements);
 	for (size_t i = 0; ok && i < projection_count(); i++) {
 		const char *name[] = { projection_at(i)->name };

@@ -6,7 +6,7 @@
  * libfcgi (FCGX_Request.ipcFd), whose own accept path is never used: it
  * waits in select() for a Unix connection's first bytes and closes the
  * connection, unanswered, when a signal interrupts that wait, which is how
- * a retiring worker dropped requests (doc/decisions.md, "Processes").
+ * a retiring worker dropped requests (doc/design.md, "Processes").
  * libfcgi's listen descriptor is a socket that does not listen, so should
  * it ever try to accept by itself (after a connection that brought no
  * request) it fails at once and hands control back.

@@ -67,25 +67,30 @@ else
 	sed 's/^/# /' <<<"$leaks"
 fi
 
-# Comments cite doc/design.md and doc/decisions.md by section name; every
-# section they name must exist.
+# Comments cite doc/design.md by section name, and every section they name
+# must exist; doc/decisions.md is the project's notebook, not a reference
+# for the code. (sql/ is not read: a shipped migration never changes, not
+# even its comments, or corad migrate refuses it.)
 missing=$(python3 - <<'PY'
 import glob, re
 def sections(p):
     return {l[3:].strip() for l in open(p) if l.startswith("## ")}
-docs = {"design": sections("doc/design.md"), "decisions": sections("doc/decisions.md")}
+docs = {"design": sections("doc/design.md")}
 for f in sorted(glob.glob("src/**/*.[ch]", recursive=True) + glob.glob("include/corad/*.h") +
-                glob.glob("tests/**/*.sh", recursive=True) + glob.glob("tests/**/*.[ch]", recursive=True)):
+                glob.glob("tests/**/*.sh", recursive=True) + glob.glob("tests/**/*.[ch]", recursive=True) +
+                ["Makefile.am"]):
     flat = re.sub(r"\n\s*(\*|#|//)\s*", " ", open(f, errors="replace").read())
-    for m in re.finditer(r'(design|decisions)\.md, ((?:"[^"]+"(?:,? (?:and )?)?)+)', flat):
+    if "decisions.md" in flat and f != "tests/modules.sh":
+        print(f"{f}: cites doc/decisions.md; cite doc/design.md or the manual")
+    for m in re.finditer(r'(design)\.md, ((?:"[^"]+"(?:,? (?:and )?)?)+)', flat):
         for name in re.findall(r'"([^"]+)"', m.group(2)):
             if name not in docs[m.group(1)]:
                 print(f"{f}: doc/{m.group(1)}.md has no section \"{name}\"")
 PY
 )
 if [[ -z $missing ]]; then
-	echo "ok 4 - every section of doc/design.md or doc/decisions.md a comment cites exists"
+	echo "ok 4 - comments cite doc/design.md only, and every section they name exists"
 else
-	echo "not ok 4 - comments cite sections that do not exist"
+	echo "not ok 4 - comments cite doc/decisions.md, or sections that do not exist"
 	sed 's/^/# /' <<<"$missing"
 fi

@@ -1,6 +1,6 @@
 /*
  * deadline: a worker's request deadline, CORA_REQUEST_TIMEOUT_SECONDS
- * (doc/decisions.md, "Request deadline and the database"). The time
+ * (doc/design.md, "The request pipeline"). The time
  * counts from the request's start; the timer (one of the worker's own, on
  * SIGRTMIN, so that no alarm of a library or a tool collides with it) is
  * armed only when the request first needs the database, so requests that

@@ -2,7 +2,7 @@
  * utf8: strict UTF-8 (Unicode table 3-7) for everything corad reads from
  * outside and everything it writes: input validation, the idempotency hash,
  * and the safety net that keeps every JSON body and log line valid UTF-8
- * (doc/decisions.md, "Hostile input").
+ * (doc/design.md, "Hostile input").
  */
 #ifndef CORAD_UTF8_H
 #define CORAD_UTF8_H

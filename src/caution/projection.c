@@ -3,7 +3,7 @@
  * so that GET /cautions reads this table alone. Every statement is
  * idempotent (a replayed event changes nothing), and an event this version
  * cannot read is logged and passed over, never retried forever: the
- * projector must not stall behind one bad event (doc/decisions.md, "The
+ * projector must not stall behind one bad event (doc/design.md, "The
  * Caution context").
  */
 #include "config.h"

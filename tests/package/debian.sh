@@ -25,11 +25,11 @@ is "$(dpkg-deb -f "$DEB" Version)" "$CORAD_VERSION" "the package's version is co
 lintian --no-tag-display-limit "$T/src/corad_${VERSION}_${ARCH}.changes" >"$T/lintian.out" 2>&1
 is "$(grep -E '^[EW]: ' "$T/lintian.out")" "" "lintian: no error and no warning"
 LINTIAN_INFO=$(lintian -I --pedantic "$T/src/corad_${VERSION}_${ARCH}.changes" 2>/dev/null | grep -E '^[IP]: ')
-# What is left, and why it stays (doc/decisions.md, "Operating corad"):
+# What is left, and why it stays (doc/design.md, "Deployment"):
 # no init.d script (corad runs under systemd, or by hand), and a string the
 # compiler cut in the binary ("characte") that no text of ours holds.
 is "$(grep -vE 'package-supports-alternative-init-but-no-init.d-script|spelling-error-in-binary characte character' <<<"$LINTIAN_INFO")" "" \
-	"lintian --pedantic: only the two tags doc/decisions.md explains"
+	"lintian --pedantic: only the two tags doc/design.md explains"
 
 dpkg-deb -c "$DEB" | awk '{ print $NF }' >"$T/contents"
 for f in usr/sbin/corad lib/systemd/system/corad.service lib/systemd/system/corad.socket \
