@@ -44,6 +44,7 @@
 #define LAG_EVERY_MS		1000	/* catching up: count what is left this often */
 #define RELAY_MS		50	/* a standby's NOTIFY for the leader: at most one this often */
 #define LEAD_RETRY_MS		100	/* a standby asks for the lead at most this often */
+#define ROUND_EVERY_MS		20	/* a leader woken under load: one round this often */
 
 static volatile sig_atomic_t projector_stopping;
 
@@ -61,6 +62,7 @@ struct projector {
 	int64_t		 next_lead_ms;	/* a standby: when to ask for the lead again */
 	int64_t		 relay_due_ms;	/* a standby: when to pass local wake-ups on (0: none) */
 	int64_t		 relayed_ms;	/* ... when it last did */
+	int64_t		 round_ms;	/* when the last round after a wait started */
 };
 
 /* The projector's own statements; each projection brings its own too. */
@@ -525,6 +527,23 @@ projector_fail(struct projector *p)
 	projector_sleep_ms(delay);
 }
 
+/*
+ * Under a steady stream of writes every commit wakes the leader: a round
+ * for each would cost a transaction per projection for a handful of events.
+ * A round starts at most every ROUND_EVERY_MS after the last one that
+ * followed a wait, so it finds what the workers committed meanwhile; the
+ * first write after a quiet spell is projected at once.
+ */
+static void
+projector_pace(struct projector *p)
+{
+	int64_t since = mono_ms() - p->round_ms;
+
+	if (since >= 0 && since < ROUND_EVERY_MS)
+		projector_sleep_ms(ROUND_EVERY_MS - since);
+	p->round_ms = mono_ms();
+}
+
 int
 projector_main(struct runtime *rt)
 {
@@ -578,8 +597,11 @@ projector_main(struct runtime *rt)
 			held_back_ms = held_back_ms == 0 ? HELD_BACK_FIRST_MS :
 			    held_back_ms * 2 > HELD_BACK_MAX_MS ? HELD_BACK_MAX_MS : held_back_ms * 2;
 		wait_ms = p.lag > 0 && held_back_ms < poll_ms ? (int)held_back_ms : poll_ms;
-		if (!projector_wait(&p, wait_ms))
+		if (!projector_wait(&p, wait_ms)) {
 			projector_fail(&p);
+			continue;
+		}
+		projector_pace(&p);
 	}
 	projector_disconnect(&p);
 	return 0;

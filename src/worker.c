@@ -367,6 +367,7 @@ worker_recycle_after(long max)
 }
 
 static struct listen_allow	worker_allow;	/* FCGI_WEB_SERVER_ADDRS */
+static int			worker_conn_unix;	/* the connection is a Unix socket */
 
 /* A peer FCGI_WEB_SERVER_ADDRS does not name: one line a second at most,
  * with the number of refusals it stands for. */
@@ -397,6 +398,36 @@ worker_log_refused(const struct sockaddr_storage *peer, socklen_t len)
 }
 
 /*
+ * Ends the request: libfcgi flushes the answer and closes the connection
+ * unless the proxy asked to keep it. libfcgi's close lingers (doc/design.md,
+ * "Processes"): it waits up to 2 s for the peer to close first. A Unix
+ * connection whose peer has sent all it will send (its stdin ended, or it
+ * declared no body) is closed at once instead, and the worker goes to its
+ * next accept. A peer that may still be sending a body the answer left
+ * unread gets the lingering close: its write must not fail before it has
+ * read the answer.
+ */
+static void
+worker_finish(FCGX_Request *fcgi)
+{
+	int fd = fcgi->ipcFd;
+	const char *cl = FCGX_GetParam("CONTENT_LENGTH", fcgi->envp);
+	bool sent_all = FCGX_HasSeenEOF(fcgi->in) || cl == NULL || strcmp(cl, "") == 0 ||
+	    strcmp(cl, "0") == 0;
+
+	if (!worker_conn_unix || fcgi->keepConnection || !sent_all) {
+		FCGX_Finish_r(fcgi);
+		return;
+	}
+	fcgi->keepConnection = 1;	/* flush, but leave the descriptor to us */
+	FCGX_Finish_r(fcgi);
+	if (fcgi->ipcFd == fd) {
+		close(fd);
+		fcgi->ipcFd = -1;
+	}
+}
+
+/*
  * The next connection on the listen socket, or -errno: -EAGAIN when the
  * accept timed out (nothing to do) or the queue is drained in a full stop,
  * -EINVAL once this worker's descriptor was retired. A TCP peer that
@@ -417,7 +448,8 @@ worker_accept(void)
 				/* A TCP connection inherits the listen socket's
 				 * receive timeout (listen.c): a request that pauses
 				 * longer must not fail for it. */
-				if (peer.ss_family != AF_UNIX)
+				worker_conn_unix = peer.ss_family == AF_UNIX;
+				if (!worker_conn_unix)
 					setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &no_timeout,
 					    sizeof(no_timeout));
 				return fd;
@@ -510,7 +542,7 @@ worker_main(struct runtime *rt)
 		request_reset(&req);
 		/* The response is flushed and the connection closed (or kept)
 		 * now, before the next accept. */
-		FCGX_Finish_r(&fcgi);
+		worker_finish(&fcgi);
 		if (++served == recycle_after)
 			worker_ask_recycle(rt);
 	}

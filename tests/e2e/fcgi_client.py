@@ -6,7 +6,8 @@ proxy would not make, to corad's socket (unix:/path or host:port).
 
 --connect-wait: connect, then send nothing for S seconds (a silent client);
 --pause: send the begin record and the parameters, then wait S seconds
-before the body. Prints the response (CGI headers and body) on stdout and
+before the body; --hold: after the answer, keep the connection open for S
+seconds before closing it (a peer that does not hang up). Prints the response (CGI headers and body) on stdout and
 exits 0, or exits 3 when corad closed the connection without an answer.
 """
 import argparse
@@ -50,6 +51,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--connect-wait", type=float, default=0)
     ap.add_argument("--pause", type=float, default=0)
+    ap.add_argument("--hold", type=float, default=0)
     ap.add_argument("address")
     ap.add_argument("params", nargs="*")
     a = ap.parse_args()
@@ -85,10 +87,11 @@ def main():
                 out += content
             elif rtype == END_REQUEST:
                 ended = True
-    if not ended:
-        sys.stdout.buffer.write(out)
-        sys.exit(3)
     sys.stdout.buffer.write(out)
+    sys.stdout.flush()
+    if not ended:
+        sys.exit(3)
+    time.sleep(a.hold)
 
 
 if __name__ == "__main__":

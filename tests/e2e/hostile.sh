@@ -111,6 +111,25 @@ ok "a peer FCGI_WEB_SERVER_ADDRS names is served" \
 	wait_until 10 eval 'tcp_health; [[ $FCGI_STATUS == 200 ]]'
 corad_stop TERM
 
+# --- 5. A peer that does not hang up after its answer -------------------------
+# On a Unix socket the worker closes its side at once and takes the next
+# connection; it used to wait up to 2 s for the peer to close first.
+corad_start CORA_WORKERS=1 || bail "corad starts with one worker"
+python3 "$(dirname "$0")/fcgi_client.py" --hold 4 "unix:$T/corad.sock" \
+	REQUEST_METHOD=GET DOCUMENT_URI=/health REQUEST_URI=/health </dev/null >"$T/held.out" &
+HELD=$!
+ok "the peer that holds its connection got its answer" \
+	wait_until 5 grep -q '"status":"ok"' "$T/held.out"
+started=$(date +%s%N)
+fcgi REQUEST_METHOD=GET DOCUMENT_URI=/health REQUEST_URI=/health </dev/null
+elapsed_ms=$((($(date +%s%N) - started) / 1000000))
+is "$FCGI_STATUS" 200 "the only worker answers the next connection while the first stays open"
+ok "... within 1 s (took ${elapsed_ms} ms; the peer holds its connection 4 s)" \
+	test "$elapsed_ms" -lt 1000
+kill "$HELD" 2>/dev/null
+wait "$HELD" 2>/dev/null
+corad_stop TERM
+
 corad_run badaddrs check FCGI_WEB_SERVER_ADDRS=proxy.example
 is "$RUN_STATUS" 78 "FCGI_WEB_SERVER_ADDRS with a host name: corad check exits 78"
 LOGFILE=$RUN_LOG ok "config.invalid names FCGI_WEB_SERVER_ADDRS" \

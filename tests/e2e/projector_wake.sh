@@ -142,11 +142,20 @@ is "$(q "SELECT count(*) FROM idempotency_keys WHERE status <> 'completed'")" 0 
 corad_stop TERM
 is "$EXIT_STATUS" 0 "instance a stops"
 CORAD_LOG=$T/corad-a.log CORA_SOCK=$T/corad.sock CORA_LISTEN=unix:$T/corad.sock \
-	CORA_RUNTIME_DIR=$T/run-a corad_start DATABASE_URL="$PG_APP_URL" CORA_WORKERS=2 LOG_LEVEL=INFO \
+	CORA_RUNTIME_DIR=$T/run-a corad_start DATABASE_URL="$PG_APP_URL" CORA_WORKERS=2 LOG_LEVEL=DEBUG \
 	PROJECTION_USE_LISTEN_NOTIFY=false || bail "instance a starts without LISTEN"
 LAGS=()
+batches() { LOGFILE=$T/corad-a.log log_select projection.advance '.projection == "access_actor_summary"' | wc -l; }
+before=$(batches)
+t0=$(now_ms)
 burst 7 "$A"
 diag "one instance without LISTEN: catch-up after the last write (ms): ${LAGS[*]}"
+# Every commit wakes the leader, but a round starts at most every 20 ms
+# (doc/design.md, "Projections"): the burst's 400 actors come in batches.
+n=$(($(batches) - before))
+elapsed=$(($(now_ms) - t0))
+cmp_ok "$n" -le $((elapsed / 20 + 2)) \
+	"the burst was projected in $n batches over $elapsed ms: at most one round per 20 ms"
 
 is_projected() { [[ $(q "SELECT count(*) FROM proj_access_actor_summary WHERE actor_id = '$1'") == 1 ]]; }
 # caught desc id holder-pid: once the holder's transaction ended, the actor
