@@ -27,8 +27,10 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <malloc.h>
 #include <netinet/in.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -369,6 +371,9 @@ worker_recycle_after(long max)
 static struct listen_allow	worker_allow;	/* FCGI_WEB_SERVER_ADDRS */
 static int			worker_conn_unix;	/* the connection is a Unix socket */
 
+#define TRIM_AFTER_BYTES	(256 * 1024)	/* heap growth that a request hands back */
+#define TRIM_AFTER_IO		(32 * 1024)	/* ... or a body in or out this large */
+
 /* A peer FCGI_WEB_SERVER_ADDRS does not name: one line a second at most,
  * with the number of refusals it stands for. */
 static void
@@ -395,6 +400,28 @@ worker_log_refused(const struct sockaddr_storage *peer, socklen_t len)
 	    LF_STR("reason", "not listed in FCGI_WEB_SERVER_ADDRS"),
 	    LF_INT("refused", suppressed + 1));
 	suppressed = 0;
+}
+
+/*
+ * A request that read or wrote a large body (the OpenAPI document, a large
+ * command) or grew the heap by more than TRIM_AFTER_BYTES hands its memory
+ * back once it is answered: glibc keeps freed heap for the next allocation,
+ * so every worker would keep its largest request's memory for life
+ * (doc/design.md, "Processes"). malloc_trim also returns the free pages
+ * below live data, which the heap's top cannot.
+ */
+static void
+worker_trim(bool large)
+{
+	static uintptr_t mark;
+	uintptr_t top = (uintptr_t)sbrk(0);
+
+	if (mark != 0 && (large || (top > mark && top - mark > TRIM_AFTER_BYTES))) {
+		malloc_trim(0);
+		mark = (uintptr_t)sbrk(0);
+	} else if (mark == 0 || top < mark) {
+		mark = top;
+	}
 }
 
 /*
@@ -478,6 +505,7 @@ worker_main(struct runtime *rt)
 	struct request req = { .rt = rt, .fcgi = &fcgi, .io = &fcgi_io, .store = &store,
 	    .policy = rt->policy };
 	int rc, status = 0;
+	bool large;
 
 	log_set_logger("corad.worker");
 	worker_listen_fd = rt->listen_fd;
@@ -507,6 +535,7 @@ worker_main(struct runtime *rt)
 	activity_hook(worker_doing);
 	store_init(&store, rt->cfg->database_url, rt->cfg->pool_transaction, rt->wake_wr);
 	request_reset(&req);
+	worker_trim(false);
 	/* Tells the master this worker accepts: during a reload, an old worker
 	 * retires only after its successor has said so. */
 	worker_board(&req, SB_IDLE);
@@ -536,6 +565,7 @@ worker_main(struct runtime *rt)
 		if (FCGX_Accept_r(&fcgi) < 0)
 			continue;	/* no request came: libfcgi closed it */
 		worker_serve_one(&req);
+		large = req.body_len + req.response_bytes >= TRIM_AFTER_IO;
 		/* Nothing a failed handler left open survives into the next one. */
 		store_rollback(&store);
 		idem_release(&req);
@@ -543,6 +573,7 @@ worker_main(struct runtime *rt)
 		/* The response is flushed and the connection closed (or kept)
 		 * now, before the next accept. */
 		worker_finish(&fcgi);
+		worker_trim(large);
 		if (++served == recycle_after)
 			worker_ask_recycle(rt);
 	}

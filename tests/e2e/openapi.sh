@@ -75,6 +75,23 @@ json_is "$T_LIST" '[.result.tools[].name] | sort' \
 	'["deactivate_actor","forget_actor","get_actor","get_actor_history","get_caution","list_actors","list_cautions","register_actor","register_caution","retire_caution","supersede_caution"]' \
 	"a tool for each operation that names one"
 
+# Memory: serving the document (50 kB, made from a tree of objects) or
+# reading a large body leaves no worker larger for life: a worker hands a
+# large request's heap back once it has answered (doc/design.md,
+# "Processes"). Each worker's RSS, from /status, before and after.
+worker_rss() { http GET /status; jq -r '.workers[] | "\(.pid) \(.rss_bytes)"' <<<"$HTTP_BODY" | sort; }
+for i in 1 2 3 4; do http GET /health; http GET /status; done
+worker_rss >"$T/rss.before"
+for i in $(seq 12); do http GET /openapi.json; done
+is "$HTTP_STATUS" 200 "GET /openapi.json twelve times: 200"
+head -c 600000 /dev/zero | tr '\0' a | sed 's/^/{"name":"/; s/$/"}/' >"$T/big.json"
+for i in 1 2 3 4; do http POST /actors -H 'Content-Type: application/json' --data-binary "@$T/big.json"; done
+is "$HTTP_STATUS" 422 "a 600 kB name, four times: 422"
+worker_rss >"$T/rss.after"
+grown=$(join "$T/rss.before" "$T/rss.after" | awk '{ d = ($3 - $2) / 1024; if (d > m) m = d } END { printf "%d", m }')
+cmp_ok "$grown" -le 700 "no worker grew by more than 700 kB (the most: $grown kB; a kept heap is over 1 MB)"
+is "$(wc -l <"$T/rss.after")" "$(wc -l <"$T/rss.before")" "... and the same workers served it all"
+
 # The response check itself catches what does not conform.
 printf '%s\n' '{"method":"GET","path":"/actors","status":200,"content_type":"application/json","body":"{\"items\":[{\"actor_id\":\"x\"}],\"next_cursor\":null}"}' \
 	'{"method":"POST","path":"/actors","status":418,"content_type":"application/json","body":"{}"}' \
