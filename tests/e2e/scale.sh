@@ -19,28 +19,7 @@ LOG=$PG_DIR/server.log
 
 # --- a million actors, half of them deactivated, already projected -------------------
 t0=$(now_ms)
-q "BEGIN;
-CREATE TEMP TABLE seed AS
-  SELECT i, (lpad(to_hex(i), 8, '0') || '-0000-7000-8000-' || lpad(to_hex(i), 12, '0'))::uuid AS id,
-         timestamptz '2026-01-01 00:00:00+00' + i * interval '1 ms' AS at
-  FROM generate_series(1, $N) AS i;
-INSERT INTO events (stream_type, stream_id, version, event_type, payload, metadata, occurred_at, event_id)
-  SELECT 'Actor', id, 1, 'ActorRegisteredV2',
-         jsonb_build_object('actor_id', id, 'occurred_at', at, 'kind', 'human'),
-         '{\"command\": \"RegisterActor\"}', at, gen_random_uuid() FROM seed;
-INSERT INTO events (stream_type, stream_id, version, event_type, payload, metadata, occurred_at, event_id)
-  SELECT 'Actor', id, 2, 'ActorDeactivated', jsonb_build_object('actor_id', id, 'occurred_at', at),
-         '{\"command\": \"DeactivateActor\"}', at, gen_random_uuid() FROM seed WHERE i % 2 = 0;
-INSERT INTO actor_profile (actor_id, name, created_at, updated_at)
-  SELECT id, 'Actor ' || i, at, at FROM seed;
-INSERT INTO proj_access_actor_summary (actor_id, name, kind, status, created_at, updated_at, last_position)
-  SELECT id, 'Actor ' || i, 'human', CASE WHEN i % 2 = 0 THEN 'deactivated' ELSE 'active' END, at, at, i
-  FROM seed;
-UPDATE projection_bookmarks SET (last_transaction_id, last_position) =
-  (SELECT transaction_id, position FROM events ORDER BY transaction_id DESC, position DESC LIMIT 1)
-  WHERE projection_name = 'access_actor_summary';
-COMMIT;
-ANALYZE;" >/dev/null
+psql -qAtX -v ON_ERROR_STOP=1 -v n="$N" -f "$E2E_DIR/seed_actors.sql" "$DB" >/dev/null
 is "$(q "SELECT count(*) FROM proj_access_actor_summary")" "$N" "$N actors loaded ($(($(now_ms) - t0)) ms)"
 is "$(q "SELECT count(*) FROM events")" $((N + N / 2)) "... with $((N + N / 2)) events"
 
