@@ -62,6 +62,24 @@ dispatch_authorize(struct request *r)
 	return request_fail(r, CORA_ERR_FORBIDDEN, "%s", v.reason);
 }
 
+enum cora_err
+dispatch_create(struct request *r, enum cora_err invalid, const char *detail,
+    char id[UUID_STR_LEN])
+{
+	uint8_t raw[16];
+	enum cora_err e;
+
+	if ((e = dispatch_authorize(r)) != CORA_OK)
+		return e;
+	if (invalid != CORA_OK)
+		return request_fail(r, invalid, "%s", detail);
+	if ((e = store_ready(r->store)) != CORA_OK)
+		return e;
+	uuid_make_v7(raw);
+	uuid_format(raw, id);
+	return CORA_OK;
+}
+
 /* --- inputs ---------------------------------------------------------------- */
 
 static json_object *

@@ -10,6 +10,7 @@
 
 #include <json-c/json.h>
 
+#include "corad/ids.h"
 #include "corad/log.h"
 #include "corad/op.h"
 #include "corad/reply.h"
@@ -31,6 +32,15 @@ enum cora_err	dispatch_tool(struct request *r, const struct operation *op, json_
  * records in its own transaction.
  */
 enum cora_err	dispatch_authorize(struct request *r);
+
+/*
+ * The start of a command that creates a stream: authorizes (a denied
+ * principal learns nothing of the command's validity), then answers the
+ * domain's own error `invalid` with `detail` (CORA_OK: none), then makes
+ * sure of the database, then names the new stream with a fresh UUIDv7.
+ */
+enum cora_err	dispatch_create(struct request *r, enum cora_err invalid, const char *detail,
+		    char id[UUID_STR_LEN]);
 
 /* The request's deadline passed: logs worker.deadline and returns the
  * 504 (CORA_ERR_TIMEOUT) with its detail set. */

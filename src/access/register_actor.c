@@ -36,21 +36,11 @@ handle_register_actor(struct request *r)
 	struct register_cmd cmd = { 0 };
 	json_object *body = NULL;
 	char detail[160], id[UUID_STR_LEN], now[40];
-	uint8_t raw[16];
 	enum cora_err e, invalid;
 
-	/* Authorization (step 5) comes before the domain's own 400s. */
 	invalid = register_check(r->input, &cmd, detail, sizeof(detail));
-	if ((e = dispatch_authorize(r)) != CORA_OK)
+	if ((e = dispatch_create(r, invalid, detail, id)) != CORA_OK)
 		goto out;
-	if (invalid != CORA_OK) {
-		e = request_fail(r, invalid, "%s", detail);
-		goto out;
-	}
-	if ((e = store_ready(r->store)) != CORA_OK)
-		goto out;
-	uuid_make_v7(raw);
-	uuid_format(raw, id);
 	store_now(now);
 	body = json_object_new_object();
 	json_object_object_add(body, "actor_id", json_object_new_string(id));

@@ -16,22 +16,12 @@ handle_register_caution(struct request *r)
 	struct new_event ev;
 	json_object *body = NULL;
 	char *detail = NULL, id[UUID_STR_LEN], now[40];
-	uint8_t raw[16];
 	const int expected = 0;
 	enum cora_err e, invalid;
 
-	/* Authorization comes before the domain's own 400s. */
 	invalid = caution_check_fields(r->input, rfc3339_now_us(), &f, &detail);
-	if ((e = dispatch_authorize(r)) != CORA_OK)
+	if ((e = dispatch_create(r, invalid, detail, id)) != CORA_OK)
 		goto out;
-	if (invalid != CORA_OK) {
-		e = request_fail(r, invalid, "%s", detail);
-		goto out;
-	}
-	if ((e = store_ready(r->store)) != CORA_OK)
-		goto out;
-	uuid_make_v7(raw);
-	uuid_format(raw, id);
 	caution_now(now);
 	ev = (struct new_event){ "Caution", id, "CautionRegistered",
 	    caution_registered(&f, id, r->principal_id, NULL, now), r->op->name, now };
