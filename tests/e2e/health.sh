@@ -82,6 +82,8 @@ ok "CORA_RUNTIME_DIR was created" test -d "$T/run"
 ok "the master is running" alive "$(master_pid)"
 is "$(worker_count)" 2 "CORA_WORKERS=2: two corad-worker children"
 is "$(count_lines "$(stats_pids)")" 1 "one corad-stats child"
+like "$(readelf -d "$CORAD_BIN")" 'FLAGS.*BIND_NOW' \
+	"corad binds every symbol at start: no worker reads the libraries' symbol tables to bind its own"
 
 # The log: one JSON object per line, with the common keys first.
 sleep 0.2
