@@ -439,7 +439,7 @@ worker_finish(FCGX_Request *fcgi)
 {
 	int fd = fcgi->ipcFd;
 	const char *cl = FCGX_GetParam("CONTENT_LENGTH", fcgi->envp);
-	bool sent_all = FCGX_HasSeenEOF(fcgi->in) || cl == NULL || strcmp(cl, "") == 0 ||
+	bool sent_all = FCGX_HasSeenEOF(fcgi->in) || cl == NULL || cl[0] == '\0' ||
 	    strcmp(cl, "0") == 0;
 
 	if (!worker_conn_unix || fcgi->keepConnection || !sent_all) {
