@@ -428,21 +428,18 @@ worker_trim(bool large)
  * Ends the request: libfcgi flushes the answer and closes the connection
  * unless the proxy asked to keep it. libfcgi's close lingers (doc/design.md,
  * "Processes"): it waits up to 2 s for the peer to close first. A Unix
- * connection whose peer has sent all it will send (its stdin ended, or it
- * declared no body) is closed at once instead, and the worker goes to its
- * next accept. A peer that may still be sending a body the answer left
- * unread gets the lingering close: its write must not fail before it has
- * read the answer.
+ * connection whose stdin the worker read to its end (step 1 reads every body
+ * it does not reject) is closed at once instead, and the worker goes to its
+ * next accept. A peer whose body was rejected unread or half read may still
+ * be sending it, and gets the lingering close: its write must not fail
+ * before it has read the answer.
  */
 static void
 worker_finish(FCGX_Request *fcgi)
 {
 	int fd = fcgi->ipcFd;
-	const char *cl = FCGX_GetParam("CONTENT_LENGTH", fcgi->envp);
-	bool sent_all = FCGX_HasSeenEOF(fcgi->in) || cl == NULL || cl[0] == '\0' ||
-	    strcmp(cl, "0") == 0;
 
-	if (!worker_conn_unix || fcgi->keepConnection || !sent_all) {
+	if (!worker_conn_unix || fcgi->keepConnection || !FCGX_HasSeenEOF(fcgi->in)) {
 		FCGX_Finish_r(fcgi);
 		return;
 	}
