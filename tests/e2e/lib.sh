@@ -4,6 +4,7 @@
 # Shared helpers of the end-to-end tests (sourced by every tests/e2e/*.sh).
 #
 # Environment (set by `make check`): CORAD_BIN, CORAD_SRCDIR, CORAD_VERSION,
+# CORAD_SANITIZED (the sanitizer flags of an ASan/UBSan build, else empty),
 # NGINX. Every script gets a fresh temporary directory $T and must leave
 # nothing behind: the EXIT trap stops corad (SIGQUIT, then SIGKILL for what is
 # left of its process group), nginx and every other process the script

@@ -89,7 +89,12 @@ for i in 1 2 3 4; do http POST /actors -H 'Content-Type: application/json' --dat
 is "$HTTP_STATUS" 422 "a 600 kB name, four times: 422"
 worker_rss >"$T/rss.after"
 grown=$(join "$T/rss.before" "$T/rss.after" | awk '{ d = ($3 - $2) / 1024; if (d > m) m = d } END { printf "%d", m }')
-cmp_ok "$grown" -le 700 "no worker grew by more than 700 kB (the most: $grown kB; a kept heap is over 1 MB)"
+if [[ -n ${CORAD_SANITIZED:-} ]]; then
+	# ASan's allocator keeps freed memory in quarantine whatever glibc does.
+	skip "no worker grew by more than 700 kB" "a sanitizer build (the most: $grown kB)"
+else
+	cmp_ok "$grown" -le 700 "no worker grew by more than 700 kB (the most: $grown kB; a kept heap is over 1 MB)"
+fi
 is "$(wc -l <"$T/rss.after")" "$(wc -l <"$T/rss.before")" "... and the same workers served it all"
 
 # The response check itself catches what does not conform.
