@@ -139,6 +139,36 @@ sha256_hex(const char *data, size_t len, char out[65])
 		snprintf(out + 2 * i, 3, "%02x", md[i]);
 }
 
+/*
+ * A migration's checksum covers the SQL that PostgreSQL runs: a line that is
+ * only a comment (`--` after blanks) is left out, so that a comment can be
+ * corrected in a migration already applied (doc/design.md, "The event
+ * store"). A line of `--` inside a quoted string is left out too; migrations
+ * are the project's own files.
+ */
+static void
+sql_checksum(const char *sql, size_t len, char out[65])
+{
+	char *kept = xmalloc(len + 1);
+	const char *line = sql, *end = sql + len;
+	size_t n = 0;
+
+	while (line < end) {
+		const char *nl = memchr(line, '\n', (size_t)(end - line));
+		const char *next = nl != NULL ? nl + 1 : end, *p = line;
+
+		while (p < next && (*p == ' ' || *p == '\t'))
+			p++;
+		if (next - p < 2 || p[0] != '-' || p[1] != '-') {
+			memcpy(kept + n, line, (size_t)(next - line));
+			n += (size_t)(next - line);
+		}
+		line = next;
+	}
+	sha256_hex(kept, n, out);
+	free(kept);
+}
+
 static char *
 read_file(const char *path, size_t *len)
 {
@@ -242,7 +272,8 @@ migrations_load(struct migration_set *set, char *err, size_t errlen)
 			snprintf(err, errlen, "%s: %s", path, strerror(errno));
 			goto fail;
 		}
-		sha256_hex(m->sql, len, m->checksum);
+		sql_checksum(m->sql, len, m->checksum);
+		sha256_hex(m->sql, len, m->file_checksum);
 		set->n++;
 	}
 	closedir(d);
@@ -404,7 +435,9 @@ migrations_apply(PGconn *conn, const struct migration_set *set,
 			break;
 		}
 		if (rc == 1) {
-			if (strcmp(sum, m->checksum) != 0) {
+			/* Builds before comments were left out recorded the whole
+			 * file's checksum, which an unchanged file still matches. */
+			if (strcmp(sum, m->checksum) != 0 && strcmp(sum, m->file_checksum) != 0) {
 				snprintf(err, errlen, "%s was changed after it was applied "
 				    "(recorded checksum %.12s, file %.12s): migrations are "
 				    "forward-only, add a new one instead", m->name, sum, m->checksum);

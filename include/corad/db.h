@@ -31,7 +31,8 @@ struct migration {
 	int	 version;
 	char	 name[128];	/* file name */
 	char	*sql;		/* contents, owned */
-	char	 checksum[65];	/* SHA-256 hex of the contents */
+	char	 checksum[65];	/* SHA-256 hex of the SQL, comment lines left out */
+	char	 file_checksum[65];	/* ... of the whole file, as older builds recorded */
 };
 
 struct migration_set {

@@ -80,8 +80,19 @@ is "$(q "SELECT to_regclass('public.half_applied') IS NOT NULL")" t "fixed migra
 migrate good-again CORAD_MIGRATIONS_DIR="$T/sql"
 is "$MIG_STATUS:$(applied_lines)" 0: "fixed migration: a second run applies nothing"
 
+# --- an applied migration whose comments changed ----------------------------------------
+# The recorded checksum leaves out lines that are only a comment.
+printf -- '-- a comment corrected after the fact\n  -- and an indented one\n' >>"$T/sql/0001_event_store.sql"
+migrate comment CORAD_MIGRATIONS_DIR="$T/sql"
+is "$MIG_STATUS:$(applied_lines)" 0: "a comment added to an applied migration: exits 0, applies nothing"
+# A database migrated by a build that recorded the whole file's checksum.
+q "UPDATE corad_schema_migrations SET checksum = '$(sha256sum "$T/sql/0001_event_store.sql" | cut -d' ' -f1)'
+   WHERE version = 1" >/dev/null
+migrate legacy CORAD_MIGRATIONS_DIR="$T/sql"
+is "$MIG_STATUS:$(applied_lines)" 0: "the whole file's checksum, as older builds recorded it: accepted"
+
 # --- an applied migration that changed --------------------------------------------------
-printf -- '-- edited after the fact\n' >>"$T/sql/0001_event_store.sql"
+printf 'SELECT 1; -- a statement added after the fact\n' >>"$T/sql/0001_event_store.sql"
 migrate changed CORAD_MIGRATIONS_DIR="$T/sql"
 isnt "$MIG_STATUS" 0 "changed migration: corad migrate exits non-zero"
 isnt "$MIG_STATUS" 124 "changed migration: corad migrate exits by itself"
