@@ -4,7 +4,7 @@
 --
 -- No CHECK on the enum columns: an event from a newer writer with a value
 -- this version does not know is projected as stored instead of stalling the
--- projector (doc/decisions.md, "The Caution context").
+-- projector (doc/design.md, "The Caution context").
 CREATE TABLE proj_caution_summary (
     caution_id                uuid        PRIMARY KEY,
     target_kind               text        NOT NULL,
