@@ -1,5 +1,6 @@
 /*
- * alloc: corad's one out-of-memory policy (doc/design.md, "Errors"). An allocation that fails ends the process: it writes one log line,
+ * alloc: corad's one out-of-memory policy (doc/design.md, "Errors"). An
+ * allocation that fails ends the process: it writes one log line,
  * process.out_of_memory, without allocating, and aborts. The master
  * replaces a worker, the stats child or the projector that died this way;
  * the request in flight gets the proxy's JSON 502. Nothing limps on with a
