@@ -3,7 +3,6 @@
 
 #include <stdio.h>
 
-#include "corad/log.h"
 #include "corad/projection.h"
 
 #define PROJECTIONS_MAX	32
@@ -34,18 +33,4 @@ const struct projection *
 projection_at(size_t i)
 {
 	return i < nprojections ? projections[i] : NULL;
-}
-
-PGresult *
-projection_exec(struct projection_tx *tx, const char *stmt, int n, const char *const *params,
-    ExecStatusType want)
-{
-	PGresult *res = PQexecPrepared(tx->conn, stmt, n, params, NULL, NULL, 0);
-
-	if (PQresultStatus(res) == want)
-		return res;
-	log_error("projection.error", LF_STR("projection", tx->projection->name),
-	    LF_STR("statement", stmt), LF_STR("error", PQresultErrorMessage(res)));
-	PQclear(res);
-	return NULL;
 }

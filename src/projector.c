@@ -72,10 +72,13 @@ static const struct statement statements[] = {
 	{ "bookmark",
 	  "SELECT last_transaction_id::text, last_position FROM projection_bookmarks"
 	  " WHERE projection_name = $1 FOR UPDATE" },
+	/* After the bookmark, which the same pipeline has just locked. */
 	{ "batch",
 	  "SELECT position, transaction_id::text, event_type, stream_id, occurred_at, payload::text"
 	  " FROM events"
-	  " WHERE event_type = ANY($3::text[]) AND (transaction_id, position) > ($1::xid8, $2::bigint)"
+	  " WHERE event_type = ANY($2::text[]) AND (transaction_id, position) >"
+	  "  (SELECT last_transaction_id, last_position FROM projection_bookmarks"
+	  "   WHERE projection_name = $1)"
 	  "   AND transaction_id < pg_snapshot_xmin(pg_current_snapshot())"
 	  /* Qualified: a bare transaction_id would name the text column of
 	   * the select list and sort 1000 before 999. */
@@ -264,6 +267,79 @@ event_types(const struct projection *pr)
 	return s;
 }
 
+/* --- a batch: two round trips ---------------------------------------------- */
+
+/* Queues a statement (the prepared `stmt`, or `sql` when given) in the
+ * batch's pipeline; false, logged, when it could not be sent. */
+static bool
+queue(struct projection_tx *tx, const char *stmt, const char *sql, int n,
+    const char *const *params, ExecStatusType want)
+{
+	int sent = sql != NULL ? PQsendQueryParams(tx->conn, sql, n, NULL, params, NULL, NULL, 0) :
+	    PQsendQueryPrepared(tx->conn, stmt, n, params, NULL, NULL, 0);
+
+	if (!sent) {
+		log_error("projection.error", LF_STR("projection", tx->projection->name),
+		    LF_STR("statement", stmt), LF_STR("error", PQerrorMessage(tx->conn)));
+		return false;
+	}
+	if (tx->nqueued == tx->cap) {
+		tx->cap = tx->cap == 0 ? BATCH_SIZE + 8 : tx->cap * 2;
+		tx->queued = xrealloc(tx->queued, tx->cap * sizeof(*tx->queued));
+	}
+	tx->queued[tx->nqueued++] = (struct projection_queued){ stmt, want };
+	return true;
+}
+
+bool
+projection_exec(struct projection_tx *tx, const char *stmt, int n, const char *const *params)
+{
+	return queue(tx, stmt, NULL, n, params, PGRES_COMMAND_OK);
+}
+
+/*
+ * Sends a Sync and reads the result of every statement queued since the
+ * last one. True when each had the status it wants; the first that did
+ * not is logged (the server skipped the rest). The results of the first
+ * `nkeep` statements go to keep[] for the caller to clear.
+ */
+static bool
+sync_read(struct projection_tx *tx, PGresult **keep, size_t nkeep)
+{
+	bool ok = PQpipelineSync(tx->conn) == 1;
+	PGresult *res;
+
+	for (size_t i = 0; ok && i < tx->nqueued; i++) {
+		ExecStatusType st;
+
+		res = PQgetResult(tx->conn);
+		st = PQresultStatus(res);
+		if (st != tx->queued[i].want) {
+			log_error("projection.error", LF_STR("projection", tx->projection->name),
+			    LF_STR("statement", tx->queued[i].stmt),
+			    LF_STR("error", res != NULL ? PQresultErrorMessage(res) :
+			    PQerrorMessage(tx->conn)));
+			ok = false;
+		}
+		if (i < nkeep)
+			keep[i] = res;
+		else
+			PQclear(res);
+		/* Each statement's results end with a NULL. */
+		if (res != NULL && (res = PQgetResult(tx->conn)) != NULL) {
+			PQclear(res);
+			ok = false;
+		}
+	}
+	if (ok) {
+		res = PQgetResult(tx->conn);
+		ok = PQresultStatus(res) == PGRES_PIPELINE_SYNC;
+		PQclear(res);
+	}
+	tx->nqueued = 0;
+	return ok;
+}
+
 static bool
 apply_event(struct projector *p, PGresult *batch, int i)
 {
@@ -282,80 +358,77 @@ apply_event(struct projector *p, PGresult *batch, int i)
 }
 
 /*
- * One batch of one projection in one transaction. Returns events applied,
- * or -1; adds what is left behind its bookmark to p->lag. Counting that is
- * a scan of the backlog: after a full batch (more is waiting) only when
- * `count_full`, so that catching up does not cost the square of the
- * backlog.
+ * One batch of one projection in one transaction, sent as a pipeline in
+ * two round trips: the bookmark's lock and the events after it, then the
+ * lag, what applies each event, the bookmark's move and COMMIT. Returns
+ * events applied, or -1 (the caller drops the session, which rolls the
+ * transaction back). Adds what is left behind the batch to p->lag.
+ * Counting that is a scan of the backlog: after a full batch (more is
+ * waiting) only when `count_full`, so that catching up does not cost the
+ * square of the backlog.
  */
 static int
 project_batch(struct projector *p, const struct projection *pr, bool count_full)
 {
-	const char *name[] = { pr->name };
-	PGresult *bm = NULL, *batch = NULL, *res;
-	char tx[32], pos[32], *types = event_types(pr);
+	struct projection_tx *tx = &p->tx;
+	char *types = event_types(pr);
+	const char *first[] = { pr->name, types };
+	PGresult *got[3] = { NULL }, *lag = NULL, *bm, *batch;
+	const char *last_tx, *last_pos;
+	bool count, ok = false;
 	int n = -1;
 
-	p->tx.projection = pr;
-	if (!simple(p, "BEGIN")) {
-		free(types);
-		return -1;
-	}
-	if ((bm = run(p, "bookmark", 1, name, PGRES_TUPLES_OK)) == NULL)
+	tx->projection = pr;
+	tx->nqueued = 0;
+	if (PQenterPipelineMode(p->conn) != 1 ||
+	    !queue(tx, "begin", "BEGIN", 0, NULL, PGRES_COMMAND_OK) ||
+	    !queue(tx, "bookmark", NULL, 1, first, PGRES_TUPLES_OK) ||
+	    !queue(tx, "batch", NULL, 2, first, PGRES_TUPLES_OK) || !sync_read(tx, got, 3))
 		goto out;
+	bm = got[1];
+	batch = got[2];
 	if (PQntuples(bm) != 1) {
 		log_error("projection.error", LF_STR("projection", pr->name),
 		    LF_STR("error", "no bookmark row"));
 		goto out;
 	}
-	snprintf(tx, sizeof(tx), "%s", PQgetvalue(bm, 0, 0));
-	snprintf(pos, sizeof(pos), "%s", PQgetvalue(bm, 0, 1));
-	{
-		const char *params[] = { tx, pos, types };
-
-		if ((batch = run(p, "batch", 3, params, PGRES_TUPLES_OK)) == NULL)
-			goto out;
-	}
-	for (int i = 0; i < PQntuples(batch); i++)
-		if (!apply_event(p, batch, i))
-			goto out;
 	n = PQntuples(batch);
-	if (n > 0) {
-		const char *params[] = { pr->name, PQgetvalue(batch, n - 1, 1),
-		    PQgetvalue(batch, n - 1, 0) };
+	last_tx = n > 0 ? PQgetvalue(batch, n - 1, 1) : PQgetvalue(bm, 0, 0);
+	last_pos = n > 0 ? PQgetvalue(batch, n - 1, 0) : PQgetvalue(bm, 0, 1);
+	count = n < BATCH_SIZE || count_full;
+	if (count) {
+		/* What is left behind the batch: cora_projection_lag_events. */
+		const char *params[] = { last_tx, last_pos, types };
 
-		if ((res = run(p, "advance", 3, params, PGRES_COMMAND_OK)) == NULL) {
-			n = -1;
-			goto out;
-		}
-		PQclear(res);
+		ok = queue(tx, "lag", NULL, 3, params, PGRES_TUPLES_OK);
+	} else
+		ok = true;
+	for (int i = 0; ok && i < n; i++)
+		ok = apply_event(p, batch, i);
+	if (ok && n > 0) {
+		const char *params[] = { pr->name, last_tx, last_pos };
+
+		ok = queue(tx, "advance", NULL, 3, params, PGRES_COMMAND_OK);
 	}
-out:
-	if (n == BATCH_SIZE && !count_full)
+	ok = ok && queue(tx, "commit", "COMMIT", 0, NULL, PGRES_COMMAND_OK) &&
+	    sync_read(tx, &lag, count ? 1 : 0) && PQexitPipelineMode(p->conn) == 1;
+	if (!ok)
+		goto out;
+	if (count)
+		p->lag += atoll(PQgetvalue(lag, 0, 0));
+	else
 		p->lag_known = false;
-	else if (n >= 0) {
-		/* What is left behind the bookmark: cora_projection_lag_events. */
-		const char *params[] = { n > 0 ? PQgetvalue(batch, n - 1, 1) : tx,
-		    n > 0 ? PQgetvalue(batch, n - 1, 0) : pos, types };
-
-		if ((res = run(p, "lag", 3, params, PGRES_TUPLES_OK)) != NULL) {
-			p->lag += atoll(PQgetvalue(res, 0, 0));
-			PQclear(res);
-		}
-	}
-	if (n >= 0 && !simple(p, "COMMIT"))
-		n = -1;
-	if (n < 0)
-		simple(p, "ROLLBACK");
-	else if (n > 0)
+	if (n > 0)
 		log_debug("projection.advance", LF_STR("projection", pr->name),
-		    LF_INT("batch_size", n), LF_STR("last_transaction_id", PQgetvalue(batch, n - 1, 1)),
-		    LF_STR("last_position", PQgetvalue(batch, n - 1, 0)));
-	PQclear(bm);
-	PQclear(batch);
+		    LF_INT("batch_size", n), LF_STR("last_transaction_id", last_tx),
+		    LF_STR("last_position", last_pos));
+out:
+	for (size_t i = 0; i < 3; i++)
+		PQclear(got[i]);
+	PQclear(lag);
 	free(types);
-	p->tx.projection = NULL;
-	return n;
+	tx->projection = NULL;
+	return ok ? n : -1;
 }
 
 /* One batch of every projection. Returns the most events one of them
@@ -604,5 +677,6 @@ projector_main(struct runtime *rt)
 		projector_pace(&p);
 	}
 	projector_disconnect(&p);
+	free(p.tx.queued);
 	return 0;
 }

@@ -25,23 +25,34 @@ struct projection_event {
 	json_object	*payload;
 };
 
-/* The projector's connection, inside the batch's transaction. */
+/*
+ * The projector's connection inside a batch's transaction. A batch goes to
+ * the server as a pipeline (doc/design.md, "Projections"): the statements
+ * are queued here and their results read together when it commits.
+ */
 struct projection_tx {
 	PGconn			*conn;
 	const struct projection	*projection;
+	struct projection_queued {
+		const char	*stmt;
+		ExecStatusType	 want;
+	}			*queued;	/* since the last sync, in order */
+	size_t			 nqueued, cap;
 };
 
-/* Runs one of the projection's statements; NULL (logged) unless the result
- * has status `want`. The caller clears the result. */
-PGresult	*projection_exec(struct projection_tx *tx, const char *stmt, int n,
-		    const char *const *params, ExecStatusType want);
+/* Queues one of the projection's statements, which returns no rows. The
+ * projector reads its result when the batch commits: the first statement
+ * that failed is logged, and the batch is rolled back and retried. False
+ * when it could not even be sent (the batch is retried too). */
+bool		projection_exec(struct projection_tx *tx, const char *stmt, int n,
+		    const char *const *params);
 
 struct projection {
 	const char		*name;		/* its bookmark's projection_name */
 	const char *const	*events;	/* event types it reads, NULL-ended */
 	const struct statement	*statements;	/* prepared by the projector */
-	/* Applies one event idempotently; false when a statement failed (the
-	 * batch is rolled back and retried). */
+	/* Queues what applies one event idempotently (projection_exec);
+	 * false when that failed (the batch is rolled back and retried). */
 	bool			(*apply)(struct projection_tx *tx, const struct projection_event *ev);
 };
 

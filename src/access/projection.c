@@ -38,9 +38,6 @@ payload_text(json_object *payload, const char *key)
 static bool
 actor_summary_apply(struct projection_tx *tx, const struct projection_event *ev)
 {
-	PGresult *res;
-	bool ok;
-
 	if (strcmp(ev->event_type, "ActorRegisteredV2") == 0 ||
 	    strcmp(ev->event_type, "ActorRegistered") == 0) {
 		/* The legacy event carries the name and was always human. */
@@ -49,16 +46,13 @@ actor_summary_apply(struct projection_tx *tx, const struct projection_event *ev)
 		    strcmp(ev->event_type, "ActorRegistered") == 0 || kind == NULL ? "human" : kind,
 		    ev->occurred_at, ev->position };
 
-		res = projection_exec(tx, "access_registered", 5, params, PGRES_COMMAND_OK);
+		return projection_exec(tx, "access_registered", 5, params);
 	} else {
 		const char *params[] = { ev->stream_id, ev->occurred_at, ev->position };
 
-		res = projection_exec(tx, strcmp(ev->event_type, "ActorDeactivated") == 0 ?
-		    "access_deactivated" : "access_forgotten", 3, params, PGRES_COMMAND_OK);
+		return projection_exec(tx, strcmp(ev->event_type, "ActorDeactivated") == 0 ?
+		    "access_deactivated" : "access_forgotten", 3, params);
 	}
-	ok = res != NULL;
-	PQclear(res);
-	return ok;
 }
 
 const struct projection access_projections[] = {

@@ -106,8 +106,6 @@ registered(struct projection_tx *tx, const struct projection_event *ev)
 	char id[UUID_STR_LEN], target_id[UUID_STR_LEN], author[UUID_STR_LEN], parent[UUID_STR_LEN];
 	char expires[40], at[40];
 	const char *params[13];
-	PGresult *res;
-	bool ok;
 
 	json_object_object_get_ex(p, "target", &target);
 	json_object_object_get_ex(p, "tags", &tags);
@@ -144,10 +142,7 @@ registered(struct projection_tx *tx, const struct projection_event *ev)
 	params[10] = json_object_get_boolean(prop) ? "true" : "false";
 	params[11] = or_null(parent);
 	params[12] = at;
-	res = projection_exec(tx, "caution_registered", 13, params, PGRES_COMMAND_OK);
-	ok = res != NULL;
-	PQclear(res);
-	return ok;
+	return projection_exec(tx, "caution_registered", 13, params);
 }
 
 static bool
@@ -156,8 +151,7 @@ caution_summary_apply(struct projection_tx *tx, const struct projection_event *e
 	const char *reason = text(ev->payload, "reason");
 	char other[UUID_STR_LEN], at[40];
 	const char *params[3];
-	PGresult *res;
-	bool ok, superseded = strcmp(ev->event_type, "CautionSuperseded") == 0;
+	bool superseded = strcmp(ev->event_type, "CautionSuperseded") == 0;
 
 	if (strcmp(ev->event_type, "CautionRegistered") == 0)
 		return registered(tx, ev);
@@ -170,11 +164,7 @@ caution_summary_apply(struct projection_tx *tx, const struct projection_event *e
 	params[0] = ev->stream_id;
 	params[1] = superseded ? other : reason;
 	params[2] = at;
-	res = projection_exec(tx, superseded ? "caution_superseded" : "caution_retired", 3, params,
-	    PGRES_COMMAND_OK);
-	ok = res != NULL;
-	PQclear(res);
-	return ok;
+	return projection_exec(tx, superseded ? "caution_superseded" : "caution_retired", 3, params);
 }
 
 const struct projection caution_projections[] = {

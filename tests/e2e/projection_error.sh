@@ -1,0 +1,69 @@
+#!/bin/bash
+# A projection statement that fails (doc/design.md, "Projections"): the
+# batch it was part of is rolled back whole, events applied before it in
+# the same batch included; projection.error names the projection, the
+# statement and the server's message; the projector backs off and tries
+# again, never passing the event; once the cause is gone every event is
+# projected, exactly once.
+E2E_DIR=$(dirname "$0")
+. "$E2E_DIR/lib.sh"
+. "$E2E_DIR/pg.sh"
+. "$E2E_DIR/lib_access.sh"
+db_setup
+
+nginx_server main
+nginx_start || bail "nginx starts"
+corad_start DATABASE_URL="$PG_APP_URL" CORA_WORKERS=2 || bail "corad serve starts"
+pass "corad serve starts"
+
+bookmark() {
+	q "SELECT last_position FROM projection_bookmarks WHERE projection_name = 'access_actor_summary'"
+}
+listed() { q "SELECT count(*) FROM proj_access_actor_summary WHERE name = '$1'"; }
+listed_once() { [[ $(listed "$1") == 1 ]]; }
+
+register_name "Earlier" || bail "register an actor"
+ok "an actor is listed" wait_until 5 listed_once Earlier
+
+# The projection table refuses one name from now on.
+q "ALTER TABLE proj_access_actor_summary ADD CONSTRAINT no_poison CHECK (name <> 'Poison')" >/dev/null
+PROJECTOR=$(children_named corad-projector)
+is "$(count_lines "$PROJECTOR")" 1 "one projector"
+# Stopped while three actors are registered, so that one batch holds all
+# three: the one before the refused event is applied first.
+kill -STOP "$PROJECTOR"
+for name in Before Poison After; do
+	register_name "$name" || fail "register $name: 201" "$HTTP_STATUS $HTTP_BODY"
+done
+POISON_POS=$(q "SELECT position FROM events e JOIN actor_profile p ON p.actor_id = e.stream_id
+	WHERE p.name = 'Poison'")
+BOOKMARK=$(bookmark)
+cmp_ok "$BOOKMARK" -lt "$POISON_POS" "the bookmark is before the refused event"
+kill -CONT "$PROJECTOR"
+
+failed() { log_has projection.error '.statement == "access_registered"'; }
+ok "projection.error is logged for the refused statement" wait_until 5 failed
+LINE=$(log_select projection.error '.statement == "access_registered"' | head -n 1)
+json_is "$LINE" .projection access_actor_summary "projection.error names the projection"
+json_like "$LINE" .error 'no_poison' "projection.error carries the server's message"
+ok "projection.backoff is logged" wait_until 3 log_has projection.backoff
+sleep 1.5	# at least one more attempt (the backoff starts at 1 s)
+cmp_ok "$(log_count projection.error '.statement == "access_registered"')" -ge 2 \
+	"the projector tried the batch again"
+is "$(bookmark)" "$BOOKMARK" "the bookmark has not moved"
+is "$(listed Before) $(listed Poison) $(listed After)" "0 0 0" \
+	"nothing of the batch is projected, not even the event applied before the refused one"
+is "$(q "SELECT count(*) FROM proj_access_actor_summary WHERE last_position > $BOOKMARK")" 0 \
+	"no projected row is past the bookmark"
+is "$(children_named corad-projector)" "$PROJECTOR" "the same projector is still running"
+
+q "ALTER TABLE proj_access_actor_summary DROP CONSTRAINT no_poison" >/dev/null
+all_listed() { listed_once Before && listed_once Poison && listed_once After; }
+ok "once the constraint is gone all three are listed, once each, within 5 s" wait_until 5 all_listed
+caught_up() { [[ $(bookmark) == "$(q "SELECT max(position) FROM events")" ]]; }
+ok "the bookmark reaches the last event" wait_until 3 caught_up
+is "$(q "SELECT count(*) FROM proj_access_actor_summary")" 4 "four actors projected"
+is "$(q "SELECT count(*) FROM proj_access_actor_summary s JOIN actor_profile p USING (actor_id)
+	WHERE s.name = p.name AND s.status = 'active'")" 4 "each with its name, active"
+nok "no child crashed" log_has master.child_exited
+done_testing
