@@ -78,6 +78,7 @@ static const struct var vars[] = {
 	{ "CORA_WORKERS", V_LONG, OFF(workers), NULL, 1, 1024 },
 	{ "CORA_MAX_REQUESTS", V_LONG, OFF(max_requests), "0", 0, (double)LONG_MAX },
 	{ "CORA_REQUEST_TIMEOUT_SECONDS", V_DOUBLE, OFF(request_timeout), "30", 0.1, 86400 },
+	{ "CORA_WORKER_BATCH_SCHEDULING", V_BOOL, OFF(worker_batch), "true", 0, 0 },
 	{ "CORA_ACCESS_LOG", V_BOOL, OFF(access_log), "false", 0, 0 },
 	{ "CORA_SLOW_REQUEST_SECONDS", V_DOUBLE, OFF(slow_request), "0", 0, 86400 },
 	{ "CORA_GRACEFUL_TIMEOUT_SECONDS", V_DOUBLE, OFF(graceful_timeout), "30", 0, 86400 },

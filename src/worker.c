@@ -29,6 +29,7 @@
 #include <limits.h>
 #include <malloc.h>
 #include <netinet/in.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -492,6 +493,21 @@ worker_accept(void)
 	}
 }
 
+/*
+ * A worker is woken by the proxy with a request and by PostgreSQL with a
+ * result; under SCHED_BATCH neither wake-up preempts the process that sent
+ * it, which finishes its turn first (doc/design.md, "Processes").
+ */
+static void
+worker_schedule(bool batch)
+{
+	struct sched_param sp = { .sched_priority = 0 };
+
+	if (batch && sched_setscheduler(0, SCHED_BATCH, &sp) != 0)
+		log_warning("worker.scheduling_failed", LF_STR("policy", "SCHED_BATCH"),
+		    LF_STR("error", strerror(errno)));
+}
+
 int
 worker_main(struct runtime *rt)
 {
@@ -505,6 +521,7 @@ worker_main(struct runtime *rt)
 	bool large;
 
 	log_set_logger("corad.worker");
+	worker_schedule(rt->cfg->worker_batch);
 	worker_listen_fd = rt->listen_fd;
 	worker_dead_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (worker_dead_fd < 0) {

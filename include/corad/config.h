@@ -44,6 +44,7 @@ struct config {
 	long			 workers;
 	long			 max_requests;
 	double			 request_timeout;
+	bool			 worker_batch;		/* CORA_WORKER_BATCH_SCHEDULING */
 	bool			 access_log;		/* CORA_ACCESS_LOG: http.request lines */
 	double			 slow_request;		/* CORA_SLOW_REQUEST_SECONDS; 0: off */
 	double			 graceful_timeout;

@@ -17,6 +17,15 @@ for p in $workers; do
 done
 ok "master.child_started for stats $stats" log_has master.child_started ".pid == ${stats:-0} and .kind == \"stats\""
 
+# policy pid: its scheduling policy, field 41 of /proc/pid/stat
+# (0 SCHED_OTHER, 3 SCHED_BATCH).
+policy() { awk '{ sub(/^.*\) /, ""); print $39 }' "/proc/$1/stat"; }
+for p in $workers; do
+	is "$(policy "$p")" 3 "worker $p runs under SCHED_BATCH"
+done
+is "$(policy "$M") $(policy "$stats")" "0 0" "the master and the stats child keep SCHED_OTHER"
+nok "no worker.scheduling_failed" log_has worker.scheduling_failed
+
 # age_ms pid: milliseconds since the process started.
 age_ms() {
 	local start hz up
@@ -120,5 +129,14 @@ ok "still no master.restart_delayed" eval '! log_has master.restart_delayed'
 http GET /health
 is "$HTTP_STATUS" 200 "requests are served after the storm"
 ok "the master survived" alive "$M"
+
+# CORA_WORKER_BATCH_SCHEDULING=false: the workers keep the master's policy.
+corad_stop
+corad_start CORA_WORKERS=2 CORA_WORKER_BATCH_SCHEDULING=false || bail "corad starts again"
+for p in $(worker_pids); do
+	is "$(policy "$p")" 0 "CORA_WORKER_BATCH_SCHEDULING=false: worker $p keeps SCHED_OTHER"
+done
+http GET /health
+is "$HTTP_STATUS" 200 "... and serves"
 
 done_testing
