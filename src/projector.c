@@ -72,23 +72,31 @@ static const struct statement statements[] = {
 	{ "bookmark",
 	  "SELECT last_transaction_id::text, last_position FROM projection_bookmarks"
 	  " WHERE projection_name = $1 FOR UPDATE" },
-	/* After the bookmark, which the same pipeline has just locked. */
+	/* The events after the bookmark, which the same pipeline has just
+	 * locked, of every type: the bookmark moves past the ones the
+	 * projection does not read too, so that no batch reads them again
+	 * (the last column says whether it reads the row). */
 	{ "batch",
-	  "SELECT position, transaction_id::text, event_type, stream_id, occurred_at, payload::text"
+	  "SELECT position, transaction_id::text, event_type, stream_id, occurred_at,"
+	  " CASE WHEN event_type = ANY($2::text[]) THEN payload::text END,"
+	  " event_type = ANY($2::text[])"
 	  " FROM events"
-	  " WHERE event_type = ANY($2::text[]) AND (transaction_id, position) >"
+	  " WHERE (transaction_id, position) >"
 	  "  (SELECT last_transaction_id, last_position FROM projection_bookmarks"
 	  "   WHERE projection_name = $1)"
 	  "   AND transaction_id < pg_snapshot_xmin(pg_current_snapshot())"
 	  /* Qualified: a bare transaction_id would name the text column of
 	   * the select list and sort 1000 before 999. */
 	  " ORDER BY events.transaction_id, events.position LIMIT " STR(BATCH_SIZE) },
+	/* Only the range is a condition: with the types in the WHERE clause
+	 * the planner intersected it with every event of those types, however
+	 * few events follow a bookmark that has caught up. */
+	{ "lag",
+	  "SELECT count(*) FILTER (WHERE event_type = ANY($3::text[])) FROM events"
+	  " WHERE transaction_id >= $1::xid8 AND (transaction_id, position) > ($1::xid8, $2::bigint)" },
 	{ "advance",
 	  "UPDATE projection_bookmarks SET last_transaction_id = $2::xid8, last_position = $3,"
 	  " updated_at = now() WHERE projection_name = $1" },
-	{ "lag",
-	  "SELECT count(*) FROM events WHERE event_type = ANY($3::text[])"
-	  " AND (transaction_id, position) > ($1::xid8, $2::bigint)" },
 	{ "prune",
 	  "DELETE FROM idempotency_keys WHERE created_at < now() - make_interval(hours => $1::int)" },
 	{ NULL, NULL },
@@ -360,12 +368,13 @@ apply_event(struct projector *p, PGresult *batch, int i)
 /*
  * One batch of one projection in one transaction, sent as a pipeline in
  * two round trips: the bookmark's lock and the events after it, then the
- * lag, what applies each event, the bookmark's move and COMMIT. Returns
- * events applied, or -1 (the caller drops the session, which rolls the
- * transaction back). Adds what is left behind the batch to p->lag.
- * Counting that is a scan of the backlog: after a full batch (more is
- * waiting) only when `count_full`, so that catching up does not cost the
- * square of the backlog.
+ * lag, what applies each event of the projection's types, the bookmark's
+ * move past every event read and COMMIT. Returns the events read (of any
+ * type), or -1 (the caller drops the session, which rolls the transaction
+ * back). Adds what is left behind the batch to p->lag. Counting that is a
+ * scan of the backlog: after a full batch (more is waiting) only when
+ * `count_full`, so that catching up does not cost the square of the
+ * backlog.
  */
 static int
 project_batch(struct projector *p, const struct projection *pr, bool count_full)
@@ -376,7 +385,7 @@ project_batch(struct projector *p, const struct projection *pr, bool count_full)
 	PGresult *got[3] = { NULL }, *lag = NULL, *bm, *batch;
 	const char *last_tx, *last_pos;
 	bool count, ok = false;
-	int n = -1;
+	int n = -1, applied = 0;
 
 	tx->projection = pr;
 	tx->nqueued = 0;
@@ -404,7 +413,10 @@ project_batch(struct projector *p, const struct projection *pr, bool count_full)
 	} else
 		ok = true;
 	for (int i = 0; ok && i < n; i++)
-		ok = apply_event(p, batch, i);
+		if (*PQgetvalue(batch, i, 6) == 't') {
+			ok = apply_event(p, batch, i);
+			applied++;
+		}
 	if (ok && n > 0) {
 		const char *params[] = { pr->name, last_tx, last_pos };
 
@@ -420,8 +432,8 @@ project_batch(struct projector *p, const struct projection *pr, bool count_full)
 		p->lag_known = false;
 	if (n > 0)
 		log_debug("projection.advance", LF_STR("projection", pr->name),
-		    LF_INT("batch_size", n), LF_STR("last_transaction_id", last_tx),
-		    LF_STR("last_position", last_pos));
+		    LF_INT("batch_size", applied), LF_INT("events_read", n),
+		    LF_STR("last_transaction_id", last_tx), LF_STR("last_position", last_pos));
 out:
 	for (size_t i = 0; i < 3; i++)
 		PQclear(got[i]);
@@ -432,7 +444,7 @@ out:
 }
 
 /* One batch of every projection. Returns the most events one of them
- * applied (BATCH_SIZE: more is waiting), or -1. */
+ * read (BATCH_SIZE: more is waiting), or -1. */
 static int
 project_round(struct projector *p)
 {

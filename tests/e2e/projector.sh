@@ -111,6 +111,15 @@ FCGI_SOCK=$OTHER_SOCK fcgi REQUEST_METHOD=DELETE DOCUMENT_URI="/actors/$ID_B/pro
 	REQUEST_URI="/actors/$ID_B/profile" QUERY_STRING= CONTENT_LENGTH= </dev/null
 is "$FCGI_STATUS" 204 "forget an actor"
 ok "the projection catches up within 5 s" wait_until 5 caught_up
+# No caution was written: the caution projection's bookmark still moves past
+# every event, so that its next batch does not read them again.
+caution_bookmark() {
+	q "SELECT last_position FROM projection_bookmarks WHERE projection_name = 'proj_caution_summary'"
+}
+caution_caught_up() { [[ $(caution_bookmark) == "$(max_pos)" ]]; }
+ok "the caution projection's bookmark moves past the actor events it does not read" \
+	wait_until 3 caution_caught_up
+is "$(q "SELECT count(*) FROM proj_caution_summary")" 0 "... and projects none of them"
 BEFORE=$(q "$SNAP_SQL")
 is "$(count_lines "$BEFORE")" 8 "8 actors projected"
 is "$(q "SELECT status || ' ' || name FROM proj_access_actor_summary WHERE actor_id IN ('$ID_A', '$ID_B') ORDER BY status")" \
@@ -203,6 +212,9 @@ ADV=$(LOGFILE=$OTHER_LOG log_select projection.advance '.batch_size | type == "n
 cmp_ok "$(count_lines "$ADV")" -ge 1 "projection.advance lines at LOG_LEVEL=DEBUG with a numeric batch_size >= 1"
 json_is "$(head -n 1 <<<"$ADV")" .level debug "projection.advance is logged at level debug"
 json_is "$(head -n 1 <<<"$ADV")" .projection access_actor_summary "projection.advance names the projection"
+ok "projection.advance counts the events read, of every type, and those applied" \
+	eval 'LOGFILE=$OTHER_LOG log_has projection.advance \
+	"(.projection == \"proj_caution_summary\") and .batch_size == 0 and .events_read >= 1"'
 ok "the rebuild advanced in one batch of all 10 events" \
 	eval 'LOGFILE=$OTHER_LOG log_has projection.advance ".batch_size == 10"'
 
