@@ -2,6 +2,7 @@
 # Supervision: the process tree, replacing a killed worker
 # without failing requests, replacing the stats child, the crash-storm guard.
 . "$(dirname "$0")/lib.sh"
+need_tools cgi-fcgi chrt prlimit setpriv
 
 nginx_server main
 nginx_start || bail "nginx starts"
@@ -138,5 +139,34 @@ for p in $(worker_pids); do
 done
 http GET /health
 is "$HTTP_STATUS" 200 "... and serves"
+corad_stop
+
+# A worker that may not change its policy says so and serves as it is. An
+# unprivileged corad started under SCHED_IDLE with RLIMIT_NICE 0 may not
+# leave SCHED_IDLE (its own copy of the binary: the build tree may be out of
+# that user's reach). Every program in the chain execs the next: $! is
+# the master.
+NP=$T/unprivileged
+mkdir -p "$NP"
+chmod 711 "$T"
+chmod 777 "$NP"
+cp "$CORAD_BIN" "$NP/corad"
+prlimit --nice=0 setpriv --reuid=65534 --regid=65534 --clear-groups chrt -i 0 \
+	env CORA_LISTEN="unix:$NP/corad.sock" CORA_RUNTIME_DIR="$NP/run" CORA_WORKERS=1 \
+	LOG_LEVEL=INFO PROJECTION_POLL_INTERVAL_SECONDS=3600 "$NP/corad" serve \
+	</dev/null >"$NP/corad.log" 2>&1 &
+NP_PID=$!
+EXTRA_PIDS+=("$NP_PID")
+np_failed() { LOGFILE=$NP/corad.log log_has worker.scheduling_failed \
+	'.policy == "SCHED_BATCH" and (.error | test("not permitted"))'; }
+ok "an unprivileged worker under SCHED_IDLE logs worker.scheduling_failed" wait_until 5 np_failed
+np_worker=$(children_named corad-worker "$NP_PID")
+is "$(policy "$np_worker")" 5 "... keeps SCHED_IDLE"
+FCGI_SOCK=$NP/corad.sock fcgi REQUEST_METHOD=GET DOCUMENT_URI=/health REQUEST_URI=/health \
+	QUERY_STRING= CONTENT_LENGTH= </dev/null
+is "$FCGI_STATUS" 200 "... and serves GET /health"
+kill -TERM "$NP_PID"
+wait_exit "$NP_PID" 15
+is "$EXIT_STATUS" 0 "... and stops on SIGTERM with status 0"
 
 done_testing
