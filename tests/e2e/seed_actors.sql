@@ -21,8 +21,15 @@ INSERT INTO actor_profile (actor_id, name, created_at, updated_at)
 INSERT INTO proj_access_actor_summary (actor_id, name, kind, status, created_at, updated_at, last_position)
   SELECT id, 'Actor ' || i, 'human', CASE WHEN i % 2 = 0 THEN 'deactivated' ELSE 'active' END, at, at, i
   FROM seed;
-UPDATE projection_bookmarks SET (last_transaction_id, last_position) =
-  (SELECT transaction_id, position FROM events ORDER BY transaction_id DESC, position DESC LIMIT 1)
-  WHERE projection_name = 'access_actor_summary';
+-- Every projection's bookmark at the last event, the caution projection's
+-- too (the projector adds its row on its first start): none has anything
+-- left to read.
+INSERT INTO projection_bookmarks (projection_name, last_transaction_id, last_position)
+  SELECT p.name, e.transaction_id, e.position
+  FROM (VALUES ('access_actor_summary'), ('proj_caution_summary')) AS p (name),
+       (SELECT transaction_id, position FROM events
+        ORDER BY transaction_id DESC, position DESC LIMIT 1) AS e
+  ON CONFLICT (projection_name) DO UPDATE
+  SET last_transaction_id = EXCLUDED.last_transaction_id, last_position = EXCLUDED.last_position;
 COMMIT;
 ANALYZE;
