@@ -1,5 +1,6 @@
--- The append-only event store (SPEC section 9). Column-compatible with the
--- original service, so either implementation can serve the other's database.
+-- The append-only event store (doc/design.md, "The event store").
+-- Column-compatible with the original service, so either implementation can
+-- serve the other's database.
 
 CREATE TABLE events (
     position        bigserial   PRIMARY KEY,

@@ -59,7 +59,8 @@ CREATE TABLE projection_bookmarks (
 
 INSERT INTO projection_bookmarks (projection_name) VALUES ('access_actor_summary');
 
--- Idempotency-Key (SPEC section 8): claimed, then completed with a result.
+-- Idempotency-Key (doc/design.md, "Idempotency"): claimed, then completed
+-- with a result.
 CREATE TABLE idempotency_keys (
     principal_id    uuid        NOT NULL,
     key             text        NOT NULL CHECK (char_length(key) BETWEEN 1 AND 255),

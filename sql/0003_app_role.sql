@@ -1,5 +1,6 @@
--- The restricted role corad's workers use (SPEC section 9). Created without a
--- password: operators set one (ALTER ROLE cora_app PASSWORD '...').
+-- The restricted role corad's workers use (doc/design.md, "The event
+-- store"). Created without a password: operators set one
+-- (ALTER ROLE cora_app PASSWORD '...').
 DO $$
 BEGIN
     IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'cora_app') THEN
