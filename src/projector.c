@@ -57,6 +57,7 @@ struct projector {
 	unsigned	 reconnects;	/* failed connection attempts in a row */
 	int64_t		 lag;		/* events behind the bookmarks after a round */
 	bool		 lag_known;	/* ... counted for every projection this round */
+	bool		 catching_up;	/* the last round read a full batch */
 	int64_t		 next_lag_ms;	/* when a full batch is worth counting after */
 	int64_t		 next_prune_ms;
 	int64_t		 next_lead_ms;	/* a standby: when to ask for the lead again */
@@ -88,12 +89,18 @@ static const struct statement statements[] = {
 	  /* Qualified: a bare transaction_id would name the text column of
 	   * the select list and sort 1000 before 999. */
 	  " ORDER BY events.transaction_id, events.position LIMIT " STR(BATCH_SIZE) },
-	/* Only the range is a condition: with the types in the WHERE clause
-	 * the planner intersected it with every event of those types, however
-	 * few events follow a bookmark that has caught up. */
+	/* The events of the projection's types after the bookmark, read in
+	 * the batch's pipeline before anything is applied. Only the range is a
+	 * condition: with the types in the WHERE clause the planner intersected
+	 * it with every event of those types, however few events follow a
+	 * bookmark that has caught up. */
 	{ "lag",
-	  "SELECT count(*) FILTER (WHERE event_type = ANY($3::text[])) FROM events"
-	  " WHERE transaction_id >= $1::xid8 AND (transaction_id, position) > ($1::xid8, $2::bigint)" },
+	  "SELECT count(*) FILTER (WHERE event_type = ANY($2::text[])) FROM events"
+	  " WHERE (transaction_id, position) >"
+	  "  (SELECT last_transaction_id, last_position FROM projection_bookmarks"
+	  "   WHERE projection_name = $1)"
+	  "   AND transaction_id >= (SELECT last_transaction_id FROM projection_bookmarks"
+	  "   WHERE projection_name = $1)" },
 	{ "advance",
 	  "UPDATE projection_bookmarks SET last_transaction_id = $2::xid8, last_position = $3,"
 	  " updated_at = now() WHERE projection_name = $1" },
@@ -367,24 +374,22 @@ apply_event(struct projector *p, PGresult *batch, int i)
 
 /*
  * One batch of one projection in one transaction, sent as a pipeline in
- * two round trips: the bookmark's lock and the events after it, then the
- * lag, what applies each event of the projection's types, the bookmark's
- * move past every event read and COMMIT. Returns the events read (of any
- * type), or -1 (the caller drops the session, which rolls the transaction
- * back). Adds what is left behind the batch to p->lag. Counting that is a
- * scan of the backlog: after a full batch (more is waiting) only when
- * `count_full`, so that catching up does not cost the square of the
- * backlog.
+ * two round trips: the bookmark's lock, the events after it and (when
+ * `count`) how many of them are of the projection's types; then what
+ * applies those, the bookmark's move past every event read and COMMIT.
+ * Returns the events read (of any type), or -1 (the caller drops the
+ * session, which rolls the transaction back). Adds what is left behind the
+ * batch to p->lag: on a failure, everything the count found.
  */
 static int
-project_batch(struct projector *p, const struct projection *pr, bool count_full)
+project_batch(struct projector *p, const struct projection *pr, bool count)
 {
 	struct projection_tx *tx = &p->tx;
 	char *types = event_types(pr);
 	const char *first[] = { pr->name, types };
-	PGresult *got[3] = { NULL }, *lag = NULL, *bm, *batch;
+	PGresult *got[4] = { NULL }, *bm, *batch;
 	const char *last_tx, *last_pos;
-	bool count, ok = false;
+	bool ok = false;
 	int n = -1, applied = 0;
 
 	tx->projection = pr;
@@ -392,10 +397,19 @@ project_batch(struct projector *p, const struct projection *pr, bool count_full)
 	if (PQenterPipelineMode(p->conn) != 1 ||
 	    !queue(tx, "begin", "BEGIN", 0, NULL, PGRES_COMMAND_OK) ||
 	    !queue(tx, "bookmark", NULL, 1, first, PGRES_TUPLES_OK) ||
-	    !queue(tx, "batch", NULL, 2, first, PGRES_TUPLES_OK) || !sync_read(tx, got, 3))
+	    !queue(tx, "batch", NULL, 2, first, PGRES_TUPLES_OK) ||
+	    (count && !queue(tx, "lag", NULL, 2, first, PGRES_TUPLES_OK)) ||
+	    !sync_read(tx, got, count ? 4 : 3)) {
+		p->lag_known = false;
 		goto out;
+	}
 	bm = got[1];
 	batch = got[2];
+	/* What is not projected yet: cora_projection_lag_events. */
+	if (count)
+		p->lag += atoll(PQgetvalue(got[3], 0, 0));
+	else
+		p->lag_known = false;
 	if (PQntuples(bm) != 1) {
 		log_error("projection.error", LF_STR("projection", pr->name),
 		    LF_STR("error", "no bookmark row"));
@@ -404,14 +418,7 @@ project_batch(struct projector *p, const struct projection *pr, bool count_full)
 	n = PQntuples(batch);
 	last_tx = n > 0 ? PQgetvalue(batch, n - 1, 1) : PQgetvalue(bm, 0, 0);
 	last_pos = n > 0 ? PQgetvalue(batch, n - 1, 0) : PQgetvalue(bm, 0, 1);
-	count = n < BATCH_SIZE || count_full;
-	if (count) {
-		/* What is left behind the batch: cora_projection_lag_events. */
-		const char *params[] = { last_tx, last_pos, types };
-
-		ok = queue(tx, "lag", NULL, 3, params, PGRES_TUPLES_OK);
-	} else
-		ok = true;
+	ok = true;
 	for (int i = 0; ok && i < n; i++)
 		if (*PQgetvalue(batch, i, 6) == 't') {
 			ok = apply_event(p, batch, i);
@@ -423,46 +430,54 @@ project_batch(struct projector *p, const struct projection *pr, bool count_full)
 		ok = queue(tx, "advance", NULL, 3, params, PGRES_COMMAND_OK);
 	}
 	ok = ok && queue(tx, "commit", "COMMIT", 0, NULL, PGRES_COMMAND_OK) &&
-	    sync_read(tx, &lag, count ? 1 : 0) && PQexitPipelineMode(p->conn) == 1;
+	    sync_read(tx, NULL, 0) && PQexitPipelineMode(p->conn) == 1;
 	if (!ok)
 		goto out;
 	if (count)
-		p->lag += atoll(PQgetvalue(lag, 0, 0));
-	else
-		p->lag_known = false;
+		p->lag -= applied;
 	if (n > 0)
 		log_debug("projection.advance", LF_STR("projection", pr->name),
 		    LF_INT("batch_size", applied), LF_INT("events_read", n),
 		    LF_STR("last_transaction_id", last_tx), LF_STR("last_position", last_pos));
 out:
-	for (size_t i = 0; i < 3; i++)
+	for (size_t i = 0; i < 4; i++)
 		PQclear(got[i]);
-	PQclear(lag);
 	free(types);
 	tx->projection = NULL;
 	return ok ? n : -1;
 }
 
-/* One batch of every projection. Returns the most events one of them
- * read (BATCH_SIZE: more is waiting), or -1. */
+/*
+ * One batch of every projection. Returns the most events one of them read
+ * (BATCH_SIZE: more is waiting), or -1. The lag is a scan of the backlog:
+ * while the projections catch up (the last round read a full batch) it is
+ * counted at most once a second, so that catching up does not cost the
+ * square of the backlog. A round that fails still reports what it counted,
+ * which is at least the failing projection's backlog, or -1 (unknown):
+ * a projector that keeps failing must not look caught up.
+ */
 static int
 project_round(struct projector *p)
 {
-	bool count_full = mono_ms() >= p->next_lag_ms;
+	bool count = mono_ms() >= p->next_lag_ms || !p->catching_up;
 	int most = 0;
 
-	if (count_full)
+	if (count)
 		p->next_lag_ms = mono_ms() + LAG_EVERY_MS;
 	p->lag = 0;
 	p->lag_known = true;
 	for (size_t i = 0; i < projection_count(); i++) {
-		int n = project_batch(p, projection_at(i), count_full);
+		int n = project_batch(p, projection_at(i), count);
 
-		if (n < 0)
+		if (n < 0) {
+			p->catching_up = false;
+			atomic_store(&p->rt->sb->projection_lag, p->lag_known ? p->lag : -1);
 			return -1;
+		}
 		if (n > most)
 			most = n;
 	}
+	p->catching_up = most == BATCH_SIZE;
 	if (p->lag_known)
 		atomic_store(&p->rt->sb->projection_lag, p->lag);
 	return most;

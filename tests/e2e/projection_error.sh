@@ -3,8 +3,9 @@
 # batch it was part of is rolled back whole, events applied before it in
 # the same batch included; projection.error names the projection, the
 # statement and the server's message; the projector backs off and tries
-# again, never passing the event; once the cause is gone every event is
-# projected, exactly once.
+# again, never passing the event, and cora_projection_lag_events counts
+# what waits behind it; once the cause is gone every event is projected,
+# exactly once.
 E2E_DIR=$(dirname "$0")
 . "$E2E_DIR/lib.sh"
 . "$E2E_DIR/pg.sh"
@@ -56,6 +57,8 @@ is "$(listed Before) $(listed Poison) $(listed After)" "0 0 0" \
 is "$(q "SELECT count(*) FROM proj_access_actor_summary WHERE last_position > $BOOKMARK")" 0 \
 	"no projected row is past the bookmark"
 is "$(children_named corad-projector)" "$PROJECTOR" "the same projector is still running"
+is "$(metric cora_projection_lag_events)" 3 \
+	"cora_projection_lag_events counts the three events the failing batch holds"
 
 q "ALTER TABLE proj_access_actor_summary DROP CONSTRAINT no_poison" >/dev/null
 all_listed() { listed_once Before && listed_once Poison && listed_once After; }
@@ -63,6 +66,8 @@ ok "once the constraint is gone all three are listed, once each, within 5 s" wai
 caught_up() { [[ $(bookmark) == "$(q "SELECT max(position) FROM events")" ]]; }
 ok "the bookmark reaches the last event" wait_until 3 caught_up
 is "$(q "SELECT count(*) FROM proj_access_actor_summary")" 4 "four actors projected"
+lag_zero() { [[ $(metric cora_projection_lag_events) == 0 ]]; }
+ok "cora_projection_lag_events is back to 0" wait_until 3 lag_zero
 is "$(q "SELECT count(*) FROM proj_access_actor_summary s JOIN actor_profile p USING (actor_id)
 	WHERE s.name = p.name AND s.status = 'active'")" 4 "each with its name, active"
 nok "no child crashed" log_has master.child_exited
