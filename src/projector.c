@@ -48,6 +48,17 @@
 
 static volatile sig_atomic_t projector_stopping;
 
+/* The statements a batch queued since the last sync, in order. */
+struct projection_tx {
+	PGconn			*conn;
+	const struct projection	*projection;
+	struct projection_queued {
+		const char	*stmt;
+		ExecStatusType	 want;
+	}			*queued;
+	size_t			 nqueued, cap;
+};
+
 struct projector {
 	struct runtime	*rt;
 	PGconn		*conn;

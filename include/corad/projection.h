@@ -11,7 +11,6 @@
 #include <stdbool.h>
 
 #include <json-c/json.h>
-#include <libpq-fe.h>
 
 #include "corad/store.h"
 
@@ -25,20 +24,10 @@ struct projection_event {
 	json_object	*payload;
 };
 
-/*
- * The projector's connection inside a batch's transaction. A batch goes to
- * the server as a pipeline (doc/design.md, "Projections"): the statements
- * are queued here and their results read together when it commits.
- */
-struct projection_tx {
-	PGconn			*conn;
-	const struct projection	*projection;
-	struct projection_queued {
-		const char	*stmt;
-		ExecStatusType	 want;
-	}			*queued;	/* since the last sync, in order */
-	size_t			 nqueued, cap;
-};
+/* The batch at work: the projector's connection inside the batch's
+ * transaction, which goes to the server as a pipeline (doc/design.md,
+ * "Projections"). Only the projector sees inside it. */
+struct projection_tx;
 
 /* Queues one of the projection's statements, which returns no rows. The
  * projector reads its result when the batch commits: the first statement
