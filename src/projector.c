@@ -77,6 +77,42 @@ struct projector {
 	int64_t		 round_ms;	/* when the last round after a wait started */
 };
 
+/*
+ * The two reads of the events after the bookmark, which the same pipeline
+ * has just locked. They are planned at every execution (unnamed
+ * statements), not prepared: a plan cached while events was nearly empty
+ * scanned the whole table, and the plan cache kept it until an ANALYZE of
+ * events, a minute or two of 5-10 ms counts under load after a fresh start.
+ *
+ * The batch reads events of every type: the bookmark moves past those the
+ * projection does not read too, so that no batch reads them again (the
+ * last column says whether it reads the row).
+ */
+static const char batch_sql[] =
+    "SELECT position, transaction_id::text, event_type, stream_id, occurred_at,"
+    " CASE WHEN event_type = ANY($2::text[]) THEN payload::text END,"
+    " event_type = ANY($2::text[])"
+    " FROM events"
+    " WHERE (transaction_id, position) >"
+    "  (SELECT last_transaction_id, last_position FROM projection_bookmarks"
+    "   WHERE projection_name = $1)"
+    "   AND transaction_id < pg_snapshot_xmin(pg_current_snapshot())"
+    /* Qualified: a bare transaction_id would name the text column of the
+     * select list and sort 1000 before 999. */
+    " ORDER BY events.transaction_id, events.position LIMIT " STR(BATCH_SIZE);
+
+/* How many of the projection's types follow the bookmark, read before
+ * anything is applied. Only the range is a condition: with the types in
+ * the WHERE clause the planner intersected it with every event of those
+ * types, however few events follow a bookmark that has caught up. */
+static const char lag_sql[] =
+    "SELECT count(*) FILTER (WHERE event_type = ANY($2::text[])) FROM events"
+    " WHERE (transaction_id, position) >"
+    "  (SELECT last_transaction_id, last_position FROM projection_bookmarks"
+    "   WHERE projection_name = $1)"
+    "   AND transaction_id >= (SELECT last_transaction_id FROM projection_bookmarks"
+    "   WHERE projection_name = $1)";
+
 /* The projector's own statements; each projection brings its own too. */
 static const struct statement statements[] = {
 	{ "bookmark_insert",
@@ -84,34 +120,6 @@ static const struct statement statements[] = {
 	{ "bookmark",
 	  "SELECT last_transaction_id::text, last_position FROM projection_bookmarks"
 	  " WHERE projection_name = $1 FOR UPDATE" },
-	/* The events after the bookmark, which the same pipeline has just
-	 * locked, of every type: the bookmark moves past the ones the
-	 * projection does not read too, so that no batch reads them again
-	 * (the last column says whether it reads the row). */
-	{ "batch",
-	  "SELECT position, transaction_id::text, event_type, stream_id, occurred_at,"
-	  " CASE WHEN event_type = ANY($2::text[]) THEN payload::text END,"
-	  " event_type = ANY($2::text[])"
-	  " FROM events"
-	  " WHERE (transaction_id, position) >"
-	  "  (SELECT last_transaction_id, last_position FROM projection_bookmarks"
-	  "   WHERE projection_name = $1)"
-	  "   AND transaction_id < pg_snapshot_xmin(pg_current_snapshot())"
-	  /* Qualified: a bare transaction_id would name the text column of
-	   * the select list and sort 1000 before 999. */
-	  " ORDER BY events.transaction_id, events.position LIMIT " STR(BATCH_SIZE) },
-	/* The events of the projection's types after the bookmark, read in
-	 * the batch's pipeline before anything is applied. Only the range is a
-	 * condition: with the types in the WHERE clause the planner intersected
-	 * it with every event of those types, however few events follow a
-	 * bookmark that has caught up. */
-	{ "lag",
-	  "SELECT count(*) FILTER (WHERE event_type = ANY($2::text[])) FROM events"
-	  " WHERE (transaction_id, position) >"
-	  "  (SELECT last_transaction_id, last_position FROM projection_bookmarks"
-	  "   WHERE projection_name = $1)"
-	  "   AND transaction_id >= (SELECT last_transaction_id FROM projection_bookmarks"
-	  "   WHERE projection_name = $1)" },
 	{ "advance",
 	  "UPDATE projection_bookmarks SET last_transaction_id = $2::xid8, last_position = $3,"
 	  " updated_at = now() WHERE projection_name = $1" },
@@ -408,8 +416,8 @@ project_batch(struct projector *p, const struct projection *pr, bool count)
 	if (PQenterPipelineMode(p->conn) != 1 ||
 	    !queue(tx, "begin", "BEGIN", 0, NULL, PGRES_COMMAND_OK) ||
 	    !queue(tx, "bookmark", NULL, 1, first, PGRES_TUPLES_OK) ||
-	    !queue(tx, "batch", NULL, 2, first, PGRES_TUPLES_OK) ||
-	    (count && !queue(tx, "lag", NULL, 2, first, PGRES_TUPLES_OK)) ||
+	    !queue(tx, "batch", batch_sql, 2, first, PGRES_TUPLES_OK) ||
+	    (count && !queue(tx, "lag", lag_sql, 2, first, PGRES_TUPLES_OK)) ||
 	    !sync_read(tx, got, count ? 4 : 3)) {
 		p->lag_known = false;
 		goto out;

@@ -104,6 +104,19 @@ db_setup() {
 
 q() { sql_as "$DB" "$1"; }
 
+# plan_since OFFSET QUERY-PREFIX: the last plan auto_explain logged after byte
+# OFFSET of the server's log for a statement whose text starts with the
+# prefix (auto_explain loaded for the role: see scale.sh); pg_log_size is the
+# log's size, the offset to pass.
+plan_since() {
+	tail -c +"$(($1 + 1))" "$PG_DIR/server.log" | awk -v want="Query Text: $2" '
+		/ LOG: / { inplan = 0 }
+		index($0, want) { inplan = 1; plan = ""; next }
+		inplan { plan = plan $0 "\n" }
+		END { printf "%s", plan }'
+}
+pg_log_size() { stat -c %s "$PG_DIR/server.log"; }
+
 # table_locks TABLE MODE: how many locks of that mode (AccessExclusiveLock,
 # ExclusiveLock, ...) sessions hold on the table; table_locked: at least one.
 table_locks() {

@@ -15,7 +15,6 @@ E2E_DIR=$(dirname "$0")
 db_setup
 
 N=${SCALE_ACTORS:-1000000}
-LOG=$PG_DIR/server.log
 
 # --- a million actors, half of them deactivated, already projected -------------------
 t0=$(now_ms)
@@ -36,16 +35,6 @@ uid() { printf '%08x-0000-7000-8000-%012x' "$1" "$1"; }
 at() { date -u -d "@$((1767225600 + $1 / 1000)).$(printf '%03d' $(($1 % 1000)))" +%Y-%m-%dT%H:%M:%S.%3N000Z; }
 cursor_of() { printf '%s|%s' "$(at "$1")" "$(uid "$1")" | base64 -w0 | tr '+/' '-_' | tr -d '='; }
 
-# plan_since OFFSET QUERY-PREFIX: the last plan auto_explain logged after byte
-# OFFSET of the server log for a statement whose text starts with the prefix.
-plan_since() {
-	tail -c +"$(($1 + 1))" "$LOG" | awk -v want="Query Text: $2" '
-		/ LOG: / { inplan = 0 }
-		index($0, want) { inplan = 1; plan = ""; next }
-		inplan { plan = plan $0 "\n" }
-		END { printf "%s", plan }'
-}
-log_size() { stat -c %s "$LOG"; }
 # walks PLAN DESC: the plan reads an index and neither scans the table nor sorts.
 walks() {
 	like "$1" 'Index (Only )?Scan using' "$2: an index scan"
@@ -54,7 +43,7 @@ walks() {
 
 # --- GET by id: one statement --------------------------------------------------------
 MID=$((N / 2 + 1))
-off=$(log_size)
+off=$(pg_log_size)
 as "$P1" GET "/actors/$(uid "$MID")"
 is "$HTTP_STATUS" 200 "GET /actors/{id} of actor $MID: 200"
 json_eq "$HTTP_BODY" "{\"id\":\"$(uid "$MID")\",\"name\":\"Actor $MID\",\"kind\":\"human\",\"active\":true}" \
@@ -72,7 +61,7 @@ json_is "$HTTP_BODY" .active false "GET /actors/{id} of a deactivated actor: act
 # items starting at that actor, and its plan walks an index.
 page() {
 	local off
-	off=$(log_size)
+	off=$(pg_log_size)
 	as "$P1" GET "/actors?limit=20&$2"
 	is "$HTTP_STATUS" 200 "$1: 200"
 	json_is "$HTTP_BODY" '"\(.items | length) \(.items[0].actor_id) \(.next_cursor | type)"' \
