@@ -347,14 +347,14 @@ store_failed(struct store *s, const char *stmt, const PGresult *res, const char 
 	return CORA_ERR_INTERNAL;
 }
 
-PGresult *
-store_exec(struct store *s, const char *stmt, int n, const char *const *params,
-    ExecStatusType want, enum cora_err *e, const char **sqlstate)
+static PGresult *
+exec_statement(struct store *s, const char *stmt, bool unnamed, int n,
+    const char *const *params, ExecStatusType want, enum cora_err *e, const char **sqlstate)
 {
 	PGresult *res;
 
 	activity("database", stmt);
-	res = s->unnamed ?
+	res = unnamed || s->unnamed ?
 	    PQexecParams(s->conn, statement_sql(stmt), n, NULL, params, NULL, NULL, 0) :
 	    PQexecPrepared(s->conn, stmt, n, params, NULL, NULL, 0);
 	activity(NULL, NULL);
@@ -365,6 +365,20 @@ store_exec(struct store *s, const char *stmt, int n, const char *const *params,
 	*e = store_failed(s, stmt, res, sqlstate);
 	PQclear(res);
 	return NULL;
+}
+
+PGresult *
+store_exec(struct store *s, const char *stmt, int n, const char *const *params,
+    ExecStatusType want, enum cora_err *e, const char **sqlstate)
+{
+	return exec_statement(s, stmt, false, n, params, want, e, sqlstate);
+}
+
+PGresult *
+store_exec_planned(struct store *s, const char *stmt, int n, const char *const *params,
+    ExecStatusType want, enum cora_err *e, const char **sqlstate)
+{
+	return exec_statement(s, stmt, true, n, params, want, e, sqlstate);
 }
 
 static enum cora_err

@@ -92,6 +92,17 @@ PGresult	*store_exec(struct store *s, const char *stmt, int n,
 		    const char **sqlstate);
 
 /*
+ * store_exec for a statement planned for these parameters alone (sent as an
+ * unnamed statement), never by a cached generic plan: one whose optional
+ * filters (`$2 IS NULL OR target_id = $2`) reach an index only once the
+ * planner knows which are given. The plan costs the server more CPU than
+ * a prepared statement's, far less than a scan.
+ */
+PGresult	*store_exec_planned(struct store *s, const char *stmt, int n,
+		    const char *const *params, ExecStatusType want, enum cora_err *e,
+		    const char **sqlstate);
+
+/*
  * A write transaction goes to the server as one pipeline (doc/design.md,
  * "Writes"): store_tx_begin queues BEGIN, the store_tx_* calls below queue
  * their statements without waiting, and store_tx_commit queues COMMIT,
