@@ -21,6 +21,7 @@
 #include "corad/alloc.h"
 #include "corad/idempotency.h"
 #include "corad/ipc.h"
+#include "corad/json.h"
 #include "corad/log.h"
 #include "corad/proc.h"
 #include "corad/request.h"
@@ -220,7 +221,7 @@ idem_replay(struct request *r, PGresult *row)
 	if (PQgetisnull(row, 0, 3))
 		reply_send(r, status, NULL, NULL, 0);
 	else {
-		json_object *body = json_tokener_parse(PQgetvalue(row, 0, 3));
+		json_object *body = json_parse_stored(PQgetvalue(row, 0, 3));
 
 		reply_json(r, status, body);
 		json_object_put(body);

@@ -223,6 +223,23 @@ json_join_surrogates(const unsigned char *s, size_t len, size_t *olen,
 	return out;
 }
 
+json_object *
+json_parse_stored(const char *text)
+{
+	static struct json_tokener *tok;
+	json_object *v;
+
+	if (tok == NULL && (tok = json_tokener_new()) == NULL)
+		alloc_failed(sizeof(*tok));
+	json_tokener_reset(tok);
+	v = json_tokener_parse_ex(tok, text, -1);
+	if (json_tokener_get_error(tok) != json_tokener_success) {
+		json_object_put(v);
+		v = NULL;
+	}
+	return v;
+}
+
 /* json-c on text; NO_PROBLEM or the offset where it failed. */
 static size_t
 json_tokenize(const unsigned char *text, size_t len, json_object **out)

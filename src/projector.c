@@ -25,6 +25,7 @@
 #include "corad/alloc.h"
 #include "corad/db.h"
 #include "corad/ids.h"
+#include "corad/json.h"
 #include "corad/log.h"
 #include "corad/proc.h"
 #include "corad/projection.h"
@@ -383,7 +384,7 @@ apply_event(struct projector *p, PGresult *batch, int i)
 		.event_type = PQgetvalue(batch, i, 2),
 		.stream_id = PQgetvalue(batch, i, 3),
 		.occurred_at = PQgetvalue(batch, i, 4),
-		.payload = json_tokener_parse(PQgetvalue(batch, i, 5)),
+		.payload = json_parse_stored(PQgetvalue(batch, i, 5)),
 	};
 	bool ok = p->tx.projection->apply(&p->tx, &ev);
 

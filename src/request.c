@@ -63,9 +63,10 @@ request_text(const struct request *r, const char *name)
 	return v != NULL ? json_object_get_string(v) : NULL;
 }
 
+/* `checked`: the body is reply_body_string's, already valid UTF-8. */
 static void
 reply_send_typed(struct request *r, int status, const char *ctype,
-    const char *extra, const char *body, size_t len)
+    const char *extra, const char *body, size_t len, bool checked)
 {
 	char head[512], *fixed = NULL;
 	size_t flen;
@@ -73,7 +74,7 @@ reply_send_typed(struct request *r, int status, const char *ctype,
 
 	/* Every body is valid UTF-8: a last net under reply_body_string() for
 	 * bodies built elsewhere (a replayed result, the stats child's /status). */
-	if (body != NULL && (fixed = utf8_sanitize(body, len, &flen)) != NULL) {
+	if (body != NULL && !checked && (fixed = utf8_sanitize(body, len, &flen)) != NULL) {
 		body = fixed;
 		len = flen;
 	}
@@ -106,13 +107,13 @@ reply_send_typed(struct request *r, int status, const char *ctype,
 void
 reply_send(struct request *r, int status, const char *extra, const char *body, size_t len)
 {
-	reply_send_typed(r, status, "application/json", extra, body, len);
+	reply_send_typed(r, status, "application/json", extra, body, len, false);
 }
 
 void
 reply_text(struct request *r, int status, const char *ctype, const char *body, size_t len)
 {
-	reply_send_typed(r, status, ctype, NULL, body, len);
+	reply_send_typed(r, status, ctype, NULL, body, len, false);
 }
 
 void
@@ -121,7 +122,7 @@ reply_json(struct request *r, int status, json_object *body)
 	size_t len;
 	const char *s = reply_body_string(body, &len);
 
-	reply_send(r, status, NULL, s, len);
+	reply_send_typed(r, status, "application/json", NULL, s, len, true);
 }
 
 int

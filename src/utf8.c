@@ -1,6 +1,7 @@
 /* utf8: strict UTF-8 validation, decoding, and repair for output. */
 #include "config.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -79,6 +80,16 @@ utf8_valid_prefix(const unsigned char *s, size_t len)
 	size_t i = 0, n;
 
 	while (i < len) {
+		uint64_t w;
+
+		/* ASCII, the bulk of every body, eight bytes at a time. */
+		if (len - i >= sizeof(w)) {
+			memcpy(&w, s + i, sizeof(w));
+			if ((w & 0x8080808080808080ull) == 0) {
+				i += sizeof(w);
+				continue;
+			}
+		}
 		if (s[i] < 0x80) {
 			i++;
 			continue;

@@ -17,4 +17,25 @@
  */
 bool	json_read(const char *body, size_t len, json_object **out, size_t *error_offset);
 
+/*
+ * Parses JSON that corad wrote itself and reads back (an event's payload, a
+ * stored reply, an array PostgreSQL built): json_tokener_parse with one
+ * tokener kept for the process instead of one allocated per call, whose
+ * 1.5 kB made glibc consolidate its free lists every time. NULL when the
+ * text is not JSON.
+ */
+json_object	*json_parse_stored(const char *text);
+
+/*
+ * json_object_object_add for a key that is a string constant o does not
+ * hold yet: json-c neither copies the key nor looks for an earlier one (a
+ * list item's keys, twenty items a page).
+ */
+static inline void
+json_add_new(json_object *o, const char *constant_key, json_object *v)
+{
+	json_object_object_add_ex(o, constant_key, v,
+	    JSON_C_OBJECT_ADD_KEY_IS_NEW | JSON_C_OBJECT_KEY_IS_CONSTANT);
+}
+
 #endif

@@ -7,6 +7,7 @@
 #include "access/access.h"
 #include "corad/alloc.h"
 #include "corad/dispatch.h"
+#include "corad/json.h"
 #include "corad/log.h"
 #include "corad/request.h"
 #include "corad/store.h"
@@ -29,7 +30,7 @@ access_load_actor(struct request *r, const char *actor_id, struct actor_state *s
 		*name = PQntuples(res) > 0 && !PQgetisnull(res, 0, 3) ?
 		    xstrdup(PQgetvalue(res, 0, 3)) : NULL;
 	for (int i = 0; i < PQntuples(res); i++) {
-		json_object *payload = json_tokener_parse(PQgetvalue(res, i, 2));
+		json_object *payload = json_parse_stored(PQgetvalue(res, i, 2));
 		const char *type = PQgetvalue(res, i, 1);
 
 		if (actor_fold(s, type, payload) != 0)

@@ -8,6 +8,7 @@
 #include "access/access.h"
 #include "corad/cursor.h"
 #include "corad/dispatch.h"
+#include "corad/json.h"
 #include "corad/request.h"
 #include "corad/store.h"
 
@@ -18,13 +19,12 @@ list_page(PGresult *res, long limit)
 	int n = PQntuples(res), shown = n > limit ? (int)limit : n;
 
 	for (int i = 0; i < shown; i++) {
+		static const char *const keys[] = { "actor_id", "name", "kind", "status", "created_at" };
 		json_object *it = json_object_new_object();
 
-		json_object_object_add(it, "actor_id", json_object_new_string(PQgetvalue(res, i, 0)));
-		json_object_object_add(it, "name", json_object_new_string(PQgetvalue(res, i, 1)));
-		json_object_object_add(it, "kind", json_object_new_string(PQgetvalue(res, i, 2)));
-		json_object_object_add(it, "status", json_object_new_string(PQgetvalue(res, i, 3)));
-		json_object_object_add(it, "created_at", json_object_new_string(PQgetvalue(res, i, 4)));
+		for (int c = 0; c < 5; c++)
+			json_add_new(it, keys[c],
+			    json_object_new_string_len(PQgetvalue(res, i, c), PQgetlength(res, i, c)));
 		json_object_array_add(items, it);
 	}
 	json_object_object_add(body, "items", items);

@@ -7,6 +7,7 @@
 #include "caution/caution.h"
 #include "corad/dispatch.h"
 #include "corad/idempotency.h"
+#include "corad/json.h"
 #include "corad/log.h"
 #include "corad/request.h"
 #include "corad/rfc3339.h"
@@ -25,7 +26,7 @@ caution_load(struct request *r, const char *id, struct caution_state *s)
 	if ((res = store_exec(r->store, "load_stream", 2, p, PGRES_TUPLES_OK, &e, NULL)) == NULL)
 		return e;
 	for (int i = 0; i < PQntuples(res); i++) {
-		json_object *payload = json_tokener_parse(PQgetvalue(res, i, 2));
+		json_object *payload = json_parse_stored(PQgetvalue(res, i, 2));
 		const char *type = PQgetvalue(res, i, 1);
 
 		/* Skipped, never a 500: the stream may hold a newer writer's events. */

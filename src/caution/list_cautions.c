@@ -9,6 +9,7 @@
 #include "corad/alloc.h"
 #include "corad/cursor.h"
 #include "corad/dispatch.h"
+#include "corad/json.h"
 #include "corad/request.h"
 #include "corad/store.h"
 #include "corad/utf8.h"
@@ -110,7 +111,7 @@ column(PGresult *res, int i, int c)
 	if (c == C_PROPAGATE || c == C_EXPIRED)
 		return json_object_new_boolean(PQgetvalue(res, i, c)[0] == 't');
 	if (c == C_TAGS)
-		return json_tokener_parse(PQgetvalue(res, i, c));
+		return json_parse_stored(PQgetvalue(res, i, c));
 	return json_object_new_string_len(PQgetvalue(res, i, c), PQgetlength(res, i, c));
 }
 
@@ -123,12 +124,12 @@ list_item(PGresult *res, int i)
 	    "last_status_changed_at", "expired" };
 	json_object *it = json_object_new_object(), *target = json_object_new_object();
 
-	json_object_object_add(it, "caution_id", column(res, i, C_ID));
-	json_object_object_add(target, "kind", column(res, i, C_KIND));
-	json_object_object_add(target, "id", column(res, i, C_TARGET));
-	json_object_object_add(it, "target", target);
+	json_add_new(it, "caution_id", column(res, i, C_ID));
+	json_add_new(target, "kind", column(res, i, C_KIND));
+	json_add_new(target, "id", column(res, i, C_TARGET));
+	json_add_new(it, "target", target);
 	for (int c = C_CATEGORY; c <= C_EXPIRED; c++)
-		json_object_object_add(it, keys[c], column(res, i, c));
+		json_add_new(it, keys[c], column(res, i, c));
 	return it;
 }
 

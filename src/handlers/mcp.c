@@ -167,7 +167,7 @@ mcp_tools_call(struct request *r, json_object *id, json_object *params)
 		return rpc_reply(r, id, NULL, RPC_INTERNAL_ERROR, msg);
 	}
 	json_object_put(args);
-	structured = r->captured_body != NULL ? json_tokener_parse(r->captured_body) : NULL;
+	structured = r->captured_body != NULL ? json_parse_stored(r->captured_body) : NULL;
 	if (structured == NULL) {	/* 204: no body */
 		structured = json_object_new_object();
 		if (op->tool_echo != NULL && status < 400)

@@ -74,6 +74,30 @@ START_TEST(test_accepts)
 }
 END_TEST
 
+/* One tokener serves every stored text: each parse starts afresh, a text
+ * that fails leaves nothing behind for the next. */
+START_TEST(test_parse_stored)
+{
+	json_object *v;
+
+	for (int i = 0; i < 3; i++) {
+		v = json_parse_stored("{\"actor_id\":\"a\",\"tags\":[\"x\",\"y\"]}");
+		ck_assert_ptr_nonnull(v);
+		ck_assert_str_eq(json_object_to_json_string_ext(v, JSON_C_TO_STRING_PLAIN),
+		    "{\"actor_id\":\"a\",\"tags\":[\"x\",\"y\"]}");
+		json_object_put(v);
+		ck_assert_ptr_null(json_parse_stored("{\"cut\": [1, "));
+		ck_assert_ptr_null(json_parse_stored(""));
+	}
+	v = json_parse_stored("42");	/* a top-level number ends at the NUL */
+	ck_assert_int_eq(json_object_get_int(v), 42);
+	json_object_put(v);
+	v = json_parse_stored("[\"after\"]");
+	ck_assert_str_eq(json_object_get_string(json_object_array_get_idx(v, 0)), "after");
+	json_object_put(v);
+}
+END_TEST
+
 static Suite *
 make_suite(void)
 {
@@ -83,6 +107,7 @@ make_suite(void)
 	tcase_add_test(tc, test_surrogate_pairs);
 	tcase_add_test(tc, test_offsets);
 	tcase_add_test(tc, test_accepts);
+	tcase_add_test(tc, test_parse_stored);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -78,6 +78,36 @@ START_TEST(test_sanitize_exhaustive)
 }
 END_TEST
 
+/* Validation reads ASCII eight bytes at a time: a bad byte or a sequence
+ * at any offset against those words is found, and only it is replaced. */
+START_TEST(test_word_offsets)
+{
+	char buf[40], want[48];
+	size_t olen;
+	char *out;
+
+	for (size_t off = 0; off + 3 <= sizeof(buf); off++) {
+		memset(buf, 'a', sizeof(buf));
+		memcpy(buf + off, "\xe2\x82\xac", 3);	/* a euro sign */
+		ck_assert_msg(utf8_valid(buf, sizeof(buf)), "euro sign at %zu", off);
+		buf[off + 2] = 'a';			/* cut short */
+		out = utf8_sanitize(buf, sizeof(buf), &olen);
+		ck_assert_ptr_nonnull(out);
+		memset(want, 'a', sizeof(want));
+		memcpy(want + off, R, 3);
+		ck_assert_uint_eq(olen, sizeof(buf) + 1);
+		ck_assert_mem_eq(out, want, olen);
+		free(out);
+	}
+	for (size_t off = 0; off < sizeof(buf); off++) {
+		memset(buf, 'a', sizeof(buf));
+		buf[off] = (char)0xff;
+		ck_assert_msg(!utf8_valid(buf, sizeof(buf)), "0xff at %zu", off);
+		ck_assert_msg(utf8_valid(buf, off), "the %zu bytes before it", off);
+	}
+}
+END_TEST
+
 START_TEST(test_copy)
 {
 	char dst[8];
@@ -152,6 +182,7 @@ make_suite(void)
 	tcase_add_loop_test(tc, test_sanitize, 0,
 	    (int)(sizeof(sanitize_cases) / sizeof(sanitize_cases[0])));
 	tcase_add_test(tc, test_sanitize_exhaustive);
+	tcase_add_test(tc, test_word_offsets);
 	tcase_add_test(tc, test_copy);
 	tcase_add_test(tc, test_seq_len);
 	tcase_add_loop_test(tc, test_py_repr, 0, sizeof(reprs) / sizeof(reprs[0]));
