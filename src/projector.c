@@ -76,6 +76,7 @@ struct projector {
 	int64_t		 relay_due_ms;	/* a standby: when to pass local wake-ups on (0: none) */
 	int64_t		 relayed_ms;	/* ... when it last did */
 	int64_t		 round_ms;	/* when the last round after a wait started */
+	char		**types;	/* each projection's event types (event_types) */
 };
 
 /*
@@ -280,25 +281,21 @@ projector_lead(struct projector *p)
 }
 
 /* The projection's event types as a PostgreSQL text[] literal (a new
- * string): names of event classes, letters and digits, so nothing needs
- * quoting. */
+ * string, made once per projection): names of event classes, letters and
+ * digits, so nothing needs quoting. */
 static char *
 event_types(const struct projection *pr)
 {
-	char *s = xstrdup("{");
+	size_t len = 3, o = 1;
+	char *s;
 
-	for (size_t i = 0; pr->events[i] != NULL; i++) {
-		char *more = xasprintf("%s%s%s", s, i == 0 ? "" : ",", pr->events[i]);
-
-		free(s);
-		s = more;
-	}
-	{
-		char *done = xasprintf("%s}", s);
-
-		free(s);
-		s = done;
-	}
+	for (size_t i = 0; pr->events[i] != NULL; i++)
+		len += strlen(pr->events[i]) + 1;
+	s = xmalloc(len);
+	s[0] = '{';
+	for (size_t i = 0; pr->events[i] != NULL; i++)
+		o += (size_t)snprintf(s + o, len - o, "%s%s", i == 0 ? "" : ",", pr->events[i]);
+	snprintf(s + o, len - o, "}");
 	return s;
 }
 
@@ -402,10 +399,9 @@ apply_event(struct projector *p, PGresult *batch, int i)
  * batch to p->lag: on a failure, everything the count found.
  */
 static int
-project_batch(struct projector *p, const struct projection *pr, bool count)
+project_batch(struct projector *p, const struct projection *pr, const char *types, bool count)
 {
 	struct projection_tx *tx = &p->tx;
-	char *types = event_types(pr);
 	const char *first[] = { pr->name, types };
 	PGresult *got[4] = { NULL }, *bm, *batch;
 	const char *last_tx, *last_pos;
@@ -462,7 +458,6 @@ project_batch(struct projector *p, const struct projection *pr, bool count)
 out:
 	for (size_t i = 0; i < 4; i++)
 		PQclear(got[i]);
-	free(types);
 	tx->projection = NULL;
 	return ok ? n : -1;
 }
@@ -487,7 +482,7 @@ project_round(struct projector *p)
 	p->lag = 0;
 	p->lag_known = true;
 	for (size_t i = 0; i < projection_count(); i++) {
-		int n = project_batch(p, projection_at(i), count);
+		int n = project_batch(p, projection_at(i), p->types[i], count);
 
 		if (n < 0) {
 			p->catching_up = false;
@@ -684,6 +679,9 @@ projector_main(struct runtime *rt)
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
 	p.next_prune_ms = mono_ms();
+	p.types = xcalloc(projection_count(), sizeof(*p.types));
+	for (size_t i = 0; i < projection_count(); i++)
+		p.types[i] = event_types(projection_at(i));
 
 	while (!projector_stopping) {
 		int n, wait_ms;
@@ -725,5 +723,8 @@ projector_main(struct runtime *rt)
 	}
 	projector_disconnect(&p);
 	free(p.tx.queued);
+	for (size_t i = 0; i < projection_count(); i++)
+		free(p.types[i]);
+	free(p.types);
 	return 0;
 }
