@@ -18,10 +18,7 @@ db_setup
 ROUNDS=${CAUTION_ROUNDS:-50}
 RACERS=20
 
-nginx_server main
-nginx_start || bail "nginx starts"
-corad_start DATABASE_URL="$PG_APP_URL" CORA_WORKERS=4 LOG_LEVEL=INFO || bail "corad serve starts with 4 workers"
-pass "corad serve starts with 4 workers"
+serve_db 4 LOG_LEVEL=INFO
 wait_until 5 eval '[[ $(worker_count) == 4 ]]'
 
 mkdir -p "$T/r"

@@ -8,15 +8,7 @@ E2E_DIR=$(dirname "$0")
 . "$E2E_DIR/lib_access.sh"
 db_setup
 
-nginx_server main
-nginx_start || bail "nginx starts"
-if corad_start DATABASE_URL="$PG_APP_URL" CORA_WORKERS=4; then
-	pass "corad serve starts with 4 workers"
-else
-	fail "corad serve starts with 4 workers"
-	done_testing
-	exit
-fi
+serve_db 4
 wait_until 5 eval '[[ $(worker_count) == 4 ]]'
 
 mkdir -p "$T/par"

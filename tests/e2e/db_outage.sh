@@ -9,15 +9,7 @@ E2E_DIR=$(dirname "$0")
 . "$E2E_DIR/lib_access.sh"
 db_setup
 
-nginx_server main
-nginx_start || bail "nginx starts"
-if corad_start DATABASE_URL="$PG_APP_URL" CORA_WORKERS=2; then
-	pass "corad serve starts with 2 workers"
-else
-	fail "corad serve starts with 2 workers"
-	done_testing
-	exit
-fi
+serve_db 2
 MASTER=$CORAD_PID
 wait_until 5 eval '[[ $(worker_count) == 2 ]]'
 WORKERS=$(worker_pids | tr '\n' ' ')

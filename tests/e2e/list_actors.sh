@@ -11,11 +11,7 @@ need_tools xargs
 db_setup
 
 # The shipped nginx configuration: no authentication, the system principal.
-nginx_server main
-nginx_start || bail "nginx starts"
-corad_start DATABASE_URL="$PG_APP_URL" CORA_WORKERS=4 ||
-	bail "corad serve starts"
-pass "corad serve starts"
+serve_db 4
 
 CREATED_RE='^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{6}Z$'
 SUFFIX=". Cursors must come from a previous response's next_cursor field."

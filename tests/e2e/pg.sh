@@ -104,6 +104,19 @@ db_setup() {
 
 q() { sql_as "$DB" "$1"; }
 
+# serve_db WORKERS [VAR=value...]: nginx (the shipped server "main") in
+# front of a corad on this script's database with WORKERS workers; bails
+# unless both start.
+serve_db() {
+	local n=$1
+	shift
+	nginx_server main
+	nginx_start || bail "nginx starts"
+	corad_start DATABASE_URL="$PG_APP_URL" CORA_WORKERS="$n" "$@" ||
+		bail "corad serve starts with $n workers"
+	pass "corad serve starts with $n workers"
+}
+
 # plan_since OFFSET QUERY-PREFIX: the last plan auto_explain logged after byte
 # OFFSET of the server's log for a statement whose text starts with the
 # prefix (auto_explain loaded for the role: see scale.sh); pg_log_size is the

@@ -12,10 +12,7 @@ E2E_DIR=$(dirname "$0")
 . "$E2E_DIR/lib_access.sh"
 db_setup
 
-nginx_server main
-nginx_start || bail "nginx starts"
-corad_start DATABASE_URL="$PG_APP_URL" CORA_WORKERS=2 || bail "corad serve starts"
-pass "corad serve starts"
+serve_db 2
 
 bookmark() {
 	q "SELECT last_position FROM projection_bookmarks WHERE projection_name = 'access_actor_summary'"
