@@ -90,15 +90,7 @@ workers_connected() {
 	[[ $(q "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'corad-worker'") == 2 ]]
 }
 ok "both workers hold a database session" wait_until 5 workers_connected
-psql -qAtX -v ON_ERROR_STOP=1 "$DB" >"$T/locker.out" 2>&1 <<'SQL' &
-BEGIN;
-LOCK TABLE actor_profile IN ACCESS EXCLUSIVE MODE;
-SELECT pg_sleep(2);
-COMMIT;
-SQL
-locker=$!
-EXTRA_PIDS+=("$locker")
-ok "another session holds actor_profile" wait_until 10 table_locked actor_profile AccessExclusiveLock
+ok "another session holds actor_profile" hold_lock actor_profile "ACCESS EXCLUSIVE"
 curl -s -o "$T/slow.body" -D "$T/slow.headers" --max-time 20 -X POST "$BASE/actors" \
 	-H 'Content-Type: application/json' --data-binary '{"name":"Slow"}' &
 slow=$!
@@ -112,8 +104,8 @@ json_is "$S" '.elapsed_seconds >= 0.5 and .elapsed_seconds < 2' true "worker.slo
 http GET /status
 json_is "$HTTP_BODY" '[.. | objects | select(.doing? == "'"$DOING"'")] | length' 1 \
 	"/status shows the busy worker doing $DOING"
+release_holder
 wait "$slow"
-wait "$locker"
 S_CID=$(tr -d '\r' <"$T/slow.headers" | awk -F': ' 'tolower($1) == "x-correlation-id" { print $2 }')
 is "$(head -n 1 "$T/slow.headers" | awk '{ print $2 }')" 201 "the slow request ends 201"
 json_is "$S" .correlation_id "$S_CID" "worker.slow_request names its correlation id"

@@ -138,19 +138,35 @@ table_locks() {
 }
 table_locked() { [[ $(table_locks "$1" "$2") -ge 1 ]]; }
 
-# hold_lock TABLE MODE SECONDS: another session takes the lock (MODE as LOCK
-# TABLE writes it: EXCLUSIVE, ACCESS EXCLUSIVE) and holds it SECONDS, in the
-# background (HOLDER is its pid); true once it holds it.
-hold_lock() {
-	local held
-	held=$(sed -E 's/(^| )([a-z])/\U\2/g' <<<"${2,,}")Lock
-	psql -qAtX "$DB" >/dev/null 2>&1 <<-SQL &
+# hold SQL: another session runs SQL in a transaction and keeps the
+# transaction open, in the background (HOLDER is its pid), until
+# release_holder: a test ends the hold when it has seen what it waits for,
+# not after a time that a busy machine may outlast. A minute at most.
+hold() {
+	PGAPPNAME=corad-test-holder psql -qAtX "$DB" >/dev/null 2>&1 <<-SQL &
 		BEGIN;
-		LOCK TABLE $1 IN $2 MODE;
-		SELECT pg_sleep($3);
+		$1;
+		SELECT pg_sleep(60);
 		COMMIT;
 	SQL
 	HOLDER=$!
 	EXTRA_PIDS+=("$HOLDER")
+}
+
+# release_holder: cancels the holding session's sleep, so that its
+# transaction rolls back and lets go of what it held, and waits for it to
+# end (from a subshell, only the cancel).
+release_holder() {
+	q "SELECT pg_cancel_backend(pid) FROM pg_stat_activity
+		WHERE application_name = 'corad-test-holder'" >/dev/null
+	wait "$HOLDER" 2>/dev/null || true
+}
+
+# hold_lock TABLE MODE: hold, taking the lock (MODE as LOCK TABLE writes it:
+# EXCLUSIVE, ACCESS EXCLUSIVE); true once the session holds it.
+hold_lock() {
+	local held
+	held=$(sed -E 's/(^| )([a-z])/\U\2/g' <<<"${2,,}")Lock
+	hold "LOCK TABLE $1 IN $2 MODE"
 	wait_until 5 table_locked "$1" "$held"
 }

@@ -158,11 +158,11 @@ cmp_ok "$n" -le $((elapsed / 20 + 2)) \
 	"the burst was projected in $n batches over $elapsed ms: at most one round per 20 ms"
 
 is_projected() { [[ $(q "SELECT count(*) FROM proj_access_actor_summary WHERE actor_id = '$1'") == 1 ]]; }
-# caught desc id holder-pid: once the holder's transaction ended, the actor
-# must be listed within 1 s (the poll interval is 5 s).
+# caught desc id: once the holder's transaction ended (release_holder), the
+# actor must be listed within 1 s (the poll interval is 5 s).
 caught() {
 	local t0
-	wait "$3" 2>/dev/null
+	release_holder
 	t0=$(now_ms)
 	if wait_until 6 is_projected "$2"; then
 		cmp_ok "$(($(now_ms) - t0))" -le 1000 "$1: listed $(($(now_ms) - t0)) ms after the other session ended"
@@ -174,8 +174,7 @@ caught() {
 # A write that commits while the projector is inside its own transaction:
 # its wake-up comes while the projector waits for its batch. A session
 # locks the projection table so that the projector's batch waits in it.
-ok "another session locks the projection table" hold_lock proj_access_actor_summary EXCLUSIVE 2
-holder=$HOLDER
+ok "another session locks the projection table" hold_lock proj_access_actor_summary EXCLUSIVE
 register_name "During a batch 1"
 first=$RID
 ok "the projector's batch waits for the lock" wait_until 5 eval \
@@ -183,26 +182,19 @@ ok "the projector's batch waits for the lock" wait_until 5 eval \
 register_name "During a batch 2"
 second=$RID
 like "$second" "$UUID_RE" "a second actor is written while the batch waits"
-caught "a write during the projector's transaction" "$second" "$holder"
+caught "a write during the projector's transaction" "$second"
 ok "... and the first one too" is_projected "$first"
 
 # Events held back behind a transaction that writes no event: it ends
 # without a wake-up, and the projector must look again on its own.
-psql -qAtX "$DB" >/dev/null 2>&1 <<'SQL' &
-BEGIN;
-SELECT pg_current_xact_id();
-SELECT pg_sleep(2);
-COMMIT;
-SQL
-holder=$!
-EXTRA_PIDS+=("$holder")
+hold "SELECT pg_current_xact_id()"
 ok "another transaction holds the snapshot horizon back" wait_until 5 eval \
-	'[[ $(q "SELECT count(*) FROM pg_stat_activity WHERE backend_xid IS NOT NULL AND query LIKE '"'%pg_sleep(2)%'"'") -ge 1 ]]'
+	'[[ $(q "SELECT count(*) FROM pg_stat_activity WHERE backend_xid IS NOT NULL AND application_name = '"'corad-test-holder'"'") -ge 1 ]]'
 register_name "Held back"
 held=$RID
 sleep 0.5
 nok "the held-back actor is not listed while that transaction runs" is_projected "$held"
-caught "an event held back behind a transaction without events" "$held" "$holder"
+caught "an event held back behind a transaction without events" "$held"
 nok "no projection.error on instance a" eval 'LOGFILE=$T/corad-a.log log_has projection.error'
 
 done_testing
