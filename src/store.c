@@ -86,6 +86,7 @@ static const char *const core_tables[] = {
 };
 
 #define STORE_SETS_MAX	16
+#define STATEMENT_TIMEOUT_MARGIN_MS	1000	/* store_tx_begin */
 
 static const struct statement	*statement_sets[STORE_SETS_MAX] = { core_statements };
 static const char *const	*table_sets[STORE_SETS_MAX] = { core_tables };
@@ -444,12 +445,18 @@ tx_send(struct store *s, const char *stmt, const char *sql, int n, const char *c
 }
 
 /*
+ * Without BEGIN, what the pipeline sends up to its Sync runs as one
+ * transaction, which the Sync commits, or rolls back after a failure
+ * (doc/design.md, "Writes"): two statements fewer for the server. Only a
+ * request with an Idempotency-Key opens a transaction block, because its
+ * fence (idem_complete) is read before COMMIT is sent.
+ *
  * Behind PgBouncer in transaction mode a session setting would leak to
  * whoever gets the server connection next: the deadline (what is left of
  * the request's time) and corad.notify apply to this transaction only.
  */
 void
-store_tx_begin(struct store *s)
+store_tx_begin(struct store *s, const struct request *r)
 {
 	char ms[24];
 	const char *p[] = { ms };
@@ -457,7 +464,9 @@ store_tx_begin(struct store *s)
 
 	s->ntx = 0;
 	s->tx_broken = PQenterPipelineMode(s->conn) == 0;
-	tx_send(s, "begin", NULL, 0, NULL, PGRES_COMMAND_OK);
+	s->tx_block = r->idem.active;
+	if (s->tx_block)
+		tx_send(s, "begin", NULL, 0, NULL, PGRES_COMMAND_OK);
 	if (!s->unnamed)
 		return;
 	if (deadline_at_ms() < 0) {
@@ -465,7 +474,11 @@ store_tx_begin(struct store *s)
 		    0, NULL, PGRES_TUPLES_OK);
 		return;
 	}
-	left = deadline_left() * 1000;
+	/* A backstop behind the request's own timer, which cancels at the
+	 * deadline and makes the answer a 504: a statement_timeout of exactly
+	 * what is left could end the statement first, and the worker, its
+	 * deadline not yet passed, would answer 500. */
+	left = deadline_left() * 1000 + STATEMENT_TIMEOUT_MARGIN_MS;
 	snprintf(ms, sizeof(ms), "%ld", left < 1 ? 1L : (long)left);
 	tx_send(s, "transaction settings", "SELECT set_config('statement_timeout', $1, true),"
 	    " set_config('corad.notify', 'off', true)", 1, p, PGRES_TUPLES_OK);
@@ -538,15 +551,21 @@ void
 store_tx_fence(struct store *s, const char *stmt, int n, const char *const *params,
     enum cora_err (*check)(struct request *r, int rows))
 {
-	struct store_tx_item *it = tx_send(s, stmt, NULL, n, params, PGRES_COMMAND_OK);
+	struct store_tx_item *it;
 
-	if (it != NULL)
+	if (!s->tx_block) {	/* the Sync would commit before the check */
+		log_error("db.statement_failed", LF_STR("statement", stmt),
+		    LF_STR("error", "a fence outside a transaction block"));
+		s->tx_broken = true;
+		return;
+	}
+	if ((it = tx_send(s, stmt, NULL, n, params, PGRES_COMMAND_OK)) != NULL)
 		it->check = check;
 }
 
 /*
  * What the worker waits for while a pipeline runs: its statements, in
- * order ("begin, profile_insert, append_event, insert_verdict, commit").
+ * order ("profile_insert, append_event, insert_verdict").
  * The server sends the results together, once the last one is done, so
  * which of them holds it up is not known here.
  */
@@ -679,7 +698,8 @@ store_tx_commit(struct store *s, struct request *r)
 				return tx_fail(s, r, e, NULL, NULL);
 		done = s->ntx;
 	}
-	tx_send(s, "commit", NULL, 0, NULL, PGRES_COMMAND_OK);
+	if (s->tx_block)
+		tx_send(s, "commit", NULL, 0, NULL, PGRES_COMMAND_OK);
 	if ((e = tx_round_trip(s, done, &failed, &sqlstate)) != CORA_OK)
 		return tx_fail(s, r, e, failed, sqlstate);
 	if (PQexitPipelineMode(s->conn) == 0) {

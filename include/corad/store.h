@@ -51,6 +51,7 @@ struct store {
 		int			 rows;		/* a fence's row count */
 	}		 tx[STORE_TX_MAX];
 	size_t		 ntx;
+	bool		 tx_block;	/* BEGIN was sent: the transaction has a fence */
 	bool		 tx_broken;	/* a statement could not be queued */
 };
 
@@ -104,17 +105,19 @@ PGresult	*store_exec_planned(struct store *s, const char *stmt, int n,
 
 /*
  * A write transaction goes to the server as one pipeline (doc/design.md,
- * "Writes"): store_tx_begin queues BEGIN, the store_tx_* calls below queue
- * their statements without waiting, and store_tx_commit queues COMMIT,
- * sends it all and reads every result, so the whole transaction costs one
- * round trip. A fenced statement (store_tx_fence) costs a second one: its
- * row count is checked before COMMIT is sent. The first failure ends the
+ * "Writes"): the store_tx_* calls below queue their statements without
+ * waiting, and store_tx_commit sends it all with a Sync and reads every
+ * result, so the whole transaction costs one round trip. The statements
+ * up to the Sync are one transaction, which the Sync commits. A request
+ * with an Idempotency-Key (r->idem.active) gets BEGIN and COMMIT instead:
+ * its fenced statement (store_tx_fence) costs a second round trip, its
+ * row count checked before COMMIT is sent. The first failure ends the
  * transaction (the server skips what follows it) and is classified as
  * store_exec does; a unique violation on an append is
  * CORA_ERR_CONFLICT with the spec's message. After a commit that appended
  * events, the host's projector is woken (store_init's wake_fd).
  */
-void		store_tx_begin(struct store *s);
+void		store_tx_begin(struct store *s, const struct request *r);
 
 /* Queues a statement that returns no rows. */
 void		store_tx_exec(struct store *s, const char *stmt, int n,
@@ -134,7 +137,9 @@ void		store_tx_append(struct store *s, struct request *r,
 void		store_tx_verdict(struct store *s, struct request *r);
 
 /* Queues a statement whose row count `check` judges before COMMIT is
- * sent: anything but CORA_OK from it rolls the transaction back. */
+ * sent: anything but CORA_OK from it rolls the transaction back. Only in
+ * a transaction block (see store_tx_begin); elsewhere the transaction
+ * fails. */
 void		store_tx_fence(struct store *s, const char *stmt, int n,
 		    const char *const *params,
 		    enum cora_err (*check)(struct request *r, int rows));

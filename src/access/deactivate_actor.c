@@ -23,7 +23,7 @@ handle_deactivate_actor(struct request *r)
 	if ((why = actor_decide_deactivate(&st, id, now, &ev)) != ACTOR_OK)
 		return access_refuse(r, why, id);
 	ne = (struct new_event){ "Actor", id, ev.type, ev.payload, r->op->name, now };
-	store_tx_begin(r->store);
+	store_tx_begin(r->store, r);
 	store_tx_append(r->store, r, &ne, st.version);
 	store_tx_verdict(r->store, r);
 	e = store_tx_commit(r->store, r);

@@ -14,7 +14,7 @@ forget_persist(struct request *r, const char *id, const struct new_event *ne, in
 {
 	const char *p[] = { id };
 
-	store_tx_begin(r->store);
+	store_tx_begin(r->store, r);
 	/* Blank, then delete, as the original does: anything that records
 	 * row changes (an audit trigger, logical decoding) sees the name go. */
 	store_tx_exec(r->store, "profile_blank", 1, p);

@@ -20,7 +20,7 @@ register_persist(struct request *r, const char *id, const struct register_cmd *c
 
 	actor_decide_register(id, cmd->kind, now, &ev);
 	ne = (struct new_event){ "Actor", id, ev.type, ev.payload, r->op->name, now };
-	store_tx_begin(r->store);
+	store_tx_begin(r->store, r);
 	store_tx_exec(r->store, "profile_insert", 3, p);
 	store_tx_append(r->store, r, &ne, 0);
 	store_tx_verdict(r->store, r);

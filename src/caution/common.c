@@ -78,7 +78,7 @@ enum cora_err
 caution_commit(struct request *r, const struct new_event *evs, const int *expected, size_t n,
     int status, const char *reply)
 {
-	store_tx_begin(r->store);
+	store_tx_begin(r->store, r);
 	/* In the order given, the global order of the events; a conflict on
 	 * any stream rolls back all of them. */
 	for (size_t i = 0; i < n; i++)

@@ -1,0 +1,125 @@
+#!/bin/bash
+# A command's transaction (doc/design.md, "Writes") is one pipeline that
+# its Sync commits: without an Idempotency-Key no BEGIN or COMMIT reaches
+# the server, with one BEGIN and COMMIT surround the rows and the key's
+# fence. Either way a statement that fails leaves nothing of the command:
+# a verdict the table refuses takes the profile row and the event queued
+# before it with it, the client hears a JSON 500, the worker's session is
+# idle again without a ROLLBACK, and the next command commits. With
+# unnamed statements (DATABASE_POOL_MODE=transaction) the transaction's
+# settings come first in it; a command stuck behind a lock is cancelled by
+# the worker at the deadline, 504, with the transaction's statement_timeout
+# a backstop behind it.
+E2E_DIR=$(dirname "$0")
+. "$E2E_DIR/lib.sh"
+. "$E2E_DIR/pg.sh"
+. "$E2E_DIR/lib_access.sh"
+db_setup
+
+# Every statement of the workers' sessions in the server's log, each line
+# led by the session's application name.
+q "ALTER ROLE cora_app SET log_statement = 'all'" >/dev/null
+q "ALTER SYSTEM SET log_line_prefix = '%m [%p] %a: '" >/dev/null
+q "SELECT pg_reload_conf()" >/dev/null
+serve_db 2
+
+# executed OFFSET: the prepared statements the workers executed after byte
+# OFFSET of the server's log, in order, on one line.
+executed() {
+	tail -c +"$(($1 + 1))" "$PG_DIR/server.log" |
+		sed -nE 's/.* corad-worker: LOG:  execute ([a-z_]+):.*/\1/p' | tr '\n' ' '
+}
+# keyed NAME KEY: POST /actors {"name": NAME} with an Idempotency-Key.
+keyed() {
+	http POST /actors -H 'Content-Type: application/json' -H "Idempotency-Key: $2" \
+		--data-binary "$(jq -cn --arg n "$1" '{name: $n}')"
+}
+named() { q "SELECT count(*) FROM actor_profile WHERE name = '$1'"; }
+idle() {
+	[[ $(q "SELECT count(*) FROM pg_stat_activity
+		WHERE application_name = 'corad-worker' AND state <> 'idle'") == 0 ]]
+}
+
+# --- committed by the Sync ----------------------------------------------------------
+off=$(pg_log_size)
+register_name "Plain"
+is "$HTTP_STATUS" 201 "POST /actors: 201"
+is "$(named Plain)|$(q "SELECT count(*) FROM events WHERE stream_id = '$RID'")|$(q "SELECT count(*)
+	FROM entries_access_verdicts WHERE correlation_id = '$(cid)'")" "1|1|1" \
+	"... its profile row, its event and its verdict are committed"
+is "$(executed "$off")" "profile_insert append_event insert_verdict " \
+	"... the worker executed its three rows and no BEGIN or COMMIT"
+
+off=$(pg_log_size)
+keyed "Keyed" kw1
+is "$HTTP_STATUS" 201 "POST /actors with an Idempotency-Key: 201"
+like "$(executed "$off")" "(^| )begin profile_insert append_event insert_verdict idem_complete commit( |$)" \
+	"... the rows and the key's fence between BEGIN and COMMIT"
+is "$(named Keyed)" 1 "... its profile row is committed"
+
+# --- a statement that fails --------------------------------------------------------------
+q "ALTER TABLE entries_access_verdicts ADD CONSTRAINT refuse_register
+	CHECK (command_name <> 'RegisterActor') NOT VALID" >/dev/null
+before=$(rows)
+off=$(pg_log_size)
+register_name "Refused"
+is "$HTTP_STATUS" 500 "the verdict refused: 500"
+json_is "$HTTP_BODY" 'keys == ["detail"] and (.detail | type) == "string"' true "... a JSON body with a detail"
+is "$(rows)|$(named Refused)" "$before|0" "... neither the event nor the profile row queued before it is kept"
+ok "... logged db.statement_failed for insert_verdict, SQLSTATE 23514" \
+	log_has db.statement_failed '.statement == "insert_verdict" and .sqlstate == "23514"'
+is "$(executed "$off")" "profile_insert append_event insert_verdict " "... and no ROLLBACK was needed"
+ok "... the worker's session is idle, in no transaction" wait_until 5 idle
+
+off=$(pg_log_size)
+keyed "Refused" kw2
+is "$HTTP_STATUS" 500 "with an Idempotency-Key: 500"
+is "$(rows)|$(named Refused)" "$before|0" "... nothing of the command is kept"
+like "$(executed "$off")" "(^| )begin profile_insert append_event insert_verdict rollback( |$)" \
+	"... the transaction block rolled back"
+ok "... the worker's session is idle, in no transaction" wait_until 5 idle
+
+q "ALTER TABLE entries_access_verdicts DROP CONSTRAINT refuse_register" >/dev/null
+register_name "After"
+is "$HTTP_STATUS" 201 "the constraint gone: 201"
+is "$(named After)" 1 "... and its profile row is committed"
+
+# --- unnamed statements (DATABASE_POOL_MODE=transaction) ---------------------------------
+# The transaction's settings, its deadline among them, are its first
+# statement and end with it: a statement behind a lock is cancelled at the
+# deadline and nothing of the command is kept.
+corad_stop TERM
+corad_start DATABASE_URL="$PG_APP_URL" CORA_WORKERS=1 DATABASE_POOL_MODE=transaction \
+	CORA_REQUEST_TIMEOUT_SECONDS=1 || bail "corad serve starts with DATABASE_POOL_MODE=transaction"
+# sent OFFSET: the SQL of the workers' unnamed statements after OFFSET, a
+# line each.
+sent() {
+	tail -c +"$(($1 + 1))" "$PG_DIR/server.log" |
+		sed -nE 's/.* corad-worker: LOG:  execute <unnamed>: (.*)/\1/p'
+}
+register_name "Pooled"
+off=$(pg_log_size)
+register_name "Pooled 2"
+is "$HTTP_STATUS" 201 "unnamed statements: 201"
+is "$(sent "$off" | cut -c1-17 | tr '\n' '|')" \
+	"SELECT set_config|INSERT INTO actor|INSERT INTO event|INSERT INTO entri|" \
+	"... the settings, then the three rows, with no BEGIN or COMMIT"
+like "$(sent "$off" | head -n 1)" "^SELECT set_config\\('statement_timeout', \\\$1, true\\)," \
+	"... the deadline is local to the transaction"
+before=$(rows)
+ok "another session holds actor_profile" hold_lock actor_profile "ACCESS EXCLUSIVE"
+off=$(pg_log_size)
+register_name "Too late"
+release_holder
+is "$HTTP_STATUS" 504 "behind the lock: 504 at the deadline"
+is "$(tail -c +"$((off + 1))" "$PG_DIR/server.log" |
+	sed -nE 's/.* corad-worker: ERROR:  (canceling statement .*)/\1/p')" \
+	"canceling statement due to user request" \
+	"... cancelled by the worker's timer, the statement_timeout only a backstop behind it"
+is "$(rows)|$(named "Too late")" "$before|0" "... and nothing of the command is kept"
+ok "... the worker's session is idle, in no transaction" wait_until 5 idle
+register_name "Pooled 3"
+is "$HTTP_STATUS" 201 "the next command: 201"
+
+q "ALTER ROLE cora_app RESET ALL" >/dev/null
+done_testing
