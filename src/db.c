@@ -111,6 +111,62 @@ fail:
 	return NULL;
 }
 
+static void
+db_array_put(struct db_array *a, const char *p, size_t n)
+{
+	if (a->len + n + 2 > a->cap) {	/* room for "}" and the NUL */
+		a->cap = a->len + n + 2 > 2 * a->cap ? a->len + n + 64 : 2 * a->cap;
+		a->s = xrealloc(a->s, a->cap);
+	}
+	memcpy(a->s + a->len, p, n);
+	a->len += n;
+}
+
+void
+db_array_add(struct db_array *a, const char *v)
+{
+	db_array_put(a, a->n == 0 ? "{" : ",", 1);
+	a->n++;
+	if (v == NULL) {
+		db_array_put(a, "NULL", 4);
+		return;
+	}
+	db_array_put(a, "\"", 1);
+	for (const char *run = v;; v++) {
+		if (*v == '"' || *v == '\\' || *v == '\0') {
+			db_array_put(a, run, (size_t)(v - run));
+			if (*v == '\0')
+				break;
+			db_array_put(a, "\\", 1);
+			run = v;	/* the character itself starts the next run */
+		}
+	}
+	db_array_put(a, "\"", 1);
+}
+
+const char *
+db_array_text(struct db_array *a)
+{
+	if (a->n == 0)
+		db_array_put(a, "{", 1);
+	memcpy(a->s + a->len, "}", 2);	/* db_array_put left room */
+	return a->s;
+}
+
+void
+db_array_clear(struct db_array *a)
+{
+	a->len = 0;
+	a->n = 0;
+}
+
+void
+db_array_free(struct db_array *a)
+{
+	free(a->s);
+	*a = (struct db_array){ 0 };
+}
+
 bool
 db_is_unavailable(PGconn *conn, const PGresult *res)
 {

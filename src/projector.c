@@ -49,7 +49,10 @@
 
 static volatile sig_atomic_t projector_stopping;
 
-/* The statements a batch queued since the last sync, in order. */
+#define BATCHED_PARAMS_MAX	16
+
+/* The statements a batch queued since the last sync, in order, and the
+ * calls of a batched statement not sent yet: one array a parameter. */
 struct projection_tx {
 	PGconn			*conn;
 	const struct projection	*projection;
@@ -58,6 +61,9 @@ struct projection_tx {
 		ExecStatusType	 want;
 	}			*queued;
 	size_t			 nqueued, cap;
+	const char		*pending;	/* a batched statement */
+	int			 npending;
+	struct db_array		 arrays[BATCHED_PARAMS_MAX];
 };
 
 struct projector {
@@ -323,10 +329,63 @@ queue(struct projection_tx *tx, const char *stmt, const char *sql, int n,
 	return true;
 }
 
+/* The projection's batched statement of that name, or NULL. */
+static const char *
+batched(const struct projection *pr, const char *name)
+{
+	for (const char *const *b = pr->batched; b != NULL && *b != NULL; b++)
+		if (strcmp(*b, name) == 0)
+			return *b;
+	return NULL;
+}
+
+static void
+drop_pending(struct projection_tx *tx)
+{
+	for (int i = 0; i < tx->npending; i++)
+		db_array_clear(&tx->arrays[i]);
+	tx->pending = NULL;
+	tx->npending = 0;
+}
+
+/* Queues the batched statement's calls so far as one execution. */
+static bool
+flush_pending(struct projection_tx *tx)
+{
+	const char *params[BATCHED_PARAMS_MAX];
+	bool ok;
+
+	if (tx->pending == NULL)
+		return true;
+	for (int i = 0; i < tx->npending; i++)
+		params[i] = db_array_text(&tx->arrays[i]);
+	ok = queue(tx, tx->pending, NULL, tx->npending, params, PGRES_COMMAND_OK);
+	drop_pending(tx);	/* libpq has copied the parameters */
+	return ok;
+}
+
+/* A batched statement's call joins the calls before it when they are of
+ * the same statement; anything else is queued after those are. */
 bool
 projection_exec(struct projection_tx *tx, const char *stmt, int n, const char *const *params)
 {
-	return queue(tx, stmt, NULL, n, params, PGRES_COMMAND_OK);
+	const char *st = batched(tx->projection, stmt);
+
+	if (st == NULL)
+		return flush_pending(tx) && queue(tx, stmt, NULL, n, params, PGRES_COMMAND_OK);
+	if (tx->pending != st && !flush_pending(tx))
+		return false;
+	if (n < 0 || n > BATCHED_PARAMS_MAX || (tx->pending != NULL && n != tx->npending)) {
+		log_error("projection.error", LF_STR("projection", tx->projection->name),
+		    LF_STR("statement", stmt), LF_STR("error", "parameters do not fit the batch"));
+		drop_pending(tx);
+		return false;
+	}
+	tx->pending = st;
+	tx->npending = n;
+	for (int i = 0; i < n; i++)
+		db_array_add(&tx->arrays[i], params[i]);
+	return true;
 }
 
 /*
@@ -440,6 +499,7 @@ project_batch(struct projector *p, const struct projection *pr, const char *type
 			ok = apply_event(p, batch, i);
 			applied++;
 		}
+	ok = ok && flush_pending(tx);
 	if (ok && n > 0) {
 		const char *params[] = { pr->name, last_tx, last_pos };
 
@@ -458,6 +518,7 @@ project_batch(struct projector *p, const struct projection *pr, const char *type
 out:
 	for (size_t i = 0; i < 4; i++)
 		PQclear(got[i]);
+	drop_pending(tx);
 	tx->projection = NULL;
 	return ok ? n : -1;
 }
@@ -723,6 +784,8 @@ projector_main(struct runtime *rt)
 	}
 	projector_disconnect(&p);
 	free(p.tx.queued);
+	for (size_t i = 0; i < BATCHED_PARAMS_MAX; i++)
+		db_array_free(&p.tx.arrays[i]);
 	for (size_t i = 0; i < projection_count(); i++)
 		free(p.types[i]);
 	free(p.types);

@@ -76,6 +76,24 @@ struct role_report {
  * example when the events table does not exist yet). */
 int	db_check_role(PGconn *conn, struct role_report *rep, char *err, size_t errlen);
 
+/*
+ * A PostgreSQL array literal, built an element at a time, for a parameter
+ * such as $1::text[] that carries one value per row: {"a","b\"c",NULL}.
+ * Every element is quoted, with '"' and '\\' escaped, so no text can end
+ * the element or the array early. Zeroed to start; db_array_text closes
+ * and returns it; db_array_clear empties it for reuse.
+ */
+struct db_array {
+	char	*s;
+	size_t	 len, cap;
+	size_t	 n;		/* elements */
+};
+
+void		 db_array_add(struct db_array *a, const char *v);	/* NULL: SQL NULL */
+const char	*db_array_text(struct db_array *a);
+void		 db_array_clear(struct db_array *a);
+void		 db_array_free(struct db_array *a);
+
 /* True for a libpq failure that means "the server is not there" (class 08,
  * a broken connection, admin shutdown) rather than a bad statement. */
 bool	db_is_unavailable(PGconn *conn, const PGresult *res);

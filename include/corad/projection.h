@@ -32,7 +32,9 @@ struct projection_tx;
 /* Queues one of the projection's statements, which returns no rows. The
  * projector reads its result when the batch commits: the first statement
  * that failed is logged, and the batch is rolled back and retried. False
- * when it could not even be sent (the batch is retried too). */
+ * when it could not even be sent (the batch is retried too). For a
+ * batched statement (struct projection) each parameter is one element:
+ * the calls for it in a row go to the server as one execution. */
 bool		projection_exec(struct projection_tx *tx, const char *stmt, int n,
 		    const char *const *params);
 
@@ -43,6 +45,12 @@ struct projection {
 	/* Queues what applies one event idempotently (projection_exec);
 	 * false when that failed (the batch is rolled back and retried). */
 	bool			(*apply)(struct projection_tx *tx, const struct projection_event *ev);
+	/* Its statements over many events at once (NULL-ended names, or
+	 * NULL): each parameter is an array with one element per event, in
+	 * order, and the projection_exec calls for one of them that follow
+	 * each other go to the server as one execution (doc/design.md,
+	 * "Projections"). */
+	const char *const	*batched;
 };
 
 /* Registers projections (ended by a NULL name), in the master before it

@@ -11,11 +11,17 @@
 #include "access/access.h"
 
 static const struct statement statements[] = {
+	/* Batched: the registrations that follow each other in a batch are
+	 * inserted by one statement, in the order of their events. */
 	{ "access_registered",
 	  "INSERT INTO proj_access_actor_summary"
 	  " (actor_id, name, kind, status, created_at, updated_at, last_position)"
-	  " VALUES ($1, coalesce((SELECT name FROM actor_profile WHERE actor_id = $1), $2,"
-	  "  '<deleted user>'), $3, 'active', $4, $4, $5)"
+	  " SELECT e.actor_id, coalesce((SELECT name FROM actor_profile p"
+	  "  WHERE p.actor_id = e.actor_id), e.name, '<deleted user>'), e.kind, 'active',"
+	  "  e.at, e.at, e.position"
+	  " FROM unnest($1::uuid[], $2::text[], $3::text[], $4::timestamptz[], $5::bigint[])"
+	  "  WITH ORDINALITY AS e(actor_id, name, kind, at, position, n)"
+	  " ORDER BY e.n"
 	  " ON CONFLICT (actor_id) DO NOTHING" },
 	{ "access_deactivated",
 	  "UPDATE proj_access_actor_summary SET status = 'deactivated', updated_at = $2,"
@@ -60,6 +66,7 @@ const struct projection access_projections[] = {
 	  .events = (const char *const[]){ "ActorRegisteredV2", "ActorRegistered",
 	      "ActorDeactivated", "ActorProfileForgotten", NULL },
 	  .statements = statements,
-	  .apply = actor_summary_apply },
+	  .apply = actor_summary_apply,
+	  .batched = (const char *const[]){ "access_registered", NULL } },
 	{ .name = NULL },
 };

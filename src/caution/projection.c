@@ -16,12 +16,21 @@
 #include "corad/rfc3339.h"
 
 static const struct statement statements[] = {
+	/* Batched: the registrations that follow each other in a batch are
+	 * inserted by one statement, in the order of their events. */
 	{ "caution_registered",
 	  "INSERT INTO proj_caution_summary (caution_id, target_kind, target_id, category, severity,"
 	  " text, workaround, authored_by, tags, expires_at, propagate_to_children, status,"
 	  " parent_id, registered_at, updated_at)"
-	  " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, ARRAY(SELECT jsonb_array_elements_text($9::jsonb)),"
-	  "  $10, $11, 'Active', $12, $13, now())"
+	  " SELECT e.id, e.kind, e.target, e.category, e.severity, e.text, e.workaround, e.author,"
+	  "  ARRAY(SELECT jsonb_array_elements_text(e.tags)), e.expires, e.propagate, 'Active',"
+	  "  e.parent, e.at, now()"
+	  " FROM unnest($1::uuid[], $2::text[], $3::uuid[], $4::text[], $5::text[], $6::text[],"
+	  "  $7::text[], $8::uuid[], $9::jsonb[], $10::timestamptz[], $11::boolean[], $12::uuid[],"
+	  "  $13::timestamptz[])"
+	  "  WITH ORDINALITY AS e(id, kind, target, category, severity, text, workaround, author,"
+	  "  tags, expires, propagate, parent, at, n)"
+	  " ORDER BY e.n"
 	  " ON CONFLICT (caution_id) DO NOTHING" },
 	{ "caution_superseded",
 	  "UPDATE proj_caution_summary SET status = 'Superseded', superseded_by_caution_id = $2,"
@@ -172,6 +181,7 @@ const struct projection caution_projections[] = {
 	  .events = (const char *const[]){ "CautionRegistered", "CautionSuperseded",
 	      "CautionRetired", NULL },
 	  .statements = statements,
-	  .apply = caution_summary_apply },
+	  .apply = caution_summary_apply,
+	  .batched = (const char *const[]){ "caution_registered", NULL } },
 	{ .name = NULL },
 };
