@@ -130,6 +130,21 @@ plan_since() {
 }
 pg_log_size() { stat -c %s "$PG_DIR/server.log"; }
 
+# log_statements: from now on the server's log has every statement of
+# cora_app's sessions, each line led by the session's application name
+# (for sessions that start after it); statements_run APP OFFSET: the
+# prepared statements the sessions named APP executed after byte OFFSET
+# of the log, by name, a line each.
+log_statements() {
+	q "ALTER ROLE cora_app SET log_statement = 'all'" >/dev/null
+	q "ALTER SYSTEM SET log_line_prefix = '%m [%p] %a: '" >/dev/null
+	q "SELECT pg_reload_conf()" >/dev/null
+}
+statements_run() {
+	tail -c +"$(($2 + 1))" "$PG_DIR/server.log" |
+		sed -nE "s/.* $1: LOG:  execute ([a-z_]+):.*/\1/p"
+}
+
 # table_locks TABLE MODE: how many locks of that mode (AccessExclusiveLock,
 # ExclusiveLock, ...) sessions hold on the table; table_locked: at least one.
 table_locks() {

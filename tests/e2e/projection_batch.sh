@@ -11,17 +11,13 @@ E2E_DIR=$(dirname "$0")
 . "$E2E_DIR/lib_access.sh"
 db_setup
 
-# The projector's statements in the server's log.
-q "ALTER ROLE cora_app SET log_statement = 'all'" >/dev/null
-q "ALTER SYSTEM SET log_line_prefix = '%m [%p] %a: '" >/dev/null
-q "SELECT pg_reload_conf()" >/dev/null
+log_statements
 serve_db 1 LOG_LEVEL=DEBUG
 PROJECTOR=$(children_named corad-projector)
 is "$(count_lines "$PROJECTOR")" 1 "one projector"
 wait_until 5 eval '[[ -n $(log_select projection.leader) ]]'
-executions() {	# executions OFFSET STATEMENT: how often the projector executed it
-	tail -c +"$(($1 + 1))" "$PG_DIR/server.log" | grep -c " corad-projector: LOG:  execute $2:"
-}
+# executions OFFSET STATEMENT: how often the projector executed it.
+executions() { statements_run corad-projector "$1" | grep -cx "$2"; }
 
 # Text no literal may break: every character an array literal treats
 # specially, and the word NULL.

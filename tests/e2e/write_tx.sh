@@ -16,19 +16,12 @@ E2E_DIR=$(dirname "$0")
 . "$E2E_DIR/lib_access.sh"
 db_setup
 
-# Every statement of the workers' sessions in the server's log, each line
-# led by the session's application name.
-q "ALTER ROLE cora_app SET log_statement = 'all'" >/dev/null
-q "ALTER SYSTEM SET log_line_prefix = '%m [%p] %a: '" >/dev/null
-q "SELECT pg_reload_conf()" >/dev/null
+log_statements
 serve_db 2
 
 # executed OFFSET: the prepared statements the workers executed after byte
 # OFFSET of the server's log, in order, on one line.
-executed() {
-	tail -c +"$(($1 + 1))" "$PG_DIR/server.log" |
-		sed -nE 's/.* corad-worker: LOG:  execute ([a-z_]+):.*/\1/p' | tr '\n' ' '
-}
+executed() { statements_run corad-worker "$1" | tr '\n' ' '; }
 # keyed NAME KEY: POST /actors {"name": NAME} with an Idempotency-Key.
 keyed() {
 	http POST /actors -H 'Content-Type: application/json' -H "Idempotency-Key: $2" \
