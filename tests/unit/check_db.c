@@ -11,6 +11,10 @@ START_TEST(test_empty)
 	struct db_array a = { 0 };
 
 	ck_assert_str_eq(db_array_text(&a), "{}");
+	ck_assert_str_eq(db_array_text(&a), "{}");
+	/* Taken while empty, it still opens once the first element comes. */
+	db_array_add(&a, "a");
+	ck_assert_str_eq(db_array_text(&a), "{\"a\"}");
 	db_array_free(&a);
 }
 END_TEST
