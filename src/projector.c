@@ -286,22 +286,18 @@ projector_lead(struct projector *p)
 	return p->leader;
 }
 
-/* The projection's event types as a PostgreSQL text[] literal (a new
- * string, made once per projection): names of event classes, letters and
- * digits, so nothing needs quoting. */
+/* The projection's event types as a PostgreSQL text[] literal, made once
+ * per projection. */
 static char *
 event_types(const struct projection *pr)
 {
-	size_t len = 3, o = 1;
+	struct db_array a = { 0 };
 	char *s;
 
 	for (size_t i = 0; pr->events[i] != NULL; i++)
-		len += strlen(pr->events[i]) + 1;
-	s = xmalloc(len);
-	s[0] = '{';
-	for (size_t i = 0; pr->events[i] != NULL; i++)
-		o += (size_t)snprintf(s + o, len - o, "%s%s", i == 0 ? "" : ",", pr->events[i]);
-	snprintf(s + o, len - o, "}");
+		db_array_add(&a, pr->events[i]);
+	s = xstrdup(db_array_text(&a));
+	db_array_free(&a);
 	return s;
 }
 
