@@ -51,7 +51,7 @@ struct store {
 		int			 rows;		/* a fence's row count */
 	}		 tx[STORE_TX_MAX];
 	size_t		 ntx;
-	bool		 tx_block;	/* BEGIN was sent: the transaction has a fence */
+	bool		 tx_block;	/* BEGIN was sent: a fence may come (store_tx_begin) */
 	bool		 tx_broken;	/* a statement could not be queued */
 };
 

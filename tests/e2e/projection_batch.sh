@@ -15,7 +15,7 @@ log_statements
 serve_db 1 LOG_LEVEL=DEBUG
 PROJECTOR=$(children_named corad-projector)
 is "$(count_lines "$PROJECTOR")" 1 "one projector"
-wait_until 5 eval '[[ -n $(log_select projection.leader) ]]'
+ok "the projector leads" wait_until 5 log_has projection.leader
 # executions OFFSET STATEMENT: how often the projector executed it.
 executions() { statements_run corad-projector "$1" | grep -cx "$2"; }
 
