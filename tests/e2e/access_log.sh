@@ -76,20 +76,10 @@ ok "a path with bytes that are not UTF-8: its line is valid JSON with the path" 
 	wait_until 3 log_has http.request ".correlation_id == \"$X_CID\" and (.path | type) == \"string\""
 
 # --- the slow-request log ---------------------------------------------------------
-# Both workers connected first: a worker that connects while the table is
-# locked waits in preparing its statements, and says "connecting to the
-# database" instead of the statement.
-WARM=()
-for i in 1 2 3 4 5 6 7 8; do
-	curl -s -o /dev/null -X POST "$BASE/actors" -H 'Content-Type: application/json' \
-		--data-binary "{\"name\":\"Warm $i\"}" &
-	WARM+=($!)
-done
-wait "${WARM[@]}"
-workers_connected() {
-	[[ $(q "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'corad-worker'") == 2 ]]
-}
-ok "both workers hold a database session" wait_until 5 workers_connected
+# Both workers connected first (connect_workers, pg.sh): a worker that
+# connects while the table is locked waits in preparing its statements, and
+# says "connecting to the database" instead of the statement.
+ok "both workers hold a database session" connect_workers 2 curl -s -o /dev/null "$BASE/actors?limit=1"
 ok "another session holds actor_profile" hold_lock actor_profile "ACCESS EXCLUSIVE"
 curl -s -o "$T/slow.body" -D "$T/slow.headers" --max-time 20 -X POST "$BASE/actors" \
 	-H 'Content-Type: application/json' --data-binary '{"name":"Slow"}' &

@@ -270,13 +270,18 @@ ok "kstale: once the holder is gone no advisory lock is held" wait_until 10 eval
 # (doc/design.md, "Writes") reads the result row's count before COMMIT is
 # sent, so nothing of the command is written, and the client hears 409.
 # The lock is let go once the claim has been taken over, however long that
-# takes.
+# takes. Both workers are connected first: a worker that connects while the
+# table is locked waits in preparing its statements, before its claim.
+ok "klost: both workers hold a database session" connect_workers 2 as "$P1" GET "/actors?limit=1"
 ok "klost: another session holds actor_profile" hold_lock actor_profile "ACCESS EXCLUSIVE"
 (
-	wait_until 10 eval '[[ -n $(key_row "$P1" klost) ]]' &&
+	if wait_until 10 eval '[[ -n $(key_row "$P1" klost) ]]'; then
 		q "UPDATE idempotency_keys SET locked_at = locked_at - interval '1 hour' WHERE key = 'klost'"
-	release_holder
-) >/dev/null 2>&1 &
+	else
+		echo "# klost: no claim row within 10 s" >&2
+	fi
+	release_holder >/dev/null
+) &
 TAKER=$!
 EVENTS_BEFORE=$(q "SELECT count(*) FROM events")
 reg "$P1" klost '{"name":"Lost"}'

@@ -153,6 +153,29 @@ table_locks() {
 }
 table_locked() { [[ $(table_locks "$1" "$2") -ge 1 ]]; }
 
+# connect_workers N CMD...: runs CMD, a request that needs the database,
+# N at a time until N worker sessions are connected (5 s at most). A worker
+# connects and prepares its statements at its first such request, and a
+# prepare waits on a lock a test holds as a statement would: a test that
+# holds one connects every worker first.
+workers_connected() {
+	[[ $(q "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'corad-worker'") == "$1" ]]
+}
+connect_workers() {
+	local n=$1 i deadline pids
+	shift
+	deadline=$((SECONDS + 5))
+	until workers_connected "$n"; do
+		[[ $SECONDS -lt $deadline ]] || return 1
+		pids=()
+		for ((i = 0; i < n; i++)); do
+			"$@" >/dev/null 2>&1 &
+			pids+=($!)
+		done
+		wait "${pids[@]}"
+	done
+}
+
 # hold SQL: another session runs SQL in a transaction and keeps the
 # transaction open, in the background (HOLDER is its pid), until
 # release_holder: a test ends the hold when it has seen what it waits for,
