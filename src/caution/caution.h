@@ -22,6 +22,8 @@ struct request;
 
 /* What src/contexts.c registers. */
 extern const struct context caution_context;
+/* The kinds a caution's target may have, NULL-terminated. */
+extern const char *const caution_target_kinds[];
 
 #define CAUTION_TEXT_MAX	2000	/* text and workaround, in code points */
 #define CAUTION_TAG_MAX		50	/* one tag, in code points */

@@ -16,7 +16,7 @@ static const char *const categories[] = { "Wear", "Calibration", "Wiring", "Oper
 static const char *const severity_names[] = { "Notice", "Caution", "Warning", NULL };
 static const char *const status_names[] = { "Active", "Superseded", "Retired", NULL };
 static const char *const reasons[] = { "Resolved", "NoLongerApplies", "WrongTarget", NULL };
-static const char *const kinds[] = { "Asset", "Procedure", NULL };
+const char *const caution_target_kinds[] = { "Asset", "Procedure", NULL };
 
 static const struct schema uuid = { .type = SCHEMA_STRING, .format = SCHEMA_FORMAT_UUID };
 static const struct schema nullable_uuid = { .type = SCHEMA_STRING, .format = SCHEMA_FORMAT_UUID,
@@ -39,7 +39,8 @@ static const struct schema tag_list = { .type = SCHEMA_ARRAY,
 static const struct schema target = { .type = SCHEMA_OBJECT,
 	.description = "What the caution is about; not checked against any other context.",
 	.props = (const struct schema_prop[]){
-		{ "kind", &(const struct schema){ .type = SCHEMA_STRING, .enums = kinds }, true },
+		{ "kind", &(const struct schema){ .type = SCHEMA_STRING,
+		    .enums = caution_target_kinds }, true },
 		{ "id", &uuid, true },
 		{ NULL, NULL, false } } };
 
@@ -89,7 +90,7 @@ static const struct op_param list_query[] = {
 	{ "limit", OP_IN_QUERY, &(const struct schema){ .type = SCHEMA_INTEGER,
 	    .bounded = true, .minimum = 1, .maximum = 100, .default_json = "50" }, false },
 	{ "target_kind", OP_IN_QUERY, &(const struct schema){ .type = SCHEMA_STRING,
-	    .enums = kinds }, false },
+	    .enums = caution_target_kinds }, false },
 	{ "target_id", OP_IN_QUERY, &(const struct schema){ .type = SCHEMA_STRING,
 	    .format = SCHEMA_FORMAT_UUID, .description = "Alone, it matches both kinds." }, false },
 	{ "category", OP_IN_QUERY, &category, false },
@@ -213,7 +214,7 @@ static const struct operation operations[] = {
 	" " UTC("registered_at") ", " UTC("last_status_changed_at") "," \
 	" coalesce(expires_at <= now(), false)" \
 	" FROM proj_caution_summary" \
-	" WHERE ($1::text IS NULL OR target_kind = $1)" \
+	" WHERE ($1::text[] IS NULL OR target_kind = ANY ($1))" \
 	"   AND ($2::uuid IS NULL OR target_id = $2)" \
 	"   AND ($3::text IS NULL OR category = $3)" \
 	"   AND ($4::text[] IS NULL OR severity = ANY ($4))" \

@@ -8,6 +8,7 @@
 #include "caution/caution.h"
 #include "corad/alloc.h"
 #include "corad/cursor.h"
+#include "corad/db.h"
 #include "corad/dispatch.h"
 #include "corad/json.h"
 #include "corad/request.h"
@@ -155,7 +156,8 @@ handle_list_cautions(struct request *r)
 	json_object *sev = NULL, *sta = NULL, *body;
 	char after_ts[40], after_id[UUID_STR_LEN], lim[24], *sev_lit = NULL, *sta_lit = NULL;
 	char *sev_log = NULL, *sta_log = NULL, *tag = NULL;
-	const char *p[11], *raw_tag = request_text(r, "tag");
+	const char *p[11], *raw_tag = request_text(r, "tag"), *kind;
+	struct db_array kinds = { 0 };
 	PGresult *res = NULL;
 	enum cora_err e;
 	bool given, filtered;
@@ -178,7 +180,15 @@ handle_list_cautions(struct request *r)
 		free(clean);
 	}
 	snprintf(lim, sizeof(lim), "%ld", limit + 1);
-	p[0] = request_text(r, "target_kind");
+	/* The kinds to match, as an array: a target id alone names both, so
+	 * that the target index, whose first column is the kind, finds it in a
+	 * descent for each instead of reading the whole index. */
+	if ((kind = request_text(r, "target_kind")) != NULL)
+		db_array_add(&kinds, kind);
+	else if (request_text(r, "target_id") != NULL)
+		for (size_t i = 0; caution_target_kinds[i] != NULL; i++)
+			db_array_add(&kinds, caution_target_kinds[i]);
+	p[0] = kinds.n > 0 ? db_array_text(&kinds) : NULL;
 	p[1] = request_text(r, "target_id");
 	p[2] = request_text(r, "category");
 	p[3] = sev_lit;
@@ -206,7 +216,7 @@ handle_list_cautions(struct request *r)
 	dispatch_log(r, LOG_INFO, "success", LOG_FIELDS(
 	    LF_INT("returned", PQntuples(res) > limit ? limit : PQntuples(res)),
 	    LF_BOOL("has_next_page", PQntuples(res) > limit), LF_INT("limit", limit),
-	    LF_STR("target_kind", p[0]), LF_STR("target_id", p[1]), LF_STR("category", p[2]),
+	    LF_STR("target_kind", kind), LF_STR("target_id", p[1]), LF_STR("category", p[2]),
 	    LF_STR("severities", sev_log), LF_STR("statuses", sta_log), LF_STR("tag", tag),
 	    LF_STR("authored_by", p[5]), LF_BOOL("has_cursor", given)));
 out:
@@ -218,5 +228,6 @@ out:
 	free(sev_log);
 	free(sta_log);
 	free(tag);
+	db_array_free(&kinds);
 	return e;
 }

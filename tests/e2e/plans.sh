@@ -101,6 +101,13 @@ is "$superseded" "200:0 200:0 200:0 200:0 200:0 200:0 " "status=Superseded: 200 
 page "authored_by an author of three" "authored_by=$RARE" 3 proj_caution_summary_author_idx "Seq Scan"
 page "one target" "target_kind=Asset&target_id=$ASSET_7" 20 proj_caution_summary_target_active_idx \
 	"Seq Scan"
+# A target id alone names both kinds: the target index, whose first
+# column is the kind, is descended once for each, not read whole.
+off=$(pg_log_size)
+page "a target id alone" "target_id=$ASSET_7" 20 proj_caution_summary_target_active_idx "Seq Scan"
+like "$(plan_since "$off" "$CAUTION_LIST" | grep 'Index Cond')" \
+	"target_kind = ANY \\('[{]Asset,Procedure[}]'::text\\[\\]\\)\\) AND \\(target_id = " \
+	"a target id alone: the index condition is both kinds, then the id"
 page "no filter" "" 20 proj_caution_summary_keyset_idx
 
 q "ALTER ROLE cora_app RESET ALL" >/dev/null
