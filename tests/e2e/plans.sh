@@ -7,7 +7,8 @@
 #    an empty table, a sequential scan and a sort, until autovacuum's next
 #    ANALYZE;
 #  - a filtered page of GET /cautions ("The Caution context") is planned for
-#    its filters and reads the index that serves them. Prepared, after a few
+#    its filters and reads the index that serves them (a status other than
+#    Active: the index of the cautions no longer active). Prepared, after a few
 #    requests the worker settled on the generic plan, which cannot tell
 #    which filters are given: it walked the keyset index and filtered every
 #    row, the whole table for an author of three cautions.
@@ -88,15 +89,16 @@ page() {
 	sleep 0.2
 	walks "$(plan_since "$off" "$CAUTION_LIST")" "$4" "$1" "${5:-}"
 }
-# Pages of a status no caution has: no index serves a status, so their
-# custom plans scan the table, and next to these the generic plan looks
-# cheap. A worker that prepares the statement settles on it after five.
-superseded=
+# Pages of a category no caution has: no index serves a category, so their
+# custom plans read the whole table, and next to these the generic plan
+# looks cheap. A worker that prepares the statement settles on it after
+# five.
+none=
 for ((i = 0; i < 6; i++)); do
-	as "$P1" GET "/cautions?limit=20&status=Superseded"
-	superseded+="$HTTP_STATUS:$(jq '.items | length' <<<"$HTTP_BODY") "
+	as "$P1" GET "/cautions?limit=20&category=Calibration"
+	none+="$HTTP_STATUS:$(jq '.items | length' <<<"$HTTP_BODY") "
 done
-is "$superseded" "200:0 200:0 200:0 200:0 200:0 200:0 " "status=Superseded: 200 and no items, six times"
+is "$none" "200:0 200:0 200:0 200:0 200:0 200:0 " "category=Calibration: 200 and no items, six times"
 # A filtered page sorts the few rows its index finds.
 page "authored_by an author of three" "authored_by=$RARE" 3 proj_caution_summary_author_idx "Seq Scan"
 page "one target" "target_kind=Asset&target_id=$ASSET_7" 20 proj_caution_summary_target_active_idx \
@@ -108,6 +110,12 @@ page "a target id alone" "target_id=$ASSET_7" 20 proj_caution_summary_target_act
 like "$(plan_since "$off" "$CAUTION_LIST" | grep 'Index Cond')" \
 	"target_kind = ANY \\('[{]Asset,Procedure[}]'::text\\[\\]\\)\\) AND \\(target_id = " \
 	"a target id alone: the index condition is both kinds, then the id"
+# A status other than Active, which few cautions have: the index of the
+# cautions no longer active, not a walk of every caution.
+q "UPDATE proj_caution_summary SET status = 'Retired' WHERE authored_by = '$RARE'" >/dev/null
+page "the retired, three of them" "status=Retired" 3 proj_caution_summary_inactive_idx "Seq Scan"
+page "the superseded or retired" "status=Superseded&status=Retired" 3 proj_caution_summary_inactive_idx \
+	"Seq Scan"
 page "no filter" "" 20 proj_caution_summary_keyset_idx
 
 q "ALTER ROLE cora_app RESET ALL" >/dev/null
