@@ -52,6 +52,7 @@ struct exporter {
 	CURLM			*multi;
 	CURL			*easy;		/* kept between requests: connection reuse */
 	bool			 in_flight;
+	uint64_t		 perform_at_ms;	/* curl's timer for it (UINT64_MAX: none) */
 	char			*body;
 	size_t			 body_spans;
 	char			 errbuf[CURL_ERROR_SIZE];
@@ -730,6 +731,7 @@ exporter_pollfds(struct exporter *x, struct pollfd *pf, size_t max, int *timeout
 		 * is to look again soon. */
 		if (n == 0 && ct < 0)
 			ct = 100;
+		x->perform_at_ms = ct >= 0 ? now + (uint64_t)ct : UINT64_MAX;
 		if (ct >= 0)
 			lower_timeout(timeout_ms, (uint64_t)ct);
 	}
@@ -796,7 +798,7 @@ request_done(struct exporter *x, CURLcode rc)
 }
 
 void
-exporter_run(struct exporter *x)
+exporter_run(struct exporter *x, bool ready)
 {
 	uint64_t	 now, wait;
 	int		 running, left;
@@ -811,6 +813,12 @@ exporter_run(struct exporter *x)
 		x->drops_unlogged = 0;
 		x->drops_logged_ms = now;
 	}
+	/* A request in flight whose sockets are quiet and whose timer has not
+	 * come: nothing for curl to do. The stats child wakes for every batch
+	 * of records, and a collector that never answers keeps a request in
+	 * flight for the whole timeout. */
+	if (x->in_flight && !ready && now < x->perform_at_ms)
+		return;
 	/* At most two rounds: finish the request in flight, then start the
 	 * next batch at once when one is due (perform never waits). */
 	for (int round = 0; round < 2; round++) {

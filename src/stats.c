@@ -473,7 +473,11 @@ stats_main(struct runtime *rt)
 		if (pf[1].revents & POLLIN)
 			stats_answer(sb, rt->query_fd, rt->report_rd);
 		if (exporter != NULL) {
-			exporter_run(exporter);
+			bool ready = false;
+
+			for (size_t i = 2; i < n; i++)
+				ready = ready || pf[i].revents != 0;
+			exporter_run(exporter, ready);
 			stats_exporter_counts(&sb->stats);
 			atomic_store(&sb->export_saturated, exporter_saturated(exporter));
 		}

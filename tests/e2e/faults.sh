@@ -302,9 +302,9 @@ diag "children done after $SECONDS s"
 # machine, growing or fading during a block, favours neither). The best
 # round of each kind so far is compared after each block; up to four
 # blocks run while that comparison fails, since the machine is shared and a
-# round may be slowed by something else. Tracing itself costs a few per
-# cent on /health (every request makes a span that the stats child
-# receives and drops), so the 0.95 bar leaves little room for noise.
+# round may be slowed by something else. Once the exporter is saturated a
+# traced request builds no span, and the stats child leaves curl alone
+# until its transfer has something to do, so the two should be about equal.
 python3 "$CLIENT" blackhole "$T/bh.port" "$T/bh.count" >"$T/bh.log" 2>&1 &
 BH_PID=$!
 EXTRA_PIDS+=("$BH_PID")
