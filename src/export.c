@@ -798,11 +798,12 @@ request_done(struct exporter *x, CURLcode rc)
 }
 
 void
-exporter_run(struct exporter *x, bool ready)
+exporter_run(struct exporter *x, const struct pollfd *pf, size_t n)
 {
 	uint64_t	 now, wait;
 	int		 running, left;
 	CURLMsg		*m;
+	bool		 ready = false;
 
 	if (x == NULL || x->kind != OTEL_OTLP)
 		return;
@@ -817,6 +818,8 @@ exporter_run(struct exporter *x, bool ready)
 	 * come: nothing for curl to do. The stats child wakes for every batch
 	 * of records, and a collector that never answers keeps a request in
 	 * flight for the whole timeout. */
+	for (size_t i = 0; i < n; i++)
+		ready = ready || pf[i].revents != 0;
 	if (x->in_flight && !ready && now < x->perform_at_ms)
 		return;
 	/* At most two rounds: finish the request in flight, then start the

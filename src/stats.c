@@ -473,11 +473,7 @@ stats_main(struct runtime *rt)
 		if (pf[1].revents & POLLIN)
 			stats_answer(sb, rt->query_fd, rt->report_rd);
 		if (exporter != NULL) {
-			bool ready = false;
-
-			for (size_t i = 2; i < n; i++)
-				ready = ready || pf[i].revents != 0;
-			exporter_run(exporter, ready);
+			exporter_run(exporter, pf + 2, n - 2);
 			stats_exporter_counts(&sb->stats);
 			atomic_store(&sb->export_saturated, exporter_saturated(exporter));
 		}

@@ -41,9 +41,9 @@ void		 exporter_add(struct exporter *x, const struct span *s);
  * exporter next needs exporter_run (never raised). */
 size_t		 exporter_pollfds(struct exporter *x, struct pollfd *pf, size_t max,
 		    int *timeout_ms);
-/* Advances transfers and timers; call after every poll wake-up, with
- * `ready` true when one of the exporter's pollfds has an event. */
-void		 exporter_run(struct exporter *x, bool ready);
+/* Advances transfers and timers; call after every poll wake-up with the
+ * pollfds exporter_pollfds filled (their revents set by poll). */
+void		 exporter_run(struct exporter *x, const struct pollfd *pf, size_t n);
 
 /*
  * Whether workers should stop sending spans: the queue filled up (the

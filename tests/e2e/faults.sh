@@ -297,14 +297,10 @@ diag "children done after $SECONDS s"
 # Two corads side by side, each behind its own nginx server: one exporting
 # to a collector that accepts connections and never answers, the other with
 # OTEL_EXPORTER=none (an idle corad costs the other nothing). wrk measures
-# GET /health on one at a time, in blocks of four 3 s rounds: traced,
-# untraced, untraced, traced (a load that other processes put on the
-# machine, growing or fading during a block, favours neither). The best
-# round of each kind so far is compared after each block; up to four
-# blocks run while that comparison fails, since the machine is shared and a
-# round may be slowed by something else. Once the exporter is saturated a
-# traced request builds no span, and the stats child leaves curl alone
-# until its transfer has something to do, so the two should be about equal.
+# GET /health on one at a time, in 3 s rounds (see the rounds below).
+# Once the exporter is saturated a traced request builds no span, and the
+# stats child leaves curl alone until its transfer has something to do, so
+# the two should be about equal.
 python3 "$CLIENT" blackhole "$T/bh.port" "$T/bh.count" >"$T/bh.log" 2>&1 &
 BH_PID=$!
 EXTRA_PIDS+=("$BH_PID")

@@ -702,7 +702,6 @@ drive(struct exporter *x, uint64_t total, int max_ms)
 		int		 to = 250;
 		size_t		 n;
 		uint64_t	 now = now_ms(), t0;
-		bool		 ready;
 
 		if (now >= deadline)
 			break;
@@ -711,11 +710,8 @@ drive(struct exporter *x, uint64_t total, int max_ms)
 		if (to < 0 || (uint64_t)to > deadline - now)
 			to = (int)(deadline - now);
 		poll(pf, n, to);
-		ready = false;
-		for (size_t i = 0; i < n; i++)
-			ready = ready || pf[i].revents != 0;
 		t0 = now_ms();
-		exporter_run(x, ready);
+		exporter_run(x, pf, n);
 		if (now_ms() - t0 > longest)
 			longest = now_ms() - t0;
 	}
@@ -752,7 +748,7 @@ START_TEST(test_exporter_none)
 	exporter_add(NULL, &s);
 	ck_assert_uint_eq(exporter_pollfds(NULL, pf, 4, &to), 0);
 	ck_assert_int_eq(to, 7);
-	exporter_run(NULL, false);
+	exporter_run(NULL, NULL, 0);
 	ck_assert_uint_eq(exporter_dropped(NULL), 0);
 	ck_assert_uint_eq(exporter_exported(NULL), 0);
 	exporter_free(NULL);
@@ -780,7 +776,7 @@ START_TEST(test_exporter_console)
 	ck_assert_uint_eq(exporter_dropped(x), 0);
 	ck_assert_uint_eq(exporter_pollfds(x, pf, 4, &to), 0);
 	ck_assert_int_eq(to, -1);
-	exporter_run(x, false);
+	exporter_run(x, pf, 0);
 	ck_assert_uint_gt(strlen(out), 0);
 	ck_assert_int_eq(out[strlen(out) - 1], '\n');
 	for (line = strtok_r(out, "\n", &save); line != NULL; line = strtok_r(NULL, "\n", &save)) {
