@@ -138,7 +138,17 @@ filter target_kind=Asset '.status == "Active" and .target.kind == "Asset"' "targ
 filter 'target_kind=Procedure&status=all' '.target.kind == "Procedure"' "target_kind=Procedure&status=all"
 filter "target_id=$ASSET" ".status == \"Active\" and .target.id == \"$ASSET\"" "target_id alone"
 is "$(names "$(ids "target_id=$ASSET")")" "A1 A2 A5 A6 A7 S1C " "target_id alone matches both kinds (A5 is a Procedure)"
+# The log carries the filters as the client gave them: no kind, though the
+# statement matches both.
+as "$P1" GET "/cautions?target_id=$ASSET"
+LCID=$(cid)
+json_is "$(log_select list_cautions.success ".correlation_id == \"$LCID\"")" '[.target_kind, .target_id]' \
+	"[null,\"$ASSET\"]" "log: target_id alone is logged with target_kind null"
 is "$(names "$(ids "target_id=$ASSET&target_kind=Asset")")" "A1 A2 A6 A7 S1C " "target_id with target_kind=Asset"
+as "$P1" GET "/cautions?target_id=$ASSET&target_kind=Asset"
+LCID=$(cid)
+json_is "$(log_select list_cautions.success ".correlation_id == \"$LCID\"")" '.target_kind' Asset \
+	"log: a given target_kind is logged as given"
 is "$(names "$(ids "target_id=$ASSET&target_kind=Procedure")")" "A5 " "target_id with target_kind=Procedure"
 is "$(names "$(ids "target_id=$(tr a-f A-F <<<"$ASSET2")&status=all")")" "A3 R1 R2 " "an upper-case target_id matches"
 is "$(ids "target_id=$UNKNOWN_CAUTION&status=all")" "" "an unknown target_id: nothing"
