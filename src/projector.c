@@ -198,21 +198,32 @@ projector_disconnect(struct projector *p)
 	p->leader = false;
 }
 
+/* Prepares the projector's statements and every projection's in one round
+ * trip; a failure names the projection whose statement it was. */
 static bool
-prepare_all(struct projector *p, const struct statement *st)
+prepare_all(struct projector *p)
 {
-	for (; st != NULL && st->name != NULL; st++) {
-		PGresult *res = PQprepare(p->conn, st->name, st->sql, 0, NULL);
-		bool ok = PQresultStatus(res) == PGRES_COMMAND_OK;
+	size_t n = projection_count() + 1;
+	const struct statement **sets = xcalloc(n, sizeof(*sets));
+	const char *failed, *projection = NULL;
+	PGresult *res;
+	bool ok;
 
-		if (!ok)
-			log_error("projection.error", LF_STR("projection", current(p)),
-			    LF_STR("statement", st->name), LF_STR("error", PQresultErrorMessage(res)));
+	sets[0] = statements;
+	for (size_t i = 1; i < n; i++)
+		sets[i] = projection_at(i - 1)->statements;
+	if (!(ok = statements_prepare(p->conn, sets, n, &failed, &res))) {
+		for (size_t i = 1; i < n; i++)
+			for (const struct statement *st = sets[i]; st->name != NULL; st++)
+				if (st->name == failed)
+					projection = projection_at(i - 1)->name;
+		log_error("projection.error", LF_STR("projection", projection),
+		    LF_STR("statement", failed), LF_STR("error", res != NULL ?
+		    PQresultErrorMessage(res) : PQerrorMessage(p->conn)));
 		PQclear(res);
-		if (!ok)
-			return false;
 	}
-	return true;
+	free(sets);
+	return ok;
 }
 
 /*
@@ -241,15 +252,13 @@ projector_connect(struct projector *p)
 	 * their bookmark too, and they are projected again. So the projector
 	 * does not wait for its commits to reach the disk, and leaves the
 	 * flushes to the writers (doc/design.md, "Projections"). */
-	ok = simple(p, "SET synchronous_commit = off") && prepare_all(p, statements);
+	ok = simple(p, "SET synchronous_commit = off") && prepare_all(p);
 	for (size_t i = 0; ok && i < projection_count(); i++) {
 		const char *name[] = { projection_at(i)->name };
 		PGresult *res;
 
 		p->tx.projection = projection_at(i);
-		ok = prepare_all(p, p->tx.projection->statements) &&
-		    (res = run(p, "bookmark_insert", 1, name, PGRES_COMMAND_OK)) != NULL;
-		if (ok)
+		if ((ok = (res = run(p, "bookmark_insert", 1, name, PGRES_COMMAND_OK)) != NULL))
 			PQclear(res);
 	}
 	p->tx.projection = NULL;

@@ -241,6 +241,8 @@ store_connect(struct store *s)
 {
 	char err[512];
 	bool timed_out;
+	const char *failed;
+	PGresult *res;
 
 	s->conn = db_open_until(s->conninfo, "corad-worker", deadline_at_ms(), deadline_expired,
 	    &timed_out, err, sizeof(err));
@@ -255,22 +257,52 @@ store_connect(struct store *s)
 	 * that the schema has what it needs. */
 	if (s->unnamed)
 		return store_check_schema(s);
-	for (size_t i = 0; i < nsets; i++)
-		for (const struct statement *st = statement_sets[i]; st->name != NULL; st++) {
-			PGresult *res = PQprepare(s->conn, st->name, st->sql, 0, NULL);
+	if (!statements_prepare(s->conn, statement_sets, nsets, &failed, &res)) {
+		/* Unreachable, or a schema without our tables: either way the
+		 * deployment is not ready, a 503, not a 500. */
+		enum cora_err e = store_setup_failed(s, failed,
+		    res != NULL ? PQresultErrorMessage(res) : PQerrorMessage(s->conn),
+		    !db_is_unavailable(s->conn, res));
 
-			if (PQresultStatus(res) != PGRES_COMMAND_OK) {
-				/* Unreachable, or a schema without our tables: either
-				 * way the deployment is not ready, a 503, not a 500. */
-				enum cora_err e = store_setup_failed(s, st->name,
-				    PQresultErrorMessage(res), !db_is_unavailable(s->conn, res));
-
-				PQclear(res);
-				return e;
-			}
-			PQclear(res);
-		}
+		PQclear(res);
+		return e;
+	}
 	return store_quiet_session(s);
+}
+
+bool
+statements_prepare(PGconn *conn, const struct statement *const *sets, size_t count,
+    const char **failed, PGresult **res)
+{
+	*failed = "pipeline";
+	*res = NULL;
+	if (PQenterPipelineMode(conn) != 1)
+		return false;
+	for (size_t i = 0; i < count; i++)
+		for (const struct statement *st = sets[i]; st->name != NULL; st++)
+			if (PQsendPrepare(conn, (*failed = st->name), st->sql, 0, NULL) != 1)
+				return false;
+	*failed = "Sync";
+	if (PQpipelineSync(conn) != 1)
+		return false;
+	/* Each prepare's result, then the NULL that ends it; the first
+	 * failure aborts the rest of the pipeline on the server. */
+	for (size_t i = 0; i < count; i++)
+		for (const struct statement *st = sets[i]; st->name != NULL; st++) {
+			*failed = st->name;
+			if ((*res = PQgetResult(conn)) == NULL ||
+			    PQresultStatus(*res) != PGRES_COMMAND_OK)
+				return false;
+			PQclear(*res);
+			if ((*res = PQgetResult(conn)) != NULL)
+				return false;
+		}
+	*failed = "Sync";
+	if ((*res = PQgetResult(conn)) == NULL || PQresultStatus(*res) != PGRES_PIPELINE_SYNC)
+		return false;
+	PQclear(*res);
+	*res = NULL;
+	return PQexitPipelineMode(conn) == 1;
 }
 
 enum cora_err

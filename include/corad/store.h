@@ -22,6 +22,16 @@ struct statement {
 };
 
 /*
+ * Prepares the statements of sets[0] to sets[count - 1], each set ended by
+ * a NULL name, in one round trip (a pipeline). True when every one was
+ * prepared; else false with *failed naming the first that was not and
+ * *res its result, NULL when the link broke (PQerrorMessage says why). A
+ * connection whose prepare failed is of no further use: close it.
+ */
+bool		statements_prepare(PGconn *conn, const struct statement *const *sets, size_t count,
+		    const char **failed, PGresult **res);
+
+/*
  * Adds a context's statements (ended by a NULL name) and the tables they
  * need (NULL-ended; checked once per connection behind PgBouncer), before
  * the workers start; -1 with a message when there are too many sets.

@@ -153,12 +153,43 @@ if corad_start DATABASE_URL="$CORA2_APP"; then
 	is "$(hdr Content-Type)" application/json "GET /ready 503: application/json"
 	json_is "$HTTP_BODY" 'type' object "GET /ready 503: a JSON object"
 	like "$(hdr X-Correlation-Id)" "$UUID_RE" "GET /ready 503: X-Correlation-Id"
+	json_is "$HTTP_BODY" .detail "Schema is not installed: run corad migrate" \
+		"GET /ready 503: the detail says to migrate"
+	# A worker prepares its statements in one pipeline; the log names the
+	# first, which has no table to read here.
+	LINE=$(log_select db.prepare_failed | head -n 1)
+	json_is "$LINE" .statement load_stream "db.prepare_failed names the first statement"
+	json_like "$LINE" .error 'relation "events" does not exist' \
+		"db.prepare_failed carries the server's message"
 	http GET /health
 	is "$HTTP_STATUS" 200 "GET /health on the unmigrated database: 200"
 	ok "startup.warning about the schema" \
 		log_has startup.warning '.gate == "schema" or ([.. | strings] | any(test("schema|migrat"; "i")))'
 else
 	fail "corad serve starts on the unmigrated database outside production"
+fi
+
+# On the schema one migration behind, the statements of the first
+# migrations prepare and the first that needs a later table fails: the
+# log names it, not the pipeline's first.
+corad_stop TERM 15
+CORA3_APP="postgresql:///cora3?host=$PGHOST&user=cora_app"
+if corad_start DATABASE_URL="$CORA3_APP"; then
+	http GET /ready
+	is "$HTTP_STATUS" 503 "GET /ready on the schema behind: 503"
+	LINE=$(log_select db.prepare_failed | head -n 1)
+	json_is "$LINE" .statement list_cautions \
+		"schema behind: db.prepare_failed names the first statement that needs a later table"
+	json_like "$LINE" .error 'relation "proj_caution_summary" does not exist' \
+		"schema behind: db.prepare_failed carries the server's message"
+	# The projector prepares its own and every projection's statements in
+	# one pipeline too; its log names the projection of the one that failed.
+	proj_failed() { log_has projection.error '.statement == "caution_registered"'; }
+	ok "schema behind: projection.error names the statement" wait_until 5 proj_failed
+	LINE=$(log_select projection.error '.statement == "caution_registered"' | head -n 1)
+	json_is "$LINE" .projection proj_caution_summary "schema behind: projection.error names its projection"
+else
+	fail "corad serve starts on the schema behind outside production"
 fi
 
 done_testing
