@@ -172,7 +172,8 @@ store_setup_failed(struct store *s, const char *what, const char *why, bool sche
 	s->errors++;
 	if (deadline_expired()) {
 		log_warning("db.setup_cancelled", LF_STR("step", what),
-		    LF_STR("reason", "the request deadline passed"));
+		    LF_STR("reason", s->warming ? "the worker's warm-up took too long" :
+		    "the request deadline passed"));
 		store_close(s);
 		return CORA_ERR_TIMEOUT;
 	}
@@ -340,6 +341,17 @@ store_ready(struct store *s)
 		log_info("db.reconnected", LF_INT("attempts", s->failures + 1));
 	s->failures = 0;
 	return CORA_OK;
+}
+
+void
+store_warm_up(struct store *s, double seconds)
+{
+	s->warming = true;
+	deadline_start(seconds);
+	if (store_ready(s) != CORA_OK)
+		s->retry_at_ms = 0;
+	deadline_finish();
+	s->warming = false;
 }
 
 static const char *

@@ -372,6 +372,7 @@ worker_recycle_after(long max)
 static struct listen_allow	worker_allow;	/* FCGI_WEB_SERVER_ADDRS */
 static int			worker_conn_unix;	/* the connection is a Unix socket */
 
+#define WARM_UP_SECONDS		1.0		/* a new worker's connect and prepare */
 #define TRIM_AFTER_BYTES	(256 * 1024)	/* heap growth that a request hands back */
 #define TRIM_AFTER_IO		(32 * 1024)	/* ... or a body in or out this large */
 
@@ -549,6 +550,9 @@ worker_main(struct runtime *rt)
 	activity_hook(worker_doing);
 	store_init(&store, rt->cfg->database_url, rt->cfg->pool_transaction, rt->wake_wr);
 	request_reset(&req);
+	/* The session first (doc/design.md, "Processes"): a successor takes
+	 * over with its statements prepared. */
+	store_warm_up(&store, WARM_UP_SECONDS);
 	worker_trim(false);
 	/* Tells the master this worker accepts: during a reload, an old worker
 	 * retires only after its successor has said so. */

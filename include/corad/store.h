@@ -63,6 +63,7 @@ struct store {
 	size_t		 ntx;
 	bool		 tx_block;	/* BEGIN was sent: a fence may come (store_tx_begin) */
 	bool		 tx_broken;	/* a statement could not be queued */
+	bool		 warming;	/* in store_warm_up, not in a request */
 };
 
 /* One event to append; strings are borrowed. */
@@ -91,6 +92,13 @@ void		store_close(struct store *s);
  * is then set); CORA_ERR_TIMEOUT when the deadline passed meanwhile.
  */
 enum cora_err	store_ready(struct store *s);
+
+/*
+ * store_ready before the worker's first request, within `seconds`, so that
+ * no request waits for the connect and the prepares. A failure is logged
+ * like a request's and left to the first request, which tries at once.
+ */
+void		store_warm_up(struct store *s, double seconds);
 
 /*
  * Runs a prepared statement. On failure returns NULL and classifies it:

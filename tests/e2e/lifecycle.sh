@@ -117,10 +117,11 @@ is "$(worker_pids)" "$worker" "... served by the same worker ($worker, the only 
 is "$(metric "$TIMEOUT")" 0 "/metrics: $TIMEOUT is 0 (nobody was killed)"
 
 # --- 9b. the deadline covers a fresh worker's connect and prepare ------------------------
-# A new worker connects and prepares its statements on its first request
-# that needs the database; a table locked by another session blocks the
-# prepare. That wait is inside the deadline like any statement: JSON 504 at
-# the deadline, not a kill 5 s later (nginx's 502).
+# A table locked by another session blocks a new worker's prepare: its
+# warm-up gives up after 1 s (warm_up.sh), and its first request that
+# needs the database connects and prepares again. That wait is inside the
+# deadline like any statement: JSON 504 at the deadline, not a kill 5 s
+# later (nginx's 502).
 corad_stop TERM
 ok "another session holds ACCESS EXCLUSIVE on events" hold_lock events "ACCESS EXCLUSIVE"
 corad_start DATABASE_URL="$PG_APP_URL" CORA_WORKERS=1 CORA_REQUEST_TIMEOUT_SECONDS=2 ||

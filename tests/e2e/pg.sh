@@ -155,9 +155,10 @@ table_locked() { [[ $(table_locks "$1" "$2") -ge 1 ]]; }
 
 # connect_workers N CMD...: runs CMD, a request that needs the database,
 # N at a time until N worker sessions are connected (5 s at most). A worker
-# connects and prepares its statements at its first such request, and a
-# prepare waits on a lock a test holds as a statement would: a test that
-# holds one connects every worker first.
+# connects and prepares its statements before it accepts, or, when that
+# failed, at its first such request; a prepare waits on a lock a test holds
+# as a statement would, so a test that holds one makes sure first that
+# every worker is connected.
 workers_connected() {
 	[[ $(q "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'corad-worker'") == "$1" ]]
 }
