@@ -44,6 +44,7 @@ usage(FILE *out)
 	    "       corad migrate [--env-file FILE] apply pending sql/ migrations as DATABASE_OWNER_URL\n"
 	    "       corad check [--env-file FILE]   run every start-up gate; exit 0 only if serve would start\n"
 	    "       corad openapi                   print the OpenAPI document of the API\n"
+	    "       corad statements                print the SQL the sessions prepare, by name\n"
 	    "       corad version                   print the version\n"
 	    "       corad --help                    this text\n"
 	    "\n"
@@ -52,6 +53,16 @@ usage(FILE *out)
 	    "  APP_ENV=production  REQUIRE_AUTHENTICATED_PRINCIPAL=true\n"
 	    "  MAX_REQUEST_BODY_SIZE_BYTES=1048576  CORA_GRACEFUL_TIMEOUT_SECONDS=30\n"
 	    "--env-file reads KEY=VALUE lines; variables already in the environment win.\n");
+}
+
+/* Prints a document for `corad openapi` and `corad statements`, and frees it. */
+static int
+print_json(json_object *doc)
+{
+	printf("%s\n", json_object_to_json_string_ext(doc, JSON_C_TO_STRING_PRETTY |
+	    JSON_C_TO_STRING_NOSLASHESCAPE));
+	json_object_put(doc);
+	return EXIT_OK;
 }
 
 static void
@@ -249,13 +260,14 @@ main(int argc, char **argv)
 		printf("corad %s\n", PACKAGE_VERSION);
 		return EXIT_OK;
 	}
-	if (strcmp(cmd, "openapi") == 0) {
-		json_object *doc = openapi_document();
+	if (strcmp(cmd, "openapi") == 0)
+		return print_json(openapi_document());
+	if (strcmp(cmd, "statements") == 0) {
+		json_object *doc = json_object_new_object();
 
-		printf("%s\n", json_object_to_json_string_ext(doc, JSON_C_TO_STRING_PRETTY |
-		    JSON_C_TO_STRING_NOSLASHESCAPE));
-		json_object_put(doc);
-		return EXIT_OK;
+		json_object_object_add(doc, "worker", store_statements());
+		json_object_object_add(doc, "projector", projector_statements());
+		return print_json(doc);
 	}
 	if (strcmp(cmd, "serve") != 0 && strcmp(cmd, "check") != 0 &&
 	    strcmp(cmd, "migrate") != 0 && strcmp(cmd, "init-db") != 0) {

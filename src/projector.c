@@ -198,20 +198,42 @@ projector_disconnect(struct projector *p)
 	p->leader = false;
 }
 
+/* The projector's statements, then each projection's: *n sets, freed by
+ * the caller. */
+static const struct statement **
+statement_sets(size_t *n)
+{
+	const struct statement **sets = xcalloc(projection_count() + 1, sizeof(*sets));
+
+	*n = projection_count() + 1;
+	sets[0] = statements;
+	for (size_t i = 1; i < *n; i++)
+		sets[i] = projection_at(i - 1)->statements;
+	return sets;
+}
+
+json_object *
+projector_statements(void)
+{
+	size_t n;
+	const struct statement **sets = statement_sets(&n);
+	json_object *o = statements_json(sets, n);
+
+	free(sets);
+	return o;
+}
+
 /* Prepares the projector's statements and every projection's in one round
  * trip; a failure names the projection whose statement it was. */
 static bool
 prepare_all(struct projector *p)
 {
-	size_t n = projection_count() + 1;
-	const struct statement **sets = xcalloc(n, sizeof(*sets));
+	size_t n;
+	const struct statement **sets = statement_sets(&n);
 	const char *failed, *projection = NULL;
 	PGresult *res;
 	bool ok;
 
-	sets[0] = statements;
-	for (size_t i = 1; i < n; i++)
-		sets[i] = projection_at(i - 1)->statements;
 	if (!(ok = statements_prepare(p->conn, sets, n, &failed, &res))) {
 		for (size_t i = 1; i < n; i++)
 			for (const struct statement *st = sets[i]; st->name != NULL; st++)

@@ -343,6 +343,23 @@ store_ready(struct store *s)
 	return CORA_OK;
 }
 
+json_object *
+statements_json(const struct statement *const *sets, size_t count)
+{
+	json_object *o = json_object_new_object();
+
+	for (size_t i = 0; i < count; i++)
+		for (const struct statement *st = sets[i]; st->name != NULL; st++)
+			json_object_object_add(o, st->name, json_object_new_string(st->sql));
+	return o;
+}
+
+json_object *
+store_statements(void)
+{
+	return statements_json(statement_sets, nsets);
+}
+
 void
 store_warm_up(struct store *s, double seconds)
 {

@@ -6,6 +6,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include <json-c/json.h>
+
 #include "corad/config.h"
 
 enum child_kind {
@@ -72,6 +74,8 @@ int64_t		 proc_restart_delay(const struct child_death *d, unsigned *fast_deaths)
 int	worker_main(struct runtime *rt);
 int	stats_main(struct runtime *rt);
 int	projector_main(struct runtime *rt);
+/* Every statement the projector's session prepares (`corad statements`). */
+json_object	*projector_statements(void);
 
 /* The master: forks and supervises the children until told to stop. */
 int	master_run(struct runtime *rt);

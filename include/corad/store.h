@@ -31,6 +31,12 @@ struct statement {
 bool		statements_prepare(PGconn *conn, const struct statement *const *sets, size_t count,
 		    const char **failed, PGresult **res);
 
+/* The same sets as one JSON object, name to SQL, in the order prepared. */
+json_object	*statements_json(const struct statement *const *sets, size_t count);
+
+/* Every statement a worker's session prepares (`corad statements`). */
+json_object	*store_statements(void);
+
 /*
  * Adds a context's statements (ended by a NULL name) and the tables they
  * need (NULL-ended; checked once per connection behind PgBouncer), before

@@ -14,6 +14,7 @@ is "$rc" 0 "corad --help exits 0"
 like "$out" serve "--help mentions serve"
 like "$out" check "--help mentions check"
 like "$out" version "--help mentions version"
+like "$out" statements "--help mentions statements"
 
 # --- bad values ---
 # bad_value command VAR value
