@@ -18,33 +18,27 @@
 /* Notice < Caution < Warning: min_severity=X is every value from X on. */
 static const char *const ladder[] = { "Notice", "Caution", "Warning", NULL };
 
-/* A PostgreSQL text[] literal of validated enum values (no quoting needed)
- * and the same comma-separated for the log; NULL for no filter. */
+/* The values as a PostgreSQL text[] literal in *a, and comma-separated
+ * for the log. */
 static char *
-array_literal(json_object *values, char **logged)
+to_array(json_object *values, struct db_array *a)
 {
-	size_t n = json_object_array_length(values), len = 3;
-	char *lit, *log;
+	size_t n = json_object_array_length(values), len = 1;
+	char *logged;
 
 	for (size_t i = 0; i < n; i++)
 		len += (size_t)json_object_get_string_len(json_object_array_get_idx(values, i)) + 1;
-	lit = xmalloc(len);
-	log = xmalloc(len);
-	strcpy(lit, "{");
-	log[0] = '\0';
+	logged = xmalloc(len);
+	logged[0] = '\0';
 	for (size_t i = 0; i < n; i++) {
 		const char *v = json_object_get_string(json_object_array_get_idx(values, i));
 
-		if (i > 0) {
-			strcat(lit, ",");
-			strcat(log, ",");
-		}
-		strcat(lit, v);
-		strcat(log, v);
+		db_array_add(a, v);
+		if (i > 0)
+			strcat(logged, ",");
+		strcat(logged, v);
 	}
-	strcat(lit, "}");
-	*logged = log;
-	return lit;
+	return logged;
 }
 
 /* The severities to match: severity=... as given, or min_severity's ladder. */
@@ -154,10 +148,10 @@ handle_list_cautions(struct request *r)
 {
 	long limit = (long)json_object_get_int64(request_value(r, "limit"));
 	json_object *sev = NULL, *sta = NULL, *body;
-	char after_ts[40], after_id[UUID_STR_LEN], lim[24], *sev_lit = NULL, *sta_lit = NULL;
+	char after_ts[40], after_id[UUID_STR_LEN], lim[24];
 	char *sev_log = NULL, *sta_log = NULL, *tag = NULL;
 	const char *p[11], *raw_tag = request_text(r, "tag"), *kind;
-	struct db_array kinds = { 0 };
+	struct db_array kinds = { 0 }, sevs = { 0 }, stas = { 0 };
 	PGresult *res = NULL;
 	enum cora_err e;
 	bool given, filtered;
@@ -167,8 +161,8 @@ handle_list_cautions(struct request *r)
 		return e;
 	sev = severities(r);
 	sta = statuses(r);
-	sev_lit = sev != NULL ? array_literal(sev, &sev_log) : NULL;
-	sta_lit = sta != NULL ? array_literal(sta, &sta_log) : NULL;
+	sev_log = sev != NULL ? to_array(sev, &sevs) : NULL;
+	sta_log = sta != NULL ? to_array(sta, &stas) : NULL;
 	if (raw_tag != NULL) {
 		/* Matched as stored: trimmed; bytes that are not UTF-8 match nothing. */
 		size_t tlen, slen;
@@ -191,8 +185,8 @@ handle_list_cautions(struct request *r)
 	p[0] = kinds.n > 0 ? db_array_text(&kinds) : NULL;
 	p[1] = request_text(r, "target_id");
 	p[2] = request_text(r, "category");
-	p[3] = sev_lit;
-	p[4] = sta_lit;
+	p[3] = sev != NULL ? db_array_text(&sevs) : NULL;
+	p[4] = sta != NULL ? db_array_text(&stas) : NULL;
 	p[5] = request_text(r, "authored_by");
 	p[6] = json_object_get_boolean(request_value(r, "include_expired")) ? "true" : "false";
 	p[7] = after_ts;	/* the first page: the cursor before everything */
@@ -223,8 +217,8 @@ out:
 	PQclear(res);
 	json_object_put(sev);
 	json_object_put(sta);
-	free(sev_lit);
-	free(sta_lit);
+	db_array_free(&sevs);
+	db_array_free(&stas);
 	free(sev_log);
 	free(sta_log);
 	free(tag);
