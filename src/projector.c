@@ -230,19 +230,15 @@ prepare_all(struct projector *p)
 {
 	size_t n;
 	const struct statement **sets = statement_sets(&n);
-	const char *failed, *projection = NULL;
-	PGresult *res;
+	struct prepare_failure f;
 	bool ok;
 
-	if (!(ok = statements_prepare(p->conn, sets, n, &failed, &res))) {
-		for (size_t i = 1; i < n; i++)
-			for (const struct statement *st = sets[i]; st->name != NULL; st++)
-				if (st->name == failed)
-					projection = projection_at(i - 1)->name;
-		log_error("projection.error", LF_STR("projection", projection),
-		    LF_STR("statement", failed), LF_STR("error", res != NULL ?
-		    PQresultErrorMessage(res) : PQerrorMessage(p->conn)));
-		PQclear(res);
+	if (!(ok = statements_prepare(p->conn, sets, n, &f))) {
+		log_error("projection.error", LF_STR("projection", f.set >= 1 && f.set < n ?
+		    projection_at(f.set - 1)->name : NULL), LF_STR("statement", f.name),
+		    LF_STR("error", f.res != NULL ? PQresultErrorMessage(f.res) :
+		    PQerrorMessage(p->conn)));
+		PQclear(f.res);
 	}
 	free(sets);
 	return ok;

@@ -242,8 +242,7 @@ store_connect(struct store *s)
 {
 	char err[512];
 	bool timed_out;
-	const char *failed;
-	PGresult *res;
+	struct prepare_failure f;
 
 	s->conn = db_open_until(s->conninfo, "corad-worker", deadline_at_ms(), deadline_expired,
 	    &timed_out, err, sizeof(err));
@@ -258,14 +257,14 @@ store_connect(struct store *s)
 	 * that the schema has what it needs. */
 	if (s->unnamed)
 		return store_check_schema(s);
-	if (!statements_prepare(s->conn, statement_sets, nsets, &failed, &res)) {
+	if (!statements_prepare(s->conn, statement_sets, nsets, &f)) {
 		/* Unreachable, or a schema without our tables: either way the
 		 * deployment is not ready, a 503, not a 500. */
-		enum cora_err e = store_setup_failed(s, failed,
-		    res != NULL ? PQresultErrorMessage(res) : PQerrorMessage(s->conn),
-		    !db_is_unavailable(s->conn, res));
+		enum cora_err e = store_setup_failed(s, f.name,
+		    f.res != NULL ? PQresultErrorMessage(f.res) : PQerrorMessage(s->conn),
+		    !db_is_unavailable(s->conn, f.res));
 
-		PQclear(res);
+		PQclear(f.res);
 		return e;
 	}
 	return store_quiet_session(s);
@@ -273,36 +272,37 @@ store_connect(struct store *s)
 
 bool
 statements_prepare(PGconn *conn, const struct statement *const *sets, size_t count,
-    const char **failed, PGresult **res)
+    struct prepare_failure *f)
 {
-	*failed = "pipeline";
-	*res = NULL;
+	*f = (struct prepare_failure){ .set = count, .name = "pipeline" };
 	if (PQenterPipelineMode(conn) != 1)
 		return false;
 	for (size_t i = 0; i < count; i++)
 		for (const struct statement *st = sets[i]; st->name != NULL; st++)
-			if (PQsendPrepare(conn, (*failed = st->name), st->sql, 0, NULL) != 1)
+			if (PQsendPrepare(conn, st->name, st->sql, 0, NULL) != 1) {
+				*f = (struct prepare_failure){ .set = i, .name = st->name };
 				return false;
-	*failed = "Sync";
+			}
+	f->name = "Sync";
 	if (PQpipelineSync(conn) != 1)
 		return false;
 	/* Each prepare's result, then the NULL that ends it; the first
 	 * failure aborts the rest of the pipeline on the server. */
 	for (size_t i = 0; i < count; i++)
 		for (const struct statement *st = sets[i]; st->name != NULL; st++) {
-			*failed = st->name;
-			if ((*res = PQgetResult(conn)) == NULL ||
-			    PQresultStatus(*res) != PGRES_COMMAND_OK)
+			*f = (struct prepare_failure){ .set = i, .name = st->name,
+			    .res = PQgetResult(conn) };
+			if (f->res == NULL || PQresultStatus(f->res) != PGRES_COMMAND_OK)
 				return false;
-			PQclear(*res);
-			if ((*res = PQgetResult(conn)) != NULL)
+			PQclear(f->res);
+			if ((f->res = PQgetResult(conn)) != NULL)
 				return false;
 		}
-	*failed = "Sync";
-	if ((*res = PQgetResult(conn)) == NULL || PQresultStatus(*res) != PGRES_PIPELINE_SYNC)
+	*f = (struct prepare_failure){ .set = count, .name = "Sync", .res = PQgetResult(conn) };
+	if (f->res == NULL || PQresultStatus(f->res) != PGRES_PIPELINE_SYNC)
 		return false;
-	PQclear(*res);
-	*res = NULL;
+	PQclear(f->res);
+	f->res = NULL;
 	return PQexitPipelineMode(conn) == 1;
 }
 

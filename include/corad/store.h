@@ -21,15 +21,22 @@ struct statement {
 	const char	*sql;
 };
 
+/* Why statements_prepare failed. */
+struct prepare_failure {
+	size_t		 set;	/* the index of the statement's set (count: none) */
+	const char	*name;	/* the statement, or "pipeline" or "Sync" */
+	PGresult	*res;	/* its result, NULL when the link broke; the caller clears it */
+};
+
 /*
  * Prepares the statements of sets[0] to sets[count - 1], each set ended by
  * a NULL name, in one round trip (a pipeline). True when every one was
- * prepared; else false with *failed naming the first that was not and
- * *res its result, NULL when the link broke (PQerrorMessage says why). A
- * connection whose prepare failed is of no further use: close it.
+ * prepared; else false with *f saying which was not and why (the first; the
+ * server skips the rest). A connection whose prepare failed is of no
+ * further use: close it.
  */
 bool		statements_prepare(PGconn *conn, const struct statement *const *sets, size_t count,
-		    const char **failed, PGresult **res);
+		    struct prepare_failure *f);
 
 /* The same sets as one JSON object, name to SQL, in the order prepared. */
 json_object	*statements_json(const struct statement *const *sets, size_t count);
