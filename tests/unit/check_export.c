@@ -504,6 +504,7 @@ enum srv_mode {
 struct srv {
 	pid_t	 pid;
 	int	 port;
+	char	 url[64];	/* http://127.0.0.1:port */
 	char	 path[64];	/* the requests, as received */
 };
 
@@ -612,6 +613,7 @@ srv_start(struct srv *sv, enum srv_mode mode)
 	ck_assert_int_eq(listen(ls, 16), 0);
 	ck_assert_int_eq(getsockname(ls, (struct sockaddr *)&a, &alen), 0);
 	sv->port = ntohs(a.sin_port);
+	snprintf(sv->url, sizeof(sv->url), "http://127.0.0.1:%d", sv->port);
 	snprintf(sv->path, sizeof(sv->path), "/tmp/check_export_srv.XXXXXX");
 	rec = mkstemp(sv->path);
 	ck_assert_int_ge(rec, 0);
@@ -624,6 +626,14 @@ srv_start(struct srv *sv, enum srv_mode mode)
 	}
 	close(ls);
 	close(rec);
+}
+
+/* The OTLP exporter's configuration, sending to the server. */
+static void
+srv_config(struct config *c, const struct srv *sv)
+{
+	cfg_init(c, OTEL_OTLP);
+	c->otlp_endpoint = (char *)sv->url;
 }
 
 struct request {
@@ -909,12 +919,10 @@ START_TEST(test_exporter_otlp_500)
 	struct request	*r;
 	struct capture	 cap;
 	size_t		 n;
-	char		 url[64], *err;
+	char		*err;
 
 	srv_start(&sv, SRV_500);
-	cfg_init(&c, OTEL_OTLP);
-	snprintf(url, sizeof(url), "http://127.0.0.1:%d", sv.port);
-	c.otlp_endpoint = url;
+	srv_config(&c, &sv);
 	x = exporter_new(&c);
 	ck_assert_ptr_nonnull(x);
 	capture_begin(&cap);
@@ -946,13 +954,11 @@ START_TEST(test_exporter_otlp_timeout)
 	struct request	*r;
 	struct capture	 cap;
 	size_t		 n;
-	char		 url[64], *err;
+	char		*err;
 	uint64_t	 t0, longest, took;
 
 	srv_start(&sv, SRV_SILENT);
-	cfg_init(&c, OTEL_OTLP);
-	snprintf(url, sizeof(url), "http://127.0.0.1:%d", sv.port);
-	c.otlp_endpoint = url;
+	srv_config(&c, &sv);
 	c.otlp_timeout_ms = 300;
 	x = exporter_new(&c);
 	ck_assert_ptr_nonnull(x);
@@ -1026,13 +1032,11 @@ START_TEST(test_exporter_queue_full)
 	struct capture	 cap;
 	struct span	 s;
 	size_t		 n, total = 0;
-	char		 url[64], *err;
+	char		*err;
 	uint64_t	 t0;
 
 	srv_start(&sv, SRV_OK);
-	cfg_init(&c, OTEL_OTLP);
-	snprintf(url, sizeof(url), "http://127.0.0.1:%d", sv.port);
-	c.otlp_endpoint = url;
+	srv_config(&c, &sv);
 	x = exporter_new(&c);
 	ck_assert_ptr_nonnull(x);
 	server_span_fill(&s);
@@ -1081,15 +1085,12 @@ START_TEST(test_exporter_quiet_transfer)
 	struct request	*r;
 	struct pollfd	 pf[8], quiet[8];
 	size_t		 n, nreq;
-	char		 url[64];
 	int		 to;
 	bool		 answered = false;
 	uint64_t	 deadline = now_ms() + 5000;
 
 	srv_start(&sv, SRV_OK);
-	cfg_init(&c, OTEL_OTLP);
-	snprintf(url, sizeof(url), "http://127.0.0.1:%d", sv.port);
-	c.otlp_endpoint = url;
+	srv_config(&c, &sv);
 	x = exporter_new(&c);
 	ck_assert_ptr_nonnull(x);
 	add_pairs(x, EXPORT_BATCH / 2);	/* a full batch: sent at once */
