@@ -15,6 +15,16 @@
 #include "corad/store.h"
 #include "corad/utf8.h"
 
+/* A list parameter, NULL when absent or empty: an empty list (an MCP
+ * client can send one) is no filter. */
+static json_object *
+given_list(struct request *r, const char *name)
+{
+	json_object *v = request_value(r, name);
+
+	return v != NULL && json_object_array_length(v) > 0 ? v : NULL;
+}
+
 /* Notice < Caution < Warning: min_severity=X is every value from X on. */
 static const char *const ladder[] = { "Notice", "Caution", "Warning", NULL };
 
@@ -45,7 +55,7 @@ to_array(json_object *values, struct db_array *a)
 static json_object *
 severities(struct request *r)
 {
-	json_object *exact = request_value(r, "severity"), *from;
+	json_object *exact = given_list(r, "severity"), *from;
 	const char *min = request_text(r, "min_severity");
 
 	if (exact != NULL)
@@ -71,8 +81,11 @@ statuses(struct request *r)
 		json_object_array_add(active, json_object_new_string("Active"));
 		return active;
 	}
-	if (strcmp(json_object_get_string(json_object_array_get_idx(given, 0)), "all") == 0)
-		return NULL;	/* alone: the conflict check refused it with others */
+	/* No filter: an empty list (an MCP client can send one), or all
+	 * alone (the conflict check refused it with others). */
+	if (json_object_array_length(given) == 0 ||
+	    strcmp(json_object_get_string(json_object_array_get_idx(given, 0)), "all") == 0)
+		return NULL;
 	return json_object_get(given);
 }
 
@@ -82,7 +95,7 @@ check_conflicts(struct request *r)
 {
 	json_object *st = request_value(r, "status");
 
-	if (request_value(r, "severity") != NULL && request_value(r, "min_severity") != NULL)
+	if (given_list(r, "severity") != NULL && request_value(r, "min_severity") != NULL)
 		return request_fail(r, CORA_ERR_UNPROCESSABLE, "Pass either `severity` (one or more "
 		    "exact values) or `min_severity` (Notice<Caution<Warning ladder), not both.");
 	for (size_t i = 0; st != NULL && json_object_array_length(st) > 1 &&

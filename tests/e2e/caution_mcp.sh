@@ -224,6 +224,14 @@ json_is "$LSC" '[.items[].caution_id]' "[\"$C1\",\"$CH\",\"$S1C\"]" "status [Sup
 same_list '{"severity":["Warning","Notice"],"status":["all"]}' 'severity=Warning&severity=Notice&status=all' "severity [Warning, Notice]"
 json_is "$LSC" '[.items[].caution_id]' "[\"$CH\",\"$PN\"]" "severity [Warning, Notice]: the two"
 same_list '{"min_severity":"Warning","status":["all"]}' 'min_severity=Warning&status=all' "min_severity Warning"
+# An empty list is no filter: status [] is every status, severity [] every
+# severity, and severity [] next to min_severity is no conflict.
+same_list '{"status":[]}' status=all "status []: as status=all"
+json_is "$LSC" '.items | length' 8 "status []: 8 cautions"
+same_list '{"severity":[]}' "" "severity []: as no severity"
+same_list '{"severity":[],"min_severity":"Warning","status":["all"]}' 'min_severity=Warning&status=all' \
+	"severity [] with min_severity Warning: no conflict, the ladder"
+ok "no worker crashed on the empty lists" eval '! log_has master.child_exited ".signal != null"'
 same_list '{"tag":" proc ","target_kind":"Procedure"}' 'tag=proc&target_kind=Procedure' "tag ' proc ' (trimmed), target_kind"
 json_is "$LSC" '[.items[].caution_id]' "[\"$PN\"]" "tag proc: the Procedure caution"
 same_list "{\"limit\":2,\"authored_by\":\"$P1\",\"include_expired\":false}" "limit=2&authored_by=$P1&include_expired=false" \
