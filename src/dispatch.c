@@ -156,7 +156,7 @@ dispatch_validate(struct request *r, json_object *args)
 		bool present;
 
 		if (args != NULL) {
-			present = json_object_object_get_ex(args, p->name, &raw);
+			present = json_object_object_get_ex(args, op_param_arg(op, p), &raw);
 			raw = json_object_get(raw);
 		} else if (p->in == OP_IN_PATH) {
 			const char *v = path_value(r, p->name);
@@ -167,7 +167,8 @@ dispatch_validate(struct request *r, json_object *args)
 			raw = query_value(r->query, p);
 			present = raw != NULL;
 		}
-		loc = loc2(p->in == OP_IN_PATH ? "path" : "query", p->name);
+		loc = loc2(p->in == OP_IN_PATH ? "path" : "query",
+		    args != NULL ? op_param_arg(op, p) : p->name);
 		if (schema_validate(&c, p->schema, p->required, present, raw, loc, NULL, &val) &&
 		    val != NULL)
 			json_object_object_add(r->params, p->name, val);

@@ -194,6 +194,7 @@ static const struct operation operations[] = {
 	  .summary = "List cautions, oldest first, a page at a time; Active ones unless "
 	      "status says otherwise.",
 	  .params = list_query, .tool = "list_cautions",
+	  .tool_args = (const char *const[]){ "severity", "severities", "status", "statuses", NULL },
 	  .status = 200, .result = &list_result, .errors = (const int[]){ 0 } },
 	{ .name = NULL },
 };
