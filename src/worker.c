@@ -199,6 +199,9 @@ request_path(struct request *r)
 /* The request being served, for the activity hook. */
 static const struct request *current;
 
+/* The store's failed calls the stats child has been told of. */
+static unsigned db_errors_reported;
+
 /* activity.h's hook: what the request is doing, in the slot's "doing"; no
  * `what` means back to the operation itself. */
 static void
@@ -293,7 +296,6 @@ worker_serve_one(struct request *r)
 {
 	const struct config *cfg = r->rt->cfg;
 	enum cora_err e;
-	unsigned db_errors_before;
 
 	clock_gettime(CLOCK_MONOTONIC, &r->started);
 	current = r;
@@ -320,7 +322,6 @@ worker_serve_one(struct request *r)
 	r->query = FCGX_GetParam("QUERY_STRING", r->fcgi->envp);
 	if (r->query == NULL)
 		r->query = "";
-	db_errors_before = r->store->errors;
 
 	e = worker_pipeline(r);
 	if (deadline_finish() && r->status == 0)
@@ -332,7 +333,9 @@ worker_serve_one(struct request *r)
 	}
 	if (e != CORA_OK && r->status == 0)
 		reply_error(r, e);
-	r->db_errors = r->store->errors - db_errors_before;
+	/* Since the previous request: the warm-up's failures count too. */
+	r->db_errors = r->store->errors - db_errors_reported;
+	db_errors_reported = r->store->errors;
 	report_span_server(r);
 	report_request(r);
 	if (cfg->access_log)

@@ -90,6 +90,9 @@ json_is "$LINE" .reason "the worker's warm-up took too long" "db.setup_cancelled
 # The pipeline's first statement reads events: its prepare is the one
 # the lock holds.
 json_is "$LINE" .step load_stream "... at the prepare of load_stream"
+# The abandoned prepare is a failed database call, though no request made it.
+db_errors_are() { [ "$(metric cora_db_errors_total)" = "$1" ]; }
+ok "cora_db_errors_total counts it: 1" wait_until 5 db_errors_are 1
 release_holder
 http GET "/actors/$ID"
 is "$HTTP_STATUS" 200 "once the lock is gone the first request connects: 200"
