@@ -136,6 +136,39 @@ path_value(const struct request *r, const char *name)
 }
 
 /*
+ * A tool's argument for the parameter p: whether there is one, in *raw
+ * (JSON null is NULL), and the name its caller gave it in *name: the
+ * parameter's own or its alias. JSON null is no argument where the
+ * parameter is optional, as the original's tools take such arguments.
+ * Both names at once is an error in errs: false.
+ */
+static bool
+tool_arg(const struct operation *op, const struct op_param *p, json_object *args,
+    json_object *errs, json_object **raw, const char **name, bool *present)
+{
+	const char *alias = op_param_alias(op, p);
+	json_object *other = NULL;
+
+	*present = json_object_object_get_ex(args, p->name, raw);
+	if (alias != NULL && json_object_object_get_ex(args, alias, &other)) {
+		if (*present) {
+			char *msg = xasprintf("Value error, pass either %s or %s, not both",
+			    p->name, alias);
+
+			validation_add(errs, "value_error", "query", alias, msg, json_object_get(other));
+			free(msg);
+			return false;
+		}
+		*present = true;
+		*raw = other;
+		*name = alias;
+	}
+	if (*raw == NULL && !p->required && p->in != OP_IN_PATH)
+		*present = false;
+	return true;
+}
+
+/*
  * Step 4: the operation's parameters (from the path and the query string,
  * or from an MCP tool's arguments when `args` is set) and its body.
  * CORA_ERR_VALIDATION with every error in declaration order: path and
@@ -153,10 +186,12 @@ dispatch_validate(struct request *r, json_object *args)
 	r->params = json_object_new_object();
 	for (const struct op_param *p = op->params; p != NULL && p->name != NULL; p++) {
 		json_object *raw = NULL, *val = NULL, *loc;
+		const char *name = p->name;
 		bool present;
 
 		if (args != NULL) {
-			present = json_object_object_get_ex(args, op_param_arg(op, p), &raw);
+			if (!tool_arg(op, p, args, c.errs, &raw, &name, &present))
+				continue;
 			raw = json_object_get(raw);
 		} else if (p->in == OP_IN_PATH) {
 			const char *v = path_value(r, p->name);
@@ -167,8 +202,7 @@ dispatch_validate(struct request *r, json_object *args)
 			raw = query_value(r->query, p);
 			present = raw != NULL;
 		}
-		loc = loc2(p->in == OP_IN_PATH ? "path" : "query",
-		    args != NULL ? op_param_arg(op, p) : p->name);
+		loc = loc2(p->in == OP_IN_PATH ? "path" : "query", name);
 		if (schema_validate(&c, p->schema, p->required, present, raw, loc, NULL, &val) &&
 		    val != NULL)
 			json_object_object_add(r->params, p->name, val);

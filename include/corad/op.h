@@ -71,9 +71,9 @@ struct operation {
 	const char		*tool;		/* MCP tool name; NULL: not a tool */
 	const char		*tool_echo;	/* a tool answers a body-less success
 						 * with {tool_echo: that parameter} */
-	/* The parameters a tool's caller names otherwise: pairs of the
-	 * parameter's name and the argument's, ended by a NULL. */
-	const char *const	*tool_args;
+	/* Other names a tool's caller may give a parameter: pairs of the
+	 * parameter's name and the other, ended by a NULL. */
+	const char *const	*tool_aliases;
 	int			 status;	/* success: 200, 201, 204 */
 	const char		*content_type;	/* success body; NULL: application/json */
 	const struct schema	*result;	/* success body, NULL: none or not JSON */
@@ -90,14 +90,14 @@ op_name_key(const struct operation *op)
 	return op->kind == OP_COMMAND ? "command_name" : "query_name";
 }
 
-/* The name a tool's caller gives the parameter p of op. */
+/* The other name a tool's caller may give the parameter p of op, or NULL. */
 static inline const char *
-op_param_arg(const struct operation *op, const struct op_param *p)
+op_param_alias(const struct operation *op, const struct op_param *p)
 {
-	for (const char *const *a = op->tool_args; a != NULL && a[0] != NULL; a += 2)
+	for (const char *const *a = op->tool_aliases; a != NULL && a[0] != NULL; a += 2)
 		if (strcmp(a[0], p->name) == 0)
 			return a[1];
-	return p->name;
+	return NULL;
 }
 
 #endif

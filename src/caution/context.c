@@ -194,7 +194,9 @@ static const struct operation operations[] = {
 	  .summary = "List cautions, oldest first, a page at a time; Active ones unless "
 	      "status says otherwise.",
 	  .params = list_query, .tool = "list_cautions",
-	  .tool_args = (const char *const[]){ "severity", "severities", "status", "statuses", NULL },
+	  /* The original's names for them. */
+	  .tool_aliases = (const char *const[]){ "severity", "severities", "status", "statuses",
+	      NULL },
 	  .status = 200, .result = &list_result, .errors = (const int[]){ 0 } },
 	{ .name = NULL },
 };

@@ -91,9 +91,9 @@ mcp_input_schema(const struct operation *op)
 
 	json_object_object_add(s, "type", json_object_new_string("object"));
 	for (const struct op_param *p = op->params; p != NULL && p->name != NULL; p++) {
-		json_object_object_add(props, op_param_arg(op, p), schema_to_json(p->schema));
+		json_object_object_add(props, p->name, schema_to_json(p->schema));
 		if (p->required || p->in == OP_IN_PATH)
-			json_object_array_add(req, json_object_new_string(op_param_arg(op, p)));
+			json_object_array_add(req, json_object_new_string(p->name));
 	}
 	for (const struct schema_prop *p = op->body != NULL ? op->body->props : NULL;
 	    p != NULL && p->name != NULL; p++) {

@@ -6,7 +6,8 @@
 # the HTTP routes (events, verdicts, logs), validation and domain errors as
 # tool results with isError true, retire_caution answering {caution_id},
 # idempotency_key on register_caution and supersede_caution, list_cautions
-# with severities and statuses arrays, and a denied call's deny verdict.
+# with severity and status arrays (or the original's severities and
+# statuses), null as no argument, and a denied call's deny verdict.
 E2E_DIR=$(dirname "$0")
 . "$E2E_DIR/lib.sh"
 . "$E2E_DIR/pg.sh"
@@ -72,11 +73,11 @@ json_is "$(tool get_caution)" '[.inputSchema.required, .inputSchema.properties.c
 	'[["caution_id"],"uuid",["caution_id"]]' "get_caution: caution_id only"
 LS=$(tool list_cautions)
 json_is "$LS" '.inputSchema.properties | keys' \
-	'["authored_by","category","cursor","include_expired","limit","min_severity","severities","statuses","tag","target_id","target_kind"]' \
-	"list_cautions: the query's names, but severities and statuses for severity and status"
-json_is "$LS" '.inputSchema | [has("required"), .properties.severities.type, .properties.severities.items.enum, .properties.statuses.type, .properties.statuses.items.enum]' \
+	'["authored_by","category","cursor","include_expired","limit","min_severity","severity","status","tag","target_id","target_kind"]' \
+	"list_cautions: the HTTP query names (severity, status)"
+json_is "$LS" '.inputSchema | [has("required"), .properties.severity.type, .properties.severity.items.enum, .properties.status.type, .properties.status.items.enum]' \
 	'[false,"array",["Notice","Caution","Warning"],"array",["Active","Superseded","Retired","all"]]' \
-	"list_cautions: nothing required; severities and statuses are arrays"
+	"list_cautions: nothing required; severity and status are arrays"
 json_is "$LS" '.inputSchema.properties | [.limit.minimum, .limit.maximum, .limit.default, .tag.maxLength, .include_expired.type]' \
 	'[1,100,50,50,"boolean"]' "list_cautions: limit 1..100 default 50, tag up to 50, include_expired boolean"
 
@@ -201,6 +202,10 @@ tool_error "get_caution of an unknown caution" "Caution $UNKNOWN_CAUTION not fou
 call "$P1" get_caution '{"caution_id":"nope"}'
 tool_result "get_caution nope" true
 json_is "$SC" '.detail[0].type' uuid_parsing "get_caution nope: uuid_parsing"
+call "$P1" get_caution '{"caution_id":null}'
+tool_result "get_caution with caution_id null" true
+json_is "$SC" '[.detail[0].type, .detail[0].loc]' '["uuid_type",["path","caution_id"]]' \
+	"... uuid_type: null is no value for a required argument"
 
 # --- list_cautions ----------------------------------------------------------------------------
 call "$P1" register_caution "$(args '.target = {kind: "Procedure", id: $p} | .severity = "Notice" | .tags = ["proc"]' --arg p "$PROC")"
@@ -216,22 +221,33 @@ same_list() {
 }
 same_list '{}' "" "list_cautions {}: the Active ones, as GET /cautions"
 json_is "$LSC" '[.items[].caution_id] | length' 5 "list_cautions {}: 5 Active cautions"
-same_list '{"statuses":["all"]}' status=all "statuses [all]: as GET /cautions?status=all"
-json_is "$LSC" '.items | length' 8 "statuses [all]: 8 cautions"
+same_list '{"status":["all"]}' status=all "status [all]: as GET /cautions?status=all"
+json_is "$LSC" '.items | length' 8 "status [all]: 8 cautions"
 json_is "$LSC" '[.items[0] | keys_unsorted]' "[$LIST_KEYS]" "list_cautions items: the list keys in order"
-same_list '{"statuses":["Superseded","Retired"]}' 'status=Superseded&status=Retired' "statuses [Superseded, Retired]"
-json_is "$LSC" '[.items[].caution_id]' "[\"$C1\",\"$CH\",\"$S1C\"]" "statuses [Superseded, Retired]: C1, its child and grandchild"
-same_list '{"severities":["Warning","Notice"],"statuses":["all"]}' 'severity=Warning&severity=Notice&status=all' "severities [Warning, Notice]"
-json_is "$LSC" '[.items[].caution_id]' "[\"$CH\",\"$PN\"]" "severities [Warning, Notice]: the two"
-same_list '{"min_severity":"Warning","statuses":["all"]}' 'min_severity=Warning&status=all' "min_severity Warning"
-# An empty list is no filter: statuses [] is every status, severities []
-# every severity, and severities [] next to min_severity is no conflict.
-same_list '{"statuses":[]}' status=all "statuses []: as status=all"
-json_is "$LSC" '.items | length' 8 "statuses []: 8 cautions"
-same_list '{"severities":[]}' "" "severities []: as no severity"
-same_list '{"severities":[],"min_severity":"Warning","statuses":["all"]}' 'min_severity=Warning&status=all' \
-	"severities [] with min_severity Warning: no conflict, the ladder"
+same_list '{"status":["Superseded","Retired"]}' 'status=Superseded&status=Retired' "status [Superseded, Retired]"
+json_is "$LSC" '[.items[].caution_id]' "[\"$C1\",\"$CH\",\"$S1C\"]" "status [Superseded, Retired]: C1, its child and grandchild"
+same_list '{"severity":["Warning","Notice"],"status":["all"]}' 'severity=Warning&severity=Notice&status=all' "severity [Warning, Notice]"
+json_is "$LSC" '[.items[].caution_id]' "[\"$CH\",\"$PN\"]" "severity [Warning, Notice]: the two"
+same_list '{"min_severity":"Warning","status":["all"]}' 'min_severity=Warning&status=all' "min_severity Warning"
+# An empty list is no filter: status [] is every status, severity [] every
+# severity, and severity [] next to min_severity is no conflict.
+same_list '{"status":[]}' status=all "status []: as status=all"
+json_is "$LSC" '.items | length' 8 "status []: 8 cautions"
+same_list '{"severity":[]}' "" "severity []: as no severity"
+same_list '{"severity":[],"min_severity":"Warning","status":["all"]}' 'min_severity=Warning&status=all' \
+	"severity [] with min_severity Warning: no conflict, the ladder"
 ok "no worker crashed on the empty lists" eval '! log_has master.child_exited ".signal != null"'
+# The original's names for the two lists, severities and statuses, work too.
+same_list '{"statuses":["Superseded","Retired"]}' 'status=Superseded&status=Retired' \
+	"statuses [Superseded, Retired]: the original's name for status"
+json_is "$LSC" '.items | length' 3 "statuses [Superseded, Retired]: 3 cautions"
+same_list '{"severities":["Warning","Notice"],"statuses":["all"]}' 'severity=Warning&severity=Notice&status=all' \
+	"severities [Warning, Notice]: the original's name for severity"
+json_is "$LSC" '[.items[].caution_id]' "[\"$CH\",\"$PN\"]" "severities [Warning, Notice]: the two"
+# null is no argument for every optional one, as in the original's tools.
+same_list '{"cursor":null,"limit":null,"target_kind":null,"target_id":null,"category":null,"severity":null,"min_severity":null,"status":null,"tag":null,"authored_by":null,"include_expired":null}' \
+	"" "every optional argument null: as GET /cautions"
+json_is "$LSC" '.items | length' 5 "... the 5 Active cautions"
 same_list '{"tag":" proc ","target_kind":"Procedure"}' 'tag=proc&target_kind=Procedure' "tag ' proc ' (trimmed), target_kind"
 json_is "$LSC" '[.items[].caution_id]' "[\"$PN\"]" "tag proc: the Procedure caution"
 same_list "{\"limit\":2,\"authored_by\":\"$P1\",\"include_expired\":false}" "limit=2&authored_by=$P1&include_expired=false" \
@@ -239,16 +255,24 @@ same_list "{\"limit\":2,\"authored_by\":\"$P1\",\"include_expired\":false}" "lim
 json_is "$LSC" '[(.items | length), (.next_cursor | type)]' '[2,"string"]' "limit 2: two items and a next_cursor"
 same_list "{\"limit\":2,\"authored_by\":\"$P1\",\"cursor\":\"$(json_value "$LSC" .next_cursor)\"}" \
 	"limit=2&authored_by=$P1&cursor=$(json_value "$LSC" .next_cursor)" "the next page through the cursor"
-call "$P1" list_cautions '{"severities":["Notice"],"min_severity":"Caution"}'
-tool_error "list_cautions with severities and min_severity" \
+call "$P1" list_cautions '{"severity":["Notice"],"min_severity":"Caution"}'
+tool_error "list_cautions with severity and min_severity" \
 	'Pass either `severity` (one or more exact values) or `min_severity` (Notice<Caution<Warning ladder), not both.'
-call "$P1" list_cautions '{"statuses":["all","Active"]}'
-tool_error "list_cautions with statuses all and Active" \
+call "$P1" list_cautions '{"status":["all","Active"]}'
+tool_error "list_cautions with status all and Active" \
 	'Pass either `status=all` (disable filter) or one or more explicit status values, not both.'
+call "$P1" list_cautions '{"severity":"Warning"}'
+tool_result "list_cautions with severity a string" true
+json_is "$SC" '.detail[0].type' list_type "... list_type"
 call "$P1" list_cautions '{"severities":"Warning"}'
 tool_result "list_cautions with severities a string" true
 json_is "$SC" '[.detail[0].type, .detail[0].loc]' '["list_type",["query","severities"]]' \
-	"... list_type, at the argument's name"
+	"... list_type, at the name the caller gave"
+call "$P1" list_cautions '{"status":["all"],"statuses":["Active"]}'
+tool_result "list_cautions with both status and statuses" true
+json_is "$SC" '[.detail[0].type, .detail[0].loc, .detail[0].msg]' \
+	'["value_error",["query","statuses"],"Value error, pass either status or statuses, not both"]' \
+	"... value_error: one of the two names"
 call "$P1" list_cautions '{"limit":0}'
 tool_result "list_cautions limit 0" true
 json_is "$SC" '.detail[0].type' greater_than_equal "... greater_than_equal"

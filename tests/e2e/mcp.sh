@@ -179,6 +179,9 @@ json_is "$SC" '[.items[].actor_id]' "[\"$A\",\"$B\"]" "list_actors: the first tw
 LSC=$SC
 http GET "/actors?limit=2" -H "X-Principal-Id: $P1"
 json_eq "$LSC" "$HTTP_BODY" "list_actors: the same page as GET /actors?limit=2"
+# A paging loop's first call: the cursor null (no next_cursor yet).
+call "$P1" list_actors '{"limit":2,"cursor":null,"status":null}'
+json_eq "$SC" "$LSC" "list_actors with cursor and status null: the first page"
 
 # --- domain and validation errors -------------------------------------------------------
 before=$(rows)
