@@ -9,6 +9,7 @@
 
 #include "corad/cursor.h"
 #include "corad/request.h"
+#include "corad/rfc3339.h"
 
 int
 cursor_encode(const char *at, const char *id, char *out, size_t len)
@@ -30,20 +31,6 @@ cursor_encode(const char *at, const char *id, char *out, size_t len)
 	return 0;
 }
 
-/* YYYY-MM-DDTHH:MM:SS.ffffffZ exactly, as the lists write it. */
-static bool
-is_cursor_time(const char *s)
-{
-	static const char shape[] = "dddd-dd-ddTdd:dd:dd.ddddddZ";
-
-	if (strlen(s) != sizeof(shape) - 1)
-		return false;
-	for (size_t i = 0; shape[i] != '\0'; i++)
-		if (shape[i] == 'd' ? !isdigit((unsigned char)s[i]) : s[i] != shape[i])
-			return false;
-	return true;
-}
-
 bool
 cursor_decode(const char *raw, const char *at_name, const char *id_name, char at[40],
     char id[UUID_STR_LEN], char why[CURSOR_WHY_LEN])
@@ -54,6 +41,8 @@ cursor_decode(const char *raw, const char *at_name, const char *id_name, char at
 	int m;
 	uint8_t uuid[16];
 	struct uuid_error ue;
+	struct rfc3339 t;
+	char twhy[RFC3339_WHY_LEN];
 
 	if (n == 0 || n > 160 || n % 4 == 1)
 		goto not_base64;
@@ -75,7 +64,11 @@ cursor_decode(const char *raw, const char *at_name, const char *id_name, char at
 		return false;
 	}
 	*bar = '\0';
-	if (!is_cursor_time((char *)out)) {
+	/* Any instant with an offset: corad's own and the original's
+	 * isoformat() (+00:00, no fraction when it is zero); a date the
+	 * calendar does not have never reaches the database. */
+	if (!rfc3339_parse((char *)out, (size_t)(bar - (char *)out), &t, twhy) ||
+	    !t.has_offset) {
 		snprintf(why, CURSOR_WHY_LEN, "invalid %s", at_name);
 		return false;
 	}
@@ -83,7 +76,7 @@ cursor_decode(const char *raw, const char *at_name, const char *id_name, char at
 		snprintf(why, CURSOR_WHY_LEN, "invalid %s", id_name);
 		return false;
 	}
-	snprintf(at, 40, "%s", (char *)out);
+	rfc3339_utc(t.unix_us, at);
 	uuid_format(uuid, id);
 	return true;
 not_base64:

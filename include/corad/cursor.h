@@ -23,8 +23,9 @@ struct request;
 int		cursor_encode(const char *at, const char *id, char *out, size_t len);
 
 /*
- * Decodes raw into at (YYYY-MM-DDTHH:MM:SS.ffffffZ exactly) and id (a
- * canonical UUID); false with the reason in why otherwise.
+ * Decodes raw into at (in UTC: YYYY-MM-DDTHH:MM:SS.ffffffZ) and id (a
+ * canonical UUID); false with the reason in why otherwise. The timestamp
+ * may be any RFC 3339 date-time with an offset.
  */
 bool		cursor_decode(const char *raw, const char *at_name, const char *id_name,
 		    char at[40], char id[UUID_STR_LEN], char why[CURSOR_WHY_LEN]);

@@ -12,6 +12,7 @@
 #include "corad/dispatch.h"
 #include "corad/json.h"
 #include "corad/request.h"
+#include "corad/rfc3339.h"
 #include "corad/store.h"
 #include "corad/utf8.h"
 
@@ -141,9 +142,28 @@ list_item(PGresult *res, int i)
 	return it;
 }
 
+/* A page's cursor time as the original writes it, so that either can page
+ * on from the other's cursor: registered_at's isoformat() in UTC
+ * (2026-01-01T00:00:00+00:00, with .ffffff when not zero). */
+static const char *
+cursor_time(PGresult *res, int row, char out[40])
+{
+	const char *at = PQgetvalue(res, row, C_REGISTERED);
+	struct rfc3339 t;
+	char why[RFC3339_WHY_LEN];
+
+	if (!rfc3339_parse(at, strlen(at), &t, why))
+		return at;
+	t.offset_min = 0;
+	rfc3339_isoformat(&t, out);
+	return out;
+}
+
 static json_object *
 list_page(PGresult *res, long limit)
 {
+	char at[40];
+
 	json_object *body = json_object_new_object(), *items = json_object_new_array();
 	int n = PQntuples(res), shown = n > limit ? (int)limit : n;
 
@@ -151,7 +171,7 @@ list_page(PGresult *res, long limit)
 		json_object_array_add(items, list_item(res, i));
 	json_object_object_add(body, "items", items);
 	/* One row more than asked for means there is a next page. */
-	cursor_next(body, n > limit, shown > 0 ? PQgetvalue(res, shown - 1, C_REGISTERED) : NULL,
+	cursor_next(body, n > limit, shown > 0 ? cursor_time(res, shown - 1, at) : NULL,
 	    shown > 0 ? PQgetvalue(res, shown - 1, C_ID) : NULL);
 	return body;
 }

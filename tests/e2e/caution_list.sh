@@ -242,11 +242,25 @@ json_is "$(log_select list_cautions.success ".correlation_id == \"$LCID\"")" '[.
 	"log: list_cautions.success returned 3, has_next_page true"
 CURSOR=$(json_value "$HTTP_BODY" .next_cursor)
 like "$CURSOR" '^[A-Za-z0-9_-]+$' "next_cursor is unpadded base64url"
-is "$(b64url_decode "$CURSOR")" \
-	"$(jq -r --arg id "$(json_value "$HTTP_BODY" '.items[2].caution_id')" '.[] | select(.id == $id) | "\(.registered_at)|\(.id)"' "$T/truth.json")" \
-	"next_cursor is '<registered_at>|<caution_id>' of the last item"
+# registered_at's isoformat() in UTC, as the original writes its cursors:
+# +00:00, and no fraction when it is zero.
+LAST_AT=$(jq -r --arg id "$(json_value "$HTTP_BODY" '.items[2].caution_id')" \
+	'.[] | select(.id == $id) | .registered_at' "$T/truth.json")
+LAST_ID=$(json_value "$HTTP_BODY" '.items[2].caution_id')
+ISO_AT=$(sed -e 's/\.000000Z$/Z/' -e 's/Z$/+00:00/' <<<"$LAST_AT")
+is "$(b64url_decode "$CURSOR")" "$ISO_AT|$LAST_ID" \
+	"next_cursor is '<registered_at isoformat>|<caution_id>' of the last item"
 as "$P1" GET "/cautions?min_severity=Warning&limit=3&cursor=$CURSOR"
 is "$(names "$(json_value "$HTTP_BODY" '[.items[].caution_id] | join(" ")') ")" "S1C " "the cursor's page: the rest"
+REST=$HTTP_BODY
+# b64url TEXT: unpadded base64url.
+b64url() { printf '%s' "$1" | base64 -w0 | tr '+/' '-_' | tr -d '='; }
+# Any RFC 3339 time with an offset for the same instant pages on alike:
+# corad's own answers' form, and another offset.
+for at in "$LAST_AT" "$(TZ=Etc/GMT+5 date -d "$LAST_AT" +%Y-%m-%dT%H:%M:%S.%6N-05:00)"; do
+	as "$P1" GET "/cautions?min_severity=Warning&limit=3&cursor=$(b64url "$at|$LAST_ID")"
+	is "$HTTP_BODY" "$REST" "a cursor of '$at': the same page"
+done
 as "$P1" GET "/cautions?status=all"
 json_is "$HTTP_BODY" '[(.items | length), .next_cursor]' '[31,null]' "no limit: up to 50 items (31)"
 as "$P1" GET "/cautions?status=all&limit=100"
@@ -309,10 +323,13 @@ bad_cursor() {
 bad_cursor abc "cursor abc"
 bad_cursor "${CURSOR:0:${#CURSOR}-3}" "a real cursor without its last 3 characters"
 bad_cursor "${CURSOR:4}" "a real cursor without its first 4 characters"
-bad_cursor "$(printf '%s' "2024-01-01T00:00:00Z|$A1" | base64 -w0 | tr '+/' '-_' | tr -d '=')" \
-	"a cursor whose time has no microseconds"
-bad_cursor "$(printf '%s' "2024-01-01T00:00:00.000000Z|nope" | base64 -w0 | tr '+/' '-_' | tr -d '=')" \
-	"a cursor whose id is not a UUID"
+bad_cursor "$(b64url "2024-01-01T00:00:00.000000Z|nope")" "a cursor whose id is not a UUID"
+# Dates the calendar does not have never reach the database (a 500 there).
+for at in 2026-13-01T00:00:00.000000Z 2026-02-30T00:00:00.000000Z 0000-01-01T00:00:00.000000Z \
+	2026-01-01T24:00:00.000000Z 2026-01-01T00:00:00 2026-01-01; do
+	bad_cursor "$(b64url "$at|$A1")" "a cursor whose time is $at"
+	json_like "$HTTP_BODY" .detail ": invalid registered_at\\." "... invalid registered_at"
+done
 
 # --- authorization ------------------------------------------------------------------------
 as "$P2" GET /cautions

@@ -155,6 +155,13 @@ if [[ ${CURSOR:0:1} == A ]]; then F=B; else F=A; fi
 bad_cursor "$F${CURSOR:1}" "a real cursor with its first character flipped"
 http GET "/actors?limit=7&cursor=$CURSOR"
 is "$HTTP_STATUS" 200 "the untampered cursor still works"
+# A time the calendar does not have is the cursor's fault, not a 500 from
+# the database.
+for at in 2026-13-01T00:00:00.000000Z 2025-02-29T00:00:00.000000Z; do
+	bad_cursor "$(printf '%s' "$at|01a217e7-adbb-73ef-a987-3f2e16d3fac2" | base64 -w0 | tr '+/' '-_' | tr -d '=')" \
+		"a cursor whose time is $at"
+	json_like "$HTTP_BODY" .detail ": invalid created_at\\." "... invalid created_at"
+done
 
 # --- a forgotten actor ----------------------------------------------------------------------
 FID=$(jq -r '.[20].actor_id' "$T/all7.json")

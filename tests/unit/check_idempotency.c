@@ -63,6 +63,49 @@ START_TEST(test_cursor_round_trip)
 }
 END_TEST
 
+/* The timestamp part: any RFC 3339 date-time with an offset, given back
+ * in UTC; NULL: refused as "invalid created_at". */
+static const struct {
+	const char *at;
+	const char *utc;
+} cursor_times[] = {
+	/* the original's isoformat(): +00:00, no fraction when it is zero */
+	{ "2026-11-26T12:49:48+00:00", "2026-11-26T12:49:48.000000Z" },
+	{ "2026-11-26T12:49:48.987657+00:00", "2026-11-26T12:49:48.987657Z" },
+	{ "2026-11-26T14:49:48.5+02:00", "2026-11-26T12:49:48.500000Z" },
+	{ "2024-02-29T00:00:00Z", "2024-02-29T00:00:00.000000Z" },
+	/* dates and times the calendar does not have */
+	{ "2026-13-01T00:00:00.000000Z", NULL },
+	{ "2026-02-30T00:00:00.000000Z", NULL },
+	{ "2025-02-29T00:00:00.000000Z", NULL },
+	{ "0000-01-01T00:00:00.000000Z", NULL },
+	{ "2026-01-01T24:00:00.000000Z", NULL },
+	{ "2026-01-01T00:60:00.000000Z", NULL },
+	{ "2026-01-01T00:00:60.000000Z", NULL },
+	/* no offset: corad never guesses a time zone */
+	{ "2026-01-01T00:00:00", NULL },
+	{ "2026-01-01", NULL },
+	{ "2026-01-01T00:00:00.000000Z ", NULL },
+};
+
+START_TEST(test_cursor_times)
+{
+	char cur[200], ts[40], id[UUID_STR_LEN], why[CURSOR_WHY_LEN];
+
+	ck_assert_int_eq(cursor_encode(cursor_times[_i].at, "01a217e7-adbb-73ef-a987-3f2e16d3fac2",
+	    cur, sizeof(cur)), 0);
+	if (cursor_times[_i].utc == NULL) {
+		ck_assert(!cursor_decode(cur, "created_at", "actor_id", ts, id, why));
+		ck_assert_str_eq(why, "invalid created_at");
+		return;
+	}
+	ck_assert_msg(cursor_decode(cur, "created_at", "actor_id", ts, id, why), "%s: %s",
+	    cursor_times[_i].at, why);
+	ck_assert_str_eq(ts, cursor_times[_i].utc);
+	ck_assert_str_eq(id, "01a217e7-adbb-73ef-a987-3f2e16d3fac2");
+}
+END_TEST
+
 START_TEST(test_cursor_url_alphabet)
 {
 	char cur[200];
@@ -106,6 +149,7 @@ make_suite(void)
 
 	tcase_add_loop_test(tc, test_python_dumps_and_digest, 0, sizeof(cases) / sizeof(cases[0]));
 	tcase_add_test(tc, test_cursor_round_trip);
+	tcase_add_loop_test(tc, test_cursor_times, 0, sizeof(cursor_times) / sizeof(cursor_times[0]));
 	tcase_add_test(tc, test_cursor_url_alphabet);
 	tcase_add_loop_test(tc, test_cursor_rejects, 0, sizeof(bad_cursors) / sizeof(bad_cursors[0]));
 	suite_add_tcase(s, tc);
