@@ -19,6 +19,7 @@
 
 #include "corad/alloc.h"
 #include "corad/db.h"
+#include "corad/log.h"
 
 #define STR_(x)	#x
 #define STR(x)	STR_(x)
@@ -42,6 +43,36 @@ db_error(PGconn *c, char *err, size_t errlen)
 		err[--len] = '\0';
 }
 
+/* A message the server sends outside a statement's result: a NOTICE, or
+ * the FATAL with which it ends a session. A log line like any other, where
+ * libpq would print its text on stderr. */
+static void
+db_notice(void *arg, const PGresult *res)
+{
+	const char *sev = PQresultErrorField(res, PG_DIAG_SEVERITY_NONLOCALIZED);
+	const char *msg = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
+	enum log_level level = LOG_INFO;
+
+	(void)arg;
+	if (sev == NULL)
+		sev = PQresultErrorField(res, PG_DIAG_SEVERITY);
+	if (sev != NULL && (strcmp(sev, "WARNING") == 0 || strcmp(sev, "ERROR") == 0 ||
+	    strcmp(sev, "FATAL") == 0 || strcmp(sev, "PANIC") == 0))
+		level = LOG_WARNING;
+	else if (sev != NULL && strncmp(sev, "DEBUG", 5) == 0)
+		level = LOG_DEBUG;
+	log_emit(level, "db.notice", LOG_FIELDS(LF_STR("severity", sev),
+	    LF_STR("sqlstate", PQresultErrorField(res, PG_DIAG_SQLSTATE)),
+	    LF_STR("message", msg != NULL ? msg : PQresultErrorMessage(res))));
+}
+
+void
+db_log_notices(PGconn *c)
+{
+	if (c != NULL)
+		PQsetNoticeReceiver(c, db_notice, NULL);
+}
+
 PGconn *
 db_open(const char *conninfo, const char *application_name, char *err, size_t errlen)
 {
@@ -53,6 +84,7 @@ db_open(const char *conninfo, const char *application_name, char *err, size_t er
 		PQfinish(c);
 		return NULL;
 	}
+	db_log_notices(c);
 	return c;
 }
 
@@ -104,6 +136,7 @@ db_open_until(const char *conninfo, const char *application_name, int64_t deadli
 		if (rc > 0)
 			st = PQconnectPoll(c);
 	}
+	db_log_notices(c);
 	return c;
 fail:
 	db_error(c, err, errlen);

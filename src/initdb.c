@@ -220,6 +220,7 @@ initdb_run(const char *admin_url, const char *owner_url, const char *app_url,
 		const char *vals[] = { "corad-init-db", admin_url, dbname, NULL };
 
 		in.c = PQconnectdbParams(keys, vals, 1);
+		db_log_notices(in.c);
 		if (PQstatus(in.c) != CONNECTION_OK) {
 			snprintf(err, errlen, "cannot connect to %s as the administrator: %s", dbname,
 			    PQerrorMessage(in.c));

@@ -306,6 +306,26 @@ statements_prepare(PGconn *conn, const struct statement *const *sets, size_t cou
 	return PQexitPipelineMode(conn) == 1;
 }
 
+/*
+ * Whether an idle session is still open: nothing waits on its socket, or
+ * what does (a NOTICE) is read. The server ends a session (a restart,
+ * pg_terminate_backend) with a FATAL and then the end of the stream, which
+ * reading the FATAL alone does not reveal. Parsing what came logs it
+ * (db.notice).
+ */
+static bool
+session_alive(PGconn *conn)
+{
+	struct pollfd pf = { .fd = PQsocket(conn), .events = POLLIN | POLLRDHUP };
+
+	if (poll(&pf, 1, 0) == 0)
+		return true;
+	if (PQconsumeInput(conn) == 0)
+		return false;
+	(void)PQisBusy(conn);
+	return PQstatus(conn) == CONNECTION_OK && !(pf.revents & (POLLRDHUP | POLLHUP | POLLERR));
+}
+
 enum cora_err
 store_ready(struct store *s)
 {
@@ -313,16 +333,13 @@ store_ready(struct store *s)
 
 	if (deadline_arm())
 		deadline_set_cancel(s->cancel);
+	/* A session the server ended is noticed now, not with the request's
+	 * first statement, and replaced. */
 	if (s->conn != NULL && PQstatus(s->conn) == CONNECTION_OK) {
-		struct pollfd pf = { .fd = PQsocket(s->conn), .events = POLLIN };
-
-		/* An idle session has nothing to read unless the server closed it
-		 * (a restart): notice that now, not with the request's first
-		 * statement, and connect again. */
-		if (poll(&pf, 1, 0) == 0 || (PQconsumeInput(s->conn) == 1 &&
-		    PQstatus(s->conn) == CONNECTION_OK))
+		if (session_alive(s->conn))
 			return CORA_OK;
-		log_warning("db.disconnected", LF_STR("error", PQerrorMessage(s->conn)));
+		log_warning("db.disconnected", LF_STR("error", *PQerrorMessage(s->conn) != '\0' ?
+		    PQerrorMessage(s->conn) : "the server ended the session"));
 		s->failures = 0;
 		s->retry_at_ms = 0;
 	}

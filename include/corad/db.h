@@ -11,7 +11,9 @@
 /*
  * Opens a connection (URL or key=value string) with corad's defaults
  * (application_name, a 5 s connect timeout) under whatever the string says.
- * Returns NULL with libpq's message in err.
+ * Returns NULL with libpq's message in err. What the server says outside a
+ * result (a NOTICE, a FATAL ending the session) is logged as db.notice
+ * (db_log_notices), never printed raw.
  */
 PGconn	*db_open(const char *conninfo, const char *application_name,
 	    char *err, size_t errlen);
@@ -25,6 +27,9 @@ PGconn	*db_open(const char *conninfo, const char *application_name,
 PGconn	*db_open_until(const char *conninfo, const char *application_name,
 	    int64_t deadline_ms, bool (*interrupted)(void), bool *timed_out,
 	    char *err, size_t errlen);
+
+/* Logs what the server says outside a result on c as db.notice lines. */
+void	db_log_notices(PGconn *c);
 
 /* A migration file found on disk: NNNN_name.sql. */
 struct migration {

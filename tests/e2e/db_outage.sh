@@ -112,6 +112,25 @@ ok "no corad restart: the master is alive" alive "$MASTER"
 is "$(worker_pids | tr '\n' ' ')" "$WORKERS" "no worker restart: the same worker pids"
 nok "no master.child_exited for a worker" log_has master.child_exited '.kind == "worker"'
 
+# --- sessions the server ends ---------------------------------------------------------
+# pg_terminate_backend (an administrator, a failover): the server sends each
+# idle session a FATAL and closes it. Each worker notices before its next
+# request's first statement and connects again: no request fails.
+is "$(q "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE usename = 'cora_app'")" 3 \
+	"the two workers' sessions and the projector's are ended"
+sleep 0.5
+for i in 1 2 3 4; do
+	http GET "/actors/$ID"
+	is "$HTTP_STATUS" 200 "after pg_terminate_backend: GET #$i is 200"
+done
+LINE=$(log_select db.notice '.logger == "corad.worker"' | head -n 1)
+json_is "$LINE" '[.level, .severity, .sqlstate, .message]' \
+	'["warning","FATAL","57P01","terminating connection due to administrator command"]' \
+	"the server's FATAL is a db.notice line"
+ok "... and db.disconnected says the server ended the session" \
+	log_has db.disconnected '.error == "the server ended the session"'
+is "$(grep -cv '^{' "$CORAD_LOG")" 0 "every line corad wrote is a JSON object (libpq prints nothing raw)"
+
 # --- nothing half-written ----------------------------------------------------------
 is "$(q "SELECT count(*) FROM events WHERE event_type = 'ActorRegisteredV2'")" "$CREATED" \
 	"ActorRegisteredV2 events == 201 responses ($CREATED)"
