@@ -212,7 +212,8 @@ idem_log(struct request *r, enum log_level lvl, const char *event, const char *w
 	    why != NULL ? LF_STR("reason", why) : LF_SKIP));
 }
 
-/* Sends a stored result again, byte for byte as it was first rendered. */
+/* Sends a stored result again, as it was first rendered: the body, or
+ * {idem_result: the value kept} (the operation's). */
 static void
 idem_replay(struct request *r, PGresult *row)
 {
@@ -223,6 +224,13 @@ idem_replay(struct request *r, PGresult *row)
 	else {
 		json_object *body = json_parse_stored(PQgetvalue(row, 0, 3));
 
+		if (r->op->idem_result != NULL && status < 300 &&
+		    !json_object_is_type(body, json_type_object)) {
+			json_object *o = json_object_new_object();
+
+			json_object_object_add(o, r->op->idem_result, body);
+			body = o;
+		}
 		reply_json(r, status, body);
 		json_object_put(body);
 	}
@@ -429,11 +437,17 @@ idem_complete(struct request *r, int status, const char *body)
 {
 	char st[8];
 	const char *p[6];
+	json_object *o = NULL, *v;
 
 	if (!r->idem.active)
 		return;
+	/* The operation's result alone, as the original keeps it. */
+	if (r->op->idem_result != NULL && body != NULL && (o = json_parse_stored(body)) != NULL &&
+	    json_object_object_get_ex(o, r->op->idem_result, &v))
+		body = json_object_to_json_string_ext(v, JSON_C_TO_STRING_PLAIN);
 	idem_fence_params(r, status, body, st, p);
 	store_tx_fence(r->store, "idem_complete", 6, p, idem_completed);
+	json_object_put(o);
 }
 
 void

@@ -67,6 +67,10 @@ struct operation {
 	 * inputs that differ as sent are the same command (a set given in
 	 * another order); NULL: every validated input as it is. */
 	json_object		*(*idem_command)(const struct request *r);
+	/* The success body's key whose value alone the key's row keeps, as
+	 * the original caches the command's result (a caution's id, a JSON
+	 * string); a replay answers {idem_result: value}. NULL: the body. */
+	const char		*idem_result;
 	bool			 principal;	/* pipeline step 3 applies */
 	const char		*tool;		/* MCP tool name; NULL: not a tool */
 	const char		*tool_echo;	/* a tool answers a body-less success

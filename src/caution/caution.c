@@ -232,6 +232,22 @@ expiry_as_kept(json_object *v)
 	return json_object_new_string(iso);
 }
 
+/* The target as the original's command holds it: {"asset_id": id} or
+ * {"procedure_id": id}. */
+static json_object *
+target_as_held(json_object *target)
+{
+	json_object *kind = NULL, *id = NULL, *o = json_object_new_object();
+	const char *k;
+
+	json_object_object_get_ex(target, "kind", &kind);
+	json_object_object_get_ex(target, "id", &id);
+	k = json_object_get_string(kind);
+	json_object_object_add(o, k != NULL && strcmp(k, "Procedure") == 0 ? "procedure_id" :
+	    "asset_id", json_object_get(id));
+	return o;
+}
+
 json_object *
 caution_command(json_object *params, json_object *input)
 {
@@ -240,7 +256,9 @@ caution_command(json_object *params, json_object *input)
 	json_object_object_foreach(params, k, pv)
 		json_object_object_add(cmd, k, json_object_get(pv));
 	json_object_object_foreach(input, k2, iv) {
-		if (strcmp(k2, "tags") != 0 && strcmp(k2, "expires_at") != 0)
+		if (strcmp(k2, "target") == 0)
+			json_object_object_add(cmd, k2, target_as_held(iv));
+		else if (strcmp(k2, "tags") != 0 && strcmp(k2, "expires_at") != 0)
 			json_object_object_add(cmd, k2, json_object_get(iv));
 	}
 	json_object_object_get_ex(input, "tags", &v);

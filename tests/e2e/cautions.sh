@@ -602,6 +602,15 @@ supersede_caution "$SCHILD" "$(cbody '.text = "Idempotent child"')" "$P1" -H 'Id
 is "$HTTP_STATUS" 422 "key s1 on another parent: 422 (the parent is part of the request)"
 is "$(q "SELECT string_agg(command_name, ' ' ORDER BY command_name) FROM idempotency_keys WHERE key IN ('r1', 's1') AND principal_id = '$P1'")" \
 	"RegisterCaution SupersedeCaution" "the keys are stored under RegisterCaution and SupersedeCaution"
+# The row keeps the result as the original does, the caution's id as a JSON
+# string, so that either implementation replays the other's keys.
+is "$(q "SELECT string_agg(response_body::text, ' ' ORDER BY key) FROM idempotency_keys WHERE key IN ('r1', 's1') AND principal_id = '$P1'")" \
+	"\"$I1\" \"$SCHILD\"" "the rows keep the caution ids as JSON strings"
+# A row a build before this one wrote ({"caution_id": ...}) replays alike.
+q "UPDATE idempotency_keys SET response_body = jsonb_build_object('caution_id', response_body)
+	WHERE key = 'r1' AND principal_id = '$P1'" >/dev/null
+register_caution "$IB" "$P1" -H 'Idempotency-Key: r1'
+is "$HTTP_STATUS $HTTP_BODY" "201 $IBODY" "r1 again from a row holding the whole body: the same answer"
 
 # ==== a foreign writer's events =============================================================
 F1=$(q "SELECT gen_random_uuid()")

@@ -8,6 +8,7 @@
 
 #include "caution/caution.h"
 #include "corad/alloc.h"
+#include "corad/idempotency.h"
 #include "tap_main.h"
 
 static const char id[] = "0190a000-0000-7000-8000-0000000000c1";
@@ -299,9 +300,10 @@ START_TEST(test_same_target)
 }
 END_TEST
 
-/* The hash's view of a body: the same command sent another way is equal. */
+/* The hash's view of a body: the same command sent another way is equal.
+ * As the key's row holds it (idem_command_json) when hashed is set. */
 static char *
-command_of(const char *params, const char *extra)
+command_text(const char *params, const char *extra, bool hashed)
 {
 	json_object *in = body(extra), *p = json_tokener_parse(params), *cmd;
 	char *out;
@@ -316,11 +318,17 @@ command_of(const char *params, const char *extra)
 		json_object_put(again);
 	}
 	cmd = caution_command(p, in);
-	out = xstrdup(plain(cmd));
+	out = hashed ? idem_command_json(cmd) : xstrdup(plain(cmd));
 	json_object_put(cmd);
 	json_object_put(p);
 	json_object_put(in);
 	return out;
+}
+
+static char *
+command_of(const char *params, const char *extra)
+{
+	return command_text(params, extra, false);
 }
 
 START_TEST(test_command_for_the_key)
@@ -351,6 +359,42 @@ START_TEST(test_command_for_the_key)
 }
 END_TEST
 
+/* The key's hash is the original's for the same command (SHA-256 of
+ * Python's json.dumps(command, sort_keys=True)), the target as the
+ * original's command holds it, so that a key either implementation claimed
+ * replays on the other. */
+static const struct {
+	const char *params, *extra, *python, *sha256;
+} original_commands[] = {
+	{ "{}", "",
+	  "{\"category\": \"Wear\", \"expires_at\": null, \"propagate_to_children\": false, "
+	  "\"severity\": \"Caution\", \"tags\": [], \"target\": {\"asset_id\": "
+	  "\"01900000-0000-7000-8000-0000000000a1\"}, \"text\": \" stalls below 0.5 mm/s \", "
+	  "\"workaround\": \"jog\"}",
+	  "e7a26a593ea11fd4d7d6e5e106e7ae59c0af9a9caf4bdca4c4d98acb7dddc61a" },
+	{ "{\"parent_id\": \"0190a000-0000-7000-8000-0000000000c1\"}",
+	  ", \"target\": {\"kind\": \"Procedure\", \"id\": \"01900000-0000-7000-8000-0000000000a1\"},"
+	  " \"tags\": [\"b\", \"a\"], \"expires_at\": \"2030-01-01T00:00:00Z\"",
+	  "{\"category\": \"Wear\", \"expires_at\": \"2030-01-01T00:00:00+00:00\", \"parent_id\": "
+	  "\"0190a000-0000-7000-8000-0000000000c1\", \"propagate_to_children\": false, \"severity\": "
+	  "\"Caution\", \"tags\": [\"a\", \"b\"], \"target\": {\"procedure_id\": "
+	  "\"01900000-0000-7000-8000-0000000000a1\"}, \"text\": \" stalls below 0.5 mm/s \", "
+	  "\"workaround\": \"jog\"}",
+	  "27694631fe976eedad4e87b9b53d176e05365b192b961d24e076b5bbb9eef703" },
+};
+
+START_TEST(test_command_hash_is_the_originals)
+{
+	char *s = command_text(original_commands[_i].params, original_commands[_i].extra, true);
+	char hex[65];
+
+	ck_assert_str_eq(s, original_commands[_i].python);
+	idem_sha256_hex(s, hex);
+	ck_assert_str_eq(hex, original_commands[_i].sha256);
+	free(s);
+}
+END_TEST
+
 static Suite *
 make_suite(void)
 {
@@ -358,6 +402,8 @@ make_suite(void)
 	TCase *tc = tcase_create("decisions");
 
 	tcase_add_test(tc, test_fields_trimmed_and_tags_set);
+	tcase_add_loop_test(tc, test_command_hash_is_the_originals, 0,
+	    sizeof(original_commands) / sizeof(original_commands[0]));
 	tcase_add_test(tc, test_fields_refused_in_order);
 	tcase_add_test(tc, test_text_bounds_after_trimming);
 	tcase_add_test(tc, test_registered_payload);
