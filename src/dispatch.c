@@ -126,12 +126,14 @@ query_value(const char *qs, const struct op_param *p)
 	return v;
 }
 
-static const char *
+/* The path's segment for {name} as a JSON string, or NULL. */
+static json_object *
 path_value(const struct request *r, const char *name)
 {
 	for (size_t i = 0; i < r->match.nparams; i++)
 		if (strcmp(r->match.params[i].name, name) == 0)
-			return r->match.params[i].value;
+			return json_object_new_string_len(r->match.params[i].value,
+			    (int)r->match.params[i].len);
 	return NULL;
 }
 
@@ -194,10 +196,8 @@ dispatch_validate(struct request *r, json_object *args)
 				continue;
 			raw = json_object_get(raw);
 		} else if (p->in == OP_IN_PATH) {
-			const char *v = path_value(r, p->name);
-
-			present = v != NULL;
-			raw = v != NULL ? json_object_new_string(v) : NULL;
+			raw = path_value(r, p->name);
+			present = raw != NULL;
 		} else {
 			raw = query_value(r->query, p);
 			present = raw != NULL;

@@ -132,7 +132,7 @@ route_find_tool(const char *tool)
 
 /*
  * Compares one template against a path segment by segment; a "{name}"
- * segment takes any non-empty segment that fits ROUTE_PARAM_MAX.
+ * segment takes any non-empty segment.
  */
 static bool
 match_template(const char *tpl, const char *path, struct route_match *m)
@@ -151,13 +151,13 @@ match_template(const char *tpl, const char *path, struct route_match *m)
 		tl = (size_t)(te - tpl);
 		pl = (size_t)(pe - path);
 		if (tl > 2 && tpl[0] == '{' && tpl[tl - 1] == '}') {
-			if (pl == 0 || pl >= ROUTE_PARAM_MAX || m->nparams == ROUTE_PARAMS_MAX ||
+			if (pl == 0 || m->nparams == ROUTE_PARAMS_MAX ||
 			    tl - 2 >= sizeof(m->params[0].name))
 				return false;
 			memcpy(m->params[m->nparams].name, tpl + 1, tl - 2);
 			m->params[m->nparams].name[tl - 2] = '\0';
-			memcpy(m->params[m->nparams].value, path, pl);
-			m->params[m->nparams].value[pl] = '\0';
+			m->params[m->nparams].value = path;
+			m->params[m->nparams].len = pl;
 			m->nparams++;
 		} else if (tl != pl || memcmp(tpl, path, tl) != 0)
 			return false;

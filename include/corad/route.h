@@ -15,14 +15,16 @@
 #define ROUTES_MAX		64		/* distinct path templates */
 #define ROUTE_NONE		ROUTES_MAX	/* unmatched: metrics label "none" */
 #define ROUTE_PARAMS_MAX	4		/* {name} segments in one path */
-#define ROUTE_PARAM_MAX		128		/* bytes of one segment's value */
 
+/* A match's segments point into the path it was given, which must outlive
+ * it; a segment of any length matches, for validation to judge. */
 struct route_match {
 	int		 route;		/* ROUTE_NONE when nothing matched */
 	size_t		 nparams;
 	struct {
-		char	 name[32];
-		char	 value[ROUTE_PARAM_MAX];	/* raw segment */
+		char		 name[32];
+		const char	*value;		/* the raw segment, not terminated */
+		size_t		 len;
 	}		 params[ROUTE_PARAMS_MAX];
 };
 

@@ -188,6 +188,15 @@ like "$(cid)" "$UUID_RE" "404 has X-Correlation-Id"
 as "$P1" GET /actors/nope
 is "$HTTP_STATUS" 422 "GET malformed id: 422"
 json_is "$HTTP_BODY" '.detail[0] | [.type, .loc, .input]' '["uuid_parsing",["path","actor_id"],"nope"]' "GET malformed id: body"
+# However long, an id is judged by validation: 422, never a 404 for the route.
+LONG=$(printf 'a%.0s' {1..2000})
+for route in "GET /actors/$LONG" "POST /actors/$LONG/deactivate" "DELETE /actors/$LONG/profile"; do
+	# shellcheck disable=SC2086  # method and path
+	as "$P1" $route
+	is "$HTTP_STATUS" 422 "${route%% *} with a 2000-character id: 422"
+	json_is "$HTTP_BODY" '.detail[0] | [.type, .loc, (.input | length)]' '["uuid_parsing",["path","actor_id"],2000]' \
+		"... uuid_parsing of the whole id"
+done
 
 # --- deactivate ------------------------------------------------------------------
 as "$P1" POST "/actors/$ID/deactivate"

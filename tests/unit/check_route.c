@@ -3,6 +3,7 @@
 #include <check.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "corad/context.h"
@@ -84,7 +85,8 @@ START_TEST(test_match_known)
 	if (c->actor_id != NULL) {
 		ck_assert_uint_eq(m.nparams, 1);
 		ck_assert_str_eq(m.params[0].name, "actor_id");
-		ck_assert_str_eq(m.params[0].value, c->actor_id);
+		ck_assert_uint_eq(m.params[0].len, strlen(c->actor_id));
+		ck_assert(memcmp(m.params[0].value, c->actor_id, m.params[0].len) == 0);
 	} else
 		ck_assert_uint_eq(m.nparams, 0);
 }
@@ -102,74 +104,35 @@ START_TEST(test_match_unknown)
 }
 END_TEST
 
-/* Fills buf with `n` characters 'a'..'z' repeated and a NUL. */
-static void
-make_segment(char *buf, size_t n)
-{
-	size_t	i;
-
-	for (i = 0; i < n; i++)
-		buf[i] = (char)('a' + i % 26);
-	buf[n] = '\0';
-}
-
-START_TEST(test_match_longest_segment)
-{
-	char			 seg[ROUTE_PARAM_MAX];
-	char			 path[ROUTE_PARAM_MAX + 64];
-	struct route_match	 m;
-
-	make_segment(seg, ROUTE_PARAM_MAX - 1);
-
-	strcpy(path, "/actors/");
-	strcat(path, seg);
-	ck_assert(route_match(path, &m));
-	ck_assert_str_eq(route_template(m.route), ACTOR);
-	ck_assert_str_eq(m.params[0].value, seg);
-
-	strcat(path, "/deactivate");
-	ck_assert(route_match(path, &m));
-	ck_assert_str_eq(route_template(m.route), DEACTIVATE);
-	ck_assert_str_eq(m.params[0].value, seg);
-}
-END_TEST
-
-START_TEST(test_match_overlong_segment)
+/*
+ * A segment of any length matches and is captured whole, pointing into the
+ * path, with a suffix after it or not: validation judges it (an id that
+ * long is a 422, not a 404).
+ */
+START_TEST(test_match_long_segments)
 {
 	static const char *const suffixes[] = { "", "/deactivate", "/profile" };
-	char			 seg[ROUTE_PARAM_MAX + 1];
-	char			 path[ROUTE_PARAM_MAX + 64];
-	struct {
-		struct route_match	m;
-		unsigned char		guard[64];
-	} s;
-	size_t			 i, j;
+	static const char *const templates[] = { ACTOR, DEACTIVATE, PROFILE };
+	static const size_t lengths[] = { 127, 128, 4096, 65536 };
+	size_t n = lengths[_i];
+	char *path = malloc(8 + n + 16);
+	struct route_match m;
 
-	make_segment(seg, ROUTE_PARAM_MAX);
-	for (i = 0; i < sizeof suffixes / sizeof suffixes[0]; i++) {
-		strcpy(path, "/actors/");
-		strcat(path, seg);
-		strcat(path, suffixes[i]);
-		memset(&s, 0xa5, sizeof s);
-		ck_assert_msg(!route_match(path, &s.m),
-		    "a %d-character segment matched (suffix \"%s\")",
-		    ROUTE_PARAM_MAX, suffixes[i]);
-		for (j = 0; j < sizeof s.guard; j++)
-			ck_assert_msg(s.guard[j] == 0xa5,
-			    "route_match wrote past struct route_match");
+	ck_assert_ptr_nonnull(path);
+	for (size_t i = 0; i < sizeof suffixes / sizeof suffixes[0]; i++) {
+		memcpy(path, "/actors/", 8);
+		for (size_t j = 0; j < n; j++)
+			path[8 + j] = (char)('a' + j % 26);
+		strcpy(path + 8 + n, suffixes[i]);
+		memset(&m, 0x5a, sizeof m);
+		ck_assert_msg(route_match(path, &m), "a %zu-byte segment did not match (suffix \"%s\")",
+		    n, suffixes[i]);
+		ck_assert_str_eq(route_template(m.route), templates[i]);
+		ck_assert_uint_eq(m.nparams, 1);
+		ck_assert_ptr_eq(m.params[0].value, path + 8);
+		ck_assert_uint_eq(m.params[0].len, n);
 	}
-}
-END_TEST
-
-START_TEST(test_match_huge_path)
-{
-	static char		 path[65536];
-	struct route_match	 m;
-
-	memcpy(path, "/actors/", 8);
-	memset(path + 8, 'x', sizeof path - 9);
-	path[sizeof path - 1] = '\0';
-	ck_assert(!route_match(path, &m));
+	free(path);
 }
 END_TEST
 
@@ -334,9 +297,7 @@ make_suite(void)
 	    (int)(sizeof matching / sizeof matching[0]));
 	tcase_add_loop_test(tc, test_match_unknown, 0,
 	    (int)(sizeof not_matching / sizeof not_matching[0]));
-	tcase_add_test(tc, test_match_longest_segment);
-	tcase_add_test(tc, test_match_overlong_segment);
-	tcase_add_test(tc, test_match_huge_path);
+	tcase_add_loop_test(tc, test_match_long_segments, 0, 4);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("table");
