@@ -29,6 +29,7 @@
 #include <limits.h>
 #include <malloc.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdint.h>
@@ -47,6 +48,7 @@
 #include "corad/body.h"
 #include "corad/deadline.h"
 #include "corad/dispatch.h"
+#include "corad/fcgi_head.h"
 #include "corad/handlers.h"
 #include "corad/idempotency.h"
 #include "corad/ipc.h"
@@ -497,6 +499,90 @@ worker_accept(void)
 	}
 }
 
+#define STR_(x)	#x
+#define STR(x)	STR_(x)
+
+/* What a head may take with its records' framing: twice the parameters'
+ * bound, so that only a peer that splits them into tiny records finds it
+ * too small. */
+#define HEAD_PEEK_MAX	131072
+
+static int64_t
+worker_mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/*
+ * Waits until the connection holds the request's head (fcgi_head.h), for
+ * at most the request deadline, so that libfcgi's blocking reads of it
+ * return at once and never meet a head it would choke on (doc/design.md,
+ * "Processes"). The bytes are looked at with MSG_PEEK and left for libfcgi.
+ * false, for the caller to close: a refused head, one that was not whole in
+ * time (both logged), or nothing at all on a connection kept from the
+ * previous request. A stopping worker still waits for a connection it
+ * accepted: the proxy may not have written yet.
+ */
+static bool
+worker_await_head(int fd, double timeout_s, bool kept)
+{
+	static unsigned char *peek, *scratch;
+	int64_t until = worker_mono_ms() + (int64_t)(timeout_s * 1000);
+	int nap_ms = 1;
+	const char *why = NULL;
+	ssize_t n = 0;
+
+	if (peek == NULL) {
+		peek = xmalloc(HEAD_PEEK_MAX);
+		scratch = xmalloc(FCGI_HEAD_MAX);
+	}
+	for (;;) {
+		int64_t left;
+
+		n = recv(fd, peek, HEAD_PEEK_MAX, MSG_PEEK | MSG_DONTWAIT);
+		if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR))
+			return true;	/* closed or failed: libfcgi sees it */
+		if (n > 0) {
+			enum fcgi_head h = fcgi_head_check(peek, (size_t)n, scratch, &why);
+
+			if (h == FCGI_HEAD_OK)
+				return true;
+			if (h == FCGI_HEAD_BAD)
+				break;
+			if (n == HEAD_PEEK_MAX) {
+				why = "the request's head exceeds " STR(HEAD_PEEK_MAX) " bytes";
+				break;
+			}
+		}
+		if (worker_stopping && n <= 0 && kept)
+			return false;	/* an idle connection: nothing lost */
+		if ((left = until - worker_mono_ms()) <= 0) {
+			if (n <= 0 && kept)
+				return false;
+			why = n <= 0 ? "nothing came in time" :
+			    "the request's head was not whole in time";
+			break;
+		}
+		/* Until the first byte, the socket says when it comes; after it,
+		 * unread bytes keep it readable, so naps wait for the rest. */
+		if (n <= 0) {
+			struct pollfd pf = { .fd = fd, .events = POLLIN };
+
+			(void)poll(&pf, 1, left > INT_MAX ? INT_MAX : (int)left);
+		} else {
+			struct timespec ts = { 0, (long)(nap_ms < left ? nap_ms : left) * 1000000 };
+
+			nanosleep(&ts, NULL);
+			nap_ms = nap_ms < 64 ? nap_ms * 2 : 64;
+		}
+	}
+	log_warning("worker.head_refused", LF_STR("reason", why), LF_INT("bytes", n > 0 ? n : 0));
+	return false;
+}
+
 /*
  * A worker is woken by the proxy with a request and by PostgreSQL with a
  * result; under SCHED_BATCH neither wake-up preempts the process that sent
@@ -522,7 +608,7 @@ worker_main(struct runtime *rt)
 	struct request req = { .rt = rt, .fcgi = &fcgi, .io = &fcgi_io, .store = &store,
 	    .policy = rt->policy };
 	int rc, status = 0;
-	bool large;
+	bool large, kept = false;
 
 	log_set_logger("corad.worker");
 	worker_schedule(rt->cfg->worker_batch);
@@ -582,7 +668,14 @@ worker_main(struct runtime *rt)
 			 * which closes the descriptor unless the connection is to be
 			 * kept; the request it reads next sets this again. */
 			fcgi.keepConnection = 1;
+			kept = false;
 		}
+		if (!worker_await_head(fcgi.ipcFd, rt->cfg->request_timeout, kept)) {
+			close(fcgi.ipcFd);
+			fcgi.ipcFd = -1;
+			continue;
+		}
+		kept = true;	/* until the next accept */
 		if (FCGX_Accept_r(&fcgi) < 0)
 			continue;	/* no request came: libfcgi closed it */
 		worker_serve_one(&req);

@@ -63,7 +63,7 @@ max_len() {
 	fuzz_trace) echo 600 ;;
 	fuzz_utf8) echo 1024 ;;
 	fuzz_idempotency) echo 2048 ;;
-	*) echo 4096 ;;	# fuzz_register, fuzz_caution, fuzz_request, fuzz_mcp
+	*) echo 4096 ;;	# fuzz_register, fuzz_caution, fuzz_request, fuzz_mcp, fuzz_fcgi_head
 	esac
 }
 uses_dict() {

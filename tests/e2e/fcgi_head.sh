@@ -1,0 +1,75 @@
+#!/bin/bash
+# A request's head (its begin record and parameters) as a peer on the
+# socket may send it: nothing, half of it, a pair whose lengths would make
+# libfcgi abort the worker, a NUL byte, more parameters than the bound.
+# Each is refused and logged (worker.head_refused), the connection closed,
+# within the request deadline at most, and no worker dies; a peer that
+# sends nothing no longer holds a worker for good, nor does a kept
+# connection that brings no next request. Needs no database.
+. "$(dirname "$0")/lib.sh"
+need_tools python3 cgi-fcgi
+
+CLIENT="$(dirname "$0")/fcgi_head_client.py"
+corad_start CORA_WORKERS=2 CORA_REQUEST_TIMEOUT_SECONDS=2 || bail "corad starts with two workers"
+WORKERS=$(worker_pids | tr '\n' ' ')
+
+# peer MODE OUT [HOLD]: the client in the background, its line in $T/OUT.
+peer() { python3 "$CLIENT" "$1" "unix:$T/corad.sock" "${3:-10}" >"$T/$2" 2>&1 & }
+health() { fcgi REQUEST_METHOD=GET DOCUMENT_URI=/health REQUEST_URI=/health </dev/null; }
+refused() { log_count worker.head_refused ".reason == \"$1\""; }
+# closed_within OUT MS: the peer saw corad close its connection within MS.
+closed_within() {
+	local line
+	line=$(cat "$T/$1")
+	[[ $line == closed\ * ]] && ((${line#closed } <= $2))
+}
+
+# --- silent peers: as many as there are workers --------------------------------
+peer silent silent1
+peer silent silent2
+sleep 0.3
+t0=$(now_ms)
+health
+elapsed=$(($(now_ms) - t0))
+is "$FCGI_STATUS" 200 "GET /health while two silent peers hold both workers: 200"
+cmp_ok "$elapsed" -lt 4000 "... answered once the request deadline (2 s) freed a worker (${elapsed} ms)"
+ok "the silent peers' connections are closed" wait_until 5 eval \
+	'closed_within silent1 3000 && closed_within silent2 3000'
+is "$(refused "nothing came in time")" 2 "worker.head_refused: nothing came in time, twice"
+
+# --- half a head -----------------------------------------------------------------------
+peer half half 10
+ok "a peer that stops within the begin record is closed within the deadline" \
+	wait_until 5 closed_within half 3000
+is "$(refused "the request's head was not whole in time")" 1 "worker.head_refused: not whole in time"
+
+# --- heads libfcgi must never read -----------------------------------------------------
+# check_head MODE REASON desc
+check_head() {
+	peer "$1" "$1" 5
+	ok "$3: closed at once" wait_until 5 closed_within "$1" 1000
+	is "$(refused "$2")" 1 "$3: worker.head_refused says $2"
+}
+check_head lengths "a parameter's lengths run past the parameters" \
+	"a pair whose name and value claim 2^30 bytes each (libfcgi aborted on it)"
+check_head nul "a parameter holds a NUL byte" "a NUL in a parameter's value"
+check_head big "the parameters exceed 65536 bytes" "parameters of 100,000 bytes"
+peer large large 5
+ok "parameters of 60,000 bytes, within the bound: answered" wait_until 5 grep -qx 'answered 200' "$T/large"
+
+# A connection kept after its answer (FCGI_KEEP_CONN) that brings no next
+# request is closed at the deadline, quietly: the proxy opens another.
+peer kept kept 10
+ok "a kept connection with no next request is closed within the deadline" \
+	wait_until 5 closed_within kept 3000
+is "$(log_count worker.head_refused)" 6 "... without a worker.head_refused line (the six above)"
+
+health
+is "$FCGI_STATUS" 200 "GET /health afterwards: 200"
+nok "no worker died" log_has master.child_exited '.kind == "worker"'
+is "$(worker_pids | tr '\n' ' ')" "$WORKERS" "the same two workers serve"
+is "$(grep -cv '^{' "$CORAD_LOG")" 0 "every line corad wrote is a JSON object"
+corad_stop TERM
+is "$EXIT_STATUS" 0 "SIGTERM: corad exits 0"
+
+done_testing

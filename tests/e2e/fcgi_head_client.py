@@ -1,0 +1,106 @@
+#!/usr/bin/env python3
+"""A FastCGI peer that sends a request's head badly, for the end-to-end
+tests of the head corad checks before libfcgi reads it.
+
+    fcgi_head_client.py MODE ADDRESS [HOLD]
+
+MODE: silent (connect, send nothing), half (5 bytes of the begin record),
+lengths (a pair whose name and value claim 2^30 bytes each), nul (a NUL in
+a parameter's value), big (parameters of 100,000 bytes), large (a GET
+/health whose parameters take 60,000 bytes: within the bound), kept (a GET
+/health that asks to keep the connection, then no next request). Then
+reads until corad answers or closes, for at most HOLD seconds (default
+10), and prints one line: "answered STATUS", "closed MS" (corad closed the
+connection without an answer, MS milliseconds after the head was sent, or
+for kept after its answer) or "open" (neither within HOLD).
+"""
+import socket
+import struct
+import sys
+import time
+
+BEGIN_REQUEST, END_REQUEST, PARAMS, STDIN, STDOUT = 1, 3, 4, 5, 6
+
+
+def record(rtype, content):
+    pad = (8 - len(content) % 8) % 8
+    return struct.pack(">BBHHBB", 1, rtype, 1, len(content), pad, 0) + content + b"\0" * pad
+
+
+def length(n):
+    return struct.pack(">B", n) if n < 128 else struct.pack(">I", n | 0x80000000)
+
+
+def pairs(items):
+    return b"".join(length(len(n)) + length(len(v)) + n + v for n, v in items)
+
+
+def params_records(content):
+    out = b""
+    for i in range(0, len(content), 32768):
+        out += record(PARAMS, content[i:i + 32768])
+    return out + record(PARAMS, b"")
+
+
+HEALTH = [(b"REQUEST_METHOD", b"GET"), (b"DOCUMENT_URI", b"/health"), (b"REQUEST_URI", b"/health")]
+
+
+def head(mode):
+    begin = record(BEGIN_REQUEST, struct.pack(">HB5x", 1, 1 if mode == "kept" else 0))
+    if mode == "silent":
+        return b""
+    if mode == "half":
+        return begin[:5]
+    if mode == "lengths":
+        return begin + record(PARAMS, b"\xc0\x00\x00\x00\xc0\x00\x00\x00ab") + record(PARAMS, b"")
+    if mode == "nul":
+        return begin + params_records(pairs(HEALTH + [(b"HTTP_IDEMPOTENCY_KEY", b"a\0b")]))
+    if mode == "big":
+        return begin + params_records(pairs(HEALTH + [(b"HTTP_X_BIG", b"x" * 100000)]))
+    if mode == "kept":
+        return begin + params_records(pairs(HEALTH)) + record(STDIN, b"")
+    if mode == "large":
+        return begin + params_records(pairs(HEALTH + [(b"HTTP_X_BIG", b"x" * 60000)])) + \
+            record(STDIN, b"")
+    raise SystemExit("unknown mode " + mode)
+
+
+def main():
+    mode, address = sys.argv[1], sys.argv[2]
+    hold = float(sys.argv[3]) if len(sys.argv) > 3 else 10
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.connect(address[5:] if address.startswith("unix:") else address)
+    s.sendall(head(mode))
+    sent = time.monotonic()
+    s.settimeout(0.05)
+    buf, out = b"", b""
+    while time.monotonic() - sent < hold:
+        try:
+            chunk = s.recv(65536)
+        except socket.timeout:
+            continue
+        except ConnectionResetError:
+            chunk = b""
+        if not chunk:
+            print("closed %d" % ((time.monotonic() - sent) * 1000))
+            return
+        buf += chunk
+        while len(buf) >= 8:
+            _, rtype, _, clen, plen, _ = struct.unpack(">BBHHBB", buf[:8])
+            if len(buf) < 8 + clen + plen:
+                break
+            content, buf = buf[8:8 + clen], buf[8 + clen + plen:]
+            if rtype == STDOUT:
+                out += content
+            elif rtype == END_REQUEST:
+                status = out.split(b"\r\n", 1)[0].decode("latin-1")
+                if mode == "kept":	# now wait for the close
+                    sent, out = time.monotonic(), b""
+                    continue
+                print("answered " + status.replace("Status: ", "").split(" ")[0])
+                return
+    print("open")
+
+
+if __name__ == "__main__":
+    main()
