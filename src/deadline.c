@@ -1,9 +1,14 @@
-/* deadline: the request deadline of a worker (SIGALRM and PQcancel). */
+/* deadline: the request deadline of a worker (a timer signal and PQcancel). */
 #include "config.h"
 
+#include <errno.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "corad/deadline.h"
 
@@ -11,24 +16,55 @@
  * library's or tool's alarm (libFuzzer's -timeout, for one) can collide. */
 #define DEADLINE_SIGNAL		SIGRTMIN
 
+/* Seconds a cancelled statement has to end before its session is cut. */
+#define DEADLINE_GRACE_S	1
+
 static timer_t			 timer;
 static bool			 have_timer;
 static volatile sig_atomic_t	 expired;
 static PGcancel *volatile	 cancel_obj;	/* the running statement's */
+static volatile sig_atomic_t	 session_fd = -1;	/* its connection's socket */
+static volatile sig_atomic_t	 canceller;	/* the child sending the cancel */
 static struct timespec		 started;	/* CLOCK_MONOTONIC */
 static double			 limit;		/* seconds; 0: none */
 static bool			 armed;
 
+/*
+ * At the deadline: cancels the running statement. PQcancel waits for the
+ * server's answer, which a server that is stopped or cut off by the network
+ * never sends, so a child of its own (_Fork is safe here) sends it, and the
+ * timer fires once more DEADLINE_GRACE_S later. A statement still running
+ * then loses its session (shutdown of its socket), and the worker answers
+ * 504 instead of waiting until the master kills it.
+ */
 static void
 deadline_on_alarm(int sig)
 {
-	char err[64];
 	PGcancel *c = cancel_obj;
+	int saved = errno;
 
 	(void)sig;
-	expired = 1;
-	if (c != NULL)
-		(void)PQcancel(c, err, sizeof(err));
+	if (expired) {		/* the grace is over */
+		if (session_fd >= 0)
+			(void)shutdown(session_fd, SHUT_RDWR);
+	} else if (c == NULL)
+		expired = 1;
+	else {
+		struct itimerspec grace = { .it_value = { DEADLINE_GRACE_S, 0 } };
+		pid_t pid;
+
+		expired = 1;
+		if ((pid = _Fork()) == 0) {
+			char err[64];
+
+			(void)prctl(PR_SET_PDEATHSIG, SIGKILL);
+			(void)PQcancel(c, err, sizeof(err));
+			_exit(0);
+		}
+		canceller = pid > 0 ? pid : 0;
+		timer_settime(timer, 0, &grace, NULL);
+	}
+	errno = saved;
 }
 
 bool
@@ -98,9 +134,10 @@ deadline_arm(void)
 }
 
 void
-deadline_set_cancel(PGcancel *c)
+deadline_set_cancel(PGcancel *c, int fd)
 {
 	cancel_obj = c;
+	session_fd = c != NULL ? fd : -1;
 }
 
 bool
@@ -119,6 +156,15 @@ deadline_finish(void)
 		timer_settime(timer, 0, &off, NULL);
 	armed = false;
 	cancel_obj = NULL;
+	session_fd = -1;
+	/* A canceller the server has not answered yet is done with. */
+	if (canceller > 0) {
+		if (waitpid(canceller, NULL, WNOHANG) == 0) {
+			kill(canceller, SIGKILL);
+			(void)waitpid(canceller, NULL, 0);
+		}
+		canceller = 0;
+	}
 	expired = 0;
 	return was;
 }

@@ -135,7 +135,7 @@ void
 store_close(struct store *s)
 {
 	if (s->cancel != NULL) {
-		deadline_set_cancel(NULL);	/* the timer must not use it any more */
+		deadline_set_cancel(NULL, -1);	/* the timer must not use it any more */
 		PQfreeCancel(s->cancel);
 	}
 	s->cancel = NULL;
@@ -250,7 +250,7 @@ store_connect(struct store *s)
 		return store_setup_failed(s, "connect", err, false);
 	s->schema_missing = false;
 	s->cancel = PQgetCancel(s->conn);
-	deadline_set_cancel(s->cancel);
+	deadline_set_cancel(s->cancel, PQsocket(s->conn));
 	/* Behind PgBouncer in transaction mode a prepared statement would live
 	 * on a server connection other transactions get next: send the SQL
 	 * with every call instead (unnamed statements), after checking once
@@ -332,7 +332,7 @@ store_ready(struct store *s)
 	enum cora_err e;
 
 	if (deadline_arm())
-		deadline_set_cancel(s->cancel);
+		deadline_set_cancel(s->cancel, PQsocket(s->conn));
 	/* A session the server ended is noticed now, not with the request's
 	 * first statement, and replaced. */
 	if (s->conn != NULL && PQstatus(s->conn) == CONNECTION_OK) {

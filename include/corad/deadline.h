@@ -5,8 +5,9 @@
  * SIGRTMIN, so that no alarm of a library or a tool collides with it) is
  * armed only when the request first needs the database, so requests that
  * never touch it pay no system call. When it fires it cancels the
- * statement in flight (PQcancel is safe in a signal handler) and
- * interrupts a connect or prepare in progress; the worker then answers
+ * statement in flight (PQcancel, from a child, since the server may never
+ * answer it) and interrupts a connect or prepare in progress; a statement
+ * still running a second later loses its session. The worker then answers
  * 504. This module calls nothing of corad's.
  */
 #ifndef CORAD_DEADLINE_H
@@ -28,8 +29,9 @@ void	deadline_start(double seconds);
  * nothing); returns false when the request has no deadline. */
 bool	deadline_arm(void);
 
-/* The connection whose statement the timer cancels (NULL: none). */
-void	deadline_set_cancel(PGcancel *cancel);
+/* The connection whose statement the timer cancels (NULL: none), and its
+ * socket, shut down when the statement outlives the cancel by a second. */
+void	deadline_set_cancel(PGcancel *cancel, int fd);
 
 /* Seconds left (negative once passed); a large number without a deadline. */
 double	deadline_left(void);

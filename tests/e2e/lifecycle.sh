@@ -141,6 +141,27 @@ is "$(worker_pids)" "$worker" "the worker lives on (same pid)"
 release_holder
 http POST /actors -H 'Content-Type: application/json' --data-binary '{"name":"After lock"}'
 is "$HTTP_STATUS" 201 "once the lock is gone the same worker connects and registers (201)"
+
+# --- 9c. a server that does not answer at all ------------------------------------------
+# PostgreSQL stopped (SIGSTOP; a database host cut off by the network looks
+# the same): the cancel is never answered, and the statement would wait for
+# good. A second after the deadline it loses its session, and the request
+# gets corad's JSON 504, not nginx's 502 after the kill 5 s later.
+PM=$(head -n 1 "$PG_DIR/data/postmaster.pid")
+PG_ALL=$(echo "$PM" $(pgrep -P "$PM"))
+kill -STOP $PG_ALL
+t0=$(date +%s%N)
+http GET "/actors/$FID"
+ms=$((($(date +%s%N) - t0) / 1000000))
+kill -CONT $PG_ALL
+is "$HTTP_STATUS" 504 "GET /actors/{id} while PostgreSQL is stopped: corad's 504"
+json_like "$HTTP_BODY" .detail '^Request exceeded 2 s and was cancelled' "... with corad's detail"
+cmp_ok "$ms" -ge 1900 "... no sooner than the deadline (${ms} ms)"
+cmp_ok "$ms" -lt 4500 "... a second after it, not at the kill (${ms} ms)"
+nok "log: no master.worker_killed" log_has master.worker_killed
+is "$(worker_pids)" "$worker" "the worker lives on (same pid)"
+http GET "/actors/$FID"
+is "$HTTP_STATUS" 200 "once PostgreSQL runs again the worker connects anew: 200"
 corad_stop TERM
 corad_start DATABASE_URL="$PG_APP_URL" CORA_WORKERS=1 CORA_REQUEST_TIMEOUT_SECONDS=1 ||
 	bail "corad starts again with CORA_REQUEST_TIMEOUT_SECONDS=1"
