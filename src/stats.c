@@ -274,7 +274,7 @@ render_requests(const struct sb_stats *st, struct text *t)
 static void
 render_pool(const struct scoreboard *sb, struct text *t)
 {
-	uint64_t states[SB__MAX] = { 0 }, rss[CHILD__MAX] = { 0 };
+	uint64_t states[SB__MAX] = { 0 }, rss[CHILD__MAX] = { 0 }, scrapes = 0;
 
 	for (size_t i = 0; i < SB_SLOTS; i++) {
 		struct sb_slot s;
@@ -286,6 +286,8 @@ render_pool(const struct scoreboard *sb, struct text *t)
 			continue;
 		if (s.kind == CHILD_WORKER)
 			states[s.state]++;
+		if (s.kind == CHILD_WORKER && s.state == SB_BUSY && s.uncounted)
+			scrapes++;
 		if (s.kind < CHILD__MAX)
 			rss[s.kind] += rss_bytes(s.pid);
 	}
@@ -294,7 +296,9 @@ render_pool(const struct scoreboard *sb, struct text *t)
 		text_add(t, "cora_workers{state=\"%s\"} %llu\n", sb_state_name((enum sb_state)s),
 		    (unsigned long long)states[s]);
 	help(t, "cora_requests_in_flight", "gauge", "Requests being served right now.");
-	text_add(t, "cora_requests_in_flight %llu\n", (unsigned long long)states[SB_BUSY]);
+	/* Not the scrape that asks: /metrics is not counted in itself. */
+	text_add(t, "cora_requests_in_flight %llu\n",
+	    (unsigned long long)(states[SB_BUSY] - scrapes));
 	help(t, "cora_worker_restarts_total", "counter", "Workers replaced, by reason.");
 	for (int r = 0; r < SB_RESTART__MAX; r++)
 		text_add(t, "cora_worker_restarts_total{reason=\"%s\"} %llu\n",

@@ -245,6 +245,7 @@ worker_board(const struct request *r, enum sb_state state)
 		str_copy(sl->principal, sizeof(sl->principal), r->principal_id);
 		str_copy(sl->correlation_id, sizeof(sl->correlation_id), r->correlation_id);
 		str_copy(sl->doing, sizeof(sl->doing), "reading the request");
+		sl->uncounted = r->op != NULL && r->op->uncounted;
 	} else if (state == SB_IDLE && r->status != 0)
 		sl->requests++;
 	sb_write_end(sl);

@@ -38,7 +38,7 @@ struct sb_slot {
 	uint8_t			 kind;		/* enum child_kind */
 	uint8_t			 state;		/* enum sb_state */
 	uint8_t			 recycle;	/* the worker asks to be replaced */
-	uint8_t			 pad;
+	uint8_t			 uncounted;	/* when BUSY: a scrape, not in the metrics */
 	uint32_t		 generation;
 	uint64_t		 requests;	/* served by this process */
 	uint64_t		 busy_since_ns;	/* CLOCK_MONOTONIC, when BUSY */

@@ -1,9 +1,10 @@
 #!/bin/bash
 # GET /metrics: request counts
 # aggregated over all workers by the stats child, /metrics not counted in
-# itself, cora_build_info; the shipped config allows /metrics from localhost
+# itself (nor in cora_requests_in_flight), cora_build_info; the shipped config allows /metrics from localhost
 # only.
 . "$(dirname "$0")/lib.sh"
+need_tools python3
 
 nginx_server main
 nginx_start || bail "nginx starts"
@@ -57,6 +58,18 @@ scrape
 grep '^http_requests_total' "$T/metrics.txt" | sort >"$T/after"
 ok "two scrapes in a row do not change any http_requests_total" cmp -s "$T/before" "$T/after"
 nok "no sample for handler=\"/metrics\"" grep -q 'handler="/metrics"' "$T/metrics.txt"
+ok "cora_requests_in_flight is 0 on an idle server (the scrape is not in it)" \
+	num_is "$(sample cora_requests_in_flight)" 0
+# A request that is in flight is: a peer on the socket that sends its
+# head, then its body 4 s later, holds one.
+printf '{}' | python3 "$(dirname "$0")/fcgi_client.py" --pause 4 "unix:$T/corad.sock" \
+	REQUEST_METHOD=POST DOCUMENT_URI=/actors REQUEST_URI=/actors CONTENT_TYPE=application/json \
+	CONTENT_LENGTH=2 >/dev/null 2>&1 &
+SLOW=$!
+in_flight_one() { scrape; num_is "$(sample cora_requests_in_flight)" 1; }
+ok "cora_requests_in_flight is 1 during a slow upload" wait_until 4 in_flight_one
+kill "$SLOW" 2>/dev/null
+wait "$SLOW" 2>/dev/null
 ok "$H2 is still $want" num_is "$(sample "$H2")" "$want"
 
 # Counts survive the worker that made them.
