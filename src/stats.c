@@ -200,9 +200,23 @@ rss_bytes(pid_t pid)
 	return (uint64_t)resident * (uint64_t)sysconf(_SC_PAGESIZE);
 }
 
+/* A bucket's bound as the original's client labels it (Python's repr of a
+ * float: 0.1, 1.0, 60.0), so that a query for le="1.0" finds it. */
+static const char *
+le_label(double bound, char buf[24])
+{
+	int n = snprintf(buf, 24, "%g", bound);
+
+	if (n > 0 && n < 21 && strpbrk(buf, ".e") == NULL)
+		memcpy(buf + n, ".0", 3);
+	return buf;
+}
+
 static void
 render_requests(const struct sb_stats *st, struct text *t)
 {
+	char le[24];
+
 	help(t, "http_requests_total", "counter", "Total number of requests by method, status and handler.");
 	for (int r = 0; r <= ROUTE_NONE; r++)
 		for (int m = 0; m < SB_METHODS; m++)
@@ -243,8 +257,8 @@ render_requests(const struct sb_stats *st, struct text *t)
 			cum = 0;
 			for (int i = 0; i < SB_BUCKETS; i++) {
 				cum += b[i];
-				text_add(t, "http_request_duration_seconds_bucket{method=\"%s\",handler=\"%s\",le=\"%g\"} %llu\n",
-				    mn, h, buckets[i], (unsigned long long)cum);
+				text_add(t, "http_request_duration_seconds_bucket{method=\"%s\",handler=\"%s\",le=\"%s\"} %llu\n",
+				    mn, h, le_label(buckets[i], le), (unsigned long long)cum);
 			}
 			cum += b[SB_BUCKETS];
 			text_add(t, "http_request_duration_seconds_bucket{method=\"%s\",handler=\"%s\",le=\"+Inf\"} %llu\n"
@@ -260,8 +274,8 @@ render_requests(const struct sb_stats *st, struct text *t)
 
 		for (int i = 0; i < SB_HR_BUCKETS; i++) {
 			cum += st->highr_buckets[i];
-			text_add(t, "http_request_duration_highr_seconds_bucket{le=\"%g\"} %llu\n",
-			    highr[i], (unsigned long long)cum);
+			text_add(t, "http_request_duration_highr_seconds_bucket{le=\"%s\"} %llu\n",
+			    le_label(highr[i], le), (unsigned long long)cum);
 		}
 		cum += st->highr_buckets[SB_HR_BUCKETS];
 		text_add(t, "http_request_duration_highr_seconds_bucket{le=\"+Inf\"} %llu\n"
