@@ -171,6 +171,35 @@ tool_arg(const struct operation *op, const struct op_param *p, json_object *args
 }
 
 /*
+ * A tool's idempotency_key: a string of 1..255 characters without a NUL
+ * (which a C string would cut, making "a\u0000b" and "a\u0000c" one key),
+ * or none; errors at ["idempotency_key"]. The text lives as long as args.
+ */
+static const char *
+tool_idem_key(struct schema_check *c, json_object *args)
+{
+	json_object *v = NULL, *loc, *val = NULL;
+	bool present = json_object_object_get_ex(args, "idempotency_key", &v);
+	const char *key = NULL;
+
+	if (!present || v == NULL)
+		return NULL;
+	loc = json_object_new_array();
+	json_object_array_add(loc, json_object_new_string("idempotency_key"));
+	if (schema_validate(c, &idem_key_schema, false, true, v, loc, args, &val)) {
+		key = json_object_get_string(v);
+		if (strlen(key) != (size_t)json_object_get_string_len(v)) {
+			validation_add_loc(c->errs, "string_pattern_mismatch", json_object_get(loc),
+			    "String should not contain a NUL character", json_object_get(v));
+			key = NULL;
+		}
+	}
+	json_object_put(val);
+	json_object_put(loc);
+	return key;
+}
+
+/*
  * Step 4: the operation's parameters (from the path and the query string,
  * or from an MCP tool's arguments when `args` is set) and its body.
  * CORA_ERR_VALIDATION with every error in declaration order: path and
@@ -209,6 +238,8 @@ dispatch_validate(struct request *r, json_object *args)
 		json_object_put(loc);
 		json_object_put(raw);
 	}
+	if (args != NULL && op->idempotent)
+		r->idem_key = tool_idem_key(&c, args);
 	if (op->body != NULL && args == NULL)
 		r->input = schema_validate_body(op->body, r->body, r->body_len, c.errs);
 	else if (op->body != NULL) {

@@ -167,6 +167,9 @@ idem_command_json(json_object *cmd)
 	return b.s;
 }
 
+const struct schema idem_key_schema = { .type = SCHEMA_STRING, .min_length = 1,
+	.max_length = IDEM_KEY_MAX };
+
 bool
 idem_key_valid(const char *key)
 {

@@ -14,6 +14,7 @@
 
 #include "corad/reply.h"
 #include "corad/request.h"
+#include "corad/schema.h"
 
 #define IDEM_SURFACE_HTTP	"00000000-0000-0000-0000-000000000020"
 #define IDEM_SURFACE_MCP	"00000000-0000-0000-0000-000000000022"
@@ -27,6 +28,9 @@
 char	*idem_command_json(json_object *cmd);
 /* An Idempotency-Key corad accepts: 1..IDEM_KEY_MAX code points of UTF-8. */
 bool	 idem_key_valid(const char *key);
+
+/* A tool's idempotency_key argument (a string of that length). */
+extern const struct schema idem_key_schema;
 /* SHA-256 hex of a string. */
 void	 idem_sha256_hex(const char *s, char out[65]);
 

@@ -102,8 +102,7 @@ mcp_input_schema(const struct operation *op)
 			json_object_array_add(req, json_object_new_string(p->name));
 	}
 	if (op->idempotent)
-		json_object_object_add(props, "idempotency_key", json_tokener_parse(
-		    "{\"type\":\"string\",\"minLength\":1,\"maxLength\":255}"));
+		json_object_object_add(props, "idempotency_key", schema_to_json(&idem_key_schema));
 	json_object_object_add(s, "properties", props);
 	if (json_object_array_length(req) > 0)
 		json_object_object_add(s, "required", req);
@@ -136,7 +135,7 @@ mcp_tools_list(void)
 static enum cora_err
 mcp_tools_call(struct request *r, json_object *id, json_object *params)
 {
-	json_object *name, *args = NULL, *key, *res, *content, *text, *structured;
+	json_object *name, *args = NULL, *res, *content, *text, *structured;
 	const struct operation *op;
 	int status;
 
@@ -151,8 +150,6 @@ mcp_tools_call(struct request *r, json_object *id, json_object *params)
 	args = args != NULL ? json_object_get(args) : json_object_new_object();
 
 	r->idem_surface = IDEM_SURFACE_MCP;
-	r->idem_key = json_object_object_get_ex(args, "idempotency_key", &key) && key != NULL ?
-	    json_object_get_string(key) : NULL;
 	(void)dispatch_tool(r, op, args);
 	status = r->status;
 	r->status = 0;

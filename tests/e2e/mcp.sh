@@ -240,6 +240,22 @@ isnt "$I2" "$I1" "m1 through POST /actors: a second actor"
 is "$(q "SELECT count(*) FROM actor_profile WHERE name = 'Idem'")" 2 "m1: two actors named Idem"
 is "$(q "SELECT string_agg(surface_id::text, ' ' ORDER BY surface_id) FROM idempotency_keys WHERE principal_id = '$P1' AND key = 'm1'")" \
 	"$HTTP_SURFACE $MCP_SURFACE" "m1: one row per surface (...0020 and ...0022)"
+# The key is a string argument like any other: a number or an object is a
+# validation error, not a key made of its text, and a NUL (which would cut
+# the key short, making "a\u0000b" and "a\u0000c" one key) is refused.
+before=$(rows)
+call "$P1" register_actor '{"name":"Keyed","idempotency_key":123}'
+tool_result "register_actor with idempotency_key 123" true
+json_is "$SC" '.detail[0] | [.type, .loc]' '["string_type",["idempotency_key"]]' "... string_type at idempotency_key"
+call "$P1" register_actor '{"name":"Keyed","idempotency_key":"a\u0000b"}'
+tool_result "register_actor with a NUL in idempotency_key" true
+json_is "$SC" '.detail[0] | [.type, .loc]' '["string_pattern_mismatch",["idempotency_key"]]' \
+	"... string_pattern_mismatch at idempotency_key"
+call "$P1" register_actor '{"name":"Keyed","idempotency_key":""}'
+json_is "$SC" '.detail[0] | [.type, .loc]' '["string_too_short",["idempotency_key"]]' "an empty key: string_too_short"
+is "$(rows)" "$before" "the refused keys wrote nothing"
+call "$P1" register_actor '{"name":"Keyed","idempotency_key":null}'
+tool_result "register_actor with idempotency_key null: no key" false
 
 # --- JSON-RPC errors ---------------------------------------------------------------------
 mcp_raw "$P1" '{bad'
