@@ -85,13 +85,36 @@ json_word_check(const unsigned char *w, size_t n)
 	return i == n ? NO_PROBLEM : i;
 }
 
+/* The value of \uXXXX at s (6 bytes available), or -1. */
+static long
+json_u_escape(const unsigned char *s)
+{
+	long v = 0;
+
+	if (s[0] != '\\' || s[1] != 'u')
+		return -1;
+	for (int i = 2; i < 6; i++) {
+		int h = s[i] >= '0' && s[i] <= '9' ? s[i] - '0' :
+		    s[i] >= 'a' && s[i] <= 'f' ? s[i] - 'a' + 10 :
+		    s[i] >= 'A' && s[i] <= 'F' ? s[i] - 'A' + 10 : -1;
+
+		if (h < 0)
+			return -1;
+		v = v << 4 | h;
+	}
+	return v;
+}
+
 /*
  * What json-c accepts in strict mode but JSON (and the original's Python
  * decoder) does not: bytes that are not strict UTF-8 (json-c lets overlongs,
  * surrogates and code points above U+10FFFF through), raw control characters
  * inside strings, single-quoted strings, and literals or numbers outside the
  * RFC 8259 grammar ("1.", NaN, Infinity; json-c would also print them back
- * verbatim, which is not JSON). Returns the offset of the first such byte, or
+ * verbatim, which is not JSON). Also an escaped surrogate that is not half of
+ * a pair ("\ud800"): json-c turns it into U+FFFD, so that the text stored
+ * would not be the text sent, and the original refuses it as a string that
+ * is not Unicode. Returns the offset of the first such byte, or
  * NO_PROBLEM. Past a real syntax error the answer may be off, but json-c
  * reports that one at or before it, and the caller keeps the smaller offset.
  */
@@ -113,11 +136,20 @@ json_prescan(const unsigned char *s, size_t len)
 			continue;
 		}
 		if (in_str) {
+			long u;
+
 			if (c < 0x20)
 				return i;
 			if (esc)
 				esc = false;
-			else if (c == '\\')
+			else if (c == '\\' && len - i >= 6 && (u = json_u_escape(s + i)) >= 0xd800 &&
+			    u <= 0xdfff) {
+				if (u > 0xdbff || len - i < 12 || (u = json_u_escape(s + i + 6)) < 0xdc00 ||
+				    u > 0xdfff)
+					return i;
+				i += 12;	/* the pair */
+				continue;
+			} else if (c == '\\')
 				esc = true;
 			else if (c == '"')
 				in_str = false;
@@ -141,26 +173,6 @@ json_prescan(const unsigned char *s, size_t len)
 			return start + bad;
 	}
 	return NO_PROBLEM;
-}
-
-/* The value of \uXXXX at s (6 bytes available), or -1. */
-static long
-json_u_escape(const unsigned char *s)
-{
-	long v = 0;
-
-	if (s[0] != '\\' || s[1] != 'u')
-		return -1;
-	for (int i = 2; i < 6; i++) {
-		int h = s[i] >= '0' && s[i] <= '9' ? s[i] - '0' :
-		    s[i] >= 'a' && s[i] <= 'f' ? s[i] - 'a' + 10 :
-		    s[i] >= 'A' && s[i] <= 'F' ? s[i] - 'A' + 10 : -1;
-
-		if (h < 0)
-			return -1;
-		v = v << 4 | h;
-	}
-	return v;
 }
 
 /*

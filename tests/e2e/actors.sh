@@ -23,8 +23,10 @@ SYSTEM=00000000-0000-0000-0000-000000000000
 P1U=$(tr '[:lower:]' '[:upper:]' <<<"$P1")
 
 # register JSON [principal]
-register_file() {	# register_file FILE
-	http POST /actors -H 'Content-Type: application/json' --data-binary "@$1"
+register_file() {	# register_file FILE [curl options]
+	local f=$1
+	shift
+	http POST /actors -H 'Content-Type: application/json' --data-binary "@$f" "$@"
 }
 # unchanged BEFORE desc: the events and actor_profile row counts did not move.
 unchanged() { is "$(rows)" "$1" "$2: no row added to events or actor_profile"; }
@@ -159,6 +161,16 @@ register_file "$T/bad-utf8-2.json"
 is "$HTTP_STATUS" 422 "a truncated UTF-8 sequence: 422"
 json_is "$HTTP_BODY" '.detail[0].type' json_invalid "truncated UTF-8: type json_invalid"
 unchanged "$before" "truncated UTF-8"
+# An escaped surrogate that is not half of a pair is no character: json-c
+# would store U+FFFD, and "\ud800" and "\udbff" would be one name.
+for lone in '\ud800' 'x\udbff' '\udc00y' '\ud800\u0041'; do
+	printf '{"name":"%s"}' "$lone" >"$T/lone.json"
+	register_file "$T/lone.json" -H 'Idempotency-Key: lone'
+	is "$HTTP_STATUS" 422 "the name \"$lone\": 422"
+	json_is "$HTTP_BODY" '.detail[0] | [.type, .loc[0]]' '["json_invalid","body"]' "... json_invalid"
+done
+unchanged "$before" "lone surrogates"
+is "$(q "SELECT count(*) FROM idempotency_keys WHERE key = 'lone'")" 0 "... and no key was claimed"
 
 # --- names that are stored -------------------------------------------------------
 # stored JSON-name expected-name desc

@@ -267,6 +267,9 @@ is "$HTTP_STATUS" 422 "a body that is not JSON: 422"
 json_is "$HTTP_BODY" '.detail[0] | [.type, .loc[0]]' '["json_invalid","body"]' "not JSON: json_invalid"
 register_caution '[]' "$P1"
 json_is "$HTTP_BODY" '.detail[0] | [.type, .loc]' '["model_attributes_type",["body"]]' "a JSON array: model_attributes_type"
+register_caution "$(cbody '.text = "hexa" | .tags = ["t"]' | sed 's/"hexa"/"hexa\\ud800pod"/')" "$P1"
+json_is "$HTTP_BODY" '.detail[0] | [.type, .loc[0]]' '["json_invalid","body"]' \
+	"a lone surrogate escape in text: json_invalid (not stored as U+FFFD)"
 no_verdict "a 422"
 unchanged "$before" "malformed bodies"
 # The schema comes before authorization: P2 gets the 422, not a 403.

@@ -64,6 +64,32 @@ START_TEST(test_offsets)
 }
 END_TEST
 
+/* An escaped surrogate that is not half of a pair is refused where it
+ * starts: json-c would turn it into U+FFFD, and two different texts into
+ * one. A pair, an escaped backslash before "ud800", and U+FFFD itself pass. */
+START_TEST(test_lone_surrogates)
+{
+	static const struct {
+		const char	*json;
+		size_t		 at;
+	} cases[] = {
+		{ "\"\\ud800\"", 1 },
+		{ "\"ab\\udbff\"", 3 },
+		{ "\"\\udc00\"", 1 },
+		{ "\"\\ud800\\u0041\"", 1 },		/* a high one, then no low one */
+		{ "\"\\ud800\\ud800\\udc00\"", 1 },
+		{ "\"\\ud83d\\ude00\\ude00\"", 13 },	/* a pair, then a low one alone */
+		{ "{\"k\":\"\\uDFFF\"}", 6 },
+		{ "\"\\ud800", 1 },			/* cut short */
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+		ck_assert_uint_eq(read_bad(cases[i].json, strlen(cases[i].json)), cases[i].at);
+	json_object_put(read_ok("\"\\\\ud800\""));
+	json_object_put(read_ok("\"\\ufffd\\ud7ff\\ue000\""));
+}
+END_TEST
+
 START_TEST(test_accepts)
 {
 	json_object *v = read_ok("\xef\xbb\xbf{\"k\": [1, 2.5, true, null, \"\\u0000\"]}");
@@ -106,6 +132,7 @@ make_suite(void)
 
 	tcase_add_test(tc, test_surrogate_pairs);
 	tcase_add_test(tc, test_offsets);
+	tcase_add_test(tc, test_lone_surrogates);
 	tcase_add_test(tc, test_accepts);
 	tcase_add_test(tc, test_parse_stored);
 	suite_add_tcase(s, tc);
