@@ -192,23 +192,40 @@ handle_mcp(struct request *r)
 	enum cora_err e;
 	const char *m;
 	size_t bad;
+	bool has_id, has_method;
 
 	if (!json_read(r->body, r->body_len, &msg, &bad) || msg == NULL)
 		return rpc_reply(r, NULL, NULL, RPC_PARSE_ERROR, "Parse error");
-	if (json_object_is_type(msg, json_type_object))
-		json_object_object_get_ex(msg, "id", &id);
-	if (!json_object_is_type(msg, json_type_object) ||
-	    !json_object_object_get_ex(msg, "jsonrpc", &v) || v == NULL ||
-	    strcmp(json_object_get_string(v), "2.0") != 0 ||
-	    !json_object_object_get_ex(msg, "method", &method) ||
-	    !json_object_is_type(method, json_type_string)) {
+	if (!json_object_is_type(msg, json_type_object)) {
+		e = rpc_reply(r, NULL, NULL, RPC_INVALID_REQUEST, "Invalid Request");
+		goto out;
+	}
+	/* An id is a string or an integer (MCP: never null); one that is not
+	 * cannot be answered with, so the error carries null. */
+	has_id = json_object_object_get_ex(msg, "id", &id);
+	if (has_id && !json_object_is_type(id, json_type_string) &&
+	    !json_object_is_type(id, json_type_int)) {
+		e = rpc_reply(r, NULL, NULL, RPC_INVALID_REQUEST, "Invalid Request");
+		goto out;
+	}
+	if (!json_object_object_get_ex(msg, "jsonrpc", &v) ||
+	    !json_object_is_type(v, json_type_string) || strcmp(json_object_get_string(v), "2.0") != 0) {
 		e = rpc_reply(r, id, NULL, RPC_INVALID_REQUEST, "Invalid Request");
 		goto out;
 	}
-	if (!json_object_object_get_ex(msg, "id", NULL)) {
-		/* A notification: nothing to answer. */
+	has_method = json_object_object_get_ex(msg, "method", &method) &&
+	    json_object_is_type(method, json_type_string);
+	/* A notification, or the client's answer to a request of ours (a
+	 * result or an error with an id): accepted, nothing to answer. */
+	if ((has_method && !has_id) || (!has_method && has_id &&
+	    (json_object_object_get_ex(msg, "result", NULL) ||
+	    json_object_object_get_ex(msg, "error", NULL)))) {
 		reply_send(r, 202, NULL, NULL, 0);
 		e = CORA_OK;
+		goto out;
+	}
+	if (!has_method) {
+		e = rpc_reply(r, id, NULL, RPC_INVALID_REQUEST, "Invalid Request");
 		goto out;
 	}
 	json_object_object_get_ex(msg, "params", &params);

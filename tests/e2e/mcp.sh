@@ -277,6 +277,21 @@ mcp_raw "$P1" '{"jsonrpc":"2.0","id":12,"method":"tools/call","params":{"name":"
 rpc_error "tools/call with arguments a string" -32602 12
 mcp_raw "$P1" '{"jsonrpc":"2.0","id":13,"method":"tools/call","params":{"name":"register_actor","arguments":["Ada"]}}'
 rpc_error "tools/call with arguments an array" -32602 13
+# The envelope as JSON-RPC 2.0 and MCP have it: jsonrpc the string "2.0",
+# an id a string or an integer (an error about any other carries null).
+mcp_raw "$P1" '{"jsonrpc":2.0,"id":14,"method":"ping"}'
+rpc_error "jsonrpc the number 2.0" -32600 14
+for bad_id in null '{"a":1}' '[1]' true 1.5; do
+	mcp_raw "$P1" "{\"jsonrpc\":\"2.0\",\"id\":$bad_id,\"method\":\"ping\"}"
+	rpc_error "an id $bad_id" -32600 null
+done
+mcp_raw "$P1" '{"jsonrpc":"2.0","id":"s15","method":"ping"}'
+json_is "$HTTP_BODY" '[.id, .result]' '["s15",{}]' "an id that is a string: answered with it"
+# A client's answer to a request of the server's is accepted, unanswered.
+mcp_raw "$P1" '{"jsonrpc":"2.0","id":16,"result":{}}'
+is "$HTTP_STATUS $HTTP_BODY" "202 " "a JSON-RPC response from the client: 202 without a body"
+mcp_raw "$P1" '{"jsonrpc":"2.0"}'
+rpc_error "neither a request nor a response" -32600 null
 is "$(rows)" "$before" "JSON-RPC errors wrote nothing"
 
 # --- metrics ------------------------------------------------------------------------------
