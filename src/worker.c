@@ -136,6 +136,12 @@ step_body(struct request *r)
 		v = body_read_limited(body_read, r, cfg->max_body, &r->body, &r->body_len);
 		if (v == BODY_IO_ERROR)
 			return request_fail(r, CORA_ERR_BAD_REQUEST, "Request body could not be read");
+		/* What the proxy declared is what came, or the body is not the
+		 * one the client sent (cut short, or more than declared). */
+		if (v == BODY_OK && declared >= 0 && (long long)r->body_len != declared)
+			return request_fail(r, CORA_ERR_BAD_REQUEST,
+			    "Request body of %zu bytes does not match Content-Length %lld",
+			    r->body_len, declared);
 		size = (long long)r->body_len;
 	}
 	if (v != BODY_TOO_LARGE)
