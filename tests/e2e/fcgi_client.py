@@ -37,6 +37,18 @@ def params(pairs):
     return out
 
 
+def records(buf):
+    """The whole records at the start of buf, as (type, content), and the rest."""
+    out = []
+    while len(buf) >= 8:
+        _, rtype, _, clen, plen, _ = struct.unpack(">BBHHBB", buf[:8])
+        if len(buf) < 8 + clen + plen:
+            break
+        out.append((rtype, buf[8:8 + clen]))
+        buf = buf[8 + clen + plen:]
+    return out, buf
+
+
 def connect(address):
     if address.startswith("unix:"):
         s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -77,12 +89,8 @@ def main():
         chunk = s.recv(65536)
         if not chunk:
             break
-        buf += chunk
-        while len(buf) >= 8:
-            _, rtype, _, clen, plen, _ = struct.unpack(">BBHHBB", buf[:8])
-            if len(buf) < 8 + clen + plen:
-                break
-            content, buf = buf[8:8 + clen], buf[8 + clen + plen:]
+        got, buf = records(buf + chunk)
+        for rtype, content in got:
             if rtype == STDOUT:
                 out += content
             elif rtype == END_REQUEST:

@@ -14,25 +14,15 @@ reads until corad answers or closes, for at most HOLD seconds (default
 connection without an answer, MS milliseconds after the head was sent, or
 for kept after its answer) or "open" (neither within HOLD).
 """
+import os
 import socket
 import struct
 import sys
 import time
 
-BEGIN_REQUEST, END_REQUEST, PARAMS, STDIN, STDOUT = 1, 3, 4, 5, 6
-
-
-def record(rtype, content):
-    pad = (8 - len(content) % 8) % 8
-    return struct.pack(">BBHHBB", 1, rtype, 1, len(content), pad, 0) + content + b"\0" * pad
-
-
-def length(n):
-    return struct.pack(">B", n) if n < 128 else struct.pack(">I", n | 0x80000000)
-
-
-def pairs(items):
-    return b"".join(length(len(n)) + length(len(v)) + n + v for n, v in items)
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from fcgi_client import (BEGIN_REQUEST, END_REQUEST, PARAMS, STDIN, STDOUT,  # noqa: E402
+                         params as pairs, record, records)
 
 
 def params_records(content):
@@ -84,12 +74,8 @@ def main():
         if not chunk:
             print("closed %d" % ((time.monotonic() - sent) * 1000))
             return
-        buf += chunk
-        while len(buf) >= 8:
-            _, rtype, _, clen, plen, _ = struct.unpack(">BBHHBB", buf[:8])
-            if len(buf) < 8 + clen + plen:
-                break
-            content, buf = buf[8:8 + clen], buf[8 + clen + plen:]
+        got, buf = records(buf + chunk)
+        for rtype, content in got:
             if rtype == STDOUT:
                 out += content
             elif rtype == END_REQUEST:
