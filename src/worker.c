@@ -533,14 +533,35 @@ worker_mono_ms(void)
  * previous request. A stopping worker still waits for a connection it
  * accepted: the proxy may not have written yet.
  */
+/* While a head is awaited, /status shows the worker busy with it, so that
+ * one a peer holds up is seen; a head already there never gets here. */
+static void
+worker_board_awaiting(const struct runtime *rt, bool awaiting)
+{
+	struct sb_slot *sl = &rt->sb->slots[rt->slot];
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	sb_write_begin(sl);
+	sl->state = awaiting ? SB_BUSY : SB_IDLE;
+	if (awaiting) {
+		sl->busy_since_ns = (uint64_t)now.tv_sec * 1000000000u + (uint64_t)now.tv_nsec;
+		sl->method[0] = sl->route[0] = sl->principal[0] = sl->correlation_id[0] = '\0';
+		sl->uncounted = 0;
+		str_copy(sl->doing, sizeof(sl->doing), "waiting for the request's head");
+	}
+	sb_write_end(sl);
+}
+
 static bool
-worker_await_head(int fd, double timeout_s, bool kept)
+worker_await_head(const struct runtime *rt, int fd, bool kept)
 {
 	static unsigned char *peek, *scratch;
-	int64_t until = worker_mono_ms() + (int64_t)(timeout_s * 1000);
+	int64_t until = worker_mono_ms() + (int64_t)(rt->cfg->request_timeout * 1000);
 	int nap_ms = 1;
 	const char *why = NULL;
 	ssize_t n = 0;
+	bool ok = false, shown = false;
 
 	if (peek == NULL) {
 		peek = xmalloc(HEAD_PEEK_MAX);
@@ -550,28 +571,33 @@ worker_await_head(int fd, double timeout_s, bool kept)
 		int64_t left;
 
 		n = recv(fd, peek, HEAD_PEEK_MAX, MSG_PEEK | MSG_DONTWAIT);
-		if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR))
-			return true;	/* closed or failed: libfcgi sees it */
+		if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) {
+			ok = true;	/* closed or failed: libfcgi sees it */
+			break;
+		}
 		if (n > 0) {
 			enum fcgi_head h = fcgi_head_check(peek, (size_t)n, scratch, &why);
 
-			if (h == FCGI_HEAD_OK)
-				return true;
-			if (h == FCGI_HEAD_BAD)
+			if (h != FCGI_HEAD_MORE) {
+				ok = h == FCGI_HEAD_OK;
 				break;
+			}
 			if (n == HEAD_PEEK_MAX) {
 				why = "the request's head exceeds " STR(HEAD_PEEK_MAX) " bytes";
 				break;
 			}
 		}
 		if (worker_stopping && n <= 0 && kept)
-			return false;	/* an idle connection: nothing lost */
+			break;	/* an idle connection: nothing lost */
 		if ((left = until - worker_mono_ms()) <= 0) {
-			if (n <= 0 && kept)
-				return false;
-			why = n <= 0 ? "nothing came in time" :
-			    "the request's head was not whole in time";
+			if (n > 0 || !kept)
+				why = n <= 0 ? "nothing came in time" :
+				    "the request's head was not whole in time";
 			break;
+		}
+		if (!shown && !kept) {
+			worker_board_awaiting(rt, true);
+			shown = true;
 		}
 		/* Until the first byte, the socket says when it comes; after it,
 		 * unread bytes keep it readable, so naps wait for the rest. */
@@ -586,8 +612,12 @@ worker_await_head(int fd, double timeout_s, bool kept)
 			nap_ms = nap_ms < 64 ? nap_ms * 2 : 64;
 		}
 	}
-	log_warning("worker.head_refused", LF_STR("reason", why), LF_INT("bytes", n > 0 ? n : 0));
-	return false;
+	if (shown)
+		worker_board_awaiting(rt, false);
+	if (why != NULL)
+		log_warning("worker.head_refused", LF_STR("reason", why),
+		    LF_INT("bytes", n > 0 ? n : 0));
+	return ok;
 }
 
 /*
@@ -677,7 +707,7 @@ worker_main(struct runtime *rt)
 			fcgi.keepConnection = 1;
 			kept = false;
 		}
-		if (!worker_await_head(fcgi.ipcFd, rt->cfg->request_timeout, kept)) {
+		if (!worker_await_head(rt, fcgi.ipcFd, kept)) {
 			close(fcgi.ipcFd);
 			fcgi.ipcFd = -1;
 			continue;

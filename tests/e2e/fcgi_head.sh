@@ -4,7 +4,8 @@
 # libfcgi abort the worker, a NUL byte, more parameters than the bound.
 # Each is refused and logged (worker.head_refused), the connection closed,
 # within the request deadline at most, and no worker dies; a peer that
-# sends nothing no longer holds a worker for good, nor does a kept
+# sends nothing no longer holds a worker for good (and shows in /status
+# while it holds one), nor does a kept
 # connection that brings no next request. Needs no database.
 . "$(dirname "$0")/lib.sh"
 need_tools python3 cgi-fcgi
@@ -24,6 +25,14 @@ closed_within() {
 	[[ $line == closed\ * ]] && ((${line#closed } <= $2))
 }
 
+# --- a silent peer shows in /status ---------------------------------------------------
+peer silent silent0
+sleep 0.3
+fcgi REQUEST_METHOD=GET DOCUMENT_URI=/status REQUEST_URI=/status </dev/null
+json_is "$FCGI_BODY" '[.. | objects | select(.doing? == "waiting for the request'"'"'s head") | .state]' \
+	'["busy"]' "/status: the worker a silent peer holds is busy waiting for the request's head"
+ok "the silent peer is closed at the deadline" wait_until 5 closed_within silent0 3000
+
 # --- silent peers: as many as there are workers --------------------------------
 peer silent silent1
 peer silent silent2
@@ -35,7 +44,7 @@ is "$FCGI_STATUS" 200 "GET /health while two silent peers hold both workers: 200
 cmp_ok "$elapsed" -lt 4000 "... answered once the request deadline (2 s) freed a worker (${elapsed} ms)"
 ok "the silent peers' connections are closed" wait_until 5 eval \
 	'closed_within silent1 3000 && closed_within silent2 3000'
-is "$(refused "nothing came in time")" 2 "worker.head_refused: nothing came in time, twice"
+is "$(refused "nothing came in time")" 3 "worker.head_refused: nothing came in time, three times"
 
 # --- half a head -----------------------------------------------------------------------
 peer half half 10
@@ -62,7 +71,7 @@ ok "parameters of 60,000 bytes, within the bound: answered" wait_until 5 grep -q
 peer kept kept 10
 ok "a kept connection with no next request is closed within the deadline" \
 	wait_until 5 closed_within kept 3000
-is "$(log_count worker.head_refused)" 6 "... without a worker.head_refused line (the six above)"
+is "$(log_count worker.head_refused)" 7 "... without a worker.head_refused line (the seven above)"
 
 health
 is "$FCGI_STATUS" 200 "GET /health afterwards: 200"
