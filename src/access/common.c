@@ -36,6 +36,15 @@ access_load_actor(struct request *r, const char *actor_id, struct actor_state *s
 		if (actor_fold(s, type, payload) != 0)
 			log_warning("access.unknown_event", LF_STR("event_type", type),
 			    LF_STR("actor_id", actor_id));
+		/* A legacy actor without a profile row: its name is in the event,
+		 * as the list's projection takes it. */
+		if (name != NULL && *name == NULL && strcmp(type, "ActorRegistered") == 0) {
+			json_object *n;
+
+			if (json_object_object_get_ex(payload, "name", &n) &&
+			    json_object_is_type(n, json_type_string))
+				*name = xstrdup(json_object_get_string(n));
+		}
 		s->version = atoi(PQgetvalue(res, i, 0));
 		json_object_put(payload);
 	}

@@ -300,6 +300,24 @@ fi
 as "$P1" GET "/actors/$LID"
 is "$HTTP_STATUS" 200 "GET a legacy actor: 200"
 json_eq "$HTTP_BODY" "{\"id\":\"$LID\",\"name\":\"Old\",\"kind\":\"human\",\"active\":true}" "GET a legacy actor: human, active"
+# One whose profile row is gone but was never forgotten: the name its event
+# carries, in GET as in the list (whose projection takes the same).
+LID2=0190a1f4-0000-7000-8000-00000000abce
+q "INSERT INTO events (stream_type, stream_id, version, event_type, schema_version, payload, metadata, event_id, occurred_at)
+	VALUES ('Actor', '$LID2', 1, 'ActorRegistered', 1,
+	        '{\"actor_id\":\"$LID2\",\"name\":\"Legacy Lou\",\"occurred_at\":\"2020-01-01T00:00:00Z\"}', '{}',
+	        gen_random_uuid(), '2020-01-01T00:00:00Z')" >/dev/null
+as "$P1" GET "/actors/$LID2"
+json_is "$HTTP_BODY" .name "Legacy Lou" "GET a legacy actor without a profile row: the event's name"
+listed_name() {
+	as "$P1" GET "/actors?limit=100"
+	[[ $(json_value "$HTTP_BODY" ".items[] | select(.actor_id == \"$LID2\") | .name") == "Legacy Lou" ]]
+}
+ok "... the name the list shows" wait_until 5 listed_name
+as "$P1" DELETE "/actors/$LID2/profile"
+is "$HTTP_STATUS" 204 "forget it: 204"
+as "$P1" GET "/actors/$LID2"
+json_is "$HTTP_BODY" .name "<deleted user>" "... then GET says <deleted user>"
 as "$P1" POST "/actors/$LID/deactivate"
 is "$HTTP_STATUS" 204 "deactivate a legacy actor: 204"
 is "$(q "SELECT version FROM events WHERE stream_id = '$LID' AND event_type = 'ActorDeactivated'")" 2 \
