@@ -93,11 +93,53 @@ render_expiry(json_object *stored, int64_t now_us, bool *expired)
 	return json_object_new_string(utc);
 }
 
+static int
+by_codepoint(const void *a, const void *b)
+{
+	json_object *x = *(json_object *const *)a, *y = *(json_object *const *)b;
+	size_t lx = (size_t)json_object_get_string_len(x), ly = (size_t)json_object_get_string_len(y);
+	int c = memcmp(json_object_get_string(x), json_object_get_string(y), lx < ly ? lx : ly);
+
+	/* UTF-8 bytes compare in code-point order. */
+	return c != 0 ? c : (lx > ly) - (lx < ly);
+}
+
+/* The strings of `arr` (an array, or NULL for none) sorted in code-point
+ * order without repeats: a new array. */
+static json_object *
+sorted_set(json_object *arr)
+{
+	size_t n = json_object_is_type(arr, json_type_array) ? json_object_array_length(arr) : 0;
+	json_object **v = xmalloc((n > 0 ? n : 1) * sizeof(*v)), *out = json_object_new_array();
+
+	for (size_t i = 0; i < n; i++)
+		v[i] = json_object_array_get_idx(arr, i);
+	qsort(v, n, sizeof(*v), by_codepoint);
+	for (size_t i = 0; i < n; i++)
+		if (i == 0 || by_codepoint(&v[i - 1], &v[i]) != 0)
+			json_object_array_add(out, json_object_get(v[i]));
+	free(v);
+	return out;
+}
+
+/* The stored tags as every read shows them: a set in code-point order,
+ * whatever order a foreign writer kept; anything but a list of strings as
+ * stored (the fold trusts stored events). */
+static json_object *
+render_tags(json_object *stored)
+{
+	size_t n = json_object_is_type(stored, json_type_array) ? json_object_array_length(stored) : 0;
+
+	for (size_t i = 0; i < n; i++)
+		if (!json_object_is_type(json_object_array_get_idx(stored, i), json_type_string))
+			return json_object_get(stored);
+	return n > 0 ? sorted_set(stored) : json_object_get(stored);
+}
+
 json_object *
 caution_render(const struct caution_state *s, const char *id, int64_t now_us)
 {
-	json_object *o = json_object_new_object(), *p = s->registered, *target;
-	json_object *tags = field(p, "tags");
+	json_object *o = json_object_new_object(), *p = s->registered, *target, *tags = NULL;
 	bool expired;
 
 	json_object_object_add(o, "id", json_object_new_string(id));
@@ -115,6 +157,8 @@ caution_render(const struct caution_state *s, const char *id, int64_t now_us)
 	json_object_object_add(o, "text", field(p, "text"));
 	json_object_object_add(o, "workaround", field(p, "workaround"));
 	json_object_object_add(o, "authored_by", field(p, "authored_by"));
+	json_object_object_get_ex(p, "tags", &tags);
+	tags = render_tags(tags);
 	json_object_object_add(o, "tags", tags != NULL ? tags : json_object_new_array());
 	{
 		json_object *stored = NULL;
@@ -160,35 +204,6 @@ trimmed(const char *what, json_object *v, size_t max, char **detail)
 		return NULL;
 	}
 	return xstrndup(t, tlen);
-}
-
-static int
-by_codepoint(const void *a, const void *b)
-{
-	json_object *x = *(json_object *const *)a, *y = *(json_object *const *)b;
-	size_t lx = (size_t)json_object_get_string_len(x), ly = (size_t)json_object_get_string_len(y);
-	int c = memcmp(json_object_get_string(x), json_object_get_string(y), lx < ly ? lx : ly);
-
-	/* UTF-8 bytes compare in code-point order. */
-	return c != 0 ? c : (lx > ly) - (lx < ly);
-}
-
-/* The strings of `arr` (an array, or NULL for none) sorted in code-point
- * order without repeats: a new array. */
-static json_object *
-sorted_set(json_object *arr)
-{
-	size_t n = json_object_is_type(arr, json_type_array) ? json_object_array_length(arr) : 0;
-	json_object **v = xmalloc((n > 0 ? n : 1) * sizeof(*v)), *out = json_object_new_array();
-
-	for (size_t i = 0; i < n; i++)
-		v[i] = json_object_array_get_idx(arr, i);
-	qsort(v, n, sizeof(*v), by_codepoint);
-	for (size_t i = 0; i < n; i++)
-		if (i == 0 || by_codepoint(&v[i - 1], &v[i]) != 0)
-			json_object_array_add(out, json_object_get(v[i]));
-	free(v);
-	return out;
 }
 
 /* The tags trimmed, checked in code-point order of the values as sent (the

@@ -626,17 +626,18 @@ foreign() {
 		'$P3', now(), gen_random_uuid())" >/dev/null
 }
 # A CautionRegistered without expires_at, parent_id or propagate_to_children,
-# with a key of its own, a text over the limits and tags as stored.
+# with a key of its own, a text over the limits and its tags out of order
+# (returned sorted, as every caution's are).
 FP1=$(jq -cn --arg id "$F1" --arg a "$ASSET" --arg t "$FT" --arg p3 "$P3" \
 	'{caution_id: $id, target: {kind: "Asset", id: $a}, category: "InterlockQuirk", severity: "Warning",
-	  text: $t, workaround: "Ask the agent", tags: ["promoted", "agent"], authored_by: $p3,
+	  text: $t, workaround: "Ask the agent", tags: ["promoted", "agent", "promoted"], authored_by: $p3,
 	  occurred_at: "2024-05-01T12:00:00+00:00", source_proposal_id: "p-17"}')
 ok "a foreign CautionRegistered is appended" foreign "$F1" 1 CautionRegistered "$FP1" PromoteCautionProposal
 get_caution "$F1" "$P1"
 is "$HTTP_STATUS" 200 "GET a foreign writer's caution: 200"
 is "$(ordered "$HTTP_BODY")" "$(expected_get "$F1" Asset "$ASSET" InterlockQuirk Warning "$FT" "Ask the agent" "$P3" \
-	'["promoted","agent"]' null false Active null null null false)" \
-	"GET: missing optional keys read as null/false, the extra key ignored, the stored text not re-validated"
+	'["agent","promoted"]' null false Active null null null false)" \
+	"GET: missing optional keys read as null/false, the extra key ignored, the stored text not re-validated, the tags a sorted set"
 ok "an event of a type this version does not know is appended to its stream" \
 	foreign "$F1" 2 CautionAnnotated '{"note": "from the future"}' AnnotateCaution
 get_caution "$F1" "$P1"
@@ -677,7 +678,8 @@ ok "the projection catches up past the foreign events" wait_until 10 caution_pro
 is "$(q "SELECT severity || ' ' || status || ' ' || to_char(registered_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US')
 	FROM proj_caution_summary WHERE caution_id = '$F2'")" "Danger Retired 2024-05-01 12:00:00.250000" \
 	"the projection holds the foreign caution as stored (registered_at its occurred_at) and its retirement"
-is "$(q "SELECT status FROM proj_caution_summary WHERE caution_id = '$F1'")" Superseded "the projection: F1 Superseded"
+is "$(q "SELECT status || ' ' || array_to_string(tags, ',') FROM proj_caution_summary WHERE caution_id = '$F1'")" \
+	"Superseded agent,promoted" "the projection: F1 Superseded, its tags a sorted set as GET shows them"
 nok "no projection.error logged" log_has projection.error
 
 # ==== OpenAPI ===================================================================================

@@ -102,11 +102,11 @@ ok "the caution is projected" wait_until 10 caution_in
 is "$(q "SELECT text || '|' || workaround FROM proj_caution_summary WHERE caution_id = '$C'")" \
 	"${HOSTILE[0]} ${HOSTILE[1]}|${HOSTILE[2]}" "its text and workaround as they were stored"
 is "$(q "SELECT array_to_json(tags) FROM proj_caution_summary WHERE caution_id = '$C'")" \
-	"$(jq -cn --arg a "${HOSTILE[0]}" --arg b "${HOSTILE[1]}" '[$a, $b, "NULL", "{x}"]')" \
-	"its tags as they were stored, \"NULL\" a string"
+	"$(jq -cn --arg a "${HOSTILE[0]}" --arg b "${HOSTILE[1]}" '["NULL", $b, $a, "{x}"]')" \
+	"its tags as they were stored, in code-point order, \"NULL\" a string"
 http GET "/cautions?limit=100"
 json_is "$HTTP_BODY" "[.items[] | select(.caution_id == \"$C\") | .tags]" \
-	"$(jq -cn --arg a "${HOSTILE[0]}" --arg b "${HOSTILE[1]}" '[[$a, $b, "NULL", "{x}"]]')" \
+	"$(jq -cn --arg a "${HOSTILE[0]}" --arg b "${HOSTILE[1]}" '[["NULL", $b, $a, "{x}"]]')" \
 	"GET /cautions lists those tags"
 
 nok "no projection.error" log_has projection.error
