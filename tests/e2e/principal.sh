@@ -127,5 +127,10 @@ fcgi REQUEST_METHOD=GET DOCUMENT_URI=/actors REQUEST_URI=/actors HTTP_X_PRINCIPA
 is "$FCGI_STATUS" 503 "HTTP_X_PRINCIPAL_ID is honoured when configured (503: no database)"
 fcgi REQUEST_METHOD=GET DOCUMENT_URI=/actors REQUEST_URI=/actors CORA_PRINCIPAL_ID="$U" </dev/null
 is "$FCGI_STATUS" 401 "and CORA_PRINCIPAL_ID is then not read (401)"
+# Through the shipped nginx, the client's X-Principal-Id does not reach
+# corad even under that name.
+as "$U" GET /actors
+is "$HTTP_STATUS" 401 "main (shipped): a client's X-Principal-Id is not HTTP_X_PRINCIPAL_ID either (401)"
+json_is "$HTTP_BODY" .detail "$MISSING" "... the principal is missing"
 
 done_testing
