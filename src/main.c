@@ -214,16 +214,26 @@ static void
 check_summary(const struct config *cfg)
 {
 	const struct startup_report *r = startup_report();
+	char first[sizeof(r->first)];
+	size_t n = 0;
 
+	/* One line: libpq's messages carry a newline and a tab-indented hint. */
+	for (const char *p = r->first; *p != '\0' && n + 1 < sizeof(first); p++)
+		if (*p != '\n' && *p != '\t')
+			first[n++] = *p;
+		else if (n > 0 && first[n - 1] != ' ')
+			first[n++] = ' ';
+	first[n] = '\0';
 	if (cfg == NULL)
-		printf("corad: configuration invalid: %s\n", r->first);
+		printf("corad: configuration invalid: %s\n", first);
 	else if (r->refused > 0)
-		printf("corad: start-up refused (APP_ENV=%s): %s%s\n", cfg->app_env, r->first,
+		printf("corad: start-up refused (APP_ENV=%s): %s%s\n", cfg->app_env, first,
 		    r->refused > 1 ? " (and more: see the log)" : "");
 	else if (r->warnings > 0)
-		printf("corad: configuration ok (APP_ENV=%s, not the production tier), with %d "
-		    "warning%s: %s\n", cfg->app_env, r->warnings, r->warnings == 1 ? "" : "s",
-		    r->first);
+		printf("corad: configuration ok (APP_ENV=%s, %s), with %d warning%s: %s\n",
+		    cfg->app_env, cfg->production ? "production tier" : "not the production tier",
+		    r->warnings,
+		    r->warnings == 1 ? "" : "s", first);
 	else
 		printf("corad: configuration ok (APP_ENV=%s%s)\n", cfg->app_env,
 		    cfg->production ? ", production tier" : "");

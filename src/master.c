@@ -474,7 +474,7 @@ master_scan_busy(struct master *m)
 			c->killed = true;
 			log_error("master.worker_killed", LF_INT("pid", c->pid), LF_STR("method", sl.method),
 			    LF_STR("route", sl.route[0] ? sl.route : NULL),
-			    LF_STR("principal", sl.principal[0] ? sl.principal : NULL),
+			    LF_STR("principal_id", sl.principal[0] ? sl.principal : NULL),
 			    LF_STR("correlation_id", sl.correlation_id), LF_STR("doing", sl.doing),
 			    LF_DBL("elapsed_seconds", (double)elapsed / 1e9),
 			    LF_DBL("timeout_seconds", cfg->request_timeout));

@@ -189,7 +189,7 @@ diag "$K"
 json_is "$K" .pid "$worker" "worker_killed: pid is the worker's"
 json_is "$K" .method POST "worker_killed: method POST"
 json_is "$K" 'has("route")' true "worker_killed: has route (it is $(json_value "$K" .route))"
-json_is "$K" 'has("principal")' true "worker_killed: has principal"
+json_is "$K" 'has("principal_id")' true "worker_killed: has principal_id, the key every line uses"
 json_like "$K" .correlation_id "$UUID_RE" "worker_killed: correlation_id is a UUID"
 json_is "$K" '.elapsed_seconds | type == "number" and . >= 6' true \
 	"worker_killed: elapsed_seconds >= 6 (got $(json_value "$K" .elapsed_seconds))"
