@@ -536,6 +536,24 @@ master_notify(struct master *m)
 	}
 }
 
+static bool
+differ(const char *a, const char *b)
+{
+	return (a == NULL) != (b == NULL) || (a != NULL && strcmp(a, b) != 0);
+}
+
+/* Whether the stats child would work otherwise under the new configuration:
+ * it builds the span exporter and its log level once, when it starts. */
+static bool
+stats_settings_differ(const struct config *a, const struct config *b)
+{
+	return a->log_level != b->log_level || a->otel_exporter != b->otel_exporter ||
+	    differ(a->otel_service_name, b->otel_service_name) ||
+	    differ(a->otlp_endpoint, b->otlp_endpoint) ||
+	    differ(a->otlp_traces_endpoint, b->otlp_traces_endpoint) ||
+	    differ(a->otlp_headers, b->otlp_headers) || a->otlp_timeout_ms != b->otlp_timeout_ms;
+}
+
 /* SIGHUP: a new configuration, checked like at start-up, or none at all. */
 static void
 master_reload(struct master *m)
@@ -543,6 +561,7 @@ master_reload(struct master *m)
 	struct config ncfg;
 	struct authz_policy *npolicy = NULL;
 	struct config *cfg = m->rt->cfg;
+	bool stats_restart;
 
 	log_info("master.reloading", LF_INT("generation", m->generation + 1));
 	sd_notify(0, "RELOADING=1");
@@ -578,6 +597,7 @@ master_reload(struct master *m)
 		ncfg.listen = listen;
 		ncfg.runtime_dir = dir;
 	}
+	stats_restart = stats_settings_differ(cfg, &ncfg);
 	config_free(cfg);
 	*cfg = ncfg;
 	authz_free(m->rt->policy);
@@ -585,11 +605,13 @@ master_reload(struct master *m)
 	m->generation++;
 	m->ready_sent = false;	/* READY=1 again once the new workers accept */
 	/* The projector reads the configuration too: it starts again with the
-	 * new one. The stats child keeps running (spans in its queue). */
+	 * new one. The stats child keeps running (spans in its queue) unless
+	 * its exporter or log level changed. */
 	for (size_t i = 0; i < MAX_CHILDREN; i++) {
 		struct child *c = &m->children[i];
 
-		if (c->in_use && c->kind == CHILD_PROJECTOR && c->pid > 0) {
+		if (c->in_use && c->pid > 0 && (c->kind == CHILD_PROJECTOR ||
+		    (c->kind == CHILD_STATS && stats_restart))) {
 			c->reloading = true;
 			kill(c->pid, SIGTERM);
 		}
@@ -663,7 +685,7 @@ static void
 install_master_signals(int pipe_wr)
 {
 	/* SIGUSR2: a worker asks to be recycled (its scoreboard slot says so). */
-	static const int sigs[] = { SIGCHLD, SIGTERM, SIGINT, SIGQUIT, SIGHUP, SIGUSR2 };
+	static const int sigs[] = { SIGCHLD, SIGTERM, SIGINT, SIGQUIT, SIGHUP, SIGUSR1, SIGUSR2 };
 	struct sigaction sa = { .sa_handler = master_on_signal, .sa_flags = SA_RESTART };
 
 	sig_pipe_wr = pipe_wr;
@@ -699,6 +721,11 @@ master_signals(struct master *m)
 			case SIGHUP:
 				if (m->state == MASTER_RUNNING)
 					master_reload(m);
+				break;
+			case SIGUSR1:	/* others' "reopen the logs": none here */
+				log_info("master.signal_ignored", LF_STR("signal", "SIGUSR1"),
+				    LF_STR("reason", "the log goes to standard error; "
+				    "there is no file to reopen"));
 				break;
 			}
 		}

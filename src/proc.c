@@ -61,6 +61,11 @@ proc_child_init(pid_t master, enum child_kind kind)
 	 * SIGPIPE alone. */
 	sa.sa_handler = SIG_IGN;
 	sigaction(SIGPIPE, &sa, NULL);
+	/* A reload is the master's to do, and corad has no log file to reopen:
+	 * `systemctl kill -s HUP` (every process of the unit) or a SIGUSR1
+	 * out of habit must not kill a child in the middle of its work. */
+	sigaction(SIGHUP, &sa, NULL);
+	sigaction(SIGUSR1, &sa, NULL);
 	/* No orphans: if the master dies, every child is told to stop. */
 	prctl(PR_SET_PDEATHSIG, SIGTERM);
 	if (getppid() != master)	/* it died before prctl took effect */

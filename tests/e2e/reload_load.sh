@@ -131,6 +131,26 @@ kill -HUP "$M"
 ok "a valid reload after the refused one: master.reloaded with workers 3" \
 	wait_until 10 log_has master.reloaded '.workers == 3'
 ok "... and three workers run" wait_until 10 eval '[[ $(worker_count) -eq 3 ]]'
+
+# --- 7b. a reload that turns the span exporter on --------------------------------------
+# The stats child builds its exporter when it starts: a reload that changes
+# an OTEL_* setting (or LOG_LEVEL) starts it again; one that does not keeps it.
+stats0=$(stats_pids)
+printf 'LOG_LEVEL=INFO\nCORA_WORKERS=3\n' >"$ENVF"
+kill -HUP "$M"
+ok "a reload that changes nothing of the stats child's" wait_until 10 log_has master.reloaded '.generation == 7'
+is "$(stats_pids)" "$stats0" "... keeps the stats child (its span queue)"
+printf 'LOG_LEVEL=INFO\nCORA_WORKERS=3\nOTEL_EXPORTER=console\n' >"$ENVF"
+kill -HUP "$M"
+ok "a reload that sets OTEL_EXPORTER=console" wait_until 10 log_has master.reloaded '.generation == 8'
+new_stats() { [[ -n $(stats_pids) && $(stats_pids) != "$stats0" ]]; }
+ok "... starts the stats child again" wait_until 5 new_stats
+TR=$(printf '%032x' $RANDOM$RANDOM)
+span_line() {
+	http GET /health -H "traceparent: 00-$TR-00f067aa0ba902b7-01"
+	[[ -n $(jq -c -R --arg t "$TR" 'fromjson? | select(type == "object" and .trace_id == $t and .kind == "SERVER")' \
+		"$CORAD_LOG" 2>/dev/null) ]]; }
+ok "... whose exporter writes the spans of the next requests" wait_until 5 span_line
 corad_stop TERM
 is "$EXIT_STATUS" 0 "after the reloads: SIGTERM, the master exits 0"
 

@@ -48,6 +48,20 @@ new_worker() {
 	return 1
 }
 
+# --- signals that are not corad's to act on --------------------------------------
+# `systemctl kill -s HUP` reaches every process of the unit, and SIGUSR1
+# ("reopen the logs" elsewhere) may be sent out of habit: no child dies of
+# either, and the master logs SIGUSR1 and goes on.
+kill -HUP $workers $stats
+kill -USR1 $workers $stats "$M"
+sleep 0.5
+is "$(worker_pids | tr '\n' ' ')$(stats_pids)" "$(tr '\n' ' ' <<<"$workers")$stats" \
+	"SIGHUP and SIGUSR1 to the children: the same workers and stats child"
+ok "the master logs SIGUSR1 as ignored" log_has master.signal_ignored '.signal == "SIGUSR1"'
+ok "... and serves on" alive "$M"
+http GET /health
+is "$HTTP_STATUS" 200 "GET /health after the stray signals: 200"
+
 # --- SIGKILL a worker while requests keep coming ---
 N=200
 (
