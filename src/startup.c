@@ -89,6 +89,12 @@ run_db_gates(const struct config *cfg, int *failed)
 		gate_fail(cfg, failed, "database", reason);
 		return;
 	}
+	/* A reload runs these in the master, which must not wait for good
+	 * behind a lock (its watchdog and its children wait on it). A session
+	 * setting would outlive this connection behind PgBouncer in transaction
+	 * mode, so there the pooler's own limits apply. */
+	if (!cfg->pool_transaction)
+		PQclear(PQexec(c, "SET statement_timeout = '5s'"));
 	if (db_check_role(c, &rep, err, sizeof(err)) != 0) {
 		snprintf(reason, sizeof(reason), "cannot check the database role: %s", err);
 		gate_fail(cfg, failed, "app_role", reason);
@@ -105,6 +111,14 @@ run_db_gates(const struct config *cfg, int *failed)
 		snprintf(reason, sizeof(reason), "the schema is at version %d, this binary ships "
 		    "%d: run corad migrate", v, CORAD_SCHEMA_VERSION);
 		gate_fail(cfg, failed, "schema", reason);
+	} else if (v > CORAD_SCHEMA_VERSION) {
+		/* A rollback of the binary: its migrations only ever add, so it
+		 * runs, but an operator should know. */
+		snprintf(reason, sizeof(reason), "the schema is at version %d, newer than the %d "
+		    "this binary ships (a rollback?)", v, CORAD_SCHEMA_VERSION);
+		note(false, reason);
+		log_warning("startup.warning", LF_STR("gate", "schema"), LF_STR("reason", reason),
+		    LF_INT("schema_version", v), LF_INT("binary_schema_version", CORAD_SCHEMA_VERSION));
 	}
 	PQfinish(c);
 }

@@ -143,6 +143,36 @@ corad_run check-cora3 check "${PROD[@]}" DATABASE_URL="$CORA3_OWNER"
 isnt "$RUN_STATUS" 0 "production check on a schema one migration behind exits non-zero"
 LOGFILE=$RUN_LOG ok "schema behind: startup.refused with gate schema" log_has startup.refused '.gate == "schema"'
 
+# A schema ahead of the binary (a rollback): it starts, with a warning.
+mkdir -p "$T/sqlnext"
+cp "$CORAD_SRCDIR"/sql/*.sql "$T/sqlnext/"
+NEXT=$(ls "$CORAD_SRCDIR"/sql/*.sql | wc -l)
+printf 'CREATE TABLE future_feature (id int);\n' >"$T/sqlnext/$(printf '%04d' $((NEXT + 1)))_future.sql"
+q "CREATE DATABASE cora4 OWNER cora_owner" >/dev/null
+sql_as "postgresql:///cora4?host=$PGHOST&user=postgres" "ALTER SCHEMA public OWNER TO cora_owner" >/dev/null
+if CORAD_MIGRATIONS_DIR=$T/sqlnext DATABASE_OWNER_URL="postgresql:///cora4?host=$PGHOST&user=cora_owner" \
+	"$CORAD_BIN" migrate >"$T/migrate4.log" 2>&1; then
+	pass "cora4: the shipped migrations and one more applied"
+else
+	fail "cora4: the shipped migrations and one more applied" "$(cat "$T/migrate4.log")"
+fi
+corad_run check-cora4 check "${PROD[@]}" DATABASE_URL="postgresql:///cora4?host=$PGHOST&user=cora_app"
+is "$RUN_STATUS" 0 "production check on a schema one migration ahead exits 0"
+LOGFILE=$RUN_LOG ok "schema ahead: a startup.warning says so" \
+	log_has startup.warning ".gate == \"schema\" and .schema_version == $((NEXT + 1)) and .binary_schema_version == $NEXT"
+
+# The gates do not wait for good behind a lock (a reload runs them in the
+# master): their statements give up after 5 s.
+ok "another session holds ACCESS EXCLUSIVE on corad_schema_migrations" \
+	hold_lock corad_schema_migrations "ACCESS EXCLUSIVE"
+t0=$(now_ms)
+corad_run check-locked check "${PROD[@]}" DATABASE_URL="$PG_APP_URL"
+ms=$(($(now_ms) - t0))
+release_holder
+isnt "$RUN_STATUS" 0 "a production check behind the lock is refused"
+isnt "$RUN_STATUS" timeout "... by itself"
+cmp_ok "$ms" -lt 9000 "... within the statements' 5 s limit (${ms} ms)"
+
 # GET /ready on the unmigrated database (not production: serve starts).
 corad_stop TERM 15
 if corad_start DATABASE_URL="$CORA2_APP"; then
