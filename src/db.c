@@ -574,7 +574,10 @@ db_check_role(PGconn *conn, struct role_report *rep, char *err, size_t errlen)
 	    "  WHERE e.relkind IN ('r', 'p') AND e.relname LIKE 'entries\\_%'"
 	    "    AND n.nspname = current_schema()"
 	    "    AND (has_table_privilege(e.oid, 'UPDATE') OR has_table_privilege(e.oid, 'DELETE')"
-	    "      OR has_table_privilege(e.oid, 'TRUNCATE')))"
+	    "      OR has_table_privilege(e.oid, 'TRUNCATE'))),"
+	    /* What it could become: the owner by SET ROLE (a NOINHERIT
+	     * member), or anyone by granting itself (CREATEROLE). */
+	    " pg_has_role(current_user, c.relowner, 'MEMBER'), r.rolcreaterole"
 	    " FROM pg_roles r, pg_class c"
 	    " WHERE r.rolname = current_user AND c.oid = to_regclass('events')";
 	PGresult *r = PQexec(conn, sql);
@@ -595,6 +598,10 @@ db_check_role(PGconn *conn, struct role_report *rep, char *err, size_t errlen)
 			role_problem(rep, "is a superuser");
 		if (*PQgetvalue(r, 0, 2) == 't')
 			role_problem(rep, "owns the events table");
+		else if (*PQgetvalue(r, 0, 8) == 't')
+			role_problem(rep, "can SET ROLE to the owner of the events table");
+		if (*PQgetvalue(r, 0, 9) == 't')
+			role_problem(rep, "has CREATEROLE, so it could grant itself the owner's role");
 		if (*PQgetvalue(r, 0, 3) == 't')
 			role_problem(rep, "can UPDATE events");
 		if (*PQgetvalue(r, 0, 4) == 't')

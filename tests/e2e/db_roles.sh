@@ -102,6 +102,15 @@ gate_refused upd "postgresql:///cora?host=$PGHOST&user=cora_upd" 'UPDATE' "produ
 gate_refused del "postgresql:///cora?host=$PGHOST&user=cora_del" 'DELETE' \
 	"production as a role that can DELETE from entries_access_verdicts"
 gate_refused ro "postgresql:///cora?host=$PGHOST&user=cora_ro" 'INSERT' "production as a role that cannot INSERT into events"
+# Roles that hold no such privilege but can reach one: a NOINHERIT member
+# of the owner's role (SET ROLE), and one with CREATEROLE (it can grant
+# itself the owner's role).
+q "CREATE ROLE cora_ni LOGIN NOINHERIT IN ROLE cora_app; GRANT cora_owner TO cora_ni;
+   CREATE ROLE cora_cr LOGIN CREATEROLE IN ROLE cora_app;" >/dev/null
+gate_refused noinherit "postgresql:///cora?host=$PGHOST&user=cora_ni" 'SET ROLE to the owner' \
+	"production as a NOINHERIT member of the owner's role"
+gate_refused createrole "postgresql:///cora?host=$PGHOST&user=cora_cr" 'CREATEROLE' \
+	"production as a role with CREATEROLE"
 
 # Every failing gate is reported, each on its own line.
 corad_run check-all check APP_ENV=production DATABASE_URL="$PG_OWNER_URL"
