@@ -83,6 +83,9 @@ struct projector {
 	int64_t		 relayed_ms;	/* ... when it last did */
 	int64_t		 round_ms;	/* when the last round after a wait started */
 	char		**types;	/* each projection's event types (event_types) */
+	int64_t		*retry_at_ms;	/* each projection's: not before, after a failure */
+	int64_t		*failed_ms;	/* ... and the delay it got (0: none) */
+	int64_t		*lag_of;	/* ... and its backlog when last counted */
 };
 
 /*
@@ -548,7 +551,10 @@ out:
 
 /*
  * One batch of every projection. Returns the most events one of them read
- * (BATCH_SIZE: more is waiting), or -1. The lag is a scan of the backlog:
+ * (BATCH_SIZE: more is waiting), -1 when the session failed, or -2 when one
+ * projection failed on a live session: that projection backs off alone
+ * (1 s doubling to 60 s) and the session, whose transaction is broken, is
+ * dropped for the next round to connect again at once. The lag is a scan of the backlog:
  * while the projections catch up (the last round read a full batch) it is
  * counted at most once a second, so that catching up does not cost the
  * square of the backlog. A round that fails still reports what it counted,
@@ -566,13 +572,35 @@ project_round(struct projector *p)
 	p->lag = 0;
 	p->lag_known = true;
 	for (size_t i = 0; i < projection_count(); i++) {
-		int n = project_batch(p, projection_at(i), p->types[i], count);
+		int64_t before = p->lag;
+		int n;
 
+		/* One projection whose statement fails backs off alone: the
+		 * others go on. Its backlog counts as it was last counted. */
+		if (mono_ms() < p->retry_at_ms[i]) {
+			p->lag += p->lag_of[i];
+			continue;
+		}
+		n = project_batch(p, projection_at(i), p->types[i], count);
+		if (count && p->lag_known)
+			p->lag_of[i] = p->lag - before;
 		if (n < 0) {
 			p->catching_up = false;
 			atomic_store(&p->rt->sb->projection_lag, p->lag_known ? p->lag : -1);
-			return -1;
+			if (p->conn == NULL || PQstatus(p->conn) != CONNECTION_OK)
+				return -1;
+			p->failed_ms[i] = p->failed_ms[i] == 0 ? BACKOFF_FIRST_MS :
+			    p->failed_ms[i] * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : p->failed_ms[i] * 2;
+			p->retry_at_ms[i] = mono_ms() + p->failed_ms[i];
+			log_warning("projection.backoff", LF_STR("projection", projection_at(i)->name),
+			    LF_INT("delay_ms", p->failed_ms[i]));
+			/* Its transaction is broken: the next round connects again
+			 * at once, and leads again if it can. */
+			projector_disconnect(p);
+			p->next_lead_ms = 0;
+			return -2;
 		}
+		p->failed_ms[i] = 0;
 		if (n > most)
 			most = n;
 	}
@@ -764,6 +792,9 @@ projector_main(struct runtime *rt)
 	sigaction(SIGINT, &sa, NULL);
 	p.next_prune_ms = mono_ms();
 	p.types = xcalloc(projection_count(), sizeof(*p.types));
+	p.retry_at_ms = xcalloc(projection_count(), sizeof(*p.retry_at_ms));
+	p.failed_ms = xcalloc(projection_count(), sizeof(*p.failed_ms));
+	p.lag_of = xcalloc(projection_count(), sizeof(*p.lag_of));
 	for (size_t i = 0; i < projection_count(); i++)
 		p.types[i] = event_types(projection_at(i));
 
@@ -781,7 +812,9 @@ projector_main(struct runtime *rt)
 				projector_fail(&p);
 			continue;
 		}
-		if ((n = project_round(&p)) < 0) {
+		if ((n = project_round(&p)) == -2)
+			continue;	/* one projection backs off; the session is new */
+		if (n < 0) {
 			projector_fail(&p);
 			continue;
 		}
@@ -812,5 +845,8 @@ projector_main(struct runtime *rt)
 	for (size_t i = 0; i < projection_count(); i++)
 		free(p.types[i]);
 	free(p.types);
+	free(p.retry_at_ms);
+	free(p.failed_ms);
+	free(p.lag_of);
 	return 0;
 }

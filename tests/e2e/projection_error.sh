@@ -2,10 +2,10 @@
 # A projection statement that fails (doc/design.md, "Projections"): the
 # batch it was part of is rolled back whole, events applied before it in
 # the same batch included; projection.error names the projection, the
-# statement and the server's message; the projector backs off and tries
-# again, never passing the event, and cora_projection_lag_events counts
-# what waits behind it; once the cause is gone every event is projected,
-# exactly once.
+# statement and the server's message; that projection backs off and tries
+# again, never passing the event, while the others go on, and
+# cora_projection_lag_events counts what waits behind it; once the cause
+# is gone every event is projected, exactly once.
 E2E_DIR=$(dirname "$0")
 . "$E2E_DIR/lib.sh"
 . "$E2E_DIR/pg.sh"
@@ -54,6 +54,13 @@ is "$(listed Before) $(listed Poison) $(listed After)" "0 0 0" \
 is "$(q "SELECT count(*) FROM proj_access_actor_summary WHERE last_position > $BOOKMARK")" 0 \
 	"no projected row is past the bookmark"
 is "$(children_named corad-projector)" "$PROJECTOR" "the same projector is still running"
+# The other projection goes on meanwhile: the cautions' bookmark moves past
+# the same events (it reads every type), where the failing one stays.
+caution_past() { [[ $(q "SELECT last_position FROM projection_bookmarks
+	WHERE projection_name = 'proj_caution_summary'") == "$(q "SELECT max(position) FROM events")" ]]; }
+ok "the caution projection is not held up by the failing one" wait_until 5 caution_past
+ok "projection.backoff names the failing projection" \
+	log_has projection.backoff '.projection == "access_actor_summary"'
 is "$(metric cora_projection_lag_events)" 3 \
 	"cora_projection_lag_events counts the three events the failing batch holds"
 
