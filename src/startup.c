@@ -146,6 +146,24 @@ startup_gates(const struct config *cfg, struct authz_policy **policy)
 		    "use a name outside HTTP_* such as CORA_PRINCIPAL_ID"),
 		    LF_STR("value", cfg->principal_param));
 	}
+	{
+		/* CGI parameters the proxy derives from the request itself. */
+		static const char *const from_request[] = { "REMOTE_USER", "AUTH_TYPE",
+			"QUERY_STRING", "REQUEST_URI", "DOCUMENT_URI", "SCRIPT_NAME", "PATH_INFO",
+			"CONTENT_TYPE", "REQUEST_METHOD", NULL };
+
+		for (size_t i = 0; from_request[i] != NULL; i++)
+			if (strcmp(cfg->principal_param, from_request[i]) == 0) {
+				note(false, "CORA_PRINCIPAL_PARAM is a parameter the proxy derives "
+				    "from the request");
+				log_warning("startup.warning", LF_STR("setting", "CORA_PRINCIPAL_PARAM"),
+				    LF_STR("reason", "the proxy fills this parameter from the request: "
+				    "nginx's $remote_user comes from the client's Authorization header "
+				    "even where no auth_basic checks it; set the principal from your "
+				    "authentication step into a name of its own such as CORA_PRINCIPAL_ID"),
+				    LF_STR("value", cfg->principal_param));
+			}
+	}
 	if (!cfg->require_principal)
 		gate_fail(cfg, &failed, "authenticated_principal",
 		    "REQUIRE_AUTHENTICATED_PRINCIPAL is not true: any client without a "

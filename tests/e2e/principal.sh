@@ -127,6 +127,11 @@ fcgi REQUEST_METHOD=GET DOCUMENT_URI=/actors REQUEST_URI=/actors HTTP_X_PRINCIPA
 is "$FCGI_STATUS" 503 "HTTP_X_PRINCIPAL_ID is honoured when configured (503: no database)"
 fcgi REQUEST_METHOD=GET DOCUMENT_URI=/actors REQUEST_URI=/actors CORA_PRINCIPAL_ID="$U" </dev/null
 is "$FCGI_STATUS" 401 "and CORA_PRINCIPAL_ID is then not read (401)"
+# A parameter the proxy derives from the request is accepted with a warning.
+corad_run remote-user check CORA_PRINCIPAL_PARAM=REMOTE_USER
+is "$RUN_STATUS" 0 "CORA_PRINCIPAL_PARAM=REMOTE_USER: corad check exits 0"
+LOGFILE=$RUN_LOG ok "... with a startup.warning that the proxy fills it from the request" \
+	log_has startup.warning '.setting == "CORA_PRINCIPAL_PARAM" and .value == "REMOTE_USER" and (.reason | test("Authorization"))'
 # Through the shipped nginx, the client's X-Principal-Id does not reach
 # corad even under that name.
 as "$U" GET /actors
