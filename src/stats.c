@@ -370,8 +370,15 @@ status_process(const struct sb_slot *s, uint64_t now_ns)
 	json_object_object_add(o, "principal", busy && s->principal[0] ?
 	    json_object_new_string(s->principal) : NULL);
 	json_object_object_add(o, "correlation_id", busy ? json_object_new_string(s->correlation_id) : NULL);
-	json_object_object_add(o, "elapsed_seconds", busy && now_ns > s->busy_since_ns ?
-	    json_object_new_double((double)(now_ns - s->busy_since_ns) / 1e9) : NULL);
+	if (busy && now_ns > s->busy_since_ns) {
+		double e = (double)(now_ns - s->busy_since_ns) / 1e9;
+		char text[32];
+
+		/* Microseconds, not the seventeen digits a double prints. */
+		snprintf(text, sizeof(text), "%.6f", e);
+		json_object_object_add(o, "elapsed_seconds", json_object_new_double_s(e, text));
+	} else
+		json_object_object_add(o, "elapsed_seconds", NULL);
 	json_object_object_add(o, "doing", busy && s->doing[0] ? json_object_new_string(s->doing) :
 	    NULL);
 	json_object_object_add(o, "rss_bytes", json_object_new_int64((int64_t)rss_bytes(s->pid)));

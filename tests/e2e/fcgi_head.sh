@@ -31,6 +31,8 @@ sleep 0.3
 fcgi REQUEST_METHOD=GET DOCUMENT_URI=/status REQUEST_URI=/status </dev/null
 json_is "$FCGI_BODY" '[.. | objects | select(.doing? == "waiting for the request'"'"'s head") | .state]' \
 	'["busy"]' "/status: the worker a silent peer holds is busy waiting for the request's head"
+json_is "$FCGI_BODY" '[.workers[] | .elapsed_seconds | tostring | test("^[0-9]+([.][0-9]{1,6})?$")] | all' \
+	true "/status: the busy workers' elapsed_seconds, to the microsecond"
 ok "the silent peer is closed at the deadline" wait_until 5 closed_within silent0 3000
 
 # --- silent peers: as many as there are workers --------------------------------
