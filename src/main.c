@@ -6,7 +6,10 @@
  */
 #include "config.h"
 
+#include <dirent.h>
 #include <errno.h>
+#include <limits.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -121,6 +124,32 @@ migrate(const struct config *cfg)
 	return n < 0 ? EXIT_REFUSED : EXIT_OK;
 }
 
+/* Query sockets of masters that are gone (a SIGKILL, an OOM kill) would
+ * pile up in the runtime dir: those whose pid no longer runs go. */
+static void
+remove_stale_query_sockets(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+
+	if (d == NULL)
+		return;
+	while ((e = readdir(d)) != NULL) {
+		char *end, path[PATH_MAX];
+		long pid;
+
+		if (strncmp(e->d_name, "stats-", 6) != 0)
+			continue;
+		pid = strtol(e->d_name + 6, &end, 10);
+		if (pid <= 0 || strcmp(end, ".sock") != 0 || pid == (long)getpid() ||
+		    kill((pid_t)pid, 0) == 0 || errno != ESRCH)
+			continue;
+		if (snprintf(path, sizeof(path), "%s/%s", dir, e->d_name) < (int)sizeof(path))
+			unlink(path);
+	}
+	closedir(d);
+}
+
 /* The stats child's query socket: one per master, in the runtime dir. */
 static int
 open_query_socket(struct runtime *rt, const char *dir)
@@ -128,6 +157,7 @@ open_query_socket(struct runtime *rt, const char *dir)
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	int fd, n;
 
+	remove_stale_query_sockets(dir);
 	n = snprintf(rt->query_path, sizeof(rt->query_path), "%s/stats-%ld.sock",
 	    dir, (long)getpid());
 	if (n < 0 || (size_t)n >= sizeof(sa.sun_path))

@@ -11,7 +11,15 @@
 need_tools python3 cgi-fcgi
 
 CLIENT="$(dirname "$0")/fcgi_head_client.py"
+# A master killed before (SIGKILL, OOM) left its query socket behind: the
+# next start removes it, but not one whose master still runs.
+mkdir -p "$T/run"
+dead=$(( $(cat /proc/sys/kernel/pid_max) - 1 ))
+while kill -0 "$dead" 2>/dev/null; do dead=$((dead - 1)); done
+touch "$T/run/stats-$dead.sock" "$T/run/stats-$$.sock"
 corad_start CORA_WORKERS=2 CORA_REQUEST_TIMEOUT_SECONDS=2 || bail "corad starts with two workers"
+nok "a dead master's stats socket is removed at start" test -e "$T/run/stats-$dead.sock"
+ok "... a live one's is left" test -e "$T/run/stats-$$.sock"
 WORKERS=$(worker_pids | tr '\n' ' ')
 
 # peer MODE OUT [HOLD]: the client in the background, its line in $T/OUT.
