@@ -16,10 +16,11 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <systemd/sd-daemon.h>
+
 #include "corad/listen.h"
 
 #define LISTEN_BACKLOG	1024
-#define SD_LISTEN_FDS_START 3
 
 int
 listen_parse(const char *spec, struct listen_addr *out, char *err, size_t errlen)
@@ -159,18 +160,16 @@ is_listening_socket(int fd)
 	return getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &v, &len) == 0 && v != 0;
 }
 
-/* systemd socket activation: LISTEN_PID names us and LISTEN_FDS >= 1. */
+/* systemd socket activation (libsystemd reads LISTEN_PID and LISTEN_FDS,
+ * unsets them and marks the descriptors close-on-exec): the first, when it
+ * is a listening stream socket. */
 static int
 inherited_systemd(void)
 {
-	const char *pid = getenv("LISTEN_PID"), *fds = getenv("LISTEN_FDS");
-
-	if (pid == NULL || fds == NULL || atol(pid) != (long)getpid() || atoi(fds) < 1)
+	if (sd_listen_fds(1) < 1)
 		return -1;
-	unsetenv("LISTEN_PID");
-	unsetenv("LISTEN_FDS");
-	unsetenv("LISTEN_FDNAMES");
-	return is_listening_socket(SD_LISTEN_FDS_START) ? SD_LISTEN_FDS_START : -1;
+	return sd_is_socket(SD_LISTEN_FDS_START, AF_UNSPEC, SOCK_STREAM, 1) > 0 ?
+	    SD_LISTEN_FDS_START : -1;
 }
 
 /*

@@ -6,7 +6,8 @@
 # within the request deadline at most, and no worker dies; a peer that
 # sends nothing no longer holds a worker for good (and shows in /status
 # while it holds one), nor does a kept connection that brings no next
-# request. Needs no database.
+# request; a dead master's stats socket is removed at start. Needs no
+# database.
 . "$(dirname "$0")/lib.sh"
 need_tools python3 cgi-fcgi
 
