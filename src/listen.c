@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <arpa/inet.h>
 #include <netdb.h>
 #include <netinet/in.h>
@@ -221,6 +222,83 @@ listen_open(const char *spec, const char *runtime_dir,
 	fd = la.kind == LISTEN_UNIX ? open_unix(la.path, owned_path, pathlen, err, errlen) :
 	    open_tcp(&la, err, errlen);
 	return fd < 0 ? -1 : prepare_accept(fd, err, errlen);
+}
+
+/* A directory that exists, or whose parent does, writable either way. */
+static int
+check_dir(const char *dir, const char *what, char *err, size_t errlen)
+{
+	char parent[PATH_MAX];
+	const char *slash;
+	struct stat st;
+
+	if (stat(dir, &st) == 0) {
+		if (!S_ISDIR(st.st_mode) || access(dir, W_OK | X_OK) != 0) {
+			snprintf(err, errlen, "%s %s: %s", what, dir,
+			    S_ISDIR(st.st_mode) ? strerror(errno) : "not a directory");
+			return -1;
+		}
+		return 0;
+	}
+	if ((slash = strrchr(dir, '/')) == NULL || (size_t)(slash - dir) >= sizeof(parent)) {
+		snprintf(err, errlen, "%s %s: %s", what, dir, strerror(ENOENT));
+		return -1;
+	}
+	snprintf(parent, sizeof(parent), "%.*s", slash == dir ? 1 : (int)(slash - dir), dir);
+	if (access(parent, W_OK | X_OK) != 0) {
+		snprintf(err, errlen, "%s %s cannot be made: %s: %s", what, dir, parent,
+		    strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+int
+listen_check(const char *spec, const char *runtime_dir, bool *tcp, char *err, size_t errlen)
+{
+	struct listen_addr la;
+	char def[160], dir[PATH_MAX];
+
+	*tcp = false;
+	if (check_dir(runtime_dir, "CORA_RUNTIME_DIR", err, errlen) != 0)
+		return -1;
+	if (spec == NULL) {
+		if (getenv("LISTEN_FDS") != NULL || is_listening_socket(STDIN_FILENO))
+			return 0;	/* inherited: serve's to take */
+		snprintf(def, sizeof(def), "unix:%s/corad.sock", runtime_dir);
+		spec = def;
+	}
+	if (listen_parse(spec, &la, err, errlen) != 0)
+		return -1;
+	if (la.kind == LISTEN_UNIX) {
+		const char *slash = strrchr(la.path, '/');
+
+		if (slash == NULL)
+			strcpy(dir, ".");
+		else if (slash == la.path)
+			strcpy(dir, "/");
+		else
+			snprintf(dir, sizeof(dir), "%.*s", (int)(slash - la.path), la.path);
+		/* The runtime dir is made by serve: a socket in it is checked above. */
+		if (strcmp(dir, runtime_dir) != 0 && access(dir, W_OK | X_OK) != 0) {
+			snprintf(err, errlen, "unix:%s: %s: %s", la.path, dir, strerror(errno));
+			return -1;
+		}
+		return 0;
+	}
+	*tcp = true;
+	{
+		struct addrinfo hints = { .ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE };
+		struct addrinfo *res = NULL;
+		int rc = getaddrinfo(la.host, la.port, &hints, &res);
+
+		if (rc != 0) {
+			snprintf(err, errlen, "%s:%s: %s", la.host, la.port, gai_strerror(rc));
+			return -1;
+		}
+		freeaddrinfo(res);
+	}
+	return 0;
 }
 
 int

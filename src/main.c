@@ -203,9 +203,7 @@ serve(struct config *cfg, struct authz_policy *policy, const char *env_file)
 	}
 	if (cfg->web_server_addrs == NULL && listen_is_tcp(rt.listen_fd))
 		log_warning("startup.warning", LF_STR("setting", "FCGI_WEB_SERVER_ADDRS"),
-		    LF_STR("reason", "a TCP listen socket without FCGI_WEB_SERVER_ADDRS accepts "
-		    "FastCGI from any host that reaches it, and FastCGI carries the principal: "
-		    "list the proxy's addresses"));
+		    LF_STR("reason", LISTEN_TCP_OPEN_WARNING));
 	rt.report_rd = pair[0];
 	rt.report_wr = pair[1];
 	rt.wake_rd = wake[0];
@@ -343,9 +341,13 @@ main(int argc, char **argv)
 		config_free(&cfg);
 		return rc;
 	}
-	if (startup_gates(&cfg, &policy) > 0) {
+	rc = startup_gates(&cfg, &policy);
+	if (strcmp(cmd, "check") == 0)
+		rc += startup_check_listen(&cfg);
+	if (rc > 0) {
 		if (strcmp(cmd, "check") == 0)
 			check_summary(&cfg);
+		authz_free(policy);
 		rc = EXIT_REFUSED;
 	} else if (strcmp(cmd, "check") == 0) {
 		log_info("check.ok", LF_STR("app_env", cfg.app_env),

@@ -10,6 +10,7 @@
 #include "corad/authz.h"
 #include "corad/config.h"
 #include "corad/db.h"
+#include "corad/listen.h"
 #include "corad/log.h"
 #include "corad/startup.h"
 #include "corad/strutil.h"
@@ -121,6 +122,28 @@ run_db_gates(const struct config *cfg, int *failed)
 		    LF_INT("schema_version", v), LF_INT("binary_schema_version", CORAD_SCHEMA_VERSION));
 	}
 	PQfinish(c);
+}
+
+int
+startup_check_listen(const struct config *cfg)
+{
+	char err[512], reason[600];
+	bool tcp;
+
+	if (listen_check(cfg->listen, cfg->runtime_dir, &tcp, err, sizeof(err)) != 0) {
+		/* serve would stop there in any tier */
+		snprintf(reason, sizeof(reason), "the listen socket: %s", err);
+		note(true, reason);
+		log_error("startup.refused", LF_STR("gate", "listen"), LF_STR("reason", reason),
+		    LF_STR("app_env", cfg->app_env));
+		return 1;
+	}
+	if (tcp && cfg->web_server_addrs == NULL) {
+		note(false, "a TCP listen socket without FCGI_WEB_SERVER_ADDRS");
+		log_warning("startup.warning", LF_STR("setting", "FCGI_WEB_SERVER_ADDRS"),
+		    LF_STR("reason", LISTEN_TCP_OPEN_WARNING));
+	}
+	return 0;
 }
 
 /*

@@ -33,6 +33,22 @@ int	listen_open(const char *spec, const char *runtime_dir,
 	    char *owned_path, size_t pathlen, char *err, size_t errlen);
 
 /*
+ * What corad check can tell of listen_open without taking the socket (a
+ * check runs beside the server it checks, before a reload): that the
+ * runtime directory exists or can be made, and that a unix socket's
+ * directory is there and writable, or a TCP address resolves. 0, or -1
+ * with a message; *tcp says whether the socket would be TCP.
+ */
+int	listen_check(const char *spec, const char *runtime_dir, bool *tcp, char *err,
+	    size_t errlen);
+
+/* What serve and corad check say of a TCP socket FCGI_WEB_SERVER_ADDRS does
+ * not restrict. */
+#define LISTEN_TCP_OPEN_WARNING "a TCP listen socket without FCGI_WEB_SERVER_ADDRS " \
+	"accepts FastCGI from any host that reaches it, and FastCGI carries the principal: " \
+	"list the proxy's addresses"
+
+/*
  * FCGI_WEB_SERVER_ADDRS: the addresses a TCP connection may come from
  * (libfcgi's variable, which corad honours itself since it accepts
  * connections itself). Comma-separated IPv4 and IPv6 addresses; an IPv4

@@ -19,6 +19,14 @@ int	startup_config(const char *env_file, struct config *cfg);
  */
 int	startup_gates(const struct config *cfg, struct authz_policy **policy);
 
+/*
+ * corad check's look at the listen socket and the runtime directory
+ * (listen_check), which serve opens itself: 1 when serve would stop there
+ * (startup.refused, gate listen, in any tier), else 0; a TCP socket
+ * without FCGI_WEB_SERVER_ADDRS is a warning, as serve gives it.
+ */
+int	startup_check_listen(const struct config *cfg);
+
 /* What the checks found, for corad check's one human line. */
 struct startup_report {
 	int	refused;	/* problems that refuse start-up */

@@ -47,6 +47,34 @@ like "$(grep '^corad: ' "$RUN_LOG")" \
 	"corad check prints one human line: configuration ok, with the first warning"
 is "$(grep -c '^corad: ' "$RUN_LOG")" 1 "corad check prints exactly one human line"
 
+# --- the listen socket and the runtime directory, as serve would open them ---
+# listen_refused name desc VAR=value...: check and serve both exit 1, check
+# with startup.refused gate listen.
+listen_refused() {
+	local name=$1 desc=$2 cmd
+	shift 2
+	for cmd in check serve; do
+		corad_run "$cmd-$name" "$cmd" APP_ENV=local "$@"
+		is "$RUN_STATUS" 1 "$desc: corad $cmd exits 1"
+	done
+	LOGFILE=$T/run-check-$name.log ok "$desc: corad check logs startup.refused, gate listen" \
+		log_has startup.refused '.gate == "listen"'
+}
+listen_refused nodir "a unix socket in a directory that does not exist" CORA_LISTEN="unix:$T/nowhere/c.sock"
+listen_refused norun "a runtime directory that cannot be made" CORA_RUNTIME_DIR="$T/nowhere/run"
+listen_refused badhost "a TCP host that does not resolve" CORA_LISTEN="no-such-host.invalid:9000"
+# A check runs beside the server it checks (before a reload): its socket
+# in use is no refusal.
+corad_start CORA_WORKERS=1 || bail "corad starts for the check beside it"
+corad_run check-beside check APP_ENV=local
+is "$RUN_STATUS" 0 "corad check beside the running server exits 0"
+corad_stop TERM
+PORT_FREE=$(pick_port)
+corad_run check-tcp check APP_ENV=local CORA_LISTEN="127.0.0.1:$PORT_FREE"
+is "$RUN_STATUS" 0 "a free TCP port: corad check exits 0"
+LOGFILE=$RUN_LOG ok "... with serve's warning about FCGI_WEB_SERVER_ADDRS" \
+	log_has startup.warning '.setting == "FCGI_WEB_SERVER_ADDRS"'
+
 # --- gate 1 ---
 # gate1 name APP_ENV-value [extra VAR=value...]
 gate1() {

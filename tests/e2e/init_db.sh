@@ -51,15 +51,15 @@ ready: run corad migrate as the owner (DATABASE_OWNER_URL)" "run again: nothing 
 out=$(DATABASE_OWNER_URL=$PG_OWNER_URL "$CORAD_BIN" migrate 2>&1)
 like "$out" "schema at version [0-9]+ \\([0-9]+ applied\\)" "corad migrate as cora_owner works on what init-db made"
 out=$(DATABASE_URL=$PG_APP_URL APP_ENV=production REQUIRE_AUTHENTICATED_PRINCIPAL=true \
-	ALLOW_PERMISSIVE_AUTHZ=true "$CORAD_BIN" check 2>/dev/null)
+	ALLOW_PERMISSIVE_AUTHZ=true CORA_RUNTIME_DIR="$T/run" "$CORAD_BIN" check 2>/dev/null)
 is "$out" "corad: configuration ok (APP_ENV=production, production tier)" \
 	"corad check in the production tier passes every gate with cora_app (the restricted role)"
 out=$(DATABASE_URL=$PG_APP_URL APP_ENV=production REQUIRE_AUTHENTICATED_PRINCIPAL=true \
-	ALLOW_PERMISSIVE_AUTHZ=true CORA_PRINCIPAL_PARAM=HTTP_X_PRINCIPAL_ID "$CORAD_BIN" check 2>/dev/null)
+	ALLOW_PERMISSIVE_AUTHZ=true CORA_PRINCIPAL_PARAM=HTTP_X_PRINCIPAL_ID CORA_RUNTIME_DIR="$T/run" "$CORAD_BIN" check 2>/dev/null)
 like "$out" '^corad: configuration ok \(APP_ENV=production, production tier\), with 1 warning: ' \
 	"... with a warning, the line still says the production tier"
 out=$(DATABASE_URL="postgresql:///cora?host=$T/nowhere" APP_ENV=production REQUIRE_AUTHENTICATED_PRINCIPAL=true \
-	ALLOW_PERMISSIVE_AUTHZ=true "$CORAD_BIN" check 2>/dev/null)
+	ALLOW_PERMISSIVE_AUTHZ=true CORA_RUNTIME_DIR="$T/run" "$CORAD_BIN" check 2>/dev/null)
 is "$(wc -l <<<"$out")" 1 "a refusal whose database error has a hint is still one line: $out"
 
 # A password in DATABASE_URL is set as the role's password, as SCRAM.
