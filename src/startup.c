@@ -146,6 +146,30 @@ startup_check_listen(const struct config *cfg)
 	return 0;
 }
 
+/* A CORA_PRINCIPAL_PARAM a client can reach: allowed, and said at every
+ * start. */
+static void
+warn_principal_param(const struct config *cfg, const char *summary, const char *reason)
+{
+	note(false, summary);
+	log_warning("startup.warning", LF_STR("setting", "CORA_PRINCIPAL_PARAM"),
+	    LF_STR("reason", reason), LF_STR("value", cfg->principal_param));
+}
+
+/* A CGI parameter the proxy derives from the request itself. */
+static bool
+from_request(const char *name)
+{
+	static const char *const names[] = { "REMOTE_USER", "AUTH_TYPE", "QUERY_STRING",
+		"REQUEST_URI", "DOCUMENT_URI", "SCRIPT_NAME", "PATH_INFO", "CONTENT_TYPE",
+		"REQUEST_METHOD", NULL };
+
+	for (size_t i = 0; names[i] != NULL; i++)
+		if (strcmp(name, names[i]) == 0)
+			return true;
+	return false;
+}
+
 /*
  * The start-up gates, every one of them (corad check
  * reports them all). Returns how many refused start-up; *policy receives
@@ -160,33 +184,18 @@ startup_gates(const struct config *cfg, struct authz_policy **policy)
 	*policy = NULL;
 	/* Not gates: settings that are allowed but that a careful operator
 	 * wants to hear about at every start. */
-	if (strncmp(cfg->principal_param, "HTTP_", 5) == 0) {
-		note(false, "CORA_PRINCIPAL_PARAM is in the HTTP_* namespace");
-		log_warning("startup.warning", LF_STR("setting", "CORA_PRINCIPAL_PARAM"),
-		    LF_STR("reason", "the principal parameter is in the HTTP_* namespace that "
-		    "nginx and Apache fill from client headers: a location that sets a "
-		    "fastcgi_param of its own silently lets a client choose its principal; "
-		    "use a name outside HTTP_* such as CORA_PRINCIPAL_ID"),
-		    LF_STR("value", cfg->principal_param));
-	}
-	{
-		/* CGI parameters the proxy derives from the request itself. */
-		static const char *const from_request[] = { "REMOTE_USER", "AUTH_TYPE",
-			"QUERY_STRING", "REQUEST_URI", "DOCUMENT_URI", "SCRIPT_NAME", "PATH_INFO",
-			"CONTENT_TYPE", "REQUEST_METHOD", NULL };
-
-		for (size_t i = 0; from_request[i] != NULL; i++)
-			if (strcmp(cfg->principal_param, from_request[i]) == 0) {
-				note(false, "CORA_PRINCIPAL_PARAM is a parameter the proxy derives "
-				    "from the request");
-				log_warning("startup.warning", LF_STR("setting", "CORA_PRINCIPAL_PARAM"),
-				    LF_STR("reason", "the proxy fills this parameter from the request: "
-				    "nginx's $remote_user comes from the client's Authorization header "
-				    "even where no auth_basic checks it; set the principal from your "
-				    "authentication step into a name of its own such as CORA_PRINCIPAL_ID"),
-				    LF_STR("value", cfg->principal_param));
-			}
-	}
+	if (strncmp(cfg->principal_param, "HTTP_", 5) == 0)
+		warn_principal_param(cfg, "CORA_PRINCIPAL_PARAM is in the HTTP_* namespace",
+		    "the principal parameter is in the HTTP_* namespace that nginx and Apache "
+		    "fill from client headers: a location that sets a fastcgi_param of its own "
+		    "silently lets a client choose its principal; use a name outside HTTP_* "
+		    "such as CORA_PRINCIPAL_ID");
+	else if (from_request(cfg->principal_param))
+		warn_principal_param(cfg, "CORA_PRINCIPAL_PARAM is a parameter the proxy derives "
+		    "from the request", "the proxy fills this parameter from the request: "
+		    "nginx's $remote_user comes from the client's Authorization header even "
+		    "where no auth_basic checks it; set the principal from your authentication "
+		    "step into a name of its own such as CORA_PRINCIPAL_ID");
 	if (!cfg->require_principal)
 		gate_fail(cfg, &failed, "authenticated_principal",
 		    "REQUIRE_AUTHENTICATED_PRINCIPAL is not true: any client without a "
