@@ -832,6 +832,13 @@ projector_main(struct runtime *rt)
 			held_back_ms = held_back_ms == 0 ? HELD_BACK_FIRST_MS :
 			    held_back_ms * 2 > HELD_BACK_MAX_MS ? HELD_BACK_MAX_MS : held_back_ms * 2;
 		wait_ms = p.lag > 0 && held_back_ms < poll_ms ? (int)held_back_ms : poll_ms;
+		/* A projection backing off is tried again when its delay ends. */
+		for (size_t i = 0; i < projection_count(); i++) {
+			int64_t left = p.retry_at_ms[i] - mono_ms();
+
+			if (left > 0 && left < wait_ms)
+				wait_ms = (int)left;
+		}
 		if (!projector_wait(&p, wait_ms)) {
 			projector_fail(&p);
 			continue;
