@@ -23,8 +23,13 @@ nok "a dead master's stats socket is removed at start" test -e "$T/run/stats-$de
 ok "... a live one's is left" test -e "$T/run/stats-$$.sock"
 WORKERS=$(worker_pids | tr '\n' ' ')
 
-# peer MODE OUT [HOLD]: the client in the background, its line in $T/OUT.
-peer() { python3 "$CLIENT" "$1" "unix:$T/corad.sock" "${3:-10}" >"$T/$2" 2>&1 & }
+# peer MODE OUT [HOLD]: the client in the background, its line in $T/OUT;
+# returns once it has connected and sent what it sends.
+peer() {
+	rm -f "$T/$2.ready"
+	python3 "$CLIENT" "$1" "unix:$T/corad.sock" "${3:-10}" "$T/$2.ready" >"$T/$2" 2>&1 &
+	wait_until 10 test -e "$T/$2.ready" || diag "peer $1 did not connect"
+}
 health() { fcgi REQUEST_METHOD=GET DOCUMENT_URI=/health REQUEST_URI=/health </dev/null; }
 refused() { log_count worker.head_refused ".reason == \"$1\""; }
 # closed_within OUT MS: the peer saw corad close its connection within MS.
@@ -36,10 +41,12 @@ closed_within() {
 
 # --- a silent peer shows in /status ---------------------------------------------------
 peer silent silent0
-sleep 0.3
-fcgi REQUEST_METHOD=GET DOCUMENT_URI=/status REQUEST_URI=/status </dev/null
-json_is "$FCGI_BODY" '[.. | objects | select(.doing? == "waiting for the request'"'"'s head") | .state]' \
-	'["busy"]' "/status: the worker a silent peer holds is busy waiting for the request's head"
+shows_wait() {
+	fcgi REQUEST_METHOD=GET DOCUMENT_URI=/status REQUEST_URI=/status </dev/null
+	[[ $(json_value "$FCGI_BODY" '[.. | objects | select(.doing? == "waiting for the request'"'"'s head") | .state]' \
+		2>/dev/null) == '["busy"]' ]]
+}
+ok "/status: the worker a silent peer holds is busy waiting for the request's head" wait_until 2 shows_wait
 json_is "$FCGI_BODY" '[.workers[] | .elapsed_seconds | tostring | test("^[0-9]+([.][0-9]{1,6})?$")] | all' \
 	true "/status: the busy workers' elapsed_seconds, to the microsecond"
 ok "the silent peer is closed at the deadline" wait_until 5 closed_within silent0 3000
@@ -47,7 +54,7 @@ ok "the silent peer is closed at the deadline" wait_until 5 closed_within silent
 # --- silent peers: as many as there are workers --------------------------------
 peer silent silent1
 peer silent silent2
-sleep 0.3
+sleep 0.1
 t0=$(now_ms)
 health
 elapsed=$(($(now_ms) - t0))

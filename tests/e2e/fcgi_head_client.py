@@ -2,7 +2,7 @@
 """A FastCGI peer that sends a request's head badly, for the end-to-end
 tests of the head corad checks before libfcgi reads it.
 
-    fcgi_head_client.py MODE ADDRESS [HOLD]
+    fcgi_head_client.py MODE ADDRESS [HOLD [READY]]
 
 MODE: silent (connect, send nothing), half (5 bytes of the begin record),
 lengths (a pair whose name and value claim 2^30 bytes each), nul (a NUL in
@@ -12,7 +12,8 @@ a parameter's value), big (parameters of 100,000 bytes), large (a GET
 reads until corad answers or closes, for at most HOLD seconds (default
 10), and prints one line: "answered STATUS", "closed MS" (corad closed the
 connection without an answer, MS milliseconds after the head was sent, or
-for kept after its answer) or "open" (neither within HOLD).
+for kept after its answer) or "open" (neither within HOLD). READY, a path,
+is created once the connection is made and the head sent.
 """
 import os
 import socket
@@ -62,6 +63,8 @@ def main():
     s.connect(address[5:] if address.startswith("unix:") else address)
     s.sendall(head(mode))
     sent = time.monotonic()
+    if len(sys.argv) > 4:
+        open(sys.argv[4], "w").close()
     s.settimeout(0.05)
     buf, out = b"", b""
     while time.monotonic() - sent < hold:
