@@ -224,18 +224,33 @@ listen_open(const char *spec, const char *runtime_dir,
 	return fd < 0 ? -1 : prepare_accept(fd, err, errlen);
 }
 
-/* A directory that exists, or whose parent does, writable either way. */
+/* Whether path is a directory; why not in why. */
+static bool
+is_dir(const char *path, const char **why)
+{
+	struct stat st;
+
+	if (stat(path, &st) != 0) {
+		*why = strerror(errno);
+		return false;
+	}
+	*why = "not a directory";
+	return S_ISDIR(st.st_mode);
+}
+
+/* A directory that exists, or whose parent does (so that it can be made).
+ * Who may write them is not judged: corad check runs as anyone, and
+ * systemd's RuntimeDirectory= makes the runtime directory for the service's
+ * user only when the service starts. */
 static int
 check_dir(const char *dir, const char *what, char *err, size_t errlen)
 {
 	char parent[PATH_MAX];
-	const char *slash;
-	struct stat st;
+	const char *slash, *why;
 
-	if (stat(dir, &st) == 0) {
-		if (!S_ISDIR(st.st_mode) || access(dir, W_OK | X_OK) != 0) {
-			snprintf(err, errlen, "%s %s: %s", what, dir,
-			    S_ISDIR(st.st_mode) ? strerror(errno) : "not a directory");
+	if (access(dir, F_OK) == 0) {
+		if (!is_dir(dir, &why)) {
+			snprintf(err, errlen, "%s %s: %s", what, dir, why);
 			return -1;
 		}
 		return 0;
@@ -245,9 +260,8 @@ check_dir(const char *dir, const char *what, char *err, size_t errlen)
 		return -1;
 	}
 	snprintf(parent, sizeof(parent), "%.*s", slash == dir ? 1 : (int)(slash - dir), dir);
-	if (access(parent, W_OK | X_OK) != 0) {
-		snprintf(err, errlen, "%s %s cannot be made: %s: %s", what, dir, parent,
-		    strerror(errno));
+	if (!is_dir(parent, &why)) {
+		snprintf(err, errlen, "%s %s cannot be made: %s: %s", what, dir, parent, why);
 		return -1;
 	}
 	return 0;
@@ -258,6 +272,7 @@ listen_check(const char *spec, const char *runtime_dir, bool *tcp, char *err, si
 {
 	struct listen_addr la;
 	char def[160], dir[PATH_MAX];
+	const char *why;
 
 	*tcp = false;
 	if (check_dir(runtime_dir, "CORA_RUNTIME_DIR", err, errlen) != 0)
@@ -280,8 +295,8 @@ listen_check(const char *spec, const char *runtime_dir, bool *tcp, char *err, si
 		else
 			snprintf(dir, sizeof(dir), "%.*s", (int)(slash - la.path), la.path);
 		/* The runtime dir is made by serve: a socket in it is checked above. */
-		if (strcmp(dir, runtime_dir) != 0 && access(dir, W_OK | X_OK) != 0) {
-			snprintf(err, errlen, "unix:%s: %s: %s", la.path, dir, strerror(errno));
+		if (strcmp(dir, runtime_dir) != 0 && !is_dir(dir, &why)) {
+			snprintf(err, errlen, "unix:%s: %s: %s", la.path, dir, why);
 			return -1;
 		}
 		return 0;

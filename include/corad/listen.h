@@ -35,9 +35,10 @@ int	listen_open(const char *spec, const char *runtime_dir,
 /*
  * What corad check can tell of listen_open without taking the socket (a
  * check runs beside the server it checks, before a reload): that the
- * runtime directory exists or can be made, and that a unix socket's
- * directory is there and writable, or a TCP address resolves. 0, or -1
- * with a message; *tcp says whether the socket would be TCP.
+ * runtime directory exists or its parent does, and that a unix socket's
+ * directory is there, or a TCP address resolves. Permissions are not
+ * judged (systemd makes the runtime directory for the service's user when
+ * it starts). 0, or -1 with a message; *tcp says whether it would be TCP.
  */
 int	listen_check(const char *spec, const char *runtime_dir, bool *tcp, char *err,
 	    size_t errlen);
