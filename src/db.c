@@ -18,11 +18,10 @@
 #include <openssl/evp.h>
 
 #include "corad/alloc.h"
+#include "corad/clock.h"
 #include "corad/db.h"
 #include "corad/log.h"
-
-#define STR_(x)	#x
-#define STR(x)	STR_(x)
+#include "corad/strutil.h"
 
 /* Serialises concurrent `corad migrate` runs on one database. */
 #define MIGRATE_LOCK_KEY	"7411001"
@@ -88,21 +87,12 @@ db_open(const char *conninfo, const char *application_name, char *err, size_t er
 	return c;
 }
 
-static int64_t
-db_mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 PGconn *
 db_open_until(const char *conninfo, const char *application_name, int64_t deadline_ms,
     bool (*interrupted)(void), bool *timed_out, char *err, size_t errlen)
 {
 	const char *vals[] = { application_name, STR(DB_CONNECT_TIMEOUT_S), conninfo, NULL };
-	int64_t until = db_mono_ms() + DB_CONNECT_TIMEOUT_S * 1000;
+	int64_t until = mono_ms() + DB_CONNECT_TIMEOUT_S * 1000;
 	PostgresPollingStatusType st = PGRES_POLLING_WRITING;
 	PGconn *c = PQconnectStartParams(db_keys, vals, 1);
 
@@ -116,7 +106,7 @@ db_open_until(const char *conninfo, const char *application_name, int64_t deadli
 	while (st != PGRES_POLLING_OK) {
 		struct pollfd pf = { .fd = PQsocket(c),
 		    .events = st == PGRES_POLLING_READING ? POLLIN : POLLOUT };
-		int64_t left = until - db_mono_ms();
+		int64_t left = until - mono_ms();
 		int rc;
 
 		if (st == PGRES_POLLING_FAILED)

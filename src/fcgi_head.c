@@ -6,9 +6,7 @@
 #include <string.h>
 
 #include "corad/fcgi_head.h"
-
-#define STR_(x)	#x
-#define STR(x)	STR_(x)
+#include "corad/strutil.h"
 
 /* The FastCGI record: an 8-byte header, content, padding. */
 #define REC_HEADER		8

@@ -23,6 +23,7 @@
 #include <libpq-fe.h>
 
 #include "corad/alloc.h"
+#include "corad/clock.h"
 #include "corad/db.h"
 #include "corad/ids.h"
 #include "corad/json.h"
@@ -30,11 +31,10 @@
 #include "corad/proc.h"
 #include "corad/projection.h"
 #include "corad/scoreboard.h"
+#include "corad/strutil.h"
 
 #define PROJECTOR_LOCK_KEY	"7411002"	/* pg advisory lock: one leader per database */
 #define BATCH_SIZE		100
-#define STR_(x)			#x
-#define STR(x)			STR_(x)
 #define BACKOFF_FIRST_MS	1000	/* a failing statement: 1 s doubling to 60 s */
 #define BACKOFF_MAX_MS		60000
 #define RECONNECT_FIRST_MS	50	/* no database: jittered, as workers do */
@@ -144,15 +144,6 @@ projector_on_term(int sig)
 {
 	(void)sig;
 	projector_stopping = 1;
-}
-
-static int64_t
-mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 /* What projection.error lines name: the projection at work, if any. */

@@ -13,6 +13,7 @@
 
 #include "corad/activity.h"
 #include "corad/alloc.h"
+#include "corad/clock.h"
 #include "corad/db.h"
 #include "corad/deadline.h"
 #include "corad/ids.h"
@@ -102,15 +103,6 @@ store_register(const struct statement *stmts, const char *const *tables, char *e
 	statement_sets[nsets] = stmts;
 	table_sets[nsets++] = tables;
 	return 0;
-}
-
-static int64_t
-mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 void

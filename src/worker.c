@@ -46,6 +46,7 @@
 #include "corad/activity.h"
 #include "corad/alloc.h"
 #include "corad/body.h"
+#include "corad/clock.h"
 #include "corad/deadline.h"
 #include "corad/dispatch.h"
 #include "corad/fcgi_head.h"
@@ -506,22 +507,10 @@ worker_accept(void)
 	}
 }
 
-#define STR_(x)	#x
-#define STR(x)	STR_(x)
-
 /* What a head may take with its records' framing: twice the parameters'
  * bound, so that only a peer that splits them into tiny records finds it
  * too small. */
 #define HEAD_PEEK_MAX	131072
-
-static int64_t
-worker_mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /*
  * Waits until the connection holds the request's head (fcgi_head.h), for
@@ -557,7 +546,7 @@ static bool
 worker_await_head(const struct runtime *rt, int fd, bool kept)
 {
 	static unsigned char *peek, *scratch;
-	int64_t until = worker_mono_ms() + (int64_t)(rt->cfg->request_timeout * 1000);
+	int64_t until = mono_ms() + (int64_t)(rt->cfg->request_timeout * 1000);
 	int nap_ms = 1;
 	const char *why = NULL;
 	ssize_t n = 0;
@@ -589,7 +578,7 @@ worker_await_head(const struct runtime *rt, int fd, bool kept)
 		}
 		if (worker_stopping && n <= 0 && kept)
 			break;	/* an idle connection: nothing lost */
-		if ((left = until - worker_mono_ms()) <= 0) {
+		if ((left = until - mono_ms()) <= 0) {
 			if (n > 0 || !kept)
 				why = n <= 0 ? "nothing came in time" :
 				    "the request's head was not whole in time";

@@ -6,6 +6,10 @@
 #include <stddef.h>
 #include <string.h>
 
+/* A macro's value as a string literal: STR(BATCH_SIZE) is "100". */
+#define STR_(x)	#x
+#define STR(x)	STR_(x)
+
 /* Copies src into dst (size bytes), cut to fit and always terminated:
  * snprintf("%s") without the format parsing. */
 static inline void
