@@ -201,9 +201,8 @@ serve(struct config *cfg, struct authz_policy *policy, const char *env_file)
 		    LF_STR("path", cfg->runtime_dir), LF_STR("error", strerror(errno)));
 		return EXIT_REFUSED;
 	}
-	if (cfg->web_server_addrs == NULL && listen_is_tcp(rt.listen_fd))
-		log_warning("startup.warning", LF_STR("setting", "FCGI_WEB_SERVER_ADDRS"),
-		    LF_STR("reason", LISTEN_TCP_OPEN_WARNING));
+	if (listen_is_tcp(rt.listen_fd))
+		startup_warn_open_tcp(cfg);
 	rt.report_rd = pair[0];
 	rt.report_wr = pair[1];
 	rt.wake_rd = wake[0];

@@ -146,6 +146,14 @@ projector_on_term(int sig)
 	projector_stopping = 1;
 }
 
+/* The delay after a failing statement that follows one of prev ms (0:
+ * none): 1 s doubling to 60 s. */
+static int64_t
+backoff_next(int64_t prev)
+{
+	return prev == 0 ? BACKOFF_FIRST_MS : prev * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : prev * 2;
+}
+
 /* What projection.error lines name: the projection at work, if any. */
 static const char *
 current(const struct projector *p)
@@ -545,12 +553,13 @@ out:
  * (BATCH_SIZE: more is waiting), -1 when the session failed, or -2 when one
  * projection failed on a live session: that projection backs off alone
  * (1 s doubling to 60 s) and the session, whose transaction is broken, is
- * dropped for the next round to connect again at once. The lag is a scan of the backlog:
- * while the projections catch up (the last round read a full batch) it is
- * counted at most once a second, so that catching up does not cost the
- * square of the backlog. A round that fails still reports what it counted,
- * which is at least the failing projection's backlog, or -1 (unknown):
- * a projector that keeps failing must not look caught up.
+ * dropped for the next round to connect again at once. The lag is a scan
+ * of the backlog: while the projections catch up (the last round read a
+ * full batch) it is counted at most once a second, so that catching up
+ * does not cost the square of the backlog. A round that fails still
+ * reports what it counted, which is at least the failing projection's
+ * backlog, or -1 (unknown): a projector that keeps failing must not look
+ * caught up.
  */
 static int
 project_round(struct projector *p)
@@ -580,8 +589,7 @@ project_round(struct projector *p)
 			atomic_store(&p->rt->sb->projection_lag, p->lag_known ? p->lag : -1);
 			if (p->conn == NULL || PQstatus(p->conn) != CONNECTION_OK)
 				return -1;
-			p->failed_ms[i] = p->failed_ms[i] == 0 ? BACKOFF_FIRST_MS :
-			    p->failed_ms[i] * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : p->failed_ms[i] * 2;
+			p->failed_ms[i] = backoff_next(p->failed_ms[i]);
 			p->retry_at_ms[i] = mono_ms() + p->failed_ms[i];
 			log_warning("projection.backoff", LF_STR("projection", projection_at(i)->name),
 			    LF_INT("delay_ms", p->failed_ms[i]));
@@ -735,8 +743,7 @@ projector_fail(struct projector *p)
 		delay = ids_backoff_ms(p->reconnects++, RECONNECT_FIRST_MS, RECONNECT_MAX_MS);
 		p->backoff_ms = 0;
 	} else {
-		p->backoff_ms = p->backoff_ms == 0 ? BACKOFF_FIRST_MS :
-		    (p->backoff_ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : p->backoff_ms * 2);
+		p->backoff_ms = backoff_next(p->backoff_ms);
 		delay = p->backoff_ms;
 	}
 	projector_disconnect(p);

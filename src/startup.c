@@ -138,12 +138,21 @@ startup_check_listen(const struct config *cfg)
 		    LF_STR("app_env", cfg->app_env));
 		return 1;
 	}
-	if (tcp && cfg->web_server_addrs == NULL) {
-		note(false, "a TCP listen socket without FCGI_WEB_SERVER_ADDRS");
-		log_warning("startup.warning", LF_STR("setting", "FCGI_WEB_SERVER_ADDRS"),
-		    LF_STR("reason", LISTEN_TCP_OPEN_WARNING));
-	}
+	if (tcp)
+		startup_warn_open_tcp(cfg);
 	return 0;
+}
+
+void
+startup_warn_open_tcp(const struct config *cfg)
+{
+	if (cfg->web_server_addrs != NULL)
+		return;
+	note(false, "a TCP listen socket without FCGI_WEB_SERVER_ADDRS");
+	log_warning("startup.warning", LF_STR("setting", "FCGI_WEB_SERVER_ADDRS"),
+	    LF_STR("reason", "a TCP listen socket without FCGI_WEB_SERVER_ADDRS accepts "
+	    "FastCGI from any host that reaches it, and FastCGI carries the principal: "
+	    "list the proxy's addresses"));
 }
 
 /* A CORA_PRINCIPAL_PARAM a client can reach: allowed, and said at every

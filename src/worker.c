@@ -512,16 +512,6 @@ worker_accept(void)
  * too small. */
 #define HEAD_PEEK_MAX	131072
 
-/*
- * Waits until the connection holds the request's head (fcgi_head.h), for
- * at most the request deadline, so that libfcgi's blocking reads of it
- * return at once and never meet a head it would choke on (doc/design.md,
- * "Processes"). The bytes are looked at with MSG_PEEK and left for libfcgi.
- * false, for the caller to close: a refused head, one that was not whole in
- * time (both logged), or nothing at all on a connection kept from the
- * previous request. A stopping worker still waits for a connection it
- * accepted: the proxy may not have written yet.
- */
 /* While a head is awaited, /status shows the worker busy with it, so that
  * one a peer holds up is seen; a head already there never gets here. */
 static void
@@ -542,6 +532,16 @@ worker_board_awaiting(const struct runtime *rt, bool awaiting)
 	sb_write_end(sl);
 }
 
+/*
+ * Waits until the connection holds the request's head (fcgi_head.h), for
+ * at most the request deadline, so that libfcgi's blocking reads of it
+ * return at once and never meet a head it would choke on (doc/design.md,
+ * "Processes"). The bytes are looked at with MSG_PEEK and left for libfcgi.
+ * false, for the caller to close: a refused head, one that was not whole in
+ * time (both logged), or nothing at all on a connection kept from the
+ * previous request. A stopping worker still waits for a connection it
+ * accepted: the proxy may not have written yet.
+ */
 static bool
 worker_await_head(const struct runtime *rt, int fd, bool kept)
 {

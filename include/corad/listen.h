@@ -43,12 +43,6 @@ int	listen_open(const char *spec, const char *runtime_dir,
 int	listen_check(const char *spec, const char *runtime_dir, bool *tcp, char *err,
 	    size_t errlen);
 
-/* What serve and corad check say of a TCP socket FCGI_WEB_SERVER_ADDRS does
- * not restrict. */
-#define LISTEN_TCP_OPEN_WARNING "a TCP listen socket without FCGI_WEB_SERVER_ADDRS " \
-	"accepts FastCGI from any host that reaches it, and FastCGI carries the principal: " \
-	"list the proxy's addresses"
-
 /*
  * FCGI_WEB_SERVER_ADDRS: the addresses a TCP connection may come from
  * (libfcgi's variable, which corad honours itself since it accepts

@@ -27,6 +27,10 @@ int	startup_gates(const struct config *cfg, struct authz_policy **policy);
  */
 int	startup_check_listen(const struct config *cfg);
 
+/* The warning serve and corad check give for a TCP listen socket that
+ * FCGI_WEB_SERVER_ADDRS does not restrict (none when it does). */
+void	startup_warn_open_tcp(const struct config *cfg);
+
 /* What the checks found, for corad check's one human line. */
 struct startup_report {
 	int	refused;	/* problems that refuse start-up */

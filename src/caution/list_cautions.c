@@ -162,10 +162,9 @@ cursor_time(PGresult *res, int row, char out[40])
 static json_object *
 list_page(PGresult *res, long limit)
 {
-	char at[40];
-
 	json_object *body = json_object_new_object(), *items = json_object_new_array();
 	int n = PQntuples(res), shown = n > limit ? (int)limit : n;
+	char at[40];
 
 	for (int i = 0; i < shown; i++)
 		json_object_array_add(items, list_item(res, i));
