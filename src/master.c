@@ -29,6 +29,7 @@
 #include <systemd/sd-daemon.h>
 
 #include "corad/authz.h"
+#include "corad/clock.h"
 #include "corad/log.h"
 #include "corad/proc.h"
 #include "corad/scoreboard.h"
@@ -48,7 +49,7 @@ struct child {
 	enum sb_restart	 retire_reason;
 	bool		 recycling;	/* asked to be replaced (CORA_MAX_REQUESTS) */
 	bool		 killed;	/* past its request deadline: SIGKILLed */
-	uint64_t	 slow_logged;	/* busy_since_ns of the request logged as slow */
+	uint64_t	 slow_logged;	/* busy_since_ns of the request (step) logged as slow */
 	bool		 reloading;	/* stopped by a reload, to start again at once */
 	int		 ready_fd;	/* worker's ready pipe until it reports, else -1 */
 	bool		 ready;		/* the worker reported that it accepts */
@@ -84,15 +85,6 @@ static int (*const child_main[CHILD__MAX])(struct runtime *) = {
 	[CHILD_PROJECTOR] = projector_main,
 };
 
-static int64_t
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* "SIGKILL" for the logs. */
 static const char *
 signal_name(int sig, char *buf, size_t len)
@@ -125,7 +117,7 @@ master_fork(struct master *m, struct child *c)
 
 	if (c->kind == CHILD_WORKER && pipe2(ready, O_CLOEXEC) != 0) {
 		log_error("master.fork_failed", LF_STR("kind", "worker"), LF_STR("error", strerror(errno)));
-		c->restart_at_ms = now_ms() + BACKOFF_FIRST_MS;
+		c->restart_at_ms = mono_ms() + BACKOFF_FIRST_MS;
 		return;
 	}
 	if (c->kind != CHILD_WORKER)
@@ -182,7 +174,7 @@ master_fork(struct master *m, struct child *c)
 		    LF_STR("error", strerror(errno)));
 		if (ready[0] >= 0)
 			close(ready[0]);
-		c->restart_at_ms = now_ms() + BACKOFF_FIRST_MS;
+		c->restart_at_ms = mono_ms() + BACKOFF_FIRST_MS;
 		return;
 	}
 	c->pid = pid;
@@ -190,7 +182,7 @@ master_fork(struct master *m, struct child *c)
 	c->killed = false;
 	c->ready_fd = ready[0];
 	c->ready = false;
-	c->started_ms = now_ms();
+	c->started_ms = mono_ms();
 	c->restart_at_ms = 0;
 	log_info("master.child_started", LF_INT("pid", pid),
 	    LF_STR("kind", child_kind_name(c->kind)), LF_INT("generation", c->generation));
@@ -277,7 +269,7 @@ master_reap(struct master *m)
 
 	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
 		struct child *c = child_by_pid(m, pid);
-		int64_t t = now_ms();
+		int64_t t = mono_ms();
 		bool sig = WIFSIGNALED(status);
 		char sname[24];
 		enum log_level lvl = LOG_INFO;
@@ -392,7 +384,7 @@ master_converge(struct master *m)
 {
 	size_t current = 0, old = 0, target = (size_t)m->rt->cfg->workers;
 	struct child *pending = NULL, *leaving = NULL, *c;
-	int64_t t = now_ms();
+	int64_t t = mono_ms();
 
 	for (size_t i = 0; i < MAX_CHILDREN; i++) {
 		c = &m->children[i];
@@ -438,22 +430,20 @@ master_converge(struct master *m)
 }
 
 /*
- * The busy workers, on the master's one-second scan. One still busy
+ * The busy children, on the master's one-second scan. A worker still busy
  * DEADLINE_GRACE_MS after its request deadline did not stop at the 504 its
  * own timer produces (stuck outside the database, in a loop, in a write to
  * a stalled proxy): it is killed, and what it was doing goes to the log.
  * One past CORA_SLOW_REQUEST_SECONDS is logged once, while it runs, with
- * what it is doing (PHP-FPM's slowlog).
+ * what it is doing (PHP-FPM's slowlog). So is a step of the projector
+ * past PROC_PROJECTOR_STALL_MS (a lock, a server that does not answer).
  */
 static void
 master_scan_busy(struct master *m)
 {
 	const struct config *cfg = m->rt->cfg;
-	struct timespec now;
-	uint64_t now_ns, kill_ns = UINT64_MAX, slow_ns = UINT64_MAX;
+	uint64_t now_ns = mono_ns(), kill_ns = UINT64_MAX, slow_ns = UINT64_MAX;
 
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	now_ns = (uint64_t)now.tv_sec * 1000000000u + (uint64_t)now.tv_nsec;
 	if (cfg->request_timeout > 0)
 		kill_ns = (uint64_t)(cfg->request_timeout * 1e9) + DEADLINE_GRACE_MS * 1000000ull;
 	if (cfg->slow_request > 0)
@@ -463,13 +453,22 @@ master_scan_busy(struct master *m)
 		struct sb_slot sl;
 		uint64_t elapsed;
 
-		if (!c->in_use || c->kind != CHILD_WORKER || c->pid <= 0 || c->killed)
+		if (!c->in_use || c->kind == CHILD_STATS || c->pid <= 0 || c->killed)
 			continue;
 		/* A torn copy is skipped: the next scan, a second later, looks again. */
 		if (!sb_read(&m->rt->sb->slots[i], &sl) || sl.state != SB_BUSY || now_ns < sl.busy_since_ns)
 			continue;
 		elapsed = now_ns - sl.busy_since_ns;
-		if (elapsed >= kill_ns) {
+		if (c->kind == CHILD_PROJECTOR) {
+			/* Never killed: a statement that waits holds no request. */
+			if (elapsed >= PROC_PROJECTOR_STALL_MS * 1000000ull &&
+			    c->slow_logged != sl.busy_since_ns) {
+				c->slow_logged = sl.busy_since_ns;
+				log_warning("projector.stalled", LF_INT("pid", c->pid),
+				    LF_STR("doing", sl.doing),
+				    LF_DBL("elapsed_seconds", (double)elapsed / 1e9));
+			}
+		} else if (elapsed >= kill_ns) {
 			kill(c->pid, SIGKILL);
 			c->killed = true;
 			log_error("master.worker_killed", LF_INT("pid", c->pid), LF_STR("method", sl.method),
@@ -500,7 +499,7 @@ static void
 master_notify(struct master *m)
 {
 	size_t current = 0, other = 0;
-	int64_t t = now_ms();
+	int64_t t = mono_ms();
 
 	for (size_t i = 0; i < MAX_CHILDREN; i++) {
 		const struct child *c = &m->children[i];
@@ -630,7 +629,7 @@ master_begin_stop(struct master *m, int sig)
 		return;
 	m->state = MASTER_STOPPING;
 	sd_notify(0, "STOPPING=1");
-	m->deadline_ms = now_ms() + (int64_t)(m->rt->cfg->graceful_timeout * 1000);
+	m->deadline_ms = mono_ms() + (int64_t)(m->rt->cfg->graceful_timeout * 1000);
 	log_info("master.stopping", LF_STR("signal", signal_name(sig, sname, sizeof(sname))),
 	    LF_DBL("graceful_timeout_seconds", m->rt->cfg->graceful_timeout));
 	/* No new connections can reach a socket path that is gone; workers
@@ -660,7 +659,7 @@ master_kill_all(struct master *m)
 static int
 master_next_timeout(struct master *m)
 {
-	int64_t next = -1, t = now_ms();
+	int64_t next = -1, t = mono_ms();
 
 	if (m->state == MASTER_STOPPING)
 		next = m->deadline_ms;
@@ -783,7 +782,7 @@ master_run(struct runtime *rt)
 		if (running(&m, CHILD_WORKER) + running(&m, CHILD_STATS) +
 		    running(&m, CHILD_PROJECTOR) == 0)
 			break;
-		if (now_ms() >= m.deadline_ms) {
+		if (mono_ms() >= m.deadline_ms) {
 			log_warning("master.graceful_timeout",
 			    LF_INT("workers_left", running(&m, CHILD_WORKER)));
 			master_kill_all(&m);

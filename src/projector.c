@@ -146,6 +146,27 @@ projector_on_term(int sig)
 	projector_stopping = 1;
 }
 
+/*
+ * The projector's scoreboard slot: busy with `doing` (and the projection's
+ * name) since now, or idle when `doing` is NULL. /status shows it, and the
+ * master logs a step that stalls (doc/design.md, "Projections").
+ */
+static void
+projector_board(struct projector *p, const char *doing, const char *name)
+{
+	struct sb_slot *sl = &p->rt->sb->slots[p->rt->slot];
+
+	sb_write_begin(sl);
+	sl->state = doing != NULL ? SB_BUSY : SB_IDLE;
+	if (doing != NULL) {
+		sl->busy_since_ns = mono_ns();
+		/* Our own words and a projection's name: short, ASCII. */
+		snprintf(sl->doing, sizeof(sl->doing), "%s%s%s", doing, name != NULL ? " " : "",
+		    name != NULL ? name : "");
+	}
+	sb_write_end(sl);
+}
+
 /* The delay after a failing statement that follows one of prev ms (0:
  * none): 1 s doubling to 60 s. */
 static int64_t
@@ -235,6 +256,7 @@ prepare_all(struct projector *p)
 	struct prepare_failure f;
 	bool ok;
 
+	projector_board(p, "preparing statements", NULL);
 	if (!(ok = statements_prepare(p->conn, sets, n, &f))) {
 		log_error("projection.error", LF_STR("projection", f.set >= 1 && f.set < n ?
 		    projection_at(f.set - 1)->name : NULL), LF_STR("statement", f.name),
@@ -261,6 +283,7 @@ projector_connect(struct projector *p)
 	 * transaction mode: LISTEN and the session advisory lock need a
 	 * session of their own. */
 	p->tx.projection = NULL;
+	projector_board(p, "connecting to the database", NULL);
 	if ((p->conn = db_open(p->rt->cfg->projector_database_url, "corad-projector", err,
 	    sizeof(err))) == NULL) {
 		log_error("projection.error", LF_STR("error", err));
@@ -494,6 +517,7 @@ project_batch(struct projector *p, const struct projection *pr, const char *type
 
 	tx->projection = pr;
 	tx->nqueued = 0;
+	projector_board(p, "projecting", pr->name);
 	if (PQenterPipelineMode(p->conn) != 1 ||
 	    !queue(tx, "begin", "BEGIN", 0, NULL, PGRES_COMMAND_OK) ||
 	    !queue(tx, "bookmark", NULL, 1, first, PGRES_TUPLES_OK) ||
@@ -620,6 +644,7 @@ projector_prune(struct projector *p)
 	if (hours == 0 || mono_ms() < p->next_prune_ms)
 		return;
 	p->next_prune_ms = mono_ms() + PRUNE_EVERY_MS;
+	projector_board(p, "pruning Idempotency-Keys", NULL);
 	snprintf(h, sizeof(h), "%ld", hours);
 	if ((res = run(p, "prune", 1, params, PGRES_COMMAND_OK)) != NULL) {
 		log_info("idempotency.pruned", LF_INT("deleted", atoll(PQcmdTuples(res))),
@@ -698,6 +723,7 @@ projector_wait(struct projector *p, int timeout_ms)
 
 	bool woke;
 
+	projector_board(p, NULL, NULL);
 	if (PQconsumeInput(p->conn) == 0)
 		return false;
 	woke = projector_take_notifies(p);
@@ -747,6 +773,7 @@ projector_fail(struct projector *p)
 		delay = p->backoff_ms;
 	}
 	projector_disconnect(p);
+	projector_board(p, NULL, NULL);
 	if (p->reconnects <= 1 || delay >= BACKOFF_FIRST_MS)
 		log_warning("projection.backoff", LF_INT("delay_ms", delay));
 	projector_sleep_ms(delay);
@@ -778,13 +805,7 @@ projector_main(struct runtime *rt)
 	int64_t held_back_ms = 0;
 
 	log_set_logger("corad.projector");
-	{
-		struct sb_slot *sl = &rt->sb->slots[rt->slot];
-
-		sb_write_begin(sl);
-		sl->state = SB_IDLE;
-		sb_write_end(sl);
-	}
+	projector_board(&p, NULL, NULL);
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);

@@ -27,6 +27,7 @@
 #include <json-c/json.h>
 
 #include "corad/alloc.h"
+#include "corad/clock.h"
 #include "corad/export.h"
 #include "corad/ipc.h"
 #include "corad/log.h"
@@ -359,17 +360,17 @@ status_process(const struct sb_slot *s, uint64_t now_ns)
 
 	json_object_object_add(o, "pid", json_object_new_int(s->pid));
 	json_object_object_add(o, "state", json_object_new_string(sb_state_name((enum sb_state)s->state)));
-	if (s->kind != CHILD_WORKER) {
-		json_object_object_add(o, "rss_bytes", json_object_new_int64((int64_t)rss_bytes(s->pid)));
-		return o;
+	if (s->kind == CHILD_WORKER) {
+		json_object_object_add(o, "generation", json_object_new_int64(s->generation));
+		json_object_object_add(o, "requests", json_object_new_int64((int64_t)s->requests));
+		json_object_object_add(o, "method", busy ? json_object_new_string(s->method) : NULL);
+		json_object_object_add(o, "route", busy && s->route[0] ?
+		    json_object_new_string(s->route) : NULL);
+		json_object_object_add(o, "principal", busy && s->principal[0] ?
+		    json_object_new_string(s->principal) : NULL);
+		json_object_object_add(o, "correlation_id", busy ?
+		    json_object_new_string(s->correlation_id) : NULL);
 	}
-	json_object_object_add(o, "generation", json_object_new_int64(s->generation));
-	json_object_object_add(o, "requests", json_object_new_int64((int64_t)s->requests));
-	json_object_object_add(o, "method", busy ? json_object_new_string(s->method) : NULL);
-	json_object_object_add(o, "route", busy && s->route[0] ? json_object_new_string(s->route) : NULL);
-	json_object_object_add(o, "principal", busy && s->principal[0] ?
-	    json_object_new_string(s->principal) : NULL);
-	json_object_object_add(o, "correlation_id", busy ? json_object_new_string(s->correlation_id) : NULL);
 	if (busy && now_ns > s->busy_since_ns) {
 		double e = (double)(now_ns - s->busy_since_ns) / 1e9;
 		char text[32];
@@ -390,12 +391,9 @@ render_status(const struct scoreboard *sb, struct text *t)
 {
 	json_object *root = json_object_new_object(), *pool = json_object_new_object();
 	json_object *workers = json_object_new_array(), *others = json_object_new_object();
-	struct timespec now;
-	uint64_t now_ns, idle = 0, busy = 0, restarts = 0;
+	uint64_t now_ns = mono_ns(), idle = 0, busy = 0, restarts = 0;
 	const char *s;
 
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	now_ns = (uint64_t)now.tv_sec * 1000000000u + (uint64_t)now.tv_nsec;
 	for (size_t i = 0; i < SB_SLOTS; i++) {
 		struct sb_slot sl;
 

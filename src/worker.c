@@ -518,13 +518,11 @@ static void
 worker_board_awaiting(const struct runtime *rt, bool awaiting)
 {
 	struct sb_slot *sl = &rt->sb->slots[rt->slot];
-	struct timespec now;
 
-	clock_gettime(CLOCK_MONOTONIC, &now);
 	sb_write_begin(sl);
 	sl->state = awaiting ? SB_BUSY : SB_IDLE;
 	if (awaiting) {
-		sl->busy_since_ns = (uint64_t)now.tv_sec * 1000000000u + (uint64_t)now.tv_nsec;
+		sl->busy_since_ns = mono_ns();
 		sl->method[0] = sl->route[0] = sl->principal[0] = sl->correlation_id[0] = '\0';
 		sl->uncounted = 0;
 		str_copy(sl->doing, sizeof(sl->doing), "waiting for the request's head");

@@ -70,6 +70,10 @@ struct child_death {
  */
 int64_t		 proc_restart_delay(const struct child_death *d, unsigned *fast_deaths);
 
+/* A step of the projector (a batch, a prune, a connection) busy this long
+ * is logged by the master, once (projector.stalled). */
+#define PROC_PROJECTOR_STALL_MS	10000
+
 /* Entry points of the children: each returns the process exit code. */
 int	worker_main(struct runtime *rt);
 int	stats_main(struct runtime *rt);

@@ -5,7 +5,8 @@
 # statement and the server's message; that projection backs off and tries
 # again, never passing the event, while the others go on, and
 # cora_projection_lag_events counts what waits behind it; once the cause
-# is gone every event is projected, exactly once.
+# is gone every event is projected, exactly once. /status and the log say
+# what a projector held up in a statement is doing.
 E2E_DIR=$(dirname "$0")
 . "$E2E_DIR/lib.sh"
 . "$E2E_DIR/pg.sh"
@@ -74,5 +75,31 @@ lag_zero() { [[ $(metric cora_projection_lag_events) == 0 ]]; }
 ok "cora_projection_lag_events is back to 0" wait_until 3 lag_zero
 is "$(q "SELECT count(*) FROM proj_access_actor_summary s JOIN actor_profile p USING (actor_id)
 	WHERE s.name = p.name AND s.status = 'active'")" 4 "each with its name, active"
+
+# --- what the projector is doing -----------------------------------------------------------
+ok "another session locks the projection table" hold_lock proj_access_actor_summary EXCLUSIVE
+register_name "During the lock" || fail "register an actor: 201" "$HTTP_STATUS $HTTP_BODY"
+ok "the projector's batch waits for the lock" wait_until 5 eval \
+	'[[ $(q "SELECT count(*) FROM pg_stat_activity WHERE application_name = '"'corad-projector'"' AND wait_event_type = '"'Lock'"'") -ge 1 ]]'
+http GET /status
+PROJ=$(jq -c .processes.projector <<<"$HTTP_BODY")
+json_is "$PROJ" '[.state, .doing]' '["busy","projecting access_actor_summary"]' \
+	"/status: the projector is busy projecting access_actor_summary"
+json_is "$PROJ" '.elapsed_seconds > 0' true "/status: and for how long"
+stalled() { log_has projector.stalled '.doing == "projecting access_actor_summary"'; }
+ok "a step busy for 10 s is logged as projector.stalled" wait_until 15 stalled
+LINE=$(log_select projector.stalled | head -n 1)
+json_is "$LINE" '[.level, .pid]' "[\"warning\",$(children_named corad-projector)]" \
+	"projector.stalled is a warning with the projector's pid"
+cmp_ok "$(jq '.elapsed_seconds | floor' <<<"$LINE")" -ge 10 "projector.stalled gives the time it has been busy"
+sleep 1.5
+is "$(log_count projector.stalled)" 1 "projector.stalled is logged once for one step"
+release_holder
+ok "once the lock is gone the actor is listed" wait_until 5 listed_once "During the lock"
+idle() { http GET /status; [[ $(jq -r .processes.projector.state <<<"$HTTP_BODY") == idle ]]; }
+ok "/status: the projector is idle again" wait_until 3 idle
+json_is "$(jq -c .processes.projector <<<"$HTTP_BODY")" '[.doing, .elapsed_seconds]' '[null,null]' \
+	"/status: an idle projector is doing nothing"
+
 nok "no child crashed" log_has master.child_exited
 done_testing
