@@ -27,6 +27,9 @@ is "$(stat -c %a "$P/etc/corad/corad.env" 2>/dev/null)" 640 "the settings file i
 is "$(grep '^ExecStart=' "$P/lib/systemd/system/corad.service")" \
 	"ExecStart=$P/sbin/corad serve --env-file $P/etc/corad/corad.env" \
 	"the unit runs this prefix's binary with this prefix's settings"
+is "$(grep '^ExecReload=' "$P/lib/systemd/system/corad.service" | head -n 1)" \
+	"ExecReload=$P/sbin/corad check --env-file $P/etc/corad/corad.env" \
+	"the unit's reload checks this prefix's settings with this prefix's binary"
 if command -v systemd-analyze >/dev/null; then
 	out=$(MANPATH=$P/share/man systemd-analyze verify "$P/lib/systemd/system/corad.service" \
 		"$P/lib/systemd/system/corad.socket" 2>&1)

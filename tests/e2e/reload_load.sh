@@ -111,8 +111,34 @@ is "$(grep -Fxf <(echo "$initial") <<<"$final" | tr '\n' ' ')" "" \
 ok "no generation 0 worker process is left" eval '! alive $(head -n 1 <<<"$initial") && ! alive $(tail -n 1 <<<"$initial")'
 
 # --- 7. an invalid reload is refused ---------------------------------------------------
+# systemctl_reload: the shipped unit's ExecReload= commands in order, as
+# `systemctl reload` runs them (each must exit 0 for the next to run), on
+# the binary under test, this env file and this master; RELOAD_OUT is what
+# they printed. The environment is corad's but for the two settings the
+# file holds.
+systemctl_reload() {
+	local line argv env=() e
+	for e in "${CORAD_ENV[@]}"; do
+		[[ $e == LOG_LEVEL=* || $e == CORA_WORKERS=* ]] || env+=("$e")
+	done
+	RELOAD_OUT=
+	while IFS= read -r line; do
+		line=${line#ExecReload=}
+		line=${line//\/usr\/sbin\/corad/$REAL_CORAD}
+		line=${line//\/etc\/corad\/corad.env/$ENVF}
+		read -ra argv <<<"${line//\$MAINPID/$M}"
+		RELOAD_OUT+=$(env -u LOG_LEVEL -u CORA_WORKERS "${env[@]}" "${argv[@]}" 2>&1) || return 1
+	done < <(grep '^ExecReload=' "$CORAD_SRCDIR/deploy/systemd/corad.service")
+}
 before=$(worker_pids)
 printf 'LOG_LEVEL=INFO\nCORA_WORKERS=abc\n' >"$ENVF.tmp" && mv "$ENVF.tmp" "$ENVF"
+seq_before=$(notify_seq)
+nok "invalid reload: the unit's ExecReload= fails (systemctl reload fails)" systemctl_reload
+like "$RELOAD_OUT" 'corad: configuration invalid: .*CORA_WORKERS' "... with corad check's reason"
+sleep 1
+is "$(notify_seq)" "$seq_before" "... before any signal reached the master (no RELOADING=1)"
+nok "... and no master.reload_refused" log_has master.reload_refused
+# The master checks a SIGHUP's configuration itself too.
 kill -HUP "$M"
 ok "invalid reload: log config.invalid naming CORA_WORKERS" \
 	wait_until 5 log_has config.invalid '(. | tostring | test("CORA_WORKERS"))'
@@ -127,7 +153,7 @@ ok "invalid reload: the master is alive" alive "$M"
 nok "invalid reload: no master.reloaded generation 6" log_has master.reloaded '.generation == 6'
 # Fixed again, the next reload goes through.
 printf 'LOG_LEVEL=INFO\nCORA_WORKERS=3\n' >"$ENVF.tmp" && mv "$ENVF.tmp" "$ENVF"
-kill -HUP "$M"
+ok "a valid reload: the unit's ExecReload= succeeds" systemctl_reload
 ok "a valid reload after the refused one: master.reloaded with workers 3" \
 	wait_until 10 log_has master.reloaded '.workers == 3'
 ok "... and three workers run" wait_until 10 eval '[[ $(worker_count) -eq 3 ]]'

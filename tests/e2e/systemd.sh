@@ -12,18 +12,19 @@ need_tools systemd-analyze systemd-socket-activate spawn-fcgi cgi-fcgi python3
 UNITS_SRC=$CORAD_SRCDIR/deploy/systemd
 
 # --- 1. systemd-analyze verify ------------------------------------------------
-# A copy of the units in which ExecStart runs the binary under test and
-# EnvironmentFile= names a file that exists; everything else is verified as
+# A copy of the units in which ExecStart and ExecReload run the binary under
+# test on a settings file that exists; everything else is verified as
 # shipped. corad(8) comes from the source tree (it is not installed here), so
 # the Documentation= check runs too.
 mkdir -p "$T/units" "$T/man/man8"
 cp "$CORAD_SRCDIR/doc/corad.8" "$T/man/man8/corad.8"
 cp "$UNITS_SRC/corad.env" "$T/units/corad.env"
-sed -e "s|^ExecStart=/usr/sbin/corad serve --env-file /etc/corad/corad.env\$|ExecStart=$CORAD_BIN serve --env-file $T/units/corad.env|" \
+sed -e "s|/usr/sbin/corad |$CORAD_BIN |" -e "s|/etc/corad/corad.env\$|$T/units/corad.env|" \
 	"$UNITS_SRC/corad.service" >"$T/units/corad.service"
 cp "$UNITS_SRC/corad.socket" "$T/units/corad.socket"
-ok "the ExecStart rewrite applied" \
-	grep -qx "ExecStart=$CORAD_BIN serve --env-file $T/units/corad.env" "$T/units/corad.service"
+ok "the ExecStart and ExecReload rewrites applied" eval \
+	'grep -qx "ExecStart=$CORAD_BIN serve --env-file $T/units/corad.env" "$T/units/corad.service" &&
+	grep -qx "ExecReload=$CORAD_BIN check --env-file $T/units/corad.env" "$T/units/corad.service"'
 ok "settings come from corad's --env-file, which a reload re-reads" \
 	eval '! grep -q "^EnvironmentFile=" "$T/units/corad.service"'
 (cd "$T/units" && MANPATH=$T/man SYSTEMD_LOG_COLOR=0 SYSTEMD_PAGER=cat \
@@ -46,6 +47,7 @@ unit_has() {	# unit-file line...: every line is in the file, exactly
 ok "corad.service: Type=notify, reload by SIGHUP, mixed SIGTERM stop, watchdog" \
 	unit_has "$UNITS_SRC/corad.service" Type=notify NotifyAccess=main \
 	'ExecStart=/usr/sbin/corad serve --env-file /etc/corad/corad.env' \
+	'ExecReload=/usr/sbin/corad check --env-file /etc/corad/corad.env' \
 	'ExecReload=/bin/kill -HUP $MAINPID' KillMode=mixed \
 	KillSignal=SIGTERM TimeoutStopSec=45 Restart=on-failure WatchdogSec=30 \
 	User=corad Group=corad RuntimeDirectory=corad \
