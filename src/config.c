@@ -13,6 +13,8 @@
 #include <strings.h>
 #include <unistd.h>
 
+#include <curl/curl.h>
+
 #include "corad/config.h"
 #include "corad/alloc.h"
 #include "corad/listen.h"
@@ -34,6 +36,7 @@ enum var_type {
 	V_LISTEN,	/* CORA_LISTEN; unset: NULL */
 	V_ABSPATH,	/* absolute path */
 	V_ADDRS,	/* FCGI_WEB_SERVER_ADDRS: IP addresses; "" or unset: NULL */
+	V_HTTPURL,	/* an http:// or https:// URL with a host; "" or unset: NULL */
 };
 
 struct var {
@@ -66,8 +69,8 @@ static const struct var vars[] = {
 	{ "OTEL_EXPORTER", V_EXPORTER, OFF(otel_exporter), "none", 0, 0 },
 	{ "OTEL_SERVICE_NAME", V_NONEMPTY, OFF(otel_service_name), "cora-api", 0, 0 },
 	{ "OTEL_SAMPLER_RATIO", V_DOUBLE, OFF(otel_sampler_ratio), "1.0", 0, 1 },
-	{ "OTEL_EXPORTER_OTLP_ENDPOINT", V_OPTSTR, OFF(otlp_endpoint), NULL, 0, 0 },
-	{ "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", V_OPTSTR, OFF(otlp_traces_endpoint), NULL, 0, 0 },
+	{ "OTEL_EXPORTER_OTLP_ENDPOINT", V_HTTPURL, OFF(otlp_endpoint), NULL, 0, 0 },
+	{ "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", V_HTTPURL, OFF(otlp_traces_endpoint), NULL, 0, 0 },
 	{ "OTEL_EXPORTER_OTLP_HEADERS", V_OPTSTR, OFF(otlp_headers), NULL, 0, 0 },
 	{ "OTEL_EXPORTER_OTLP_TIMEOUT", V_LONG, OFF(otlp_timeout_ms), "10000", 0, 600000 },
 	{ "IDEMPOTENCY_TTL_HOURS", V_LONG, OFF(idempotency_ttl_hours), "24", 0, 87600 },
@@ -165,6 +168,28 @@ is_db_url(const char *s)
 	    isalpha((unsigned char)*s);
 }
 
+/* An OTLP endpoint: libcurl's own parser must find an http or https scheme
+ * (none is guessed) and a host, so that the exporter never fails on every
+ * batch for a typo. */
+static bool
+is_http_url(const char *s)
+{
+	CURLU *u = curl_url();
+	char *scheme = NULL, *host = NULL;
+	bool ok;
+
+	if (u == NULL)
+		return false;
+	ok = curl_url_set(u, CURLUPART_URL, s, 0) == CURLUE_OK &&
+	    curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) == CURLUE_OK &&
+	    curl_url_get(u, CURLUPART_HOST, &host, 0) == CURLUE_OK &&
+	    (strcmp(scheme, "http") == 0 || strcmp(scheme, "https") == 0) && host[0] != '\0';
+	curl_free(scheme);
+	curl_free(host);
+	curl_url_cleanup(u);
+	return ok;
+}
+
 /*
  * Parses one value into the config. Returns NULL on success, or what is
  * allowed (for the error line).
@@ -186,6 +211,15 @@ parse_var(const struct var *v, const char *value, struct config *cfg,
 		t = trimmed_dup(value);
 		if (v->type == V_NONEMPTY && t[0] == '\0')
 			bad = "a non-empty string";
+		else if (t[0] != '\0') {
+			*(char **)dst = t;
+			t = NULL;
+		}
+		break;
+	case V_HTTPURL:
+		t = trimmed_dup(value);
+		if (t[0] != '\0' && !is_http_url(t))
+			bad = "an http:// or https:// URL with a host";
 		else if (t[0] != '\0') {
 			*(char **)dst = t;
 			t = NULL;
@@ -375,7 +409,8 @@ config_load_detailed(struct config *cfg, config_lookup_fn lookup, void *ctx,
 			continue;
 		if ((bad = parse_var(v, value, cfg, allowed, sizeof(allowed))) != NULL) {
 			snprintf(err->variable, sizeof(err->variable), "%s", v->name);
-			if (v->type == V_DBURL && strstr(value, "://") != NULL) {
+			if ((v->type == V_DBURL || v->type == V_HTTPURL) &&
+			    strstr(value, "://") != NULL) {
 				/* A connection URL may hold a password. */
 				char *shown = url_redact(value);
 
@@ -404,7 +439,7 @@ config_free(struct config *cfg)
 	for (size_t i = 0; i < sizeof(vars) / sizeof(vars[0]); i++) {
 		switch (vars[i].type) {
 		case V_STR: case V_APPENV: case V_NONEMPTY: case V_OPTSTR: case V_PARAM:
-		case V_DBURL: case V_LISTEN: case V_ABSPATH: case V_ADDRS: {
+		case V_DBURL: case V_LISTEN: case V_ABSPATH: case V_ADDRS: case V_HTTPURL: {
 			char **p = (char **)((char *)cfg + vars[i].offset);
 
 			free(*p);

@@ -266,6 +266,15 @@ START_TEST(test_otel)
 	ck_assert_int_eq(cfg.otel_exporter, OTEL_NONE);
 	config_free(&cfg);
 
+	load_ok2(&cfg, "OTEL_EXPORTER_OTLP_ENDPOINT", " HTTPS://collector.example:4318/ ",
+	    "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "http://[::1]:4318/v1/traces");
+	ck_assert_str_eq(cfg.otlp_endpoint, "HTTPS://collector.example:4318/");
+	ck_assert_str_eq(cfg.otlp_traces_endpoint, "http://[::1]:4318/v1/traces");
+	config_free(&cfg);
+	load_ok1(&cfg, "OTEL_EXPORTER_OTLP_ENDPOINT", "");
+	ck_assert_ptr_null(cfg.otlp_endpoint);
+	config_free(&cfg);
+
 	load_ok1(&cfg, "OTEL_SAMPLER_RATIO", "0");
 	ck_assert_double_eq_tol(cfg.otel_sampler_ratio, 0.0, 1e-12);
 	config_free(&cfg);
@@ -442,6 +451,13 @@ static const struct reject_case rejects[] = {
 	{ "CORA_MAX_REQUESTS", "abc", { NULL } },
 	{ "CORA_REQUEST_TIMEOUT_SECONDS", "abc", { NULL } },
 	{ "CORA_GRACEFUL_TIMEOUT_SECONDS", "abc", { NULL } },
+	/* An OTLP endpoint is an http(s) URL with a host; no scheme is guessed. */
+	{ "OTEL_EXPORTER_OTLP_ENDPOINT", "localhost:4318", { "http://", "https://" } },
+	{ "OTEL_EXPORTER_OTLP_ENDPOINT", "ftp://collector", { "http://", "https://" } },
+	{ "OTEL_EXPORTER_OTLP_ENDPOINT", "http://", { "host" } },
+	{ "OTEL_EXPORTER_OTLP_ENDPOINT", "//collector:4318", { "http://" } },
+	{ "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "collector/v1/traces", { "http://" } },
+	{ "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "grpc://collector:4317", { "http://" } },
 };
 
 START_TEST(test_reject)
@@ -743,14 +759,19 @@ START_TEST(test_env_file_missing)
 }
 END_TEST
 
-/* A rejected connection string is quoted without what may be a secret. */
+/* A rejected connection string or endpoint is quoted without what may be
+ * a secret. */
 static const struct {
+	const char	*name;
 	const char	*value;
 	const char	*shown;
 } redacted[] = {
-	{ "http://h/db?sslmode=require", "DATABASE_URL='http://h/db' is invalid" },
-	{ "mysql://u:s3cret@h/db?password=s3cret", "DATABASE_URL='mysql://h/db' is invalid" },
-	{ "1host=h password=s3cret", "DATABASE_URL='(not shown: it holds a password)' is invalid" },
+	{ "DATABASE_URL", "http://h/db?sslmode=require", "DATABASE_URL='http://h/db' is invalid" },
+	{ "DATABASE_URL", "mysql://u:s3cret@h/db?password=s3cret", "DATABASE_URL='mysql://h/db' is invalid" },
+	{ "DATABASE_URL", "1host=h password=s3cret",
+	  "DATABASE_URL='(not shown: it holds a password)' is invalid" },
+	{ "OTEL_EXPORTER_OTLP_ENDPOINT", "ftp://u:s3cret@collector/",
+	  "OTEL_EXPORTER_OTLP_ENDPOINT='ftp://collector/' is invalid" },
 };
 
 START_TEST(test_reject_redacted)
@@ -760,7 +781,7 @@ START_TEST(test_reject_redacted)
 	char err[512];
 
 	memset(&v, 0, sizeof v);
-	vars_set(&v, "DATABASE_URL", redacted[_i].value);
+	vars_set(&v, redacted[_i].name, redacted[_i].value);
 	ck_assert_int_eq(config_load(&cfg, vars_lookup, &v, err, sizeof err), -1);
 	ck_assert_msg(strstr(err, redacted[_i].shown) != NULL, "%s", err);
 	ck_assert_msg(strstr(err, "s3cret") == NULL, "a password in the message: %s", err);
