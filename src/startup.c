@@ -74,19 +74,20 @@ gate_fail(const struct config *cfg, int *failed, const char *gate, const char *r
 	note(cfg->production, reason);
 }
 
-/* Gates 3 and 4: the role the workers will use, and the schema. The
- * connection is closed before any child starts. */
+/* Gates 3 and 4: the role a connection string (the variable `var`) logs
+ * in as, and the schema it finds. The connection is closed before any
+ * child starts. */
 static void
-run_db_gates(const struct config *cfg, int *failed)
+run_db_gates(const struct config *cfg, const char *var, const char *url, int *failed)
 {
 	struct role_report rep;
 	char err[512], reason[600];
-	PGconn *c = db_open(cfg->database_url, "corad-check", err, sizeof(err));
+	PGconn *c = db_open(url, "corad-check", err, sizeof(err));
 	int v;
 
 	if (c == NULL) {
-		snprintf(reason, sizeof(reason), "cannot connect to DATABASE_URL to check the "
-		    "role and the schema: %s", err);
+		snprintf(reason, sizeof(reason), "cannot connect to %s to check the "
+		    "role and the schema: %s", var, err);
 		gate_fail(cfg, failed, "database", reason);
 		return;
 	}
@@ -97,20 +98,22 @@ run_db_gates(const struct config *cfg, int *failed)
 	if (!cfg->pool_transaction)
 		PQclear(PQexec(c, "SET statement_timeout = '5s'"));
 	if (db_check_role(c, &rep, err, sizeof(err)) != 0) {
-		snprintf(reason, sizeof(reason), "cannot check the database role: %s", err);
+		snprintf(reason, sizeof(reason), "cannot check the database role of %s: %s",
+		    var, err);
 		gate_fail(cfg, failed, "app_role", reason);
 	}
 	for (int i = 0; i < rep.nproblems; i++) {
-		snprintf(reason, sizeof(reason), "database role %s %s: it must be the restricted "
-		    "app role (cora_app)", rep.role, rep.problems[i]);
+		snprintf(reason, sizeof(reason), "database role %s (%s) %s: it must be the "
+		    "restricted app role (cora_app)", rep.role, var, rep.problems[i]);
 		gate_fail(cfg, failed, "app_role", reason);
 	}
 	if ((v = migrations_applied_version(c, err, sizeof(err))) < 0) {
-		snprintf(reason, sizeof(reason), "cannot read the schema version: %s", err);
+		snprintf(reason, sizeof(reason), "cannot read the schema version through %s: %s",
+		    var, err);
 		gate_fail(cfg, failed, "schema", reason);
 	} else if (v < CORAD_SCHEMA_VERSION) {
-		snprintf(reason, sizeof(reason), "the schema is at version %d, this binary ships "
-		    "%d: run corad migrate", v, CORAD_SCHEMA_VERSION);
+		snprintf(reason, sizeof(reason), "the schema %s reaches is at version %d, this "
+		    "binary ships %d: run corad migrate", var, v, CORAD_SCHEMA_VERSION);
 		gate_fail(cfg, failed, "schema", reason);
 	} else if (v > CORAD_SCHEMA_VERSION) {
 		/* A rollback of the binary: its migrations only ever add, so it
@@ -220,7 +223,11 @@ startup_gates(const struct config *cfg, struct authz_policy **policy)
 		gate_fail(cfg, &failed, "authz_policy",
 		    "neither AUTHZ_POLICY_FILE nor ALLOW_PERMISSIVE_AUTHZ=true is set: "
 		    "every principal could run every command");
-	run_db_gates(cfg, &failed);
+	run_db_gates(cfg, "DATABASE_URL", cfg->database_url, &failed);
+	/* The projector's own session (behind PgBouncer, a direct one) passes
+	 * the same gates: it writes the projections with that role. */
+	if (strcmp(cfg->projector_database_url, cfg->database_url) != 0)
+		run_db_gates(cfg, "PROJECTOR_DATABASE_URL", cfg->projector_database_url, &failed);
 	return failed;
 }
 

@@ -112,6 +112,23 @@ gate_refused noinherit "postgresql:///cora?host=$PGHOST&user=cora_ni" 'SET ROLE 
 gate_refused createrole "postgresql:///cora?host=$PGHOST&user=cora_cr" 'CREATEROLE' \
 	"production as a role with CREATEROLE"
 
+# The projector's own connection string passes the same gates: behind
+# PgBouncer it is a direct session that writes the projections.
+corad_run check-proj-owner check "${PROD[@]}" DATABASE_URL="$PG_APP_URL" PROJECTOR_DATABASE_URL="$PG_OWNER_URL"
+isnt "$RUN_STATUS" 0 "production, the projector as the owner: check exits non-zero"
+LOGFILE=$RUN_LOG ok "... with an app_role refusal that names PROJECTOR_DATABASE_URL" \
+	log_has startup.refused '.gate == "app_role" and (.reason | test("PROJECTOR_DATABASE_URL"))'
+LOGFILE=$RUN_LOG nok "... and none for DATABASE_URL" \
+	log_has startup.refused '.reason | test("\\(DATABASE_URL\\)")'
+corad_run check-proj-down check "${PROD[@]}" DATABASE_URL="$PG_APP_URL" \
+	PROJECTOR_DATABASE_URL="postgresql:///cora?host=$T/no-postgres&user=cora_app"
+isnt "$RUN_STATUS" 0 "production, the projector's database unreachable: check exits non-zero"
+LOGFILE=$RUN_LOG ok "... refused: cannot connect to PROJECTOR_DATABASE_URL" \
+	log_has startup.refused '.gate == "database" and (.reason | test("cannot connect to PROJECTOR_DATABASE_URL"))'
+corad_run check-proj-app check "${PROD[@]}" DATABASE_URL="$PG_APP_URL" \
+	PROJECTOR_DATABASE_URL="$PG_APP_URL&application_name=x"
+is "$RUN_STATUS" 0 "production, the projector as cora_app by another string: check exits 0"
+
 # Every failing gate is reported, each on its own line.
 corad_run check-all check APP_ENV=production DATABASE_URL="$PG_OWNER_URL"
 isnt "$RUN_STATUS" 0 "production, nothing configured, owner: check exits non-zero"
