@@ -28,8 +28,15 @@
 
 #define DB_CONNECT_TIMEOUT_S	5
 
-/* Later keywords override earlier ones: the operator's string wins. */
-static const char *const db_keys[] = { "application_name", "connect_timeout", "dbname", NULL };
+/* Later keywords override earlier ones: the operator's string wins. Over
+ * TCP a server whose host is gone is noticed after DB_KEEPALIVE_*
+ * (doc/design.md, "Projections"), not after the system's two hours. */
+static const char *const db_keys[] = { "application_name", "connect_timeout",
+	"keepalives_idle", "keepalives_interval", "keepalives_count", "tcp_user_timeout",
+	"dbname", NULL };
+#define DB_VALS(app, conninfo) { app, STR(DB_CONNECT_TIMEOUT_S), STR(DB_KEEPALIVE_IDLE_S), \
+	STR(DB_KEEPALIVE_INTERVAL_S), STR(DB_KEEPALIVE_COUNT), STR(DB_TCP_USER_TIMEOUT_MS), \
+	conninfo, NULL }
 
 static void
 db_error(PGconn *c, char *err, size_t errlen)
@@ -75,7 +82,7 @@ db_log_notices(PGconn *c)
 PGconn *
 db_open(const char *conninfo, const char *application_name, char *err, size_t errlen)
 {
-	const char *vals[] = { application_name, STR(DB_CONNECT_TIMEOUT_S), conninfo, NULL };
+	const char *vals[] = DB_VALS(application_name, conninfo);
 	PGconn *c = PQconnectdbParams(db_keys, vals, 1);
 
 	if (c == NULL || PQstatus(c) != CONNECTION_OK) {
@@ -91,7 +98,7 @@ PGconn *
 db_open_until(const char *conninfo, const char *application_name, int64_t deadline_ms,
     bool (*interrupted)(void), bool *timed_out, char *err, size_t errlen)
 {
-	const char *vals[] = { application_name, STR(DB_CONNECT_TIMEOUT_S), conninfo, NULL };
+	const char *vals[] = DB_VALS(application_name, conninfo);
 	int64_t until = mono_ms() + DB_CONNECT_TIMEOUT_S * 1000;
 	PostgresPollingStatusType st = PGRES_POLLING_WRITING;
 	PGconn *c = PQconnectStartParams(db_keys, vals, 1);

@@ -294,8 +294,15 @@ projector_connect(struct projector *p)
 	 * the same transaction: a crash that loses the last batches loses
 	 * their bookmark too, and they are projected again. So the projector
 	 * does not wait for its commits to reach the disk, and leaves the
-	 * flushes to the writers (doc/design.md, "Projections"). */
-	ok = simple(p, "SET synchronous_commit = off") && prepare_all(p);
+	 * flushes to the writers (doc/design.md, "Projections"). The server
+	 * probes the session too: the advisory lock of a leader whose host is
+	 * gone is released within a minute, not the system's two hours, and a
+	 * standby takes over. */
+	ok = simple(p, "SET synchronous_commit = off;"
+	    " SET tcp_keepalives_idle = " STR(DB_KEEPALIVE_IDLE_S) ";"
+	    " SET tcp_keepalives_interval = " STR(DB_KEEPALIVE_INTERVAL_S) ";"
+	    " SET tcp_keepalives_count = " STR(DB_KEEPALIVE_COUNT) ";"
+	    " SET tcp_user_timeout = " STR(DB_TCP_USER_TIMEOUT_MS)) && prepare_all(p);
 	for (size_t i = 0; ok && i < projection_count(); i++) {
 		const char *name[] = { projection_at(i)->name };
 		PGresult *res;

@@ -8,9 +8,19 @@
 
 #include <libpq-fe.h>
 
+/* TCP keepalives, both ways: a peer whose host is gone is given up on
+ * after idle + interval * count seconds of silence, or when what was sent
+ * to it stays unacknowledged as long (the user timeout, in ms: keepalives
+ * are not sent while data waits to be acknowledged). */
+#define DB_KEEPALIVE_IDLE_S	10
+#define DB_KEEPALIVE_INTERVAL_S	5
+#define DB_KEEPALIVE_COUNT	3
+#define DB_TCP_USER_TIMEOUT_MS	25000
+
 /*
  * Opens a connection (URL or key=value string) with corad's defaults
- * (application_name, a 5 s connect timeout) under whatever the string says.
+ * (application_name, a 5 s connect timeout, the keepalives above) under
+ * whatever the string says.
  * Returns NULL with libpq's message in err. What the server says outside a
  * result (a NOTICE, a FATAL ending the session) is logged as db.notice
  * (db_log_notices), never printed raw.

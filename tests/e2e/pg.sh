@@ -27,7 +27,8 @@ pg_durability() {
 }
 
 # pg_start [bare]: "bare" leaves out the owner role and the database (for
-# the tests of corad init-db, which makes them).
+# the tests of corad init-db, which makes them). The server listens on its
+# Unix socket only, and on TCP at $PG_LISTEN when a test sets it.
 pg_start() {
 	local bin
 	bin=$(pg_bin)
@@ -39,7 +40,7 @@ pg_start() {
 	pg_as "$bin/initdb" -D "$PG_DIR/data" -U postgres --auth=trust -E UTF8 \
 		--locale=C.UTF-8 >"$PG_DIR/initdb.log" 2>&1 || { cat "$PG_DIR/initdb.log" >&2; return 1; }
 	pg_as "$bin/pg_ctl" -D "$PG_DIR/data" -l "$PG_DIR/server.log" -w -t 30 \
-		-o "-k $PG_DIR/sock -c listen_addresses='' $(pg_durability)" \
+		-o "-k $PG_DIR/sock -c listen_addresses='${PG_LISTEN:-}' $(pg_durability)" \
 		start >/dev/null || { cat "$PG_DIR/server.log" >&2; return 1; }
 	export PGHOST=$PG_DIR/sock
 	PG_SUPER_URL="postgresql:///postgres?host=$PGHOST&user=postgres"
@@ -66,7 +67,7 @@ pg_down() {
 
 pg_up() {
 	pg_as "$(pg_bin)/pg_ctl" -D "$PG_DIR/data" -l "$PG_DIR/server.log" -w -t 30 \
-		-o "-k $PG_DIR/sock -c listen_addresses='' $(pg_durability)" \
+		-o "-k $PG_DIR/sock -c listen_addresses='${PG_LISTEN:-}' $(pg_durability)" \
 		start >/dev/null
 }
 
