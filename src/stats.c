@@ -289,7 +289,8 @@ render_requests(const struct sb_stats *st, struct text *t)
 static void
 render_pool(const struct scoreboard *sb, struct text *t)
 {
-	uint64_t states[SB__MAX] = { 0 }, rss[CHILD__MAX] = { 0 }, scrapes = 0;
+	uint64_t states[SB__MAX] = { 0 }, rss[CHILD__MAX] = { 0 }, scrapes = 0, now_ns = mono_ns();
+	double projector_busy = 0;
 
 	for (size_t i = 0; i < SB_SLOTS; i++) {
 		struct sb_slot s;
@@ -303,6 +304,8 @@ render_pool(const struct scoreboard *sb, struct text *t)
 			states[s.state]++;
 		if (s.kind == CHILD_WORKER && s.state == SB_BUSY && s.uncounted)
 			scrapes++;
+		if (s.kind == CHILD_PROJECTOR && s.state == SB_BUSY && now_ns > s.busy_since_ns)
+			projector_busy = (double)(now_ns - s.busy_since_ns) / 1e9;
 		if (s.kind < CHILD__MAX)
 			rss[s.kind] += rss_bytes(s.pid);
 	}
@@ -318,6 +321,11 @@ render_pool(const struct scoreboard *sb, struct text *t)
 	for (int r = 0; r < SB_RESTART__MAX; r++)
 		text_add(t, "cora_worker_restarts_total{reason=\"%s\"} %llu\n",
 		    sb_restart_name((enum sb_restart)r), (unsigned long long)atomic_load(&sb->restarts[r]));
+	/* The lag is counted between the projector's steps: a step that hangs
+	 * (a lock, a server that does not answer) shows here instead. */
+	help(t, "cora_projector_busy_seconds", "gauge",
+	    "How long the projector has been in its current step (0: waiting).");
+	text_add(t, "cora_projector_busy_seconds %.3f\n", projector_busy);
 	help(t, "process_resident_memory_bytes", "gauge", "Resident memory by process kind.");
 	text_add(t, "process_resident_memory_bytes{kind=\"master\"} %llu\n",
 	    (unsigned long long)rss_bytes(sb->master_pid));

@@ -86,6 +86,8 @@ PROJ=$(jq -c .processes.projector <<<"$HTTP_BODY")
 json_is "$PROJ" '[.state, .doing]' '["busy","projecting access_actor_summary"]' \
 	"/status: the projector is busy projecting access_actor_summary"
 json_is "$PROJ" '.elapsed_seconds > 0' true "/status: and for how long"
+ok "cora_projector_busy_seconds counts the step" \
+	awk -v v="$(metric cora_projector_busy_seconds)" 'BEGIN { exit !(v > 0) }'
 stalled() { log_has projector.stalled '.doing == "projecting access_actor_summary"'; }
 ok "a step busy for 10 s is logged as projector.stalled" wait_until 15 stalled
 LINE=$(log_select projector.stalled | head -n 1)
@@ -100,6 +102,8 @@ idle() { http GET /status; [[ $(jq -r .processes.projector.state <<<"$HTTP_BODY"
 ok "/status: the projector is idle again" wait_until 3 idle
 json_is "$(jq -c .processes.projector <<<"$HTTP_BODY")" '[.doing, .elapsed_seconds]' '[null,null]' \
 	"/status: an idle projector is doing nothing"
+busy_zero() { [[ $(metric cora_projector_busy_seconds) == 0.000 ]]; }
+ok "cora_projector_busy_seconds is 0 while it waits" wait_until 3 busy_zero
 
 nok "no child crashed" log_has master.child_exited
 done_testing
