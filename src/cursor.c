@@ -5,7 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include <openssl/evp.h>
+#include <nettle/base64.h>
 
 #include "corad/cursor.h"
 #include "corad/request.h"
@@ -14,19 +14,21 @@
 int
 cursor_encode(const char *at, const char *id, char *out, size_t len)
 {
-	char raw[128];
-	unsigned char b64[200];
-	int n = snprintf(raw, sizeof(raw), "%s|%s", at, id), m;
+	char raw[128], b64[BASE64_ENCODE_LENGTH(sizeof(raw)) + BASE64_ENCODE_FINAL_LENGTH];
+	struct base64_encode_ctx ctx;
+	int n = snprintf(raw, sizeof(raw), "%s|%s", at, id);
+	size_t m;
 
 	if (n < 0 || (size_t)n >= sizeof(raw))
 		return -1;
-	m = EVP_EncodeBlock(b64, (const unsigned char *)raw, n);
+	base64url_encode_init(&ctx);
+	m = base64_encode_update(&ctx, b64, (size_t)n, (const uint8_t *)raw);
+	m += base64_encode_final(&ctx, b64 + m);
 	while (m > 0 && b64[m - 1] == '=')	/* unpadded */
 		m--;
-	if ((size_t)m >= len)
+	if (m >= len)
 		return -1;
-	for (int i = 0; i < m; i++)
-		out[i] = b64[i] == '+' ? '-' : b64[i] == '/' ? '_' : (char)b64[i];
+	memcpy(out, b64, m);
 	out[m] = '\0';
 	return 0;
 }
@@ -35,10 +37,11 @@ bool
 cursor_decode(const char *raw, const char *at_name, const char *id_name, char at[40],
     char id[UUID_STR_LEN], char why[CURSOR_WHY_LEN])
 {
-	size_t n = strlen(raw), padded;
-	unsigned char in[256], out[200];
+	static const char padding[] = "==";
+	size_t n = strlen(raw), got, more;
+	uint8_t out[BASE64_DECODE_LENGTH(160) + 1];
+	struct base64_decode_ctx ctx;
 	char *bar;
-	int m;
 	uint8_t uuid[16];
 	struct uuid_error ue;
 	struct rfc3339 t;
@@ -46,20 +49,22 @@ cursor_decode(const char *raw, const char *at_name, const char *id_name, char at
 
 	if (n == 0 || n > 160 || n % 4 == 1)
 		goto not_base64;
-	for (size_t i = 0; i < n; i++) {
-		char c = raw[i];
-
-		if (!isalnum((unsigned char)c) && c != '-' && c != '_')
+	/* nettle's decoder skips blanks: only the alphabet gets this far. */
+	for (size_t i = 0; i < n; i++)
+		if (!isalnum((unsigned char)raw[i]) && raw[i] != '-' && raw[i] != '_')
 			goto not_base64;
-		in[i] = (unsigned char)(c == '-' ? '+' : c == '_' ? '/' : c);
-	}
-	for (padded = n; padded % 4 != 0; padded++)
-		in[padded] = '=';
-	if ((m = EVP_DecodeBlock(out, in, (int)padded)) < 0)
+	/* Unpadded: the padding that completes the last group follows. */
+	base64url_decode_init(&ctx);
+	got = sizeof(out) - 1;
+	if (!base64_decode_update(&ctx, &got, out, n, raw))
 		goto not_base64;
-	m -= (int)(padded - n);	/* EVP_DecodeBlock counts the padding as zeros */
-	out[m] = '\0';
-	if (memchr(out, '\0', (size_t)m) != NULL || (bar = strchr((char *)out, '|')) == NULL) {
+	more = sizeof(out) - 1 - got;
+	if (!base64_decode_update(&ctx, &more, out + got, (4 - n % 4) % 4, padding) ||
+	    !base64_decode_final(&ctx))
+		goto not_base64;
+	got += more;
+	out[got] = '\0';
+	if (memchr(out, '\0', got) != NULL || (bar = strchr((char *)out, '|')) == NULL) {
 		snprintf(why, CURSOR_WHY_LEN, "expected '<%s>|<%s>'", at_name, id_name);
 		return false;
 	}

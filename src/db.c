@@ -15,11 +15,11 @@
 #include <unistd.h>
 #include <time.h>
 
-#include <openssl/evp.h>
 
 #include "corad/alloc.h"
 #include "corad/clock.h"
 #include "corad/db.h"
+#include "corad/ids.h"
 #include "corad/log.h"
 #include "corad/strutil.h"
 
@@ -214,17 +214,6 @@ db_is_unavailable(PGconn *conn, const PGresult *res)
 	    strcmp(state, "57P02") == 0 || strcmp(state, "57P03") == 0;
 }
 
-static void
-sha256_hex(const char *data, size_t len, char out[65])
-{
-	unsigned char md[EVP_MAX_MD_SIZE];
-	unsigned int mdlen = 0;
-
-	EVP_Digest(data, len, md, &mdlen, EVP_sha256(), NULL);
-	for (unsigned i = 0; i < mdlen && i < 32; i++)
-		snprintf(out + 2 * i, 3, "%02x", md[i]);
-}
-
 /*
  * A migration's checksum covers the SQL that PostgreSQL runs: a line that is
  * only a comment (`--` after blanks) is left out, so that a comment can be
@@ -251,7 +240,7 @@ sql_checksum(const char *sql, size_t len, char out[65])
 		}
 		line = next;
 	}
-	sha256_hex(kept, n, out);
+	ids_sha256_hex(kept, n, out);
 	free(kept);
 }
 
@@ -359,7 +348,7 @@ migrations_load(struct migration_set *set, char *err, size_t errlen)
 			goto fail;
 		}
 		sql_checksum(m->sql, len, m->checksum);
-		sha256_hex(m->sql, len, m->file_checksum);
+		ids_sha256_hex(m->sql, len, m->file_checksum);
 		set->n++;
 	}
 	closedir(d);

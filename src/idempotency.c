@@ -16,10 +16,10 @@
 #include <string.h>
 
 #include <fcgiapp.h>
-#include <openssl/evp.h>
 
 #include "corad/alloc.h"
 #include "corad/idempotency.h"
+#include "corad/ids.h"
 #include "corad/ipc.h"
 #include "corad/json.h"
 #include "corad/log.h"
@@ -181,12 +181,7 @@ idem_key_valid(const char *key)
 void
 idem_sha256_hex(const char *s, char out[65])
 {
-	unsigned char md[EVP_MAX_MD_SIZE];
-	unsigned int n = 0;
-
-	EVP_Digest(s, strlen(s), md, &n, EVP_sha256(), NULL);
-	for (unsigned i = 0; i < n && i < 32; i++)
-		snprintf(out + 2 * i, 3, "%02x", md[i]);
+	ids_sha256_hex(s, strlen(s), out);
 }
 
 /* --- the claim ---------------------------------------------------------- */

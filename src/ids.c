@@ -1,4 +1,4 @@
-/* ids: UUID parsing and formatting, UUIDv7 and random ids. */
+/* ids: UUID parsing and formatting, UUIDv7, random ids, SHA-256 in hex. */
 #include "config.h"
 
 #include <errno.h>
@@ -8,6 +8,7 @@
 #include <time.h>
 #include <sys/random.h>
 
+#include <nettle/sha2.h>
 #include <uuid/uuid.h>
 
 #include "corad/ids.h"
@@ -166,4 +167,21 @@ uuid_make_v7(uint8_t out[16])
 	out[6] = (uint8_t)(0x70 | (counter >> 8));
 	out[7] = (uint8_t)(counter & 0xff);
 	out[8] = (uint8_t)((out[8] & 0x3f) | 0x80);
+}
+
+void
+ids_sha256_hex(const void *data, size_t len, char out[65])
+{
+	static const char hex[] = "0123456789abcdef";
+	struct sha256_ctx ctx;
+	uint8_t md[SHA256_DIGEST_SIZE];
+
+	sha256_init(&ctx);
+	sha256_update(&ctx, len, data);
+	sha256_digest(&ctx, sizeof(md), md);
+	for (size_t i = 0; i < sizeof(md); i++) {
+		out[2 * i] = hex[md[i] >> 4];
+		out[2 * i + 1] = hex[md[i] & 0xf];
+	}
+	out[64] = '\0';
 }

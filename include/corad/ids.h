@@ -1,4 +1,5 @@
-/* ids: UUID parsing and formatting, UUIDv7, random ids and retry delays. */
+/* ids: UUID parsing and formatting, UUIDv7, random ids, retry delays and
+ * SHA-256 digests in hex. */
 #ifndef CORAD_IDS_H
 #define CORAD_IDS_H
 
@@ -37,5 +38,9 @@ int64_t		ids_backoff_ms(unsigned failures, int64_t first_ms, int64_t max_ms);
 /* In a freshly forked child: forget the random pool inherited from the
  * parent, so no two processes hand out the same ids. */
 void	ids_after_fork(void);
+
+/* The SHA-256 of len bytes as 64 lowercase hex digits (Idempotency-Key
+ * hashes, migration checksums), by nettle (doc/design.md, "Processes"). */
+void	ids_sha256_hex(const void *data, size_t len, char out[65]);
 
 #endif
