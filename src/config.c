@@ -179,7 +179,7 @@ is_http_url(const char *s)
 	bool ok;
 
 	if (u == NULL)
-		return false;
+		alloc_failed(0);
 	ok = curl_url_set(u, CURLUPART_URL, s, 0) == CURLUE_OK &&
 	    curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) == CURLUE_OK &&
 	    curl_url_get(u, CURLUPART_HOST, &host, 0) == CURLUE_OK &&
@@ -208,18 +208,10 @@ parse_var(const struct var *v, const char *value, struct config *cfg,
 		break;
 	case V_NONEMPTY:
 	case V_OPTSTR:
+	case V_HTTPURL:	/* checked once the exporter is known */
 		t = trimmed_dup(value);
 		if (v->type == V_NONEMPTY && t[0] == '\0')
 			bad = "a non-empty string";
-		else if (t[0] != '\0') {
-			*(char **)dst = t;
-			t = NULL;
-		}
-		break;
-	case V_HTTPURL:
-		t = trimmed_dup(value);
-		if (t[0] != '\0' && !is_http_url(t))
-			bad = "an http:// or https:// URL with a host";
 		else if (t[0] != '\0') {
 			*(char **)dst = t;
 			t = NULL;
@@ -367,6 +359,32 @@ default_workers(void)
 	return n * 2 > 1024 ? 1024 : n * 2;
 }
 
+/* Fills err for a refused value, without what may be a secret in it, and
+ * frees what was loaded; returns -1. */
+static int
+reject(struct config *cfg, struct config_error *err, const struct var *v, const char *value,
+    const char *bad)
+{
+	snprintf(err->variable, sizeof(err->variable), "%s", v->name);
+	if ((v->type == V_DBURL || v->type == V_HTTPURL) && strstr(value, "://") != NULL) {
+		/* A connection URL may hold a password. */
+		char *shown = url_redact(value);
+
+		snprintf(err->value, sizeof(err->value), "%s", shown);
+		free(shown);
+	} else if (v->type == V_DBURL && strcasestr(value, "password") != NULL)
+		snprintf(err->value, sizeof(err->value), "(not shown: it holds a password)");
+	else if (v->type == V_HTTPURL && strchr(value, '@') != NULL)
+		snprintf(err->value, sizeof(err->value), "(not shown: it may hold a password)");
+	else
+		snprintf(err->value, sizeof(err->value), "%s", value);
+	snprintf(err->allowed, sizeof(err->allowed), "%s", bad);
+	snprintf(err->message, sizeof(err->message),
+	    "%s='%s' is invalid: allowed is %s", v->name, err->value, bad);
+	config_free(cfg);
+	return -1;
+}
+
 int
 config_load(struct config *cfg, config_lookup_fn lookup, void *ctx,
     char *err, size_t errlen)
@@ -407,25 +425,18 @@ config_load_detailed(struct config *cfg, config_lookup_fn lookup, void *ctx,
 		}
 		if (value == NULL)
 			continue;
-		if ((bad = parse_var(v, value, cfg, allowed, sizeof(allowed))) != NULL) {
-			snprintf(err->variable, sizeof(err->variable), "%s", v->name);
-			if ((v->type == V_DBURL || v->type == V_HTTPURL) &&
-			    strstr(value, "://") != NULL) {
-				/* A connection URL may hold a password. */
-				char *shown = url_redact(value);
+		if ((bad = parse_var(v, value, cfg, allowed, sizeof(allowed))) != NULL)
+			return reject(cfg, err, v, value, bad);
+	}
+	/* The OTLP endpoints matter only to the OTLP exporter: other software
+	 * on the host may set these standard variables for exporters of its
+	 * own (gRPC's host:port among them). */
+	for (size_t i = 0; cfg->otel_exporter == OTEL_OTLP && i < sizeof(vars) / sizeof(vars[0]); i++) {
+		const char *url = *(char **)((char *)cfg + vars[i].offset);
 
-				snprintf(err->value, sizeof(err->value), "%s", shown);
-				free(shown);
-			} else if (v->type == V_DBURL && strcasestr(value, "password") != NULL)
-				snprintf(err->value, sizeof(err->value), "(not shown: it holds a password)");
-			else
-				snprintf(err->value, sizeof(err->value), "%s", value);
-			snprintf(err->allowed, sizeof(err->allowed), "%s", bad);
-			snprintf(err->message, sizeof(err->message),
-			    "%s='%s' is invalid: allowed is %s", v->name, err->value, bad);
-			config_free(cfg);
-			return -1;
-		}
+		if (vars[i].type == V_HTTPURL && url != NULL && !is_http_url(url))
+			return reject(cfg, err, &vars[i], url,
+			    "an http:// or https:// URL with a host (OTEL_EXPORTER=otlp)");
 	}
 	cfg->production = config_env_is_production(cfg->app_env);
 	return 0;

@@ -37,6 +37,8 @@ static const char *const db_keys[] = { "application_name", "connect_timeout",
 #define DB_VALS(app, conninfo) { app, STR(DB_CONNECT_TIMEOUT_S), STR(DB_KEEPALIVE_IDLE_S), \
 	STR(DB_KEEPALIVE_INTERVAL_S), STR(DB_KEEPALIVE_COUNT), STR(DB_TCP_USER_TIMEOUT_MS), \
 	conninfo, NULL }
+_Static_assert(sizeof((const char *[])DB_VALS("", "")) == sizeof(db_keys),
+    "one value for each of db_keys");
 
 static void
 db_error(PGconn *c, char *err, size_t errlen)

@@ -303,6 +303,8 @@ projector_connect(struct projector *p)
 	    " SET tcp_keepalives_interval = " STR(DB_KEEPALIVE_INTERVAL_S) ";"
 	    " SET tcp_keepalives_count = " STR(DB_KEEPALIVE_COUNT) ";"
 	    " SET tcp_user_timeout = " STR(DB_TCP_USER_TIMEOUT_MS)) && prepare_all(p);
+	if (ok)
+		projector_board(p, "creating bookmarks", NULL);
 	for (size_t i = 0; ok && i < projection_count(); i++) {
 		const char *name[] = { projection_at(i)->name };
 		PGresult *res;
@@ -331,6 +333,7 @@ projector_lead(struct projector *p)
 	if (mono_ms() < p->next_lead_ms)
 		return false;
 	p->next_lead_ms = mono_ms() + LEAD_RETRY_MS;
+	projector_board(p, "asking for the lead", NULL);
 	res = PQexec(p->conn, "SELECT pg_try_advisory_lock(" PROJECTOR_LOCK_KEY ")");
 	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
 		PQclear(res);
@@ -704,9 +707,11 @@ projector_relay(struct projector *p)
 
 	if (p->relay_due_ms == 0 || now < p->relay_due_ms)
 		return true;
+	projector_board(p, "passing wake-ups on", NULL);
 	res = PQexec(p->conn, "SELECT pg_notify('events', '{}')");
 	ok = PQresultStatus(res) == PGRES_TUPLES_OK;
 	PQclear(res);
+	projector_board(p, NULL, NULL);
 	p->relay_due_ms = 0;
 	p->relayed_ms = now;
 	return ok;

@@ -78,7 +78,8 @@ gate_fail(const struct config *cfg, int *failed, const char *gate, const char *r
  * in as, and the schema it finds. The connection is closed before any
  * child starts. */
 static void
-run_db_gates(const struct config *cfg, const char *var, const char *url, int *failed)
+run_db_gates(const struct config *cfg, const char *var, const char *url, bool pooled,
+    int *failed)
 {
 	struct role_report rep;
 	char err[512], reason[600];
@@ -94,8 +95,8 @@ run_db_gates(const struct config *cfg, const char *var, const char *url, int *fa
 	/* A reload runs these in the master, which must not wait for good
 	 * behind a lock (its watchdog and its children wait on it). A session
 	 * setting would outlive this connection behind PgBouncer in transaction
-	 * mode, so there the pooler's own limits apply. */
-	if (!cfg->pool_transaction)
+	 * mode (`pooled`), so there the pooler's own limits apply. */
+	if (!pooled)
 		PQclear(PQexec(c, "SET statement_timeout = '5s'"));
 	if (db_check_role(c, &rep, err, sizeof(err)) != 0) {
 		snprintf(reason, sizeof(reason), "cannot check the database role of %s: %s",
@@ -122,7 +123,8 @@ run_db_gates(const struct config *cfg, const char *var, const char *url, int *fa
 		    "this binary ships (a rollback?)", v, CORAD_SCHEMA_VERSION);
 		note(false, reason);
 		log_warning("startup.warning", LF_STR("gate", "schema"), LF_STR("reason", reason),
-		    LF_INT("schema_version", v), LF_INT("binary_schema_version", CORAD_SCHEMA_VERSION));
+		    LF_STR("variable", var), LF_INT("schema_version", v),
+		    LF_INT("binary_schema_version", CORAD_SCHEMA_VERSION));
 	}
 	PQfinish(c);
 }
@@ -223,11 +225,12 @@ startup_gates(const struct config *cfg, struct authz_policy **policy)
 		gate_fail(cfg, &failed, "authz_policy",
 		    "neither AUTHZ_POLICY_FILE nor ALLOW_PERMISSIVE_AUTHZ=true is set: "
 		    "every principal could run every command");
-	run_db_gates(cfg, "DATABASE_URL", cfg->database_url, &failed);
+	run_db_gates(cfg, "DATABASE_URL", cfg->database_url, cfg->pool_transaction, &failed);
 	/* The projector's own session (behind PgBouncer, a direct one) passes
 	 * the same gates: it writes the projections with that role. */
 	if (strcmp(cfg->projector_database_url, cfg->database_url) != 0)
-		run_db_gates(cfg, "PROJECTOR_DATABASE_URL", cfg->projector_database_url, &failed);
+		run_db_gates(cfg, "PROJECTOR_DATABASE_URL", cfg->projector_database_url, false,
+		    &failed);
 	return failed;
 }
 

@@ -8,10 +8,11 @@
 
 #include <libpq-fe.h>
 
-/* TCP keepalives, both ways: a peer whose host is gone is given up on
- * after idle + interval * count seconds of silence, or when what was sent
- * to it stays unacknowledged as long (the user timeout, in ms: keepalives
- * are not sent while data waits to be acknowledged). */
+/* TCP keepalives, both ways: probes after IDLE seconds of silence, every
+ * INTERVAL; the user timeout (ms) then ends a connection on which nothing
+ * was acknowledged for that long, probes and data alike (no probe is sent
+ * while data waits for its acknowledgement). COUNT applies where there is
+ * no user timeout. */
 #define DB_KEEPALIVE_IDLE_S	10
 #define DB_KEEPALIVE_INTERVAL_S	5
 #define DB_KEEPALIVE_COUNT	3

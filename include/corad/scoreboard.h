@@ -2,9 +2,9 @@
  * scoreboard: what every process of the tree is doing, in one shared memory
  * region the master maps before the first fork (doc/design.md, "Processes").
  *
- * Each slot has one writer: a worker writes its own slot, the master writes
- * slot ownership and the restart counters, the stats child its aggregates,
- * the projector its lag. Readers (the stats child for /status and
+ * Each slot has one writer: a worker or the projector writes its own slot,
+ * the master writes slot ownership and the restart counters, the stats
+ * child its aggregates, the projector its lag. Readers (the stats child for /status and
  * /metrics, the master for its logs) take a consistent copy of a slot with
  * its sequence counter (a seqlock): the writer makes it odd while writing.
  * Keeping the aggregates here means counters survive a restart of the stats
@@ -26,8 +26,8 @@
 enum sb_state {
 	SB_FREE = 0,	/* no process */
 	SB_STARTING,	/* forked, not accepting yet */
-	SB_IDLE,	/* waiting in accept */
-	SB_BUSY,	/* serving a request */
+	SB_IDLE,	/* waiting in accept (the projector: for events) */
+	SB_BUSY,	/* serving a request (the projector: a step) */
 	SB_EXITING,	/* told to stop, finishing */
 	SB__MAX
 };
@@ -46,7 +46,8 @@ struct sb_slot {
 	char			 route[48];
 	char			 principal[40];
 	char			 correlation_id[40];
-	char			 doing[160];	/* when BUSY: "database: list_cautions", ... */
+	char			 doing[160];	/* when BUSY: "database: list_cautions",
+						 * "projecting access_actor_summary", ... */
 };
 
 /* Restart reasons: cora_worker_restarts_total{reason}. */

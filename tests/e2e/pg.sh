@@ -1,5 +1,6 @@
 # pg.sh: a private PostgreSQL cluster for one test script, on a Unix socket
-# under $T (no TCP port, nothing shared with other scripts running at once).
+# under $T (no TCP port unless the script sets PG_LISTEN and PGPORT, nothing
+# shared with other scripts running at once).
 #
 # pg_start sets PGHOST and three connection strings:
 #   PG_SUPER_URL  the bootstrap superuser (postgres)
