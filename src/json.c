@@ -175,20 +175,39 @@ json_prescan(const unsigned char *s, size_t len)
 	return NO_PROBLEM;
 }
 
+/* Whether the string whose body starts at s[i] (after its quote) is an
+ * object's key: the next character after it that is not a blank is ':'. */
+static bool
+json_is_key(const unsigned char *s, size_t len, size_t i)
+{
+	for (; i < len && s[i] != '"'; i++)
+		if (s[i] == '\\')
+			i++;
+	for (i++; i < len && json_ws(s[i]); i++)
+		;
+	return i < len && s[i] == ':';
+}
+
 /*
- * json-c 0.16 decodes some escaped surrogate pairs wrongly ("\ud836\ude00",
- * U+1DA00, becomes U+FFFD: every code point whose low 16 bits fall in
- * D800..DFFF). The pairs are written as the UTF-8 they stand for before
- * json-c sees the text, which it reads correctly. Returns NULL when there
- * is none (nothing allocated); otherwise the new text, its length in *olen,
- * and in *cuts the offsets (in the new text) where 8 bytes were taken out.
+ * What json-c would read differently from Python, written so that it
+ * reads the same:
+ * - json-c 0.16 decodes some escaped surrogate pairs wrongly
+ *   ("\ud836\ude00", U+1DA00, becomes U+FFFD: every code point whose low
+ *   16 bits fall in D800..DFFF). The pairs are written as the UTF-8 they
+ *   stand for, which json-c reads correctly.
+ * - json-c cuts an object's key at a NUL ("name\u0000x" would be the key
+ *   "name", and replace the real one). In a key the NUL becomes U+0001:
+ *   still a key that no schema knows, ignored as Python ignores it.
+ * Returns NULL when there is nothing to write (nothing allocated);
+ * otherwise the new text, its length in *olen, and in *cuts the offsets
+ * (in the new text) where 8 bytes were taken out.
  */
 static char *
-json_join_surrogates(const unsigned char *s, size_t len, size_t *olen,
-    size_t **cuts, size_t *ncuts)
+json_rewrite(const unsigned char *s, size_t len, size_t *olen, size_t **cuts, size_t *ncuts)
 {
 	char *out = NULL;
-	size_t o = 0, from = 0;
+	size_t o = 0, from = 0, str = 0;
+	enum { UNKNOWN, KEY, VALUE } kind = UNKNOWN;
 	bool in_str = false;
 
 	*ncuts = 0;
@@ -198,7 +217,10 @@ json_join_surrogates(const unsigned char *s, size_t len, size_t *olen,
 		uint32_t cp;
 
 		if (!in_str) {
-			in_str = s[i] == '"';
+			if ((in_str = s[i] == '"')) {
+				str = i + 1;
+				kind = UNKNOWN;
+			}
 			continue;
 		}
 		if (s[i] == '"') {
@@ -207,6 +229,21 @@ json_join_surrogates(const unsigned char *s, size_t len, size_t *olen,
 		}
 		if (s[i] != '\\')
 			continue;
+		if (i + 6 <= len && json_u_escape(s + i) == 0) {
+			if (kind == UNKNOWN)
+				kind = json_is_key(s, len, str) ? KEY : VALUE;
+			if (kind == KEY) {
+				if (out == NULL)
+					out = xmalloc(len + 1);
+				memcpy(out + o, s + from, i - from);
+				o += i - from;
+				memcpy(out + o, "\\u0001", 6);
+				o += 6;
+				from = i + 6;
+			}
+			i += 5;
+			continue;
+		}
 		if (i + 12 > len || (hi = json_u_escape(s + i)) < 0xd800 || hi > 0xdbff ||
 		    (lo = json_u_escape(s + i + 6)) < 0xdc00 || lo > 0xdfff) {
 			i++;	/* skip the escaped character */
@@ -307,7 +344,7 @@ json_read(const char *body, size_t len, json_object **out, size_t *error_offset)
 		return false;
 	}
 	pre = json_prescan(b + skip, len - skip);
-	joined = json_join_surrogates(b + skip, len - skip, &tlen, &cuts, &ncuts);
+	joined = json_rewrite(b + skip, len - skip, &tlen, &cuts, &ncuts);
 	fail = joined != NULL ? json_tokenize((const unsigned char *)joined, tlen, out) :
 	    json_tokenize(b + skip, len - skip, out);
 	/* An offset in the joined text, back in the text as sent. */

@@ -6,7 +6,6 @@
 #include "config.h"
 
 #include <ctype.h>
-#include <errno.h>
 #include <limits.h>
 #include <math.h>
 #include <stdio.h>
@@ -169,17 +168,43 @@ check_string(struct schema_check *c, const struct schema *s, json_object *in,
 	return true;
 }
 
-/* Decimal text as pydantic parses an int: no blanks, no fraction. */
+/*
+ * Text as pydantic reads an int from a string: White_Space around it, a
+ * sign, digits with single underscores between them, and a fraction of
+ * zeros ("5.00"). A number past long is clamped to LONG_MIN or LONG_MAX,
+ * which the bounds then refuse, as pydantic refuses the big int it reads.
+ */
 static bool
-parse_long(const char *s, long *out)
+parse_long(const char *text, size_t tlen, long *out)
 {
-	char *end;
+	size_t len, i = 0;
+	const char *s = utf8_strip_white_space(text, tlen, &len);
+	bool neg = false, digit = false;
+	unsigned long v = 0, lim;
 
-	if (s[0] == '\0' || isspace((unsigned char)s[0]))
+	if (i < len && (s[i] == '+' || s[i] == '-'))
+		neg = s[i++] == '-';
+	lim = neg ? (unsigned long)LONG_MAX + 1 : (unsigned long)LONG_MAX;
+	for (; i < len; i++) {
+		if (s[i] == '_' && digit && i + 1 < len && isdigit((unsigned char)s[i + 1]))
+			continue;
+		if (!isdigit((unsigned char)s[i]))
+			break;
+		digit = true;
+		v = v > (lim - (unsigned long)(s[i] - '0')) / 10 ? lim : v * 10 + (unsigned long)(s[i] - '0');
+	}
+	if (!digit)
 		return false;
-	errno = 0;
-	*out = strtol(s, &end, 10);
-	return *end == '\0' && errno == 0;
+	if (i < len && s[i] == '.') {
+		if (++i == len)
+			return false;
+		while (i < len && s[i] == '0')
+			i++;
+	}
+	if (i != len)
+		return false;
+	*out = neg ? (v == (unsigned long)LONG_MAX + 1 ? LONG_MIN : -(long)v) : (long)v;
+	return true;
 }
 
 static bool
@@ -196,14 +221,17 @@ check_integer(struct schema_check *c, const struct schema *s, json_object *in,
 	case json_type_double: {
 		double d = json_object_get_double(in);
 
-		if (!isfinite(d) || d != floor(d) || fabs(d) > 9e15)
+		if (!isfinite(d))
+			return fail(c, "finite_number", loc, "Input should be a finite number", in);
+		if (d != floor(d))
 			return fail(c, "int_from_float", loc,
 			    "Input should be a valid integer, got a number with a fractional part", in);
-		v = (long)d;
+		/* Past long: clamped for the bounds to refuse, as parse_long. */
+		v = d >= 0x1p63 ? LONG_MAX : d < -0x1p63 ? LONG_MIN : (long)d;
 		break;
 	}
 	case json_type_string:
-		if (!parse_long(json_object_get_string(in), &v))
+		if (!parse_long(json_object_get_string(in), (size_t)json_object_get_string_len(in), &v))
 			return fail(c, "int_parsing", loc,
 			    "Input should be a valid integer, unable to parse string as an integer", in);
 		break;
@@ -238,8 +266,15 @@ check_boolean(struct schema_check *c, json_object *in, json_object *loc, json_ob
 			return true;
 		}
 		break;
+	case json_type_double:
+		/* 1.0 and 0.0 as 1 and 0; any other number is no boolean. */
+		if (json_object_get_double(in) == 0 || json_object_get_double(in) == 1) {
+			*out = json_object_new_boolean(json_object_get_double(in) == 1);
+			return true;
+		}
+		return fail(c, "bool_type", loc, "Input should be a valid boolean", in);
 	case json_type_string:
-		for (size_t i = 0; yes[i] != NULL; i++) {
+		for (size_t i = 0; json_str_plain(in) && yes[i] != NULL; i++) {
 			if (strcasecmp(json_object_get_string(in), yes[i]) == 0) {
 				*out = json_object_new_boolean(true);
 				return true;

@@ -138,15 +138,22 @@ py_isspace(uint32_t cp)
 	}
 }
 
-const char *
-utf8_strip_py(const char *s, size_t len, size_t *out_len)
+/* Unicode's White_Space: Python's isspace() but U+001C..U+001F. */
+static bool
+unicode_white_space(uint32_t cp)
+{
+	return (cp < 0x1c || cp > 0x1f) && py_isspace(cp);
+}
+
+static const char *
+strip_with(const char *s, size_t len, size_t *out_len, bool (*space)(uint32_t))
 {
 	const unsigned char *p = (const unsigned char *)s;
 	size_t start = 0, end = len, n, k;
 
 	while (start < end) {
 		n = utf8_seq_len(p + start, end - start);
-		if (n == 0 || !py_isspace(utf8_decode(p + start, n)))
+		if (n == 0 || !space(utf8_decode(p + start, n)))
 			break;
 		start += n;
 	}
@@ -156,12 +163,24 @@ utf8_strip_py(const char *s, size_t len, size_t *out_len)
 		while (k > start && end - k < 4 && (p[k] & 0xc0) == 0x80)
 			k--;
 		n = utf8_seq_len(p + k, end - k);
-		if (n != end - k || !py_isspace(utf8_decode(p + k, n)))
+		if (n != end - k || !space(utf8_decode(p + k, n)))
 			break;
 		end = k;
 	}
 	*out_len = end - start;
 	return s + start;
+}
+
+const char *
+utf8_strip_py(const char *s, size_t len, size_t *out_len)
+{
+	return strip_with(s, len, out_len, py_isspace);
+}
+
+const char *
+utf8_strip_white_space(const char *s, size_t len, size_t *out_len)
+{
+	return strip_with(s, len, out_len, unicode_white_space);
 }
 
 /*

@@ -4,6 +4,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <string.h>
 
 #include <json-c/json.h>
 
@@ -25,6 +26,22 @@ bool	json_read(const char *body, size_t len, json_object **out, size_t *error_of
  * text is not JSON.
  */
 json_object	*json_parse_stored(const char *text);
+
+/* Whether v is a string without a NUL (escaped as \u0000) inside: one C
+ * string functions see whole. */
+static inline bool
+json_str_plain(json_object *v)
+{
+	return json_object_is_type(v, json_type_string) &&
+	    strlen(json_object_get_string(v)) == (size_t)json_object_get_string_len(v);
+}
+
+/* Whether v is the string lit, all of it: "ping\u0000x" is not "ping". */
+static inline bool
+json_str_is(json_object *v, const char *lit)
+{
+	return json_str_plain(v) && strcmp(json_object_get_string(v), lit) == 0;
+}
 
 /*
  * json_object_object_add for a key that is a string constant o does not

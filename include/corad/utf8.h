@@ -44,6 +44,10 @@ size_t		 utf8_codepoints(const char *s, size_t len);
  */
 const char	*utf8_strip_py(const char *s, size_t len, size_t *out_len);
 
+/* The same for Unicode's White_Space property (what Rust's str::trim and
+ * so pydantic's number parsing strip): without U+001C..U+001F. */
+const char	*utf8_strip_white_space(const char *s, size_t len, size_t *out_len);
+
 /*
  * s[0..len) with every maximal invalid subsequence replaced by U+FFFD (the
  * Unicode "substitution of maximal subparts", which is what Python's

@@ -67,7 +67,7 @@ mcp_initialize(json_object *params)
 	if (json_object_object_get_ex(params, "protocolVersion", &v) &&
 	    json_object_is_type(v, json_type_string))
 		for (size_t i = 0; i < sizeof(protocols) / sizeof(protocols[0]); i++)
-			if (strcmp(json_object_get_string(v), protocols[i]) == 0)
+			if (json_str_is(v, protocols[i]))
 				version = protocols[i];
 	json_object_object_add(res, "protocolVersion", json_object_new_string(version));
 	t = json_object_new_object();
@@ -142,7 +142,7 @@ mcp_tools_call(struct request *r, json_object *id, json_object *params)
 	if (!json_object_object_get_ex(params, "name", &name) ||
 	    !json_object_is_type(name, json_type_string))
 		return rpc_reply(r, id, NULL, RPC_INVALID_PARAMS, "params.name must be a tool name");
-	if ((op = route_find_tool(json_object_get_string(name))) == NULL)
+	if (!json_str_plain(name) || (op = route_find_tool(json_object_get_string(name))) == NULL)
 		return rpc_reply(r, id, NULL, RPC_INVALID_PARAMS, "Unknown tool");
 	if (json_object_object_get_ex(params, "arguments", &args) && args != NULL &&
 	    !json_object_is_type(args, json_type_object))
@@ -190,7 +190,6 @@ handle_mcp(struct request *r)
 {
 	json_object *msg = NULL, *id = NULL, *v, *method, *params = NULL;
 	enum cora_err e;
-	const char *m;
 	size_t bad;
 	bool has_id, has_method;
 
@@ -209,7 +208,7 @@ handle_mcp(struct request *r)
 		goto out;
 	}
 	if (!json_object_object_get_ex(msg, "jsonrpc", &v) ||
-	    !json_object_is_type(v, json_type_string) || strcmp(json_object_get_string(v), "2.0") != 0) {
+	    !json_str_is(v, "2.0")) {
 		e = rpc_reply(r, id, NULL, RPC_INVALID_REQUEST, "Invalid Request");
 		goto out;
 	}
@@ -229,14 +228,13 @@ handle_mcp(struct request *r)
 		goto out;
 	}
 	json_object_object_get_ex(msg, "params", &params);
-	m = json_object_get_string(method);
-	if (strcmp(m, "initialize") == 0)
+	if (json_str_is(method, "initialize"))
 		e = rpc_reply(r, id, mcp_initialize(params), 0, NULL);
-	else if (strcmp(m, "ping") == 0)
+	else if (json_str_is(method, "ping"))
 		e = rpc_reply(r, id, json_object_new_object(), 0, NULL);
-	else if (strcmp(m, "tools/list") == 0)
+	else if (json_str_is(method, "tools/list"))
 		e = rpc_reply(r, id, mcp_tools_list(), 0, NULL);
-	else if (strcmp(m, "tools/call") == 0)
+	else if (json_str_is(method, "tools/call"))
 		e = mcp_tools_call(r, id, params);
 	else
 		e = rpc_reply(r, id, NULL, RPC_METHOD_NOT_FOUND, "Method not found");

@@ -302,6 +302,10 @@ bad400 "$(cbody '.tags = ["b", "  ", " "]')" "Caution tag must be 1-50 chars aft
 bad400 "$(cbody '.text = "a\u0000b"')" "Caution text must not contain NUL characters" "a text with NUL"
 bad400 "$(cbody '.workaround = "\u0000"')" "Caution workaround must not contain NUL characters" "a workaround of NUL"
 bad400 "$(cbody '.tags = ["x\u0000"]')" "Caution tag must not contain NUL characters" "a tag with NUL"
+# A NUL inside a key does not end it: "text\u0000" is not text.
+register_caution "$(cbody '. + {"text\u0000": "Unchecked"}')" || fail "a key text\\u0000: 201" "$HTTP_STATUS $HTTP_BODY"
+get_caution "$CID_NEW"
+json_is "$HTTP_BODY" .text "The hexapod stalls below 0.5 mm/s" "a key text\\u0000: the text given is kept"
 bad400 "$(cbody '.expires_at = "2000-01-01T00:00:00Z"')" "expires_at must be in the future" "expires_at in 2000"
 bad400 "$(cbody '.expires_at = $e' --arg e "$(utc_in -1)")" "expires_at must be in the future" "expires_at a second ago"
 # The fixed order: text, workaround, tags, expires_at.

@@ -135,6 +135,20 @@ bad_query limit=0 greater_than_equal '["query","limit"]' "limit=0"
 bad_query limit=101 less_than_equal '["query","limit"]' "limit=101"
 bad_query limit=abc int_parsing '["query","limit"]' "limit=abc"
 bad_query status=gone enum '["query","status"]' "status=gone"
+# An int as pydantic reads one from text: White_Space around it, a sign,
+# single underscores between digits, a fraction of zeros; a number too
+# big for any machine word is out of bounds, not unreadable.
+for q in 'limit=1.0:1' 'limit=%205:5' 'limit=5%20:5' 'limit=1_0:10' 'limit=%2B7:7' 'limit=%E3%80%803:3' \
+	'limit=5.00:5' 'limit=05:5'; do
+	http GET "/actors?${q%:*}"
+	is "$HTTP_STATUS $(jq '.items | length' <<<"$HTTP_BODY")" "200 ${q#*:}" "${q%:*}: 200, ${q#*:} items"
+done
+bad_query limit=99999999999999999999 less_than_equal '["query","limit"]' "limit=99999999999999999999"
+bad_query limit=-99999999999999999999 greater_than_equal '["query","limit"]' "limit=-99999999999999999999"
+bad_query limit=-0 greater_than_equal '["query","limit"]' "limit=-0"
+for q in 1.5 1e1 0x10 1__0 _1 1_ 5. .0 5.0_0 %1C5 '%20' %D9%A5; do
+	bad_query "limit=$q" int_parsing '["query","limit"]' "limit=$q"
+done
 
 # bad_cursor RAW desc
 bad_cursor() {

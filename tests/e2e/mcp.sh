@@ -292,7 +292,32 @@ mcp_raw "$P1" '{"jsonrpc":"2.0","id":16,"result":{}}'
 is "$HTTP_STATUS $HTTP_BODY" "202 " "a JSON-RPC response from the client: 202 without a body"
 mcp_raw "$P1" '{"jsonrpc":"2.0"}'
 rpc_error "neither a request nor a response" -32600 null
+# A NUL inside a name does not end it: "ping\u0000x" is no method, and a
+# tool whose name only starts with register_actor does not register.
+mcp_raw "$P1" '{"jsonrpc":"2.0","id":17,"method":"ping\u0000bogus"}'
+rpc_error "method ping\\u0000bogus" -32601 17
+mcp_raw "$P1" '{"jsonrpc":"2.0\u0000bogus","id":18,"method":"ping"}'
+rpc_error "jsonrpc 2.0\\u0000bogus" -32600 18
+mcp_raw "$P1" '{"jsonrpc":"2.0","id":19,"method":"tools/call","params":{"name":"register_actor\u0000bogus","arguments":{"name":"Nul tool"}}}'
+rpc_error "tool register_actor\\u0000bogus" -32602 19
 is "$(rows)" "$before" "JSON-RPC errors wrote nothing"
+# Nor does it end a key: "name\u0000x" is a key no tool knows.
+call "$P1" register_actor '{"name":"Real name","name\u0000x":"Smuggled","idempotency_key\u0000zz":"kk1"}'
+tool_result "register_actor with keys that hold a NUL" false
+is "$(q "SELECT name FROM actor_profile WHERE actor_id = '$(jq -r .actor_id <<<"$SC")'")" "Real name" \
+	"... registers the name given, not the one behind the NUL key"
+is "$(q "SELECT count(*) FROM idempotency_keys WHERE key = 'kk1'")" 0 "... and takes no key from it"
+# Numbers for an int as pydantic reads them: a whole float past the
+# bounds is out of bounds, an infinite one not a finite number.
+call "$P1" list_actors '{"limit":1e16}'
+json_is "$SC" '.detail[0] | [.type, .loc]' '["less_than_equal",["query","limit"]]' "limit 1e16: less_than_equal"
+# (as sent: jq would turn 1e400 into the largest double)
+mcp_raw "$P1" '{"jsonrpc":"2.0","id":20,"method":"tools/call","params":{"name":"list_actors","arguments":{"limit":1e400}}}'
+json_is "$HTTP_BODY" '.result.structuredContent.detail[0] | [.type, .loc]' '["finite_number",["query","limit"]]' \
+	"limit 1e400: finite_number"
+call "$P1" list_actors '{"limit":2.0}'
+tool_result "limit 2.0: a list of two" false
+json_is "$SC" '.items | length' 2 "... two items"
 
 # --- metrics ------------------------------------------------------------------------------
 M='http_requests_total{method="POST",status="2xx",handler="/mcp"}'

@@ -51,6 +51,28 @@ START_TEST(test_surrogate_pairs)
 }
 END_TEST
 
+/* json-c would cut a key at a NUL: "name\u0000x" must stay a key of its
+ * own and never replace "name". A NUL in a value is kept. */
+START_TEST(test_nul_in_keys)
+{
+	json_object *v = read_ok("{\"name\":\"real\",\"name\\u0000x\":\"smuggled\","
+	    " \"k\\u0000\" : {\"\\u0000\":\"a\\u0000b\"}, \"s\":\"\\u0000\"}");
+	json_object *k, *inner;
+
+	ck_assert(json_object_object_get_ex(v, "name", &k));
+	ck_assert_str_eq(json_object_get_string(k), "real");
+	ck_assert(json_object_object_get_ex(v, "name\x01x", NULL));
+	ck_assert(json_object_object_get_ex(v, "k\x01", &inner));
+	ck_assert(json_object_object_get_ex(inner, "\x01", &k));
+	ck_assert_int_eq(json_object_get_string_len(k), 3);
+	ck_assert(memcmp(json_object_get_string(k), "a\0b", 3) == 0);
+	ck_assert(json_object_object_get_ex(v, "s", &k));
+	ck_assert_int_eq(json_object_get_string_len(k), 1);
+	ck_assert_int_eq(json_object_object_length(v), 4);
+	json_object_put(v);
+}
+END_TEST
+
 /* Error offsets are in the text as sent, also after a joined pair. */
 START_TEST(test_offsets)
 {
@@ -131,6 +153,7 @@ make_suite(void)
 	TCase *tc = tcase_create("read");
 
 	tcase_add_test(tc, test_surrogate_pairs);
+	tcase_add_test(tc, test_nul_in_keys);
 	tcase_add_test(tc, test_offsets);
 	tcase_add_test(tc, test_lone_surrogates);
 	tcase_add_test(tc, test_accepts);
