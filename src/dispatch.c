@@ -240,7 +240,13 @@ dispatch_validate(struct request *r, json_object *args)
 	}
 	if (args != NULL && op->idempotent)
 		r->idem_key = tool_idem_key(&c, args);
-	if (op->body != NULL && args == NULL)
+	if (op->body != NULL && args == NULL && r->body_len > 0 && !request_body_is_json(r))
+		/* Bytes, as the original takes a body of another type: no
+		 * model reads them. */
+		validation_add(c.errs, "model_attributes_type", "body", NULL,
+		    "Input should be a valid dictionary or object to extract fields from",
+		    json_object_new_string_len(r->body, (int)r->body_len));
+	else if (op->body != NULL && args == NULL)
 		r->input = schema_validate_body(op->body, r->body, r->body_len, c.errs);
 	else if (op->body != NULL) {
 		/* A tool's body fields are its other arguments. */

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "corad/alloc.h"
 #include "corad/request.h"
@@ -61,6 +62,29 @@ request_text(const struct request *r, const char *name)
 	json_object *v = request_value(r, name);
 
 	return v != NULL ? json_object_get_string(v) : NULL;
+}
+
+bool
+request_body_is_json(const struct request *r)
+{
+	const char *ct = FCGX_GetParam("CONTENT_TYPE", r->fcgi->envp), *slash, *end;
+	size_t n;
+
+	if (ct == NULL)
+		return true;
+	while (*ct == ' ' || *ct == '\t')
+		ct++;
+	end = ct + strcspn(ct, ";");
+	while (end > ct && (end[-1] == ' ' || end[-1] == '\t'))
+		end--;
+	if (end == ct)
+		return true;
+	if ((slash = memchr(ct, '/', (size_t)(end - ct))) == NULL ||
+	    (size_t)(slash - ct) != 11 || strncasecmp(ct, "application", 11) != 0)
+		return false;
+	n = (size_t)(end - slash - 1);
+	return (n == 4 && strncasecmp(slash + 1, "json", 4) == 0) ||
+	    (n >= 5 && strncasecmp(end - 5, "+json", 5) == 0);
 }
 
 /* `checked`: the body is reply_body_string's, already valid UTF-8. */

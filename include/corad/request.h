@@ -140,4 +140,13 @@ json_object	*request_value(const struct request *r, const char *name);
 /* The same as text (a number or a boolean as JSON text). */
 const char	*request_text(const struct request *r, const char *name);
 
+/*
+ * Whether the body is JSON by its Content-Type, as the original decides:
+ * none (or empty), application/json or application/<anything>+json, any
+ * case, parameters aside. Any other type (text/plain, a form: what a page
+ * of another site may post without asking) is not (doc/design.md, "The
+ * request pipeline").
+ */
+bool	request_body_is_json(const struct request *r);
+
 #endif

@@ -193,6 +193,17 @@ handle_mcp(struct request *r)
 	size_t bad;
 	bool has_id, has_method;
 
+	/* JSON-RPC comes as JSON: a page of another site may post a form or
+	 * text/plain without asking first. */
+	if (!request_body_is_json(r)) {
+		json_object *b = json_object_new_object();
+
+		json_object_object_add(b, "detail", json_object_new_string(
+		    "Unsupported Media Type: Content-Type must be application/json"));
+		reply_json(r, 415, b);
+		json_object_put(b);
+		return CORA_OK;
+	}
 	if (!json_read(r->body, r->body_len, &msg, &bad) || msg == NULL)
 		return rpc_reply(r, NULL, NULL, RPC_PARSE_ERROR, "Parse error");
 	if (!json_object_is_type(msg, json_type_object)) {

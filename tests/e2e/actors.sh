@@ -323,6 +323,27 @@ is "$HTTP_STATUS" 204 "deactivate a legacy actor: 204"
 is "$(q "SELECT version FROM events WHERE stream_id = '$LID' AND event_type = 'ActorDeactivated'")" 2 \
 	"legacy actor: ActorDeactivated is version 2"
 
+# --- the body's Content-Type ------------------------------------------------------------
+# JSON when the type says so, or says nothing; any other body is bytes,
+# which no body takes: what a page of another site can post without a
+# preflight (a form, text/plain) writes nothing.
+before=$(rows)
+for ct in text/plain application/x-www-form-urlencoded 'multipart/form-data; boundary=x' json \
+	'application/xml' 'text/json'; do
+	as "$P1" POST /actors -H "Content-Type: $ct" --data-binary '{"name":"Cross site"}'
+	is "$HTTP_STATUS" 422 "Content-Type $ct: 422"
+	json_is "$HTTP_BODY" '.detail[0] | [.type, .loc, .input]' \
+		'["model_attributes_type",["body"],"{\"name\":\"Cross site\"}"]' \
+		"Content-Type $ct: model_attributes_type at body, the body as input"
+done
+unchanged "$before" "bodies of other types"
+for ct in 'application/json; charset=utf-8' 'Application/JSON' 'application/vnd.api+json' ' application/json '; do
+	as "$P1" POST /actors -H "Content-Type: $ct" --data-binary '{"name":"Typed"}'
+	is "$HTTP_STATUS" 201 "Content-Type '$ct': 201"
+done
+as "$P1" POST /actors -H 'Content-Type:' --data-binary '{"name":"Untyped"}'
+is "$HTTP_STATUS" 201 "no Content-Type: read as JSON, 201"
+
 # --- a NUL inside a key ---------------------------------------------------------------
 # "name\u0000x" is a key of its own, unknown and ignored as Python's
 # decoder leaves it: it must not become "name" and replace the real one.

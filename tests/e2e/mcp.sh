@@ -300,6 +300,14 @@ mcp_raw "$P1" '{"jsonrpc":"2.0\u0000bogus","id":18,"method":"ping"}'
 rpc_error "jsonrpc 2.0\\u0000bogus" -32600 18
 mcp_raw "$P1" '{"jsonrpc":"2.0","id":19,"method":"tools/call","params":{"name":"register_actor\u0000bogus","arguments":{"name":"Nul tool"}}}'
 rpc_error "tool register_actor\\u0000bogus" -32602 19
+# JSON-RPC comes as JSON: another type is 415, whatever the body says.
+for ct in text/plain application/x-www-form-urlencoded; do
+	http POST /mcp -H "X-Principal-Id: $P1" -H "Content-Type: $ct" \
+		--data-binary '{"jsonrpc":"2.0","id":21,"method":"tools/call","params":{"name":"register_actor","arguments":{"name":"Cross site"}}}'
+	is "$HTTP_STATUS" 415 "POST /mcp as $ct: 415"
+	json_is "$HTTP_BODY" .detail "Unsupported Media Type: Content-Type must be application/json" \
+		"POST /mcp as $ct: says what it takes"
+done
 is "$(rows)" "$before" "JSON-RPC errors wrote nothing"
 # Nor does it end a key: "name\u0000x" is a key no tool knows.
 call "$P1" register_actor '{"name":"Real name","name\u0000x":"Smuggled","idempotency_key\u0000zz":"kk1"}'
