@@ -178,6 +178,26 @@ idem_key_valid(const char *key)
 	return len > 0 && utf8_valid(key, len) && utf8_codepoints(key, len) <= IDEM_KEY_MAX;
 }
 
+char *
+idem_header_key(const char *raw)
+{
+	size_t n = strlen(raw), o = 0;
+	char *key;
+
+	if (n == 0 || n > IDEM_KEY_MAX)
+		return NULL;
+	key = xmalloc(2 * n + 1);
+	for (const unsigned char *b = (const unsigned char *)raw; *b != '\0'; b++)
+		if (*b < 0x80)
+			key[o++] = (char)*b;
+		else {
+			key[o++] = (char)(0xc0 | *b >> 6);
+			key[o++] = (char)(0x80 | (*b & 0x3f));
+		}
+	key[o] = '\0';
+	return key;
+}
+
 void
 idem_sha256_hex(const char *s, char out[65])
 {
@@ -287,22 +307,28 @@ enum cora_err
 idem_claim(struct request *r, const char *command, json_object *cmd, bool *replayed)
 {
 	struct idem_claim *c = &r->idem;
-	const char *key = r->idem_surface != NULL ? r->idem_key :
-	    FCGX_GetParam("HTTP_IDEMPOTENCY_KEY", r->fcgi->envp);
+	const char *header = FCGX_GetParam("HTTP_IDEMPOTENCY_KEY", r->fcgi->envp);
 	char *json, stale[32];
 	enum cora_err e;
 
 	*replayed = false;
-	if (key == NULL)
+	/* A tool's key is a JSON string, checked by its schema; the header's
+	 * bytes are Latin-1 characters. */
+	if (r->idem_surface != NULL) {
+		if (r->idem_key == NULL)
+			return CORA_OK;
+		c->key = idem_key_valid(r->idem_key) ? xstrdup(r->idem_key) : NULL;
+	} else if (header == NULL)
 		return CORA_OK;
-	if (!idem_key_valid(key))
+	else
+		c->key = idem_header_key(header);
+	if (c->key == NULL)
 		return request_fail(r, CORA_ERR_BAD_REQUEST,
 		    "Idempotency-Key must be between 1 and %d characters", IDEM_KEY_MAX);
 	if ((e = store_ready(r->store)) != CORA_OK)
 		return e;
 	c->command = command;
 	c->surface = r->idem_surface != NULL ? r->idem_surface : IDEM_SURFACE_HTTP;
-	c->key = xstrdup(key);
 	json = idem_command_json(cmd);
 	idem_sha256_hex(json, c->hash);
 	free(json);

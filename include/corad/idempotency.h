@@ -29,6 +29,11 @@ char	*idem_command_json(json_object *cmd);
 /* An Idempotency-Key corad accepts: 1..IDEM_KEY_MAX code points of UTF-8. */
 bool	 idem_key_valid(const char *key);
 
+/* The Idempotency-Key header as the original reads it: each byte one
+ * character (Latin-1, as Starlette decodes headers), written as UTF-8 for
+ * the database; the caller frees it. NULL unless 1..IDEM_KEY_MAX bytes. */
+char	*idem_header_key(const char *raw);
+
 /* A tool's idempotency_key argument (a string of that length). */
 extern const struct schema idem_key_schema;
 /* SHA-256 hex of a string. */

@@ -191,6 +191,21 @@ is "$(q "SELECT count(*) FROM events")" "$before" "rejected keys wrote no event"
 reg "$P1" "$K255" '{"name":"Long key"}'
 is "$HTTP_STATUS" 201 "a 255-character Idempotency-Key: 201"
 is "$(key_row "$P1" "$K255")" "completed|201" "the 255-character key is stored"
+# The header's bytes are characters of Latin-1, as the original's
+# framework decodes headers: a byte that is not UTF-8 is a character like
+# any other, and two bytes of UTF-8 are two characters.
+reg "$P1" $'caf\xe9' '{"name":"Latin key"}'
+is "$HTTP_STATUS" 201 "an Idempotency-Key with the Latin-1 byte E9: 201"
+LATIN_ID=$(json_value "$HTTP_BODY" .actor_id)
+is "$(key_row "$P1" 'café')" "completed|201" "... stored as the character it is, é"
+reg "$P1" $'caf\xe9' '{"name":"Latin key"}'
+is "$HTTP_STATUS $(json_value "$HTTP_BODY" .actor_id)" "201 $LATIN_ID" "... and a retry replays it"
+reg "$P1" 'café' '{"name":"Utf key"}'
+is "$(key_row "$P1" 'cafÃ©')" "completed|201" "a key sent as UTF-8 é: the two characters Ã and ©"
+K128=$(printf 'é%.0s' {1..128})
+reg "$P1" "$K128" '{"name":"Long key"}'
+is "$HTTP_STATUS" 400 "128 UTF-8 é (256 bytes, 256 characters to the original): 400"
+json_eq "$HTTP_BODY" "$EXPLEN" "... with the length's detail"
 
 # --- DELETE /actors/{id}/profile ---------------------------------------------------------
 as "$P1" POST /actors -H 'Content-Type: application/json' --data-binary '{"name":"Forget me"}'

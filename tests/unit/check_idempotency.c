@@ -141,6 +141,30 @@ START_TEST(test_cursor_rejects)
 }
 END_TEST
 
+/* The header's bytes are Latin-1 characters, as Starlette reads them:
+ * 1..255 of them, whatever they spell in UTF-8. */
+START_TEST(test_header_key)
+{
+	char k255[256], k256[257], *k;
+
+	ck_assert_str_eq((k = idem_header_key("k-1")), "k-1");
+	free(k);
+	ck_assert_str_eq((k = idem_header_key("caf\xe9")), "caf\xc3\xa9");	/* café */
+	free(k);
+	/* UTF-8's é is two characters to the original: Ã and ©. */
+	ck_assert_str_eq((k = idem_header_key("caf\xc3\xa9")), "caf\xc3\x83\xc2\xa9");
+	free(k);
+	ck_assert_ptr_null(idem_header_key(""));
+	memset(k255, 0xff, 255);
+	k255[255] = '\0';
+	ck_assert_int_eq(strlen((k = idem_header_key(k255))), 510);
+	free(k);
+	memset(k256, 'a', 256);
+	k256[256] = '\0';
+	ck_assert_ptr_null(idem_header_key(k256));
+}
+END_TEST
+
 static Suite *
 make_suite(void)
 {
@@ -148,6 +172,7 @@ make_suite(void)
 	TCase *tc = tcase_create("hash");
 
 	tcase_add_loop_test(tc, test_python_dumps_and_digest, 0, sizeof(cases) / sizeof(cases[0]));
+	tcase_add_test(tc, test_header_key);
 	tcase_add_test(tc, test_cursor_round_trip);
 	tcase_add_loop_test(tc, test_cursor_times, 0, sizeof(cursor_times) / sizeof(cursor_times[0]));
 	tcase_add_test(tc, test_cursor_url_alphabet);
