@@ -432,9 +432,10 @@ config_load_detailed(struct config *cfg, config_lookup_fn lookup, void *ctx,
 	 * on the host may set these standard variables for exporters of its
 	 * own (gRPC's host:port among them). */
 	for (size_t i = 0; cfg->otel_exporter == OTEL_OTLP && i < sizeof(vars) / sizeof(vars[0]); i++) {
-		const char *url = *(char **)((char *)cfg + vars[i].offset);
+		const char *url = vars[i].type == V_HTTPURL ?
+		    *(char **)((char *)cfg + vars[i].offset) : NULL;
 
-		if (vars[i].type == V_HTTPURL && url != NULL && !is_http_url(url))
+		if (url != NULL && !is_http_url(url))
 			return reject(cfg, err, &vars[i], url,
 			    "an http:// or https:// URL with a host (OTEL_EXPORTER=otlp)");
 	}
