@@ -296,7 +296,7 @@ projector_connect(struct projector *p)
 	 * does not wait for its commits to reach the disk, and leaves the
 	 * flushes to the writers (doc/design.md, "Projections"). The server
 	 * probes the session too: the advisory lock of a leader whose host is
-	 * gone is released within a minute, not the system's two hours, and a
+	 * gone is released within about 25 s, not the system's two hours, and a
 	 * standby takes over. */
 	ok = simple(p, "SET synchronous_commit = off;"
 	    " SET tcp_keepalives_idle = " STR(DB_KEEPALIVE_IDLE_S) ";"

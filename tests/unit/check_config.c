@@ -796,14 +796,12 @@ END_TEST
 
 /* A rejected connection string is quoted without what may be a secret. */
 static const struct {
-	const char	*name;
 	const char	*value;
 	const char	*shown;
 } redacted[] = {
-	{ "DATABASE_URL", "http://h/db?sslmode=require", "DATABASE_URL='http://h/db' is invalid" },
-	{ "DATABASE_URL", "mysql://u:s3cret@h/db?password=s3cret", "DATABASE_URL='mysql://h/db' is invalid" },
-	{ "DATABASE_URL", "1host=h password=s3cret",
-	  "DATABASE_URL='(not shown: it holds a password)' is invalid" },
+	{ "http://h/db?sslmode=require", "DATABASE_URL='http://h/db' is invalid" },
+	{ "mysql://u:s3cret@h/db?password=s3cret", "DATABASE_URL='mysql://h/db' is invalid" },
+	{ "1host=h password=s3cret", "DATABASE_URL='(not shown: it holds a password)' is invalid" },
 };
 
 START_TEST(test_reject_redacted)
@@ -813,7 +811,7 @@ START_TEST(test_reject_redacted)
 	char err[512];
 
 	memset(&v, 0, sizeof v);
-	vars_set(&v, redacted[_i].name, redacted[_i].value);
+	vars_set(&v, "DATABASE_URL", redacted[_i].value);
 	ck_assert_int_eq(config_load(&cfg, vars_lookup, &v, err, sizeof err), -1);
 	ck_assert_msg(strstr(err, redacted[_i].shown) != NULL, "%s", err);
 	ck_assert_msg(strstr(err, "s3cret") == NULL, "a password in the message: %s", err);
