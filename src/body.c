@@ -2,6 +2,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -21,6 +22,11 @@ body_check_length(const char *content_length, long limit, long long *declared)
 		return BODY_BAD_LENGTH;
 	errno = 0;
 	n = strtoll(content_length, &end, 10);
+	/* A decimal too big for any machine is over any limit. */
+	if (*end == '\0' && errno == ERANGE) {
+		*declared = LLONG_MAX;
+		return BODY_TOO_LARGE;
+	}
 	if (*end != '\0' || errno != 0)
 		return BODY_BAD_LENGTH;
 	*declared = n;

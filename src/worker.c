@@ -151,8 +151,13 @@ step_body(struct request *r)
 	log_warning("body_size_limit.rejected",
 	    LF_STR("correlation_id", r->correlation_id),
 	    LF_STR("path", r->path), LF_STR("method", r->method_name),
-	    declared >= 0 ? LF_INT("content_length", declared) : LF_NULL("content_length"),
+	    declared >= 0 && declared < LLONG_MAX ? LF_INT("content_length", declared) :
+	    LF_NULL("content_length"),
 	    LF_INT("limit", cfg->max_body));
+	/* A length past long long (LLONG_MAX) is quoted as declared. */
+	if (size == LLONG_MAX && cl != NULL)
+		return request_fail(r, CORA_ERR_TOO_LARGE,
+		    "Request body of %s bytes exceeds limit of %ld bytes", cl, cfg->max_body);
 	return request_fail(r, CORA_ERR_TOO_LARGE,
 	    "Request body of %lld bytes exceeds limit of %ld bytes", size, cfg->max_body);
 }

@@ -111,6 +111,16 @@ for declared in 2 500; do
 		"{\"detail\":\"Request body of 14 bytes does not match Content-Length $declared\"}" "... which says so"
 done
 
+# A length too big for any machine word is over the limit too, quoted as
+# declared.
+printf '{"name":"Ada"}' | python3 "$(dirname "$0")/fcgi_client.py" "unix:$T/corad.sock" \
+	REQUEST_METHOD=POST DOCUMENT_URI=/actors REQUEST_URI=/actors \
+	CONTENT_TYPE=application/json CONTENT_LENGTH=99999999999999999999 >"$T/cl.out"
+is "$(head -n 1 "$T/cl.out" | tr -d '\r')" "Status: 413 Content Too Large" \
+	"FastCGI: CONTENT_LENGTH=99999999999999999999: 413"
+is "$(sed '1,/^\r*$/d' "$T/cl.out")" \
+	'{"detail":"Request body of 99999999999999999999 bytes exceeds limit of 1048576 bytes"}' "... which says so"
+
 # --- MAX_REQUEST_BODY_SIZE_BYTES=100 ---
 corad_stop TERM 15
 is "$EXIT_STATUS" 0 "corad stops for the restart"

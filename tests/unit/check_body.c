@@ -1,5 +1,6 @@
 /* check_body: the request body limit. */
 #include <check.h>
+#include <limits.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
@@ -115,6 +116,10 @@ START_TEST(test_length_too_large)
 	ck_assert_int_eq(d, 1);
 	ck_assert_int_eq(body_check_length("9223372036854775807", 100, &d),
 	    BODY_TOO_LARGE);
+	/* Past long long: over any limit, not malformed. */
+	ck_assert_int_eq(body_check_length("99999999999999999999999", 100, &d),
+	    BODY_TOO_LARGE);
+	ck_assert(d == LLONG_MAX);
 }
 END_TEST
 
@@ -122,7 +127,7 @@ static const char *const bad_lengths[] = {
 	"abc",
 	"-1",
 	"12x",
-	"99999999999999999999999",
+	"99999999999999999999999x",
 	"x12",
 	"1.5",
 };
