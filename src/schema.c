@@ -444,6 +444,16 @@ schema_to_json(const struct schema *s)
 	};
 	json_object *o = json_object_new_object();
 
+	if (s->one_of != NULL) {
+		json_object *alts = json_object_new_array();
+
+		for (size_t i = 0; s->one_of[i] != NULL; i++)
+			json_object_array_add(alts, schema_to_json(s->one_of[i]));
+		json_object_object_add(o, "oneOf", alts);
+		if (s->description != NULL)
+			json_object_object_add(o, "description", json_object_new_string(s->description));
+		return o;
+	}
 	if (s->nullable) {
 		json_object *t = json_object_new_array();
 

@@ -42,6 +42,9 @@ struct schema {
 	const char			*description;
 	const struct schema_prop	*props;		/* objects: ended by a NULL name */
 	const struct schema		*items;		/* arrays */
+	/* A response that is one of these (NULL-ended), for the OpenAPI
+	 * document only: the other fields are then not used. */
+	const struct schema *const	*one_of;
 };
 
 struct schema_prop {

@@ -1,7 +1,7 @@
 /*
  * POST /mcp: the Model Context Protocol over Streamable HTTP, stateless
  * (doc/design.md, "MCP"). JSON-RPC 2.0: initialize, ping, tools/list and
- * tools/call. The tools are the operations that name one (op.h); a call
+ * tools/call, one message or a batch of them. The tools are the operations that name one (op.h); a call
  * runs the operation through dispatch like its route, so validation,
  * authorization, idempotency, logs, spans and the event store behave as
  * through HTTP; its reply becomes the tool result, and a 4xx is a result
@@ -21,8 +21,11 @@
 #include "corad/json.h"
 #include "corad/request.h"
 #include "corad/route.h"
+#include "corad/store.h"
+#include "corad/strutil.h"
 
 #define MCP_PROTOCOL	"2025-06-18"	/* the newest revision corad speaks */
+#define MCP_BATCH_MAX	50		/* messages in one JSON-RPC batch */
 
 /* JSON-RPC 2.0 error codes. */
 enum {
@@ -35,9 +38,9 @@ enum {
 
 static const char *const protocols[] = { "2025-06-18", "2025-03-26", "2024-11-05" };
 
-/* Sends a JSON-RPC response: `result` or an error, taken over. */
-static enum cora_err
-rpc_reply(struct request *r, json_object *id, json_object *result, int code, const char *msg)
+/* A JSON-RPC response: `result` or an error, taken over. */
+static json_object *
+rpc_response(json_object *id, json_object *result, int code, const char *msg)
 {
 	json_object *o = json_object_new_object();
 
@@ -52,9 +55,7 @@ rpc_reply(struct request *r, json_object *id, json_object *result, int code, con
 		json_object_object_add(e, "message", json_object_new_string(msg));
 		json_object_object_add(o, "error", e);
 	}
-	reply_json(r, 200, o);
-	json_object_put(o);
-	return CORA_OK;
+	return o;
 }
 
 static json_object *
@@ -132,7 +133,31 @@ mcp_tools_list(void)
 	return res;
 }
 
-static enum cora_err
+/*
+ * After a tool call: nothing it left open, claimed or validated reaches
+ * the next call of the same batch (what the worker does after a request).
+ */
+static void
+mcp_call_done(struct request *r)
+{
+	store_rollback(r->store);
+	idem_release(r);
+	free(r->idem.key);
+	memset(&r->idem, 0, sizeof(r->idem));
+	free(r->captured_body);
+	free(r->error_detail);
+	json_object_put(r->error_validation);
+	json_object_put(r->params);
+	json_object_put(r->input);
+	r->captured_body = r->error_detail = NULL;
+	r->error_validation = r->params = r->input = NULL;
+	r->verdict[0] = '\0';
+	r->idem_key = r->idem_surface = NULL;
+	r->status = 0;
+	r->retry_after = 0;
+}
+
+static json_object *
 mcp_tools_call(struct request *r, json_object *id, json_object *params)
 {
 	json_object *name, *args = NULL, *res, *content, *text, *structured;
@@ -141,29 +166,27 @@ mcp_tools_call(struct request *r, json_object *id, json_object *params)
 
 	if (!json_object_object_get_ex(params, "name", &name) ||
 	    !json_object_is_type(name, json_type_string))
-		return rpc_reply(r, id, NULL, RPC_INVALID_PARAMS, "params.name must be a tool name");
+		return rpc_response(id, NULL, RPC_INVALID_PARAMS, "params.name must be a tool name");
 	if (!json_str_plain(name) || (op = route_find_tool(json_object_get_string(name))) == NULL)
-		return rpc_reply(r, id, NULL, RPC_INVALID_PARAMS, "Unknown tool");
+		return rpc_response(id, NULL, RPC_INVALID_PARAMS, "Unknown tool");
 	if (json_object_object_get_ex(params, "arguments", &args) && args != NULL &&
 	    !json_object_is_type(args, json_type_object))
-		return rpc_reply(r, id, NULL, RPC_INVALID_PARAMS, "params.arguments must be an object");
+		return rpc_response(id, NULL, RPC_INVALID_PARAMS, "params.arguments must be an object");
 	args = args != NULL ? json_object_get(args) : json_object_new_object();
 
 	r->idem_surface = IDEM_SURFACE_MCP;
 	(void)dispatch_tool(r, op, args);
 	status = r->status;
-	r->status = 0;
-	r->retry_after = 0;
 
 	if (status >= 500) {
 		char msg[200];
 
 		snprintf(msg, sizeof(msg), "The tool failed with status %d: %s", status,
 		    r->captured_body != NULL ? r->captured_body : "");
+		mcp_call_done(r);
 		json_object_put(args);
-		return rpc_reply(r, id, NULL, RPC_INTERNAL_ERROR, msg);
+		return rpc_response(id, NULL, RPC_INTERNAL_ERROR, msg);
 	}
-	json_object_put(args);
 	structured = r->captured_body != NULL ? json_parse_stored(r->captured_body) : NULL;
 	if (structured == NULL) {	/* 204: no body */
 		structured = json_object_new_object();
@@ -182,16 +205,70 @@ mcp_tools_call(struct request *r, json_object *id, json_object *params)
 	json_object_object_add(res, "content", content);
 	json_object_object_add(res, "structuredContent", structured);
 	json_object_object_add(res, "isError", json_object_new_boolean(status >= 400));
-	return rpc_reply(r, id, res, 0, NULL);
+	mcp_call_done(r);
+	json_object_put(args);
+	return rpc_response(id, res, 0, NULL);
+}
+
+/*
+ * One JSON-RPC message: its response, or NULL when it gets none (a
+ * notification, or the client's answer to a request of ours).
+ */
+static json_object *
+mcp_message(struct request *r, json_object *msg)
+{
+	json_object *id = NULL, *v, *method, *params = NULL;
+	bool has_id, has_method;
+
+	if (!json_object_is_type(msg, json_type_object))
+		return rpc_response(NULL, NULL, RPC_INVALID_REQUEST, "Invalid Request");
+	/* An id is a string or an integer (MCP: never null); one that is not
+	 * cannot be answered with, so the error carries null. */
+	has_id = json_object_object_get_ex(msg, "id", &id);
+	if (has_id && !json_object_is_type(id, json_type_string) &&
+	    !json_object_is_type(id, json_type_int))
+		return rpc_response(NULL, NULL, RPC_INVALID_REQUEST, "Invalid Request");
+	if (!json_object_object_get_ex(msg, "jsonrpc", &v) || !json_str_is(v, "2.0"))
+		return rpc_response(id, NULL, RPC_INVALID_REQUEST, "Invalid Request");
+	has_method = json_object_object_get_ex(msg, "method", &method) &&
+	    json_object_is_type(method, json_type_string);
+	if ((has_method && !has_id) || (!has_method && has_id &&
+	    (json_object_object_get_ex(msg, "result", NULL) ||
+	    json_object_object_get_ex(msg, "error", NULL))))
+		return NULL;
+	if (!has_method)
+		return rpc_response(id, NULL, RPC_INVALID_REQUEST, "Invalid Request");
+	json_object_object_get_ex(msg, "params", &params);
+	if (json_str_is(method, "initialize"))
+		return rpc_response(id, mcp_initialize(params), 0, NULL);
+	if (json_str_is(method, "ping"))
+		return rpc_response(id, json_object_new_object(), 0, NULL);
+	if (json_str_is(method, "tools/list"))
+		return rpc_response(id, mcp_tools_list(), 0, NULL);
+	if (json_str_is(method, "tools/call"))
+		return mcp_tools_call(r, id, params);
+	return rpc_response(id, NULL, RPC_METHOD_NOT_FOUND, "Method not found");
+}
+
+/* Sends what a message or a batch answers: JSON, or 202 without a body
+ * when there is nothing to answer. Takes `out` over. */
+static enum cora_err
+mcp_send(struct request *r, json_object *out)
+{
+	if (out == NULL)
+		reply_send(r, 202, NULL, NULL, 0);
+	else
+		reply_json(r, 200, out);
+	json_object_put(out);
+	return CORA_OK;
 }
 
 enum cora_err
 handle_mcp(struct request *r)
 {
-	json_object *msg = NULL, *id = NULL, *v, *method, *params = NULL;
+	json_object *msg = NULL, *out;
 	enum cora_err e;
-	size_t bad;
-	bool has_id, has_method;
+	size_t bad, n;
 
 	/* JSON-RPC comes as JSON: a page of another site may post a form or
 	 * text/plain without asking first. */
@@ -205,51 +282,29 @@ handle_mcp(struct request *r)
 		return CORA_OK;
 	}
 	if (!json_read(r->body, r->body_len, &msg, &bad) || msg == NULL)
-		return rpc_reply(r, NULL, NULL, RPC_PARSE_ERROR, "Parse error");
-	if (!json_object_is_type(msg, json_type_object)) {
-		e = rpc_reply(r, NULL, NULL, RPC_INVALID_REQUEST, "Invalid Request");
-		goto out;
+		return mcp_send(r, rpc_response(NULL, NULL, RPC_PARSE_ERROR, "Parse error"));
+	n = json_object_is_type(msg, json_type_array) ? json_object_array_length(msg) : 0;
+	if (n == 0)		/* one message (an empty batch is an invalid one) */
+		e = mcp_send(r, mcp_message(r, msg));
+	else if (n > MCP_BATCH_MAX)
+		e = mcp_send(r, rpc_response(NULL, NULL, RPC_INVALID_REQUEST,
+		    "Invalid Request: a batch holds at most " STR(MCP_BATCH_MAX) " messages"));
+	else {
+		/* A batch (revisions 2025-03-26 and 2024-11-05): the responses
+		 * in an array, in the order of their messages. */
+		out = json_object_new_array();
+		for (size_t i = 0; i < n; i++) {
+			json_object *res = mcp_message(r, json_object_array_get_idx(msg, i));
+
+			if (res != NULL)
+				json_object_array_add(out, res);
+		}
+		if (json_object_array_length(out) == 0) {
+			json_object_put(out);
+			out = NULL;
+		}
+		e = mcp_send(r, out);
 	}
-	/* An id is a string or an integer (MCP: never null); one that is not
-	 * cannot be answered with, so the error carries null. */
-	has_id = json_object_object_get_ex(msg, "id", &id);
-	if (has_id && !json_object_is_type(id, json_type_string) &&
-	    !json_object_is_type(id, json_type_int)) {
-		e = rpc_reply(r, NULL, NULL, RPC_INVALID_REQUEST, "Invalid Request");
-		goto out;
-	}
-	if (!json_object_object_get_ex(msg, "jsonrpc", &v) ||
-	    !json_str_is(v, "2.0")) {
-		e = rpc_reply(r, id, NULL, RPC_INVALID_REQUEST, "Invalid Request");
-		goto out;
-	}
-	has_method = json_object_object_get_ex(msg, "method", &method) &&
-	    json_object_is_type(method, json_type_string);
-	/* A notification, or the client's answer to a request of ours (a
-	 * result or an error with an id): accepted, nothing to answer. */
-	if ((has_method && !has_id) || (!has_method && has_id &&
-	    (json_object_object_get_ex(msg, "result", NULL) ||
-	    json_object_object_get_ex(msg, "error", NULL)))) {
-		reply_send(r, 202, NULL, NULL, 0);
-		e = CORA_OK;
-		goto out;
-	}
-	if (!has_method) {
-		e = rpc_reply(r, id, NULL, RPC_INVALID_REQUEST, "Invalid Request");
-		goto out;
-	}
-	json_object_object_get_ex(msg, "params", &params);
-	if (json_str_is(method, "initialize"))
-		e = rpc_reply(r, id, mcp_initialize(params), 0, NULL);
-	else if (json_str_is(method, "ping"))
-		e = rpc_reply(r, id, json_object_new_object(), 0, NULL);
-	else if (json_str_is(method, "tools/list"))
-		e = rpc_reply(r, id, mcp_tools_list(), 0, NULL);
-	else if (json_str_is(method, "tools/call"))
-		e = mcp_tools_call(r, id, params);
-	else
-		e = rpc_reply(r, id, NULL, RPC_METHOD_NOT_FOUND, "Method not found");
-out:
 	json_object_put(msg);
 	return e;
 }

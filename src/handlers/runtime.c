@@ -25,12 +25,16 @@ static const struct schema ready_result = { .type = SCHEMA_OBJECT,
 		{ NULL, NULL, false } } };
 
 /* A JSON-RPC 2.0 response: a result or an error, always with status 200. */
-static const struct schema rpc_result = { .type = SCHEMA_OBJECT,
+static const struct schema rpc_response = { .type = SCHEMA_OBJECT,
 	.description = "A JSON-RPC 2.0 response (jsonrpc, id, and result or error).",
 	.props = (const struct schema_prop[]){
 		{ "jsonrpc", &(const struct schema){ .type = SCHEMA_STRING,
 		    .enums = (const char *const[]){ "2.0", NULL } }, true },
 		{ NULL, NULL, false } } };
+static const struct schema rpc_result = {
+	.description = "A response, or for a batch their array.",
+	.one_of = (const struct schema *const[]){ &rpc_response,
+	    &(const struct schema){ .type = SCHEMA_ARRAY, .items = &rpc_response }, NULL } };
 
 enum cora_err
 handle_openapi(struct request *r)

@@ -260,8 +260,8 @@ tool_result "register_actor with idempotency_key null: no key" false
 # --- JSON-RPC errors ---------------------------------------------------------------------
 mcp_raw "$P1" '{bad'
 rpc_error "body not JSON" -32700 null
-mcp_raw "$P1" '[{"jsonrpc":"2.0","id":1,"method":"ping"}]'
-rpc_error "a JSON array" -32600 null
+mcp_raw "$P1" '[]'
+rpc_error "an empty batch" -32600 null
 mcp_raw "$P1" '{"id":7,"method":"ping"}'
 rpc_error "no jsonrpc member" -32600 7
 mcp_raw "$P1" '{"jsonrpc":"1.0","id":8,"method":"ping"}'
@@ -300,6 +300,20 @@ mcp_raw "$P1" '{"jsonrpc":"2.0\u0000bogus","id":18,"method":"ping"}'
 rpc_error "jsonrpc 2.0\\u0000bogus" -32600 18
 mcp_raw "$P1" '{"jsonrpc":"2.0","id":19,"method":"tools/call","params":{"name":"register_actor\u0000bogus","arguments":{"name":"Nul tool"}}}'
 rpc_error "tool register_actor\\u0000bogus" -32602 19
+# A batch (revisions 2025-03-26 and 2024-11-05): an array of the
+# responses in the order of their messages, none for a notification; a
+# message that is not one gets its error in its place.
+mcp_raw "$P1" '[{"jsonrpc":"2.0","id":"b1","method":"ping"},{"jsonrpc":"2.0","method":"notifications/initialized"},
+	1,{"jsonrpc":"2.0","id":"b3","method":"nope"},{"jsonrpc":"2.0","id":"b4","method":"tools/list"}]'
+is "$HTTP_STATUS" 200 "a batch: HTTP 200"
+json_is "$HTTP_BODY" '[.[] | [.id, (.result | type), .error.code]]' \
+	'[["b1","object",null],[null,"null",-32600],["b3","null",-32601],["b4","object",null]]' \
+	"a batch: four responses in order, none for the notification"
+mcp_raw "$P1" '[{"jsonrpc":"2.0","method":"notifications/initialized"},{"jsonrpc":"2.0","id":9,"result":{}}]'
+is "$HTTP_STATUS $HTTP_BODY" "202 " "a batch of a notification and a response: 202 without a body"
+mcp_raw "$P1" "[$(printf '{"jsonrpc":"2.0","id":1,"method":"ping"},%.0s' {1..50}){\"jsonrpc\":\"2.0\",\"id\":51,\"method\":\"ping\"}]"
+rpc_error "a batch of 51 messages" -32600 null
+
 # JSON-RPC comes as JSON: another type is 415, whatever the body says.
 for ct in text/plain application/x-www-form-urlencoded; do
 	http POST /mcp -H "X-Principal-Id: $P1" -H "Content-Type: $ct" \
@@ -309,6 +323,22 @@ for ct in text/plain application/x-www-form-urlencoded; do
 		"POST /mcp as $ct: says what it takes"
 done
 is "$(rows)" "$before" "JSON-RPC errors wrote nothing"
+# Tool calls in one batch run one after the other, each on its own: two
+# registrations under two keys, then one that repeats the first key and
+# is its replay, and a failing one between them that leaves nothing.
+mcp_raw "$P1" '[{"jsonrpc":"2.0","id":31,"method":"tools/call","params":{"name":"register_actor","arguments":{"name":"Batch one","idempotency_key":"batch-k1"}}},
+	{"jsonrpc":"2.0","id":32,"method":"tools/call","params":{"name":"register_actor","arguments":{"name":"  "}}},
+	{"jsonrpc":"2.0","id":33,"method":"tools/call","params":{"name":"register_actor","arguments":{"name":"Batch two","idempotency_key":"batch-k2"}}},
+	{"jsonrpc":"2.0","id":34,"method":"tools/call","params":{"name":"register_actor","arguments":{"name":"Batch one","idempotency_key":"batch-k1"}}}]'
+is "$HTTP_STATUS" 200 "a batch of four tool calls: HTTP 200"
+json_is "$HTTP_BODY" '[.[] | [.id, .result.isError]]' '[[31,false],[32,true],[33,false],[34,false]]' \
+	"... four results in order, the blank name an error"
+B1=$(json_value "$HTTP_BODY" '.[0].result.structuredContent.actor_id')
+json_is "$HTTP_BODY" '[.[2].result.structuredContent.actor_id != .[0].result.structuredContent.actor_id,
+	.[3].result.structuredContent.actor_id]' "[true,\"$B1\"]" "... the repeated key replays the first actor"
+is "$(q "SELECT count(*) FROM actor_profile WHERE name IN ('Batch one', 'Batch two')")" 2 "... two actors written"
+is "$(q "SELECT string_agg(key || '=' || status, ' ' ORDER BY key) FROM idempotency_keys
+	WHERE key LIKE 'batch-k%'")" "batch-k1=completed batch-k2=completed" "... each key completed"
 # Nor does it end a key: "name\u0000x" is a key no tool knows.
 call "$P1" register_actor '{"name":"Real name","name\u0000x":"Smuggled","idempotency_key\u0000zz":"kk1"}'
 tool_result "register_actor with keys that hold a NUL" false

@@ -13,7 +13,7 @@
  * checks of fuzz_request_common.h, every answer must be 202 without a body
  * (a notification) or 200 with a JSON-RPC response: an object with
  * "jsonrpc":"2.0", an "id", and either "result" or an "error" with an
- * integer "code".
+ * integer "code" (for a batch, each of its array).
  *
  * Seeds: tests/fuzz/corpus/fuzz_mcp/ (initialize, ping, tools/list, a
  * tools/call per tool, notifications, batches, bad messages); dictionary
@@ -25,20 +25,12 @@
 
 #include "fuzz_request_common.h"
 
-/* Every answer of POST /mcp is a JSON-RPC response, or 202 for a
- * notification. */
+/* One JSON-RPC response. */
 static void
-check_rpc(const struct fuzz_server *s, const char *body, size_t len)
+check_response(json_object *doc)
 {
-	json_object *doc, *v;
+	json_object *v;
 
-	FUZZ_CHECK(s->req.status == 200 || s->req.status == 202);
-	if (s->req.status == 202) {
-		FUZZ_CHECK(len == 0);
-		return;
-	}
-	FUZZ_CHECK(len > 0);
-	doc = json_tokener_parse(body);	/* NUL-terminated by fuzz_io_write */
 	FUZZ_CHECK(json_object_is_type(doc, json_type_object));
 	FUZZ_CHECK(json_object_object_get_ex(doc, "jsonrpc", &v) &&
 	    json_object_is_type(v, json_type_string) &&
@@ -52,6 +44,28 @@ check_rpc(const struct fuzz_server *s, const char *body, size_t len)
 		FUZZ_CHECK(json_object_object_get_ex(v, "code", &code) &&
 		    json_object_is_type(code, json_type_int));
 	}
+}
+
+/* Every answer of POST /mcp is a JSON-RPC response, an array of them for a
+ * batch (never an empty one), or 202 when nothing needs one. */
+static void
+check_rpc(const struct fuzz_server *s, const char *body, size_t len)
+{
+	json_object *doc;
+
+	FUZZ_CHECK(s->req.status == 200 || s->req.status == 202);
+	if (s->req.status == 202) {
+		FUZZ_CHECK(len == 0);
+		return;
+	}
+	FUZZ_CHECK(len > 0);
+	doc = json_tokener_parse(body);	/* NUL-terminated by fuzz_io_write */
+	if (json_object_is_type(doc, json_type_array)) {
+		FUZZ_CHECK(json_object_array_length(doc) > 0);
+		for (size_t i = 0; i < json_object_array_length(doc); i++)
+			check_response(json_object_array_get_idx(doc, i));
+	} else
+		check_response(doc);
 	json_object_put(doc);
 }
 
