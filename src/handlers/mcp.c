@@ -9,6 +9,7 @@
  */
 #include "config.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -211,6 +212,20 @@ mcp_tools_call(struct request *r, json_object *id, json_object *params)
 }
 
 /*
+ * Whether an id can be answered with: a string, or an integer json-c
+ * holds exactly. It keeps 64 bits, and puts any integer beyond them at
+ * UINT64_MAX or INT64_MIN: an id there may not be the one sent.
+ */
+static bool
+rpc_id_valid(json_object *id)
+{
+	if (json_object_is_type(id, json_type_string))
+		return true;
+	return json_object_is_type(id, json_type_int) &&
+	    json_object_get_int64(id) != INT64_MIN && json_object_get_uint64(id) != UINT64_MAX;
+}
+
+/*
  * One JSON-RPC message: its response, or NULL when it gets none (a
  * notification, or the client's answer to a request of ours).
  */
@@ -225,8 +240,7 @@ mcp_message(struct request *r, json_object *msg)
 	/* An id is a string or an integer (MCP: never null); one that is not
 	 * cannot be answered with, so the error carries null. */
 	has_id = json_object_object_get_ex(msg, "id", &id);
-	if (has_id && !json_object_is_type(id, json_type_string) &&
-	    !json_object_is_type(id, json_type_int))
+	if (has_id && !rpc_id_valid(id))
 		return rpc_response(NULL, NULL, RPC_INVALID_REQUEST, "Invalid Request");
 	if (!json_object_object_get_ex(msg, "jsonrpc", &v) || !json_str_is(v, "2.0"))
 		return rpc_response(id, NULL, RPC_INVALID_REQUEST, "Invalid Request");

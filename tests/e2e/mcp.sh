@@ -281,7 +281,12 @@ rpc_error "tools/call with arguments an array" -32602 13
 # an id a string or an integer (an error about any other carries null).
 mcp_raw "$P1" '{"jsonrpc":2.0,"id":14,"method":"ping"}'
 rpc_error "jsonrpc the number 2.0" -32600 14
-for bad_id in null '{"a":1}' '[1]' true 1.5; do
+# An integer past 64 bits cannot be echoed as sent: json-c keeps it at
+# UINT64_MAX or INT64_MIN, so those are refused; the largest it holds
+# exactly comes back as sent.
+mcp_raw "$P1" '{"jsonrpc":"2.0","id":18446744073709551614,"method":"ping"}'
+is "$(grep -o '"id":[^,]*' <<<"$HTTP_BODY")" '"id":18446744073709551614' "an id of 2^64 - 2: answered with it, as sent"
+for bad_id in null '{"a":1}' '[1]' true 1.5 99999999999999999999 -99999999999999999999; do
 	mcp_raw "$P1" "{\"jsonrpc\":\"2.0\",\"id\":$bad_id,\"method\":\"ping\"}"
 	rpc_error "an id $bad_id" -32600 null
 done
