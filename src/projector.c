@@ -167,6 +167,18 @@ projector_board(struct projector *p, const char *doing, const char *name)
 	sb_write_end(sl);
 }
 
+/* Whether this projector leads, in its slot: /status and /metrics say so. */
+static void
+projector_set_leader(struct projector *p, bool leader)
+{
+	struct sb_slot *sl = &p->rt->sb->slots[p->rt->slot];
+
+	p->leader = leader;
+	sb_write_begin(sl);
+	sl->leader = leader;
+	sb_write_end(sl);
+}
+
 /* The delay after a failing statement that follows one of prev ms (0:
  * none): 1 s doubling to 60 s. */
 static int64_t
@@ -218,7 +230,7 @@ projector_disconnect(struct projector *p)
 		PQfinish(p->conn);	/* releases the advisory lock too */
 	p->conn = NULL;
 	p->tx.conn = NULL;
-	p->leader = false;
+	projector_set_leader(p, false);
 }
 
 /* The projector's statements, then each projection's: *n sets, freed by
@@ -339,7 +351,7 @@ projector_lead(struct projector *p)
 		PQclear(res);
 		return false;
 	}
-	p->leader = *PQgetvalue(res, 0, 0) == 't';
+	projector_set_leader(p, *PQgetvalue(res, 0, 0) == 't');
 	PQclear(res);
 	if (p->leader)
 		for (size_t i = 0; i < projection_count(); i++)

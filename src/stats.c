@@ -291,6 +291,7 @@ render_pool(const struct scoreboard *sb, struct text *t)
 {
 	uint64_t states[SB__MAX] = { 0 }, rss[CHILD__MAX] = { 0 }, scrapes = 0, now_ns = mono_ns();
 	double projector_busy = 0;
+	int projector_leader = 0;
 
 	for (size_t i = 0; i < SB_SLOTS; i++) {
 		struct sb_slot s;
@@ -306,6 +307,8 @@ render_pool(const struct scoreboard *sb, struct text *t)
 			scrapes++;
 		if (s.kind == CHILD_PROJECTOR && s.state == SB_BUSY && now_ns > s.busy_since_ns)
 			projector_busy = (double)(now_ns - s.busy_since_ns) / 1e9;
+		if (s.kind == CHILD_PROJECTOR)
+			projector_leader = s.leader != 0;
 		if (s.kind < CHILD__MAX)
 			rss[s.kind] += rss_bytes(s.pid);
 	}
@@ -326,6 +329,10 @@ render_pool(const struct scoreboard *sb, struct text *t)
 	help(t, "cora_projector_busy_seconds", "gauge",
 	    "How long the projector has been in its current step (0: waiting).");
 	text_add(t, "cora_projector_busy_seconds %.3f\n", projector_busy);
+	/* Summed over the hosts that share a database: 1, or none advances. */
+	help(t, "cora_projector_leader", "gauge",
+	    "1 when this host's projector advances the projections (holds the lock).");
+	text_add(t, "cora_projector_leader %d\n", projector_leader);
 	help(t, "process_resident_memory_bytes", "gauge", "Resident memory by process kind.");
 	text_add(t, "process_resident_memory_bytes{kind=\"master\"} %llu\n",
 	    (unsigned long long)rss_bytes(sb->master_pid));
@@ -368,6 +375,8 @@ status_process(const struct sb_slot *s, uint64_t now_ns)
 
 	json_object_object_add(o, "pid", json_object_new_int(s->pid));
 	json_object_object_add(o, "state", json_object_new_string(sb_state_name((enum sb_state)s->state)));
+	if (s->kind == CHILD_PROJECTOR)
+		json_object_object_add(o, "leader", json_object_new_boolean(s->leader != 0));
 	if (s->kind == CHILD_WORKER) {
 		json_object_object_add(o, "generation", json_object_new_int64(s->generation));
 		json_object_object_add(o, "requests", json_object_new_int64((int64_t)s->requests));

@@ -39,6 +39,7 @@ struct sb_slot {
 	uint8_t			 state;		/* enum sb_state */
 	uint8_t			 recycle;	/* the worker asks to be replaced */
 	uint8_t			 uncounted;	/* when BUSY: a scrape, not in the metrics */
+	uint8_t			 leader;	/* the projector holds the advisory lock */
 	uint32_t		 generation;
 	uint64_t		 requests;	/* served by this process */
 	uint64_t		 busy_since_ns;	/* CLOCK_MONOTONIC, when BUSY */

@@ -248,7 +248,7 @@ for st in starting idle busy exiting; do
 done
 num_is "$(msum s1 cora_workers)" 3 "cora_workers sums to 3 over the states"
 for name in cora_requests_in_flight cora_body_size_rejected_total cora_db_errors_total \
-	cora_projection_lag_events cora_projector_busy_seconds cora_spans_dropped_total; do
+	cora_projection_lag_events cora_projector_busy_seconds cora_projector_leader cora_spans_dropped_total; do
 	like "$(mval s1 $name '{}')" '^[0-9.e+]+$' "$name is present"
 done
 for r in crash exit reload recycle timeout; do

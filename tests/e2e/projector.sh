@@ -74,6 +74,19 @@ diag "leader: instance $LEADER"
 is "$(LOGFILE=$T/corad-$LEADER.log log_select projection.leader | jq -r .projection | sort | tr '\n' ' ')" \
 	"access_actor_summary proj_caution_summary " "projection.leader names each projection"
 
+# Which host leads shows in /status and /metrics: 1 over the hosts.
+# leads SOCK: "true 1" when that instance's projector leads.
+leads() {
+	local s m
+	FCGI_SOCK=$1 fcgi REQUEST_METHOD=GET DOCUMENT_URI=/status REQUEST_URI=/status </dev/null
+	s=$(json_value "$FCGI_BODY" .processes.projector.leader)
+	FCGI_SOCK=$1 fcgi REQUEST_METHOD=GET DOCUMENT_URI=/metrics REQUEST_URI=/metrics </dev/null
+	m=$(awk '$1 == "cora_projector_leader" { print $2 }' <<<"$FCGI_BODY")
+	echo "$s $m"
+}
+is "$(leads "$T/$LEADER.sock")" "true 1" "the leader's /status and cora_projector_leader say it leads"
+is "$(leads "$OTHER_SOCK")" "false 0" "the standby's say it does not"
+
 ok "register through instance a" freg "$SOCK_A" "Via A"
 ID_A=$RID
 ok "register through instance b" freg "$SOCK_B" "Via B"
@@ -93,6 +106,7 @@ else
 	fail "instance $OTHER logs projection.leader within 3 s of the leader's exit"
 fi
 diag "stop took $(((t1 - t0) / 1000000)) ms, takeover $((($(date +%s%N) - t1) / 1000000)) ms after the exit"
+is "$(leads "$OTHER_SOCK")" "true 1" "instance $OTHER's /status and cora_projector_leader now say it leads"
 ok "register through instance $OTHER" freg "$OTHER_SOCK" "After failover"
 ID_C=$RID
 ok "the new actor is listed within 3 s" wait_until 3 listed "$OTHER_SOCK" "$ID_A" "$ID_B" "$ID_C"
