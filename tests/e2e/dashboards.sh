@@ -14,7 +14,7 @@ DASH=$CORAD_SRCDIR/deploy/grafana/corad-dashboard.json
 
 out=$(promtool check rules "$RULES" 2>&1)
 ok "promtool check rules corad-alerts.yml" promtool check rules "$RULES"
-like "$out" 'SUCCESS: 7 rules found' "seven alerting rules: $(grep -c 'alert:' "$RULES") alerts"
+like "$out" 'SUCCESS: 8 rules found' "eight alerting rules: $(grep -c 'alert:' "$RULES") alerts"
 out=$(cd "$(dirname "$RULES_TEST")" && promtool test rules "$(basename "$RULES_TEST")" 2>&1)
 if [[ $? -eq 0 ]]; then
 	pass "promtool test rules corad-alerts.test.yml: every alert fires on its case, not on the others"
