@@ -1,11 +1,11 @@
 /*
  * POST /mcp: the Model Context Protocol over Streamable HTTP, stateless
  * (doc/design.md, "MCP"). JSON-RPC 2.0: initialize, ping, tools/list and
- * tools/call, one message or a batch of them. The tools are the operations that name one (op.h); a call
- * runs the operation through dispatch like its route, so validation,
- * authorization, idempotency, logs, spans and the event store behave as
- * through HTTP; its reply becomes the tool result, and a 4xx is a result
- * with isError true.
+ * tools/call, one message or a batch of them. The tools are the
+ * operations that name one (op.h); a call runs the operation through
+ * dispatch like its route, so validation, authorization, idempotency,
+ * logs, spans and the event store behave as through HTTP; its reply
+ * becomes the tool result, and a 4xx is a result with isError true.
  */
 #include "config.h"
 
