@@ -37,6 +37,7 @@ enum var_type {
 	V_ABSPATH,	/* absolute path */
 	V_ADDRS,	/* FCGI_WEB_SERVER_ADDRS: IP addresses; "" or unset: NULL */
 	V_HTTPURL,	/* an http:// or https:// URL with a host; "" or unset: NULL */
+	V_ORIGINS,	/* comma-separated http(s)://host[:port]; "" or unset: NULL */
 };
 
 struct var {
@@ -87,6 +88,7 @@ static const struct var vars[] = {
 	{ "CORA_GRACEFUL_TIMEOUT_SECONDS", V_DOUBLE, OFF(graceful_timeout), "30", 0, 86400 },
 	{ "CORA_RUNTIME_DIR", V_ABSPATH, OFF(runtime_dir), NULL, 0, 0 },
 	{ "FCGI_WEB_SERVER_ADDRS", V_ADDRS, OFF(web_server_addrs), NULL, 0, 0 },
+	{ "CORA_MCP_ALLOWED_ORIGINS", V_ORIGINS, OFF(mcp_allowed_origins), NULL, 0, 0 },
 };
 
 int
@@ -188,6 +190,88 @@ is_http_url(const char *s)
 	curl_free(host);
 	curl_url_cleanup(u);
 	return ok;
+}
+
+/* One origin as a browser sends it: http:// or https://, a host (a name,
+ * an IPv4 address or an [IPv6] one) and an optional :port, n bytes. */
+static bool
+origin_valid(const char *s, size_t n)
+{
+	size_t i = strncasecmp(s, "https://", 8) == 0 ? 8 :
+	    strncasecmp(s, "http://", 7) == 0 ? 7 : 0, host;
+
+	if (i == 0)
+		return false;
+	host = i;
+	if (i < n && s[i] == '[') {
+		while (i < n && s[i] != ']' && (isxdigit((unsigned char)s[i]) || s[i] == ':' ||
+		    s[i] == '[' || s[i] == '.'))
+			i++;
+		if (i >= n || s[i++] != ']')
+			return false;
+	} else
+		while (i < n && (isalnum((unsigned char)s[i]) || s[i] == '-' || s[i] == '.'))
+			i++;
+	if (i == host)
+		return false;
+	if (i < n && s[i] == ':') {
+		size_t port = ++i;
+
+		while (i < n && isdigit((unsigned char)s[i]))
+			i++;
+		if (i == port || i - port > 5)
+			return false;
+	}
+	return i == n;
+}
+
+/* The next entry of the comma-separated list at *s, without the blanks
+ * around it: *entry and *len; false past the last. "a," ends with "". */
+static bool
+list_next(const char **s, const char **entry, size_t *len)
+{
+	size_t n, a = 0, b;
+
+	if (*s == NULL)
+		return false;
+	n = strcspn(*s, ",");
+	b = n;
+	while (a < b && isspace((unsigned char)(*s)[a]))
+		a++;
+	while (b > a && isspace((unsigned char)(*s)[b - 1]))
+		b--;
+	*entry = *s + a;
+	*len = b - a;
+	*s = (*s)[n] == ',' ? *s + n + 1 : NULL;
+	return true;
+}
+
+/* A CORA_MCP_ALLOWED_ORIGINS value: origins separated by commas, blanks
+ * around each allowed; "" is none. */
+static bool
+origins_valid(const char *list)
+{
+	const char *e;
+	size_t n;
+
+	if (*list == '\0')
+		return true;
+	while (list_next(&list, &e, &n))
+		if (!origin_valid(e, n))
+			return false;
+	return true;
+}
+
+bool
+config_origin_allowed(const struct config *cfg, const char *origin)
+{
+	const char *list = cfg->mcp_allowed_origins, *e;
+	size_t n;
+
+	while (list_next(&list, &e, &n))
+		if (n == strlen(origin) && strncasecmp(e, origin, n) == 0)
+			return true;
+	return false;
 }
 
 /*
@@ -335,6 +419,16 @@ parse_var(const struct var *v, const char *value, struct config *cfg,
 		}
 		break;
 	}
+	case V_ORIGINS:
+		t = trimmed_dup(value);
+		if (!origins_valid(t))
+			bad = "comma-separated origins, each http:// or https:// and a host, "
+			    "with an optional :port and nothing after it";
+		else if (t[0] != '\0') {
+			*(char **)dst = t;
+			t = NULL;
+		}
+		break;
 	case V_ABSPATH:
 		t = trimmed_dup(value);
 		if (t[0] != '/' || strlen(t) > 80)
@@ -451,7 +545,8 @@ config_free(struct config *cfg)
 	for (size_t i = 0; i < sizeof(vars) / sizeof(vars[0]); i++) {
 		switch (vars[i].type) {
 		case V_STR: case V_APPENV: case V_NONEMPTY: case V_OPTSTR: case V_PARAM:
-		case V_DBURL: case V_LISTEN: case V_ABSPATH: case V_ADDRS: case V_HTTPURL: {
+		case V_DBURL: case V_LISTEN: case V_ABSPATH: case V_ADDRS: case V_HTTPURL:
+		case V_ORIGINS: {
 			char **p = (char **)((char *)cfg + vars[i].offset);
 
 			free(*p);

@@ -50,6 +50,7 @@ struct config {
 	double			 graceful_timeout;
 	char			*runtime_dir;
 	char			*web_server_addrs;	/* FCGI_WEB_SERVER_ADDRS; NULL: any peer */
+	char			*mcp_allowed_origins;	/* CORA_MCP_ALLOWED_ORIGINS; NULL: none */
 };
 
 /* Looks a variable up; returns NULL when unset. */
@@ -96,5 +97,8 @@ int	config_parse_bool(const char *s, bool *out);
 int	config_env_tier(const char *app_env);
 /* Whether APP_ENV names the production tier. */
 bool	config_env_is_production(const char *app_env);
+
+/* Whether CORA_MCP_ALLOWED_ORIGINS lists this Origin (any case). */
+bool	config_origin_allowed(const struct config *cfg, const char *origin);
 
 #endif

@@ -16,10 +16,12 @@
 
 #include <json-c/json.h>
 
+#include "corad/config.h"
 #include "corad/dispatch.h"
 #include "corad/handlers.h"
 #include "corad/idempotency.h"
 #include "corad/json.h"
+#include "corad/proc.h"
 #include "corad/request.h"
 #include "corad/route.h"
 #include "corad/store.h"
@@ -277,24 +279,35 @@ mcp_send(struct request *r, json_object *out)
 	return CORA_OK;
 }
 
+/* An HTTP error before JSON-RPC: {"detail": why}. */
+static enum cora_err
+mcp_refuse(struct request *r, int status, const char *why)
+{
+	json_object *b = json_object_new_object();
+
+	json_object_object_add(b, "detail", json_object_new_string(why));
+	reply_json(r, status, b);
+	json_object_put(b);
+	return CORA_OK;
+}
+
 enum cora_err
 handle_mcp(struct request *r)
 {
+	const char *origin = FCGX_GetParam("HTTP_ORIGIN", r->fcgi->envp);
 	json_object *msg = NULL, *out;
 	enum cora_err e;
 	size_t bad, n;
 
+	/* A browser's page may only call the tools from an origin the
+	 * operator listed: a page that rebinds its own name to this server's
+	 * address is of its origin to the browser (doc/design.md, "MCP"). */
+	if (origin != NULL && !config_origin_allowed(r->rt->cfg, origin))
+		return mcp_refuse(r, 403, "Origin not allowed: list it in CORA_MCP_ALLOWED_ORIGINS");
 	/* JSON-RPC comes as JSON: a page of another site may post a form or
 	 * text/plain without asking first. */
-	if (!request_body_is_json(r)) {
-		json_object *b = json_object_new_object();
-
-		json_object_object_add(b, "detail", json_object_new_string(
-		    "Unsupported Media Type: Content-Type must be application/json"));
-		reply_json(r, 415, b);
-		json_object_put(b);
-		return CORA_OK;
-	}
+	if (!request_body_is_json(r))
+		return mcp_refuse(r, 415, "Unsupported Media Type: Content-Type must be application/json");
 	if (!json_read(r->body, r->body_len, &msg, &bad) || msg == NULL)
 		return mcp_send(r, rpc_response(NULL, NULL, RPC_PARSE_ERROR, "Parse error"));
 	n = json_object_is_type(msg, json_type_array) ? json_object_array_length(msg) : 0;

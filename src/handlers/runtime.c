@@ -68,6 +68,6 @@ const struct operation runtime_operations[] = {
 	  .handler = handle_mcp, .principal = true,
 	  .summary = "MCP (Model Context Protocol) over Streamable HTTP, stateless: "
 	      "initialize, ping, tools/list and tools/call, as JSON-RPC 2.0.",
-	  .status = 200, .result = &rpc_result, .errors = (const int[]){ 202, 415, 0 } },
+	  .status = 200, .result = &rpc_result, .errors = (const int[]){ 202, 403, 415, 0 } },
 	{ .name = NULL },
 };

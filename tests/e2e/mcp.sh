@@ -28,7 +28,8 @@ EOF
 
 nginx_server_auth main
 nginx_start || bail "nginx starts"
-corad_start DATABASE_URL="$PG_APP_URL" CORA_WORKERS=2 AUTHZ_POLICY_FILE="$T/policy.json" ||
+corad_start DATABASE_URL="$PG_APP_URL" CORA_WORKERS=2 AUTHZ_POLICY_FILE="$T/policy.json" \
+	CORA_MCP_ALLOWED_ORIGINS="https://app.example, http://localhost:3000" ||
 	bail "corad serve starts as cora_app with a policy"
 pass "corad serve starts as cora_app with a policy that denies RegisterActor to P2"
 
@@ -319,6 +320,20 @@ is "$HTTP_STATUS $HTTP_BODY" "202 " "a batch of a notification and a response: 2
 mcp_raw "$P1" "[$(printf '{"jsonrpc":"2.0","id":1,"method":"ping"},%.0s' {1..50}){\"jsonrpc\":\"2.0\",\"id\":51,\"method\":\"ping\"}]"
 rpc_error "a batch of 51 messages" -32600 null
 
+# A browser's page may call the tools only from an origin the operator
+# listed (CORA_MCP_ALLOWED_ORIGINS): a page that rebinds its name to this
+# server is of its own origin to the browser, and gets 403 here.
+for o in https://evil.example null 'https://app.example.evil.example' 'http://app.example'; do
+	mcp_raw "$P1" '{"jsonrpc":"2.0","id":22,"method":"tools/call","params":{"name":"register_actor","arguments":{"name":"Rebound"}}}' \
+		-H "Origin: $o"
+	is "$HTTP_STATUS" 403 "POST /mcp from Origin $o: 403"
+	json_is "$HTTP_BODY" .detail "Origin not allowed: list it in CORA_MCP_ALLOWED_ORIGINS" \
+		"POST /mcp from Origin $o: says why"
+done
+mcp_raw "$P1" '{"jsonrpc":"2.0","id":23,"method":"ping"}' -H 'Origin: https://app.example'
+json_is "$HTTP_BODY" '[.id, .result]' '[23,{}]' "POST /mcp from a listed Origin: answered"
+mcp_raw "$P1" '{"jsonrpc":"2.0","id":24,"method":"ping"}' -H 'Origin: HTTP://LOCALHOST:3000'
+json_is "$HTTP_BODY" '[.id, .result]' '[24,{}]' "... in any case"
 # JSON-RPC comes as JSON: another type is 415, whatever the body says.
 for ct in text/plain application/x-www-form-urlencoded; do
 	http POST /mcp -H "X-Principal-Id: $P1" -H "Content-Type: $ct" \

@@ -329,6 +329,30 @@ START_TEST(test_otlp_endpoints)
 }
 END_TEST
 
+/* CORA_MCP_ALLOWED_ORIGINS: which browser origins may call the tools. */
+START_TEST(test_mcp_origins)
+{
+	struct config cfg;
+
+	load_ok1(&cfg, "CORA_MCP_ALLOWED_ORIGINS",
+	    " https://app.example , http://localhost:8080,https://[::1]:4430 ");
+	ck_assert(config_origin_allowed(&cfg, "https://app.example"));
+	ck_assert(config_origin_allowed(&cfg, "HTTPS://APP.example"));
+	ck_assert(config_origin_allowed(&cfg, "http://localhost:8080"));
+	ck_assert(config_origin_allowed(&cfg, "https://[::1]:4430"));
+	ck_assert(!config_origin_allowed(&cfg, "https://app.example:443"));
+	ck_assert(!config_origin_allowed(&cfg, "http://app.example"));
+	ck_assert(!config_origin_allowed(&cfg, "https://evil.example"));
+	ck_assert(!config_origin_allowed(&cfg, "null"));
+	ck_assert(!config_origin_allowed(&cfg, ""));
+	config_free(&cfg);
+	load_ok1(&cfg, "CORA_MCP_ALLOWED_ORIGINS", "");
+	ck_assert_ptr_null(cfg.mcp_allowed_origins);
+	ck_assert(!config_origin_allowed(&cfg, "https://app.example"));
+	config_free(&cfg);
+}
+END_TEST
+
 START_TEST(test_numbers)
 {
 	struct config	cfg;
@@ -493,6 +517,14 @@ static const struct reject_case rejects[] = {
 	{ "CORA_MAX_REQUESTS", "abc", { NULL } },
 	{ "CORA_REQUEST_TIMEOUT_SECONDS", "abc", { NULL } },
 	{ "CORA_GRACEFUL_TIMEOUT_SECONDS", "abc", { NULL } },
+	/* Origins as browsers send them: a scheme, a host, a port, no more. */
+	{ "CORA_MCP_ALLOWED_ORIGINS", "app.example", { "http://", "https://" } },
+	{ "CORA_MCP_ALLOWED_ORIGINS", "https://app.example/", { "nothing after" } },
+	{ "CORA_MCP_ALLOWED_ORIGINS", "https://app.example, ", { "comma-separated" } },
+	{ "CORA_MCP_ALLOWED_ORIGINS", "https://u@app.example", { "origins" } },
+	{ "CORA_MCP_ALLOWED_ORIGINS", "ftp://app.example", { "origins" } },
+	{ "CORA_MCP_ALLOWED_ORIGINS", "https://app.example:123456", { "port" } },
+	{ "CORA_MCP_ALLOWED_ORIGINS", "null", { "origins" } },
 };
 
 START_TEST(test_reject)
@@ -834,6 +866,7 @@ make_suite(void)
 	tcase_add_test(tc, test_bool_vars);
 	tcase_add_test(tc, test_log_level);
 	tcase_add_test(tc, test_otel);
+	tcase_add_test(tc, test_mcp_origins);
 	tcase_add_loop_test(tc, test_otlp_endpoints, 0,
 	    (int)(sizeof bad_endpoints / sizeof bad_endpoints[0]));
 	tcase_add_test(tc, test_numbers);
