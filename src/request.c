@@ -17,16 +17,29 @@
 #include "corad/utf8.h"
 
 void
-request_reset(struct request *r)
+request_end_operation(struct request *r)
 {
-	free(r->path_buf);
-	free(r->body);
 	free(r->error_detail);
 	free(r->captured_body);
 	free(r->idem.key);
 	json_object_put(r->error_validation);
 	json_object_put(r->params);
 	json_object_put(r->input);
+	r->error_detail = r->captured_body = NULL;
+	r->error_validation = r->params = r->input = NULL;
+	memset(&r->idem, 0, sizeof(r->idem));
+	r->verdict[0] = '\0';
+	r->idem_key = r->idem_surface = NULL;
+	r->status = 0;
+	r->retry_after = 0;
+}
+
+void
+request_reset(struct request *r)
+{
+	free(r->path_buf);
+	free(r->body);
+	request_end_operation(r);
 	memset((char *)r + offsetof(struct request, method), 0,
 	    sizeof(*r) - offsetof(struct request, method));
 	r->content_length = -1;

@@ -145,19 +145,7 @@ mcp_call_done(struct request *r)
 {
 	store_rollback(r->store);
 	idem_release(r);
-	free(r->idem.key);
-	memset(&r->idem, 0, sizeof(r->idem));
-	free(r->captured_body);
-	free(r->error_detail);
-	json_object_put(r->error_validation);
-	json_object_put(r->params);
-	json_object_put(r->input);
-	r->captured_body = r->error_detail = NULL;
-	r->error_validation = r->params = r->input = NULL;
-	r->verdict[0] = '\0';
-	r->idem_key = r->idem_surface = NULL;
-	r->status = 0;
-	r->retry_after = 0;
+	request_end_operation(r);
 }
 
 static json_object *
