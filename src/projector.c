@@ -154,17 +154,13 @@ projector_on_term(int sig)
 static void
 projector_board(struct projector *p, const char *doing, const char *name)
 {
-	struct sb_slot *sl = &p->rt->sb->slots[p->rt->slot];
+	char what[sizeof(p->rt->sb->slots[0].doing)];
 
-	sb_write_begin(sl);
-	sl->state = doing != NULL ? SB_BUSY : SB_IDLE;
-	if (doing != NULL) {
-		sl->busy_since_ns = mono_ns();
-		/* Our own words and a projection's name: short, ASCII. */
-		snprintf(sl->doing, sizeof(sl->doing), "%s%s%s", doing, name != NULL ? " " : "",
+	/* Our own words and a projection's name: short, ASCII. */
+	if (doing != NULL)
+		snprintf(what, sizeof(what), "%s%s%s", doing, name != NULL ? " " : "",
 		    name != NULL ? name : "");
-	}
-	sb_write_end(sl);
+	sb_set_doing(&p->rt->sb->slots[p->rt->slot], doing != NULL ? what : NULL);
 }
 
 /* Whether this projector leads, in its slot: /status and /metrics say so. */

@@ -4,7 +4,9 @@
 #include <string.h>
 #include <sys/mman.h>
 
+#include "corad/clock.h"
 #include "corad/scoreboard.h"
+#include "corad/utf8.h"
 
 struct scoreboard *
 scoreboard_create(void)
@@ -31,6 +33,20 @@ sb_write_end(struct sb_slot *s)
 {
 	atomic_thread_fence(memory_order_release);
 	atomic_fetch_add_explicit(&s->seq, 1, memory_order_relaxed);
+}
+
+void
+sb_set_doing(struct sb_slot *s, const char *doing)
+{
+	sb_write_begin(s);
+	s->state = doing != NULL ? SB_BUSY : SB_IDLE;
+	if (doing != NULL) {
+		s->busy_since_ns = mono_ns();
+		s->method[0] = s->route[0] = s->principal[0] = s->correlation_id[0] = '\0';
+		s->uncounted = 0;
+		utf8_copy(s->doing, sizeof(s->doing), doing);
+	}
+	sb_write_end(s);
 }
 
 bool

@@ -485,13 +485,7 @@ stats_main(struct runtime *rt)
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
-	{
-		struct sb_slot *sl = &sb->slots[rt->slot];
-
-		sb_write_begin(sl);
-		sl->state = SB_IDLE;
-		sb_write_end(sl);
-	}
+	sb_set_doing(&sb->slots[rt->slot], NULL);
 
 	exporter = exporter_new(rt->cfg);
 	while (!stats_stopping) {

@@ -517,24 +517,6 @@ worker_accept(void)
  * too small. */
 #define HEAD_PEEK_MAX	131072
 
-/* While a head is awaited, /status shows the worker busy with it, so that
- * one a peer holds up is seen; a head already there never gets here. */
-static void
-worker_board_awaiting(const struct runtime *rt, bool awaiting)
-{
-	struct sb_slot *sl = &rt->sb->slots[rt->slot];
-
-	sb_write_begin(sl);
-	sl->state = awaiting ? SB_BUSY : SB_IDLE;
-	if (awaiting) {
-		sl->busy_since_ns = mono_ns();
-		sl->method[0] = sl->route[0] = sl->principal[0] = sl->correlation_id[0] = '\0';
-		sl->uncounted = 0;
-		str_copy(sl->doing, sizeof(sl->doing), "waiting for the request's head");
-	}
-	sb_write_end(sl);
-}
-
 /*
  * Waits until the connection holds the request's head (fcgi_head.h), for
  * at most the request deadline, so that libfcgi's blocking reads of it
@@ -587,8 +569,10 @@ worker_await_head(const struct runtime *rt, int fd, bool kept)
 				    "the request's head was not whole in time";
 			break;
 		}
+		/* /status shows a head awaited, so that one a peer holds up is
+		 * seen; a head already there never gets here. */
 		if (!shown && !kept) {
-			worker_board_awaiting(rt, true);
+			sb_set_doing(&rt->sb->slots[rt->slot], "waiting for the request's head");
 			shown = true;
 		}
 		/* Until the first byte, the socket says when it comes; after it,
@@ -605,7 +589,7 @@ worker_await_head(const struct runtime *rt, int fd, bool kept)
 		}
 	}
 	if (shown)
-		worker_board_awaiting(rt, false);
+		sb_set_doing(&rt->sb->slots[rt->slot], NULL);
 	if (why != NULL)
 		log_warning("worker.head_refused", LF_STR("reason", why),
 		    LF_INT("bytes", n > 0 ? n : 0));

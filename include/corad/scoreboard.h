@@ -102,6 +102,11 @@ struct scoreboard	*scoreboard_create(void);
 /* The slot owner's writes happen between begin and end. */
 void	sb_write_begin(struct sb_slot *s);
 void	sb_write_end(struct sb_slot *s);
+
+/* The owner's slot busy with `doing` since now and no request's fields
+ * (a worker awaiting a head, a step of the projector), or idle when
+ * `doing` is NULL. */
+void	sb_set_doing(struct sb_slot *s, const char *doing);
 /*
  * A consistent copy of a slot. False when none could be taken within
  * SB_READ_TRIES attempts (its writer died mid-write, or is being
