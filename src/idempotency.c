@@ -307,21 +307,18 @@ enum cora_err
 idem_claim(struct request *r, const char *command, json_object *cmd, bool *replayed)
 {
 	struct idem_claim *c = &r->idem;
-	const char *header = FCGX_GetParam("HTTP_IDEMPOTENCY_KEY", r->fcgi->envp);
+	const char *key = r->idem_surface != NULL ? r->idem_key :
+	    FCGX_GetParam("HTTP_IDEMPOTENCY_KEY", r->fcgi->envp);
 	char *json, stale[32];
 	enum cora_err e;
 
 	*replayed = false;
+	if (key == NULL)
+		return CORA_OK;
 	/* A tool's key is a JSON string, checked by its schema; the header's
 	 * bytes are Latin-1 characters. */
-	if (r->idem_surface != NULL) {
-		if (r->idem_key == NULL)
-			return CORA_OK;
-		c->key = idem_key_valid(r->idem_key) ? xstrdup(r->idem_key) : NULL;
-	} else if (header == NULL)
-		return CORA_OK;
-	else
-		c->key = idem_header_key(header);
+	c->key = r->idem_surface == NULL ? idem_header_key(key) :
+	    idem_key_valid(key) ? xstrdup(key) : NULL;
 	if (c->key == NULL)
 		return request_fail(r, CORA_ERR_BAD_REQUEST,
 		    "Idempotency-Key must be between 1 and %d characters", IDEM_KEY_MAX);

@@ -238,6 +238,18 @@ is_dir(const char *path, const char **why)
 	return S_ISDIR(st.st_mode);
 }
 
+/* The directory part of path: "." without a slash, "/" for the root's. */
+static void
+dir_of(const char *path, char *out, size_t size)
+{
+	const char *slash = strrchr(path, '/');
+
+	if (slash == NULL)
+		snprintf(out, size, ".");
+	else
+		snprintf(out, size, "%.*s", slash == path ? 1 : (int)(slash - path), path);
+}
+
 /* A directory that exists, or whose parent does (so that it can be made).
  * Who may write them is not judged: corad check runs as anyone, and
  * systemd's RuntimeDirectory= makes the runtime directory for the service's
@@ -246,7 +258,7 @@ static int
 check_dir(const char *dir, const char *what, char *err, size_t errlen)
 {
 	char parent[PATH_MAX];
-	const char *slash, *why;
+	const char *why;
 
 	if (access(dir, F_OK) == 0) {
 		if (!is_dir(dir, &why)) {
@@ -255,11 +267,7 @@ check_dir(const char *dir, const char *what, char *err, size_t errlen)
 		}
 		return 0;
 	}
-	if ((slash = strrchr(dir, '/')) == NULL || (size_t)(slash - dir) >= sizeof(parent)) {
-		snprintf(err, errlen, "%s %s: %s", what, dir, strerror(ENOENT));
-		return -1;
-	}
-	snprintf(parent, sizeof(parent), "%.*s", slash == dir ? 1 : (int)(slash - dir), dir);
+	dir_of(dir, parent, sizeof(parent));
 	if (!is_dir(parent, &why)) {
 		snprintf(err, errlen, "%s %s cannot be made: %s: %s", what, dir, parent, why);
 		return -1;
@@ -286,14 +294,7 @@ listen_check(const char *spec, const char *runtime_dir, bool *tcp, char *err, si
 	if (listen_parse(spec, &la, err, errlen) != 0)
 		return -1;
 	if (la.kind == LISTEN_UNIX) {
-		const char *slash = strrchr(la.path, '/');
-
-		if (slash == NULL)
-			strcpy(dir, ".");
-		else if (slash == la.path)
-			strcpy(dir, "/");
-		else
-			snprintf(dir, sizeof(dir), "%.*s", (int)(slash - la.path), la.path);
+		dir_of(la.path, dir, sizeof(dir));
 		/* The runtime dir is made by serve: a socket in it is checked above. */
 		if (strcmp(dir, runtime_dir) != 0 && !is_dir(dir, &why)) {
 			snprintf(err, errlen, "unix:%s: %s: %s", la.path, dir, why);

@@ -274,7 +274,9 @@ check_boolean(struct schema_check *c, json_object *in, json_object *loc, json_ob
 		}
 		return fail(c, "bool_type", loc, "Input should be a valid boolean", in);
 	case json_type_string:
-		for (size_t i = 0; json_str_plain(in) && yes[i] != NULL; i++) {
+		if (!json_str_plain(in))	/* "true\u0000x" is no boolean */
+			break;
+		for (size_t i = 0; yes[i] != NULL; i++) {
 			if (strcasecmp(json_object_get_string(in), yes[i]) == 0) {
 				*out = json_object_new_boolean(true);
 				return true;
