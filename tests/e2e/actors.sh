@@ -335,6 +335,8 @@ for ct in text/plain application/x-www-form-urlencoded 'multipart/form-data; bou
 	json_is "$HTTP_BODY" '.detail[0] | [.type, .loc, .input]' \
 		'["model_attributes_type",["body"],"{\"name\":\"Cross site\"}"]' \
 		"Content-Type $ct: model_attributes_type at body, the body as input"
+	is "$(hdr Content-Type) $(cid | grep -cE "$UUID_RE")" "application/json 1" \
+		"Content-Type $ct: JSON with an X-Correlation-Id"
 done
 unchanged "$before" "bodies of other types"
 for ct in 'application/json; charset=utf-8' 'Application/JSON' 'application/vnd.api+json' ' application/json '; do

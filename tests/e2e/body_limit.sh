@@ -120,6 +120,7 @@ is "$(head -n 1 "$T/cl.out" | tr -d '\r')" "Status: 413 Content Too Large" \
 	"FastCGI: CONTENT_LENGTH=99999999999999999999: 413"
 is "$(sed '1,/^\r*$/d' "$T/cl.out")" \
 	'{"detail":"Request body of 99999999999999999999 bytes exceeds limit of 1048576 bytes"}' "... which says so"
+like "$(tr -d '\r' <"$T/cl.out" | sed -n 's/^X-Correlation-Id: //p')" "$UUID_RE" "... with an X-Correlation-Id"
 
 # --- MAX_REQUEST_BODY_SIZE_BYTES=100 ---
 corad_stop TERM 15

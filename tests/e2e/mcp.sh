@@ -329,6 +329,8 @@ for o in https://evil.example null 'https://app.example.evil.example' 'http://ap
 	is "$HTTP_STATUS" 403 "POST /mcp from Origin $o: 403"
 	json_is "$HTTP_BODY" .detail "Origin not allowed: list it in CORA_MCP_ALLOWED_ORIGINS" \
 		"POST /mcp from Origin $o: says why"
+	is "$(hdr Content-Type) $(cid | grep -cE "$UUID_RE")" "application/json 1" \
+		"POST /mcp from Origin $o: JSON with an X-Correlation-Id"
 done
 mcp_raw "$P1" '{"jsonrpc":"2.0","id":23,"method":"ping"}' -H 'Origin: https://app.example'
 json_is "$HTTP_BODY" '[.id, .result]' '[23,{}]' "POST /mcp from a listed Origin: answered"
@@ -341,6 +343,8 @@ for ct in text/plain application/x-www-form-urlencoded; do
 	is "$HTTP_STATUS" 415 "POST /mcp as $ct: 415"
 	json_is "$HTTP_BODY" .detail "Unsupported Media Type: Content-Type must be application/json" \
 		"POST /mcp as $ct: says what it takes"
+	is "$(hdr Content-Type) $(cid | grep -cE "$UUID_RE")" "application/json 1" \
+		"POST /mcp as $ct: JSON with an X-Correlation-Id"
 done
 is "$(rows)" "$before" "JSON-RPC errors wrote nothing"
 # Tool calls in one batch run one after the other, each on its own: two
