@@ -548,7 +548,7 @@ role_problem(struct role_report *rep, const char *what)
 }
 
 int
-db_check_role(PGconn *conn, struct role_report *rep, char *err, size_t errlen)
+db_check_role(PGconn *conn, bool appends, struct role_report *rep, char *err, size_t errlen)
 {
 	static const char sql[] =
 	    "SELECT current_user, r.rolsuper,"
@@ -596,7 +596,7 @@ db_check_role(PGconn *conn, struct role_report *rep, char *err, size_t errlen)
 			role_problem(rep, "can DELETE events");
 		if (*PQgetvalue(r, 0, 5) == 't')
 			role_problem(rep, "can TRUNCATE events");
-		if (*PQgetvalue(r, 0, 6) != 't')
+		if (appends && *PQgetvalue(r, 0, 6) != 't')
 			role_problem(rep, "cannot INSERT into events");
 		if (!PQgetisnull(r, 0, 7)) {
 			snprintf(buf, sizeof(buf), "can UPDATE, DELETE or TRUNCATE %s",

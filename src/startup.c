@@ -75,12 +75,13 @@ gate_fail(const struct config *cfg, int *failed, const char *gate, const char *r
 }
 
 /* Gates 3 and 4: the role a connection string (the variable `var`) logs
- * in as, and the schema it finds. The connection is closed before any
- * child starts. */
+ * in as, and the schema it finds; the projector's (`projector`) need not
+ * append events. The connection is closed before any child starts. */
 static void
-run_db_gates(const struct config *cfg, const char *var, const char *url, bool pooled,
+run_db_gates(const struct config *cfg, const char *var, const char *url, bool projector,
     int *failed)
 {
+	bool pooled = !projector && cfg->pool_transaction;
 	struct role_report rep;
 	char err[512], reason[600];
 	PGconn *c = db_open(url, "corad-check", err, sizeof(err));
@@ -98,7 +99,7 @@ run_db_gates(const struct config *cfg, const char *var, const char *url, bool po
 	 * mode (`pooled`), so there the pooler's own limits apply. */
 	if (!pooled)
 		PQclear(PQexec(c, "SET statement_timeout = '5s'"));
-	if (db_check_role(c, &rep, err, sizeof(err)) != 0) {
+	if (db_check_role(c, !projector, &rep, err, sizeof(err)) != 0) {
 		snprintf(reason, sizeof(reason), "cannot check the database role of %s: %s",
 		    var, err);
 		gate_fail(cfg, failed, "app_role", reason);
@@ -225,11 +226,11 @@ startup_gates(const struct config *cfg, struct authz_policy **policy)
 		gate_fail(cfg, &failed, "authz_policy",
 		    "neither AUTHZ_POLICY_FILE nor ALLOW_PERMISSIVE_AUTHZ=true is set: "
 		    "every principal could run every command");
-	run_db_gates(cfg, "DATABASE_URL", cfg->database_url, cfg->pool_transaction, &failed);
+	run_db_gates(cfg, "DATABASE_URL", cfg->database_url, false, &failed);
 	/* The projector's own session (behind PgBouncer, a direct one) passes
 	 * the same gates: it writes the projections with that role. */
 	if (strcmp(cfg->projector_database_url, cfg->database_url) != 0)
-		run_db_gates(cfg, "PROJECTOR_DATABASE_URL", cfg->projector_database_url, false,
+		run_db_gates(cfg, "PROJECTOR_DATABASE_URL", cfg->projector_database_url, true,
 		    &failed);
 	return failed;
 }

@@ -89,8 +89,11 @@ struct role_report {
 };
 
 /* Fills the report; -1 with a message when the checks cannot run (for
- * example when the events table does not exist yet). */
-int	db_check_role(PGconn *conn, struct role_report *rep, char *err, size_t errlen);
+ * example when the events table does not exist yet). `appends`: the role
+ * must be able to INSERT events (the workers'; the projector only reads
+ * them). */
+int	db_check_role(PGconn *conn, bool appends, struct role_report *rep, char *err,
+	    size_t errlen);
 
 /*
  * A PostgreSQL array literal, built an element at a time, for a parameter

@@ -128,6 +128,32 @@ LOGFILE=$RUN_LOG ok "... refused: cannot connect to PROJECTOR_DATABASE_URL" \
 corad_run check-proj-app check "${PROD[@]}" DATABASE_URL="$PG_APP_URL" \
 	PROJECTOR_DATABASE_URL="$PG_APP_URL&application_name=x"
 is "$RUN_STATUS" 0 "production, the projector as cora_app by another string: check exits 0"
+# The projector only reads events: a role that cannot append them, with
+# what projecting and pruning write, passes, and projects.
+q "CREATE ROLE cora_proj LOGIN; GRANT USAGE ON SCHEMA public TO cora_proj;
+   GRANT SELECT ON events, actor_profile, corad_schema_migrations TO cora_proj;
+   GRANT SELECT, INSERT, UPDATE, DELETE
+       ON projection_bookmarks, proj_access_actor_summary, proj_caution_summary TO cora_proj;
+   GRANT SELECT, DELETE ON idempotency_keys TO cora_proj;" >/dev/null
+PROJ_URL="postgresql:///cora?host=$PGHOST&user=cora_proj"
+corad_run check-proj-reader check "${PROD[@]}" DATABASE_URL="$PG_APP_URL" PROJECTOR_DATABASE_URL="$PROJ_URL"
+is "$RUN_STATUS" 0 "production, the projector as a role that cannot append events: check exits 0"
+LOGFILE=$RUN_LOG nok "... with no startup.refused" log_has startup.refused
+corad_stop TERM 15
+if corad_start DATABASE_URL="$PG_APP_URL" PROJECTOR_DATABASE_URL="$PROJ_URL" \
+	PROJECTION_POLL_INTERVAL_SECONDS=0.2; then
+	pass "corad serve, the projector as that role"
+	http POST /actors -H 'Content-Type: application/json' --data-binary '{"name":"Grace"}'
+	is "$HTTP_STATUS" 201 "... register an actor"
+	GRACE=$(json_value "$HTTP_BODY" .actor_id)
+	listed() { [[ $(q "SELECT count(*) FROM proj_access_actor_summary WHERE actor_id = '$GRACE'") == 1 ]]; }
+	ok "... the projector projects it" wait_until 5 listed
+	nok "... and logs no projection.error" log_has projection.error
+else
+	fail "corad serve, the projector as that role"
+fi
+corad_stop TERM 15
+corad_start DATABASE_URL="$PG_APP_URL" || bail "corad serve starts as cora_app again"
 
 # Every failing gate is reported, each on its own line.
 corad_run check-all check APP_ENV=production DATABASE_URL="$PG_OWNER_URL"
