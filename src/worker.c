@@ -36,6 +36,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <time.h>
@@ -514,8 +515,11 @@ worker_accept(void)
 
 /* What a head may take with its records' framing: twice the parameters'
  * bound, so that only a peer that splits them into tiny records finds it
- * too small. */
+ * too small. The first look takes HEAD_PEEK_FIRST: a head from nginx or
+ * Apache is a few kilobytes, and a longer look would copy the body behind
+ * it, and make the worker keep the pages it was copied to. */
 #define HEAD_PEEK_MAX	131072
+#define HEAD_PEEK_FIRST	16384
 
 /*
  * Waits until the connection holds the request's head (fcgi_head.h), for
@@ -533,18 +537,23 @@ worker_await_head(const struct runtime *rt, int fd, bool kept)
 	static unsigned char *peek, *scratch;
 	int64_t until = mono_ms() + (int64_t)(rt->cfg->request_timeout * 1000);
 	int nap_ms = 1;
+	size_t look = HEAD_PEEK_FIRST;
 	const char *why = NULL;
 	ssize_t n = 0;
 	bool ok = false, shown = false;
 
 	if (peek == NULL) {
-		peek = xmalloc(HEAD_PEEK_MAX);
+		/* Mapped, so that the pages a long look used can be given back. */
+		peek = mmap(NULL, HEAD_PEEK_MAX, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+		    -1, 0);
+		if (peek == MAP_FAILED)
+			alloc_failed(HEAD_PEEK_MAX);
 		scratch = xmalloc(FCGI_HEAD_MAX);
 	}
 	for (;;) {
 		int64_t left;
 
-		n = recv(fd, peek, HEAD_PEEK_MAX, MSG_PEEK | MSG_DONTWAIT);
+		n = recv(fd, peek, look, MSG_PEEK | MSG_DONTWAIT);
 		if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) {
 			ok = true;	/* closed or failed: libfcgi sees it */
 			break;
@@ -555,6 +564,10 @@ worker_await_head(const struct runtime *rt, int fd, bool kept)
 			if (h != FCGI_HEAD_MORE) {
 				ok = h == FCGI_HEAD_OK;
 				break;
+			}
+			if ((size_t)n == look && look < HEAD_PEEK_MAX) {
+				look = HEAD_PEEK_MAX;	/* more is there: look again at once */
+				continue;
 			}
 			if (n == HEAD_PEEK_MAX) {
 				why = "the request's head exceeds " STR(HEAD_PEEK_MAX) " bytes";
@@ -588,6 +601,8 @@ worker_await_head(const struct runtime *rt, int fd, bool kept)
 			nap_ms = nap_ms < 64 ? nap_ms * 2 : 64;
 		}
 	}
+	if (look > HEAD_PEEK_FIRST)
+		(void)madvise(peek + HEAD_PEEK_FIRST, HEAD_PEEK_MAX - HEAD_PEEK_FIRST, MADV_DONTNEED);
 	if (shown)
 		sb_set_doing(&rt->sb->slots[rt->slot], NULL);
 	if (why != NULL)

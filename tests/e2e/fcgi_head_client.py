@@ -6,8 +6,10 @@ tests of the head corad checks before libfcgi reads it.
 
 MODE: silent (connect, send nothing), half (5 bytes of the begin record),
 lengths (a pair whose name and value claim 2^30 bytes each), nul (a NUL in
-a parameter's value), big (parameters of 100,000 bytes), large (a GET
-/health whose parameters take 60,000 bytes: within the bound), kept (a GET
+a parameter's value), big (parameters of 100,000 bytes), tiny (parameters
+of 10,000 bytes in records of one byte each: 160,000 bytes of records),
+large (a GET /health whose parameters take 60,000 bytes: within the
+bound), kept (a GET
 /health that asks to keep the connection, then no next request). Then
 reads until corad answers or closes, for at most HOLD seconds (default
 10), and prints one line: "answered STATUS", "closed MS" (corad closed the
@@ -48,6 +50,10 @@ def head(mode):
         return begin + params_records(pairs(HEALTH + [(b"HTTP_IDEMPOTENCY_KEY", b"a\0b")]))
     if mode == "big":
         return begin + params_records(pairs(HEALTH + [(b"HTTP_X_BIG", b"x" * 100000)]))
+    if mode == "tiny":
+        content = pairs(HEALTH + [(b"HTTP_X_BIG", b"x" * 10000)])
+        return begin + b"".join(record(PARAMS, content[i:i + 1]) for i in range(len(content))) + \
+            record(PARAMS, b"")
     if mode == "kept":
         return begin + params_records(pairs(HEALTH)) + record(STDIN, b"")
     if mode == "large":
@@ -61,7 +67,12 @@ def main():
     hold = float(sys.argv[3]) if len(sys.argv) > 3 else 10
     s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     s.connect(address[5:] if address.startswith("unix:") else address)
-    s.sendall(head(mode))
+    sent = time.monotonic()
+    try:
+        s.sendall(head(mode))
+    except (BrokenPipeError, ConnectionResetError):	# refused before all was sent
+        print("closed %d" % ((time.monotonic() - sent) * 1000))
+        return
     sent = time.monotonic()
     if len(sys.argv) > 4:
         open(sys.argv[4], "w").close()
