@@ -225,6 +225,21 @@ isnt "$RUN_STATUS" 0 "a production check behind the lock is refused"
 isnt "$RUN_STATUS" timeout "... by itself"
 cmp_ok "$ms" -lt 9000 "... within the statements' 5 s limit (${ms} ms)"
 
+# GET /ready behind the same lock: a readiness probe gets 503 within the
+# check's own 2 s, not the request timeout's 504 after 30 s.
+ok "the lock again" hold_lock corad_schema_migrations "ACCESS EXCLUSIVE"
+t0=$(now_ms)
+http GET /ready
+ms=$(($(now_ms) - t0))
+release_holder
+is "$HTTP_STATUS" 503 "GET /ready behind the lock: 503"
+json_eq "$HTTP_BODY" '{"detail":"The database did not answer within 2 s"}' "... saying why"
+like "$(hdr X-Correlation-Id)" "$UUID_RE" "... with X-Correlation-Id"
+cmp_ok "$ms" -ge 1900 "... after the check's 2 s (${ms} ms)"
+cmp_ok "$ms" -lt 4000 "... and not much later"
+http GET /ready
+is "$HTTP_STATUS" 200 "GET /ready once the lock is gone: 200"
+
 # GET /ready on the unmigrated database (not production: serve starts).
 corad_stop TERM 15
 if corad_start DATABASE_URL="$CORA2_APP"; then
