@@ -12,7 +12,6 @@
 #define REC_HEADER		8
 #define REC_VERSION		1
 #define REC_BEGIN_REQUEST	1
-#define REC_ABORT_REQUEST	2
 #define REC_PARAMS		4
 
 /* A pair's length field at p (1 byte, or 4 with the top bit set) into *n;
@@ -77,8 +76,8 @@ fcgi_head_check(const unsigned char *buf, size_t len, unsigned char *scratch, co
 			if (h[1] == REC_BEGIN_REQUEST && rid != 0)
 				id = rid;
 		} else if (rid == (unsigned)id) {
-			if (h[1] == REC_ABORT_REQUEST)
-				return FCGI_HEAD_OK;
+			/* An abort too: libfcgi would take the request in and
+			 * wait for the rest of it. */
 			if (h[1] != REC_PARAMS) {
 				*why = "the request's records start before its parameters end";
 				return FCGI_HEAD_BAD;

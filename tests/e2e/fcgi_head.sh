@@ -84,6 +84,8 @@ check_head lengths "a parameter's lengths run past the parameters" \
 	"a pair whose name and value claim 2^30 bytes each (libfcgi aborted on it)"
 check_head nul "a parameter holds a NUL byte" "a NUL in a parameter's value"
 check_head big "the parameters exceed 65536 bytes" "parameters of 100,000 bytes"
+check_head abort "the request's records start before its parameters end" \
+	"an FCGI_ABORT_REQUEST before the parameters end (libfcgi waited for the rest)"
 check_head tiny "the request's head exceeds 131072 bytes" \
 	"parameters of 10,000 bytes in one-byte records (160,000 bytes)"
 peer large large 5
@@ -94,7 +96,7 @@ ok "parameters of 60,000 bytes, within the bound: answered" wait_until 5 grep -q
 peer kept kept 10
 ok "a kept connection with no next request is closed within the deadline" \
 	wait_until 5 closed_within kept 3000
-is "$(log_count worker.head_refused)" 8 "... without a worker.head_refused line (the eight above)"
+is "$(log_count worker.head_refused)" 9 "... without a worker.head_refused line (the nine above)"
 
 health
 is "$FCGI_STATUS" 200 "GET /health afterwards: 200"

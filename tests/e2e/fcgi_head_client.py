@@ -9,7 +9,7 @@ lengths (a pair whose name and value claim 2^30 bytes each), nul (a NUL in
 a parameter's value), big (parameters of 100,000 bytes), tiny (parameters
 of 10,000 bytes in records of one byte each: 160,000 bytes of records),
 large (a GET /health whose parameters take 60,000 bytes: within the
-bound), kept (a GET
+bound), abort (an FCGI_ABORT_REQUEST before the parameters end), kept (a GET
 /health that asks to keep the connection, then no next request). Then
 reads until corad answers or closes, for at most HOLD seconds (default
 10), and prints one line: "answered STATUS", "closed MS" (corad closed the
@@ -24,7 +24,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from fcgi_client import (BEGIN_REQUEST, END_REQUEST, PARAMS, STDIN, STDOUT,  # noqa: E402
+from fcgi_client import (ABORT_REQUEST, BEGIN_REQUEST, END_REQUEST, PARAMS, STDIN, STDOUT,  # noqa: E402
                          params as pairs, record, records)
 
 
@@ -54,6 +54,8 @@ def head(mode):
         content = pairs(HEALTH + [(b"HTTP_X_BIG", b"x" * 10000)])
         return begin + b"".join(record(PARAMS, content[i:i + 1]) for i in range(len(content))) + \
             record(PARAMS, b"")
+    if mode == "abort":
+        return begin + record(PARAMS, pairs(HEALTH)) + record(ABORT_REQUEST, b"")
     if mode == "kept":
         return begin + params_records(pairs(HEALTH)) + record(STDIN, b"")
     if mode == "large":

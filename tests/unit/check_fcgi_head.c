@@ -136,7 +136,8 @@ START_TEST(test_other_records)
 	begin(&w, 1);
 	params(&w, 1, p, n);
 	record(&w, 1, 2, 1, "", 0, 0);
-	ck_assert_int_eq(check(&w, w.len, &why), FCGI_HEAD_OK);
+	ck_assert_int_eq(check(&w, w.len, &why), FCGI_HEAD_BAD);
+	ck_assert_str_eq(why, "the request's records start before its parameters end");
 }
 END_TEST
 
