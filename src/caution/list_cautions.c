@@ -196,7 +196,8 @@ handle_list_cautions(struct request *r)
 	sev_log = sev != NULL ? to_array(sev, &sevs) : NULL;
 	sta_log = sta != NULL ? to_array(sta, &stas) : NULL;
 	if (raw_tag != NULL) {
-		/* Matched as stored: trimmed; bytes that are not UTF-8 match nothing. */
+		/* Matched as stored: trimmed; bytes that are not UTF-8 are read
+		 * as U+FFFD, as the original's framework decodes a query. */
 		size_t tlen, slen;
 		char *clean = utf8_sanitize(raw_tag, strlen(raw_tag), &slen);
 		const char *t = utf8_strip_py(clean != NULL ? clean : raw_tag,

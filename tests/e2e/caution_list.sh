@@ -349,6 +349,14 @@ a1_retired() { [[ $(names "$(ids status=Retired)") == "A1 R1 R2 " ]]; }
 ok "status=Retired lists A1 within 5 s" wait_until 5 a1_retired
 is "$(names "$(ids tag=alpha)")" "" "tag=alpha (Active by default): A1 is gone"
 
+# Bytes that are not UTF-8 in the tag are read as U+FFFD, as the
+# original's framework decodes a query string.
+reg "$P1" '.tags = ["d\ufffd"]'; U1=$CID_NEW
+u1_listed() { [[ $(ids 'tag=d%EF%BF%BD') == "$U1 " ]]; }
+ok "tag=d U+FFFD lists the caution tagged so within 5 s" wait_until 5 u1_listed
+is "$(ids 'tag=d%FF')" "$U1 " "tag=d%FF (not UTF-8): the same caution"
+is "$(ids 'tag=d%FF%FE')" "" "tag=d%FF%FE (two U+FFFD): nothing"
+
 nok "no projection.error logged" log_has projection.error
 nok "no worker crashed" log_has master.child_exited '.kind == "worker"'
 diag "elapsed: $((($(date +%s%N) - START_NS) / 1000000)) ms"
