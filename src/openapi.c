@@ -50,9 +50,10 @@ header_schema(const char *type, const char *description)
 	return h;
 }
 
-/* A response: its description, body schema (NULL: none) and headers. */
+/* A response: its description, body schema (NULL: none) and headers;
+ * `retry` for a 409 that an Idempotency-Key still being processed gives. */
 static json_object *
-response(int status, const char *why, json_object *schema, const char *ctype)
+response(int status, const char *why, json_object *schema, const char *ctype, bool retry)
 {
 	json_object *r = json_object_new_object(), *h = json_object_new_object();
 
@@ -63,7 +64,7 @@ response(int status, const char *why, json_object *schema, const char *ctype)
 	    "The request's correlation id: its trace id as a UUID."));
 	if (status == 405)
 		json_object_object_add(h, "Allow", header_schema("string", "The methods the path takes."));
-	if (status == 503 || status == 409)
+	if (status == 503 || (status == 409 && retry))
 		json_object_object_add(h, "Retry-After", header_schema("integer",
 		    status == 409 ? "With a 409 for an Idempotency-Key still being processed." :
 		    "Seconds to wait before trying again."));
@@ -71,34 +72,39 @@ response(int status, const char *why, json_object *schema, const char *ctype)
 	return r;
 }
 
-static void
-add_error(json_object *responses, int status, const char *why)
-{
-	char key[8];
-
-	snprintf(key, sizeof(key), "%d", status);
-	if (json_object_object_get_ex(responses, key, NULL))
-		return;
-	json_object_object_add(responses, key, response(status, why,
-	    ref(status == 422 ? "ErrorOrValidation" : "Error"), "application/json"));
-}
-
 static const char *
-why_of(int status)
+why_of(int status, bool idempotent)
 {
 	switch (status) {
 	case 400: return "The request is malformed, or the domain refuses the command.";
 	case 401: return "No principal, and this deployment requires one.";
 	case 403: return "The authorization policy denies the operation.";
 	case 404: return "Not found.";
-	case 409: return "A conflict: the stream's version, the state, or an Idempotency-Key still being processed.";
+	case 409: return idempotent ? "A conflict: the stream's version, the state, or an "
+		      "Idempotency-Key still being processed." :
+		      "A conflict: the stream's version or the state.";
 	case 413: return "The request body exceeds MAX_REQUEST_BODY_SIZE_BYTES.";
+	case 415: return "The body is not application/json.";
 	case 422: return "The input fails validation.";
 	case 500: return "An unexpected error.";
 	case 503: return "The database is unavailable, or its schema is not current.";
 	case 504: return "The request exceeded CORA_REQUEST_TIMEOUT_SECONDS.";
 	default: return http_reason(status);
 	}
+}
+
+/* An error response of the operation, unless it has one for that status. */
+static void
+add_error(json_object *responses, int status, const struct operation *op)
+{
+	char key[8];
+
+	snprintf(key, sizeof(key), "%d", status);
+	if (json_object_object_get_ex(responses, key, NULL))
+		return;
+	json_object_object_add(responses, key, response(status, why_of(status, op->idempotent),
+	    ref(status == 422 ? "ErrorOrValidation" : "Error"), "application/json",
+	    op->idempotent));
 }
 
 static json_object *
@@ -111,31 +117,31 @@ responses_of(const struct operation *op)
 	json_object_object_add(res, key, response(op->status, http_reason(op->status),
 	    op->result != NULL ? schema_to_json(op->result) :
 	    op->content_type != NULL ? json_object_new_object() : NULL,
-	    op->content_type != NULL ? op->content_type : "application/json"));
+	    op->content_type != NULL ? op->content_type : "application/json", false));
 	for (const int *e = op->errors; e != NULL && *e != 0; e++) {
 		if (*e < 400) {	/* another success, without a body (MCP's 202) */
 			snprintf(key, sizeof(key), "%d", *e);
-			json_object_object_add(res, key, response(*e, http_reason(*e), NULL, NULL));
+			json_object_object_add(res, key, response(*e, http_reason(*e), NULL, NULL, false));
 		} else
-			add_error(res, *e, why_of(*e));
+			add_error(res, *e, op);
 	}
 	/* The pipeline's own answers (doc/design.md, "The request pipeline"). */
-	add_error(res, 400, why_of(400));
-	add_error(res, 413, why_of(413));
-	add_error(res, 500, why_of(500));
+	add_error(res, 400, op);
+	add_error(res, 413, op);
+	add_error(res, 500, op);
 	if (op->principal) {
-		add_error(res, 401, why_of(401));
-		add_error(res, 422, why_of(422));
+		add_error(res, 401, op);
+		add_error(res, 422, op);
 	}
 	if (op->context != NULL) {
-		add_error(res, 403, why_of(403));
-		add_error(res, 503, why_of(503));
-		add_error(res, 504, why_of(504));
+		add_error(res, 403, op);
+		add_error(res, 503, op);
+		add_error(res, 504, op);
 	}
 	if (op->idempotent || op->params != NULL || op->body != NULL)
-		add_error(res, 422, why_of(422));
+		add_error(res, 422, op);
 	if (op->idempotent)
-		add_error(res, 409, why_of(409));
+		add_error(res, 409, op);
 	return res;
 }
 
@@ -251,7 +257,8 @@ openapi_document(void)
 	json_object_object_add(info, "version", json_object_new_string(PACKAGE_VERSION));
 	json_object_object_add(info, "description", json_object_new_string(
 	    "CORA's API as served by corad. Every response carries X-Correlation-Id; "
-	    "errors are {\"detail\": text} or, for validation, a list."));
+	    "errors are {\"detail\": text} or, for validation, a list. A method a path "
+	    "does not take is answered 405, with Allow listing the methods it takes."));
 	json_object_object_add(lic, "name", json_object_new_string("ISC"));
 	json_object_object_add(lic, "identifier", json_object_new_string("ISC"));
 	json_object_object_add(info, "license", lic);

@@ -341,6 +341,8 @@ for ct in text/plain application/x-www-form-urlencoded; do
 	http POST /mcp -H "X-Principal-Id: $P1" -H "Content-Type: $ct" \
 		--data-binary '{"jsonrpc":"2.0","id":21,"method":"tools/call","params":{"name":"register_actor","arguments":{"name":"Cross site"}}}'
 	is "$HTTP_STATUS" 415 "POST /mcp as $ct: 415"
+	is "$(head -n 1 <<<"$HTTP_HEADERS")" "HTTP/1.1 415 Unsupported Media Type" \
+		"POST /mcp as $ct: the status line names it"
 	json_is "$HTTP_BODY" .detail "Unsupported Media Type: Content-Type must be application/json" \
 		"POST /mcp as $ct: says what it takes"
 	is "$(hdr Content-Type) $(cid | grep -cE "$UUID_RE")" "application/json 1" \

@@ -60,6 +60,13 @@ json_is "$D" '.paths["/health"].get.responses | keys' '["200","400","413","500"]
 json_is "$D" '.paths["/mcp"].post.responses | has("202")' true "POST /mcp: 202 for a notification"
 json_is "$D" '.paths["/actors"].post.responses["409"].headers | has("Retry-After")' true \
 	"409 documents Retry-After"
+json_is "$D" '.paths["/cautions/{caution_id}/retire"].post.responses["409"] | [(.headers | has("Retry-After")), .description]' \
+	'[false,"A conflict: the stream'"'"'s version or the state."]' \
+	"a 409 of a command without an Idempotency-Key: no Retry-After, no key in its description"
+json_is "$D" '.paths["/mcp"].post.responses["415"].description' "The body is not application/json." \
+	"POST /mcp: its 415 described"
+json_is "$D" '[.paths[][].responses[].description | select(. == "Unknown")] | length' 0 \
+	"no response described as Unknown"
 
 # MCP's tools take the same schemas.
 http POST /mcp -H 'Content-Type: application/json' \
