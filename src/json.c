@@ -1,7 +1,8 @@
 /*
  * json: JSON input read the way the original's Python decoder reads it
  * (json.loads): strict RFC 8259, strict UTF-8, a byte order mark allowed,
- * and the byte offset of the first error for the 422 json_invalid loc.
+ * and the position of the first error for the 422 json_invalid loc, as
+ * json.loads counts it: in characters of the text after the mark.
  * json-c does the parsing; this module closes the gaps between the two.
  */
 #include "config.h"
@@ -328,6 +329,17 @@ json_tokenize(const unsigned char *text, size_t len, json_object **out)
 	return fail;
 }
 
+/* The characters in the first n bytes of UTF-8 text. */
+static size_t
+chars_in(const unsigned char *s, size_t n)
+{
+	size_t c = 0;
+
+	for (size_t i = 0; i < n; i++)
+		c += (s[i] & 0xc0) != 0x80;
+	return c;
+}
+
 bool
 json_read(const char *body, size_t len, json_object **out, size_t *error_offset)
 {
@@ -363,6 +375,6 @@ json_read(const char *body, size_t len, json_object **out, size_t *error_offset)
 		return true;
 	json_object_put(*out);
 	*out = NULL;
-	*error_offset = fail + skip;
+	*error_offset = chars_in(b + skip, fail);	/* valid UTF-8 before fail */
 	return false;
 }

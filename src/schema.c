@@ -391,15 +391,6 @@ schema_validate(struct schema_check *c, const struct schema *s, bool required, b
 	return false;
 }
 
-static bool
-body_blank(const char *b, size_t len)
-{
-	for (size_t i = 0; i < len; i++)
-		if (b[i] != ' ' && b[i] != '\t' && b[i] != '\n' && b[i] != '\r')
-			return false;
-	return true;
-}
-
 static void
 json_invalid(json_object *errs, size_t offset)
 {
@@ -414,7 +405,7 @@ schema_validate_body(const struct schema *s, const char *body, size_t len, json_
 	json_object *root = NULL, *loc, *out = NULL;
 	size_t off;
 
-	if (len == 0 || body_blank(body, len)) {
+	if (len == 0) {
 		validation_add(errs, "missing", "body", NULL, "Field required", NULL);
 		json_object_put(c.errs);
 		return NULL;

@@ -136,6 +136,9 @@ bad '{bad' 422 '.detail[0] | [.type, .loc[0], (.loc[1] | type), (.msg | type)]' 
 	'["json_invalid","body","number","string"]' "bad JSON"
 json_is "$HTTP_BODY" '.detail[0] | has("input")' true "bad JSON: detail has input"
 bad '[]' 422 '.detail[0] | [.type, .loc]' '["model_attributes_type",["body"]]' "a JSON array body"
+# A body of whitespace only is not an absent one: JSON that ends where it
+# should start, as json.loads says ("Expecting value" at its end).
+bad $' \t\r\n ' 422 '.detail[0] | [.type, .loc]' '["json_invalid",["body",5]]' "a body of whitespace only"
 bad '{"kind":"human"}' 422 '.detail[0] | [.type, .loc]' '["missing",["body","name"]]' "missing name"
 bad '{"name":5}' 422 '.detail[0] | [.type, .loc, .input]' '["string_type",["body","name"],5]' "name 5"
 bad '{"name":""}' 422 '.detail[0] | [.type, .loc, .input]' '["string_too_short",["body","name"],""]' "empty name"

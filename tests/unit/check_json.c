@@ -73,7 +73,8 @@ START_TEST(test_nul_in_keys)
 }
 END_TEST
 
-/* Error offsets are in the text as sent, also after a joined pair. */
+/* Error offsets are in the text as sent, also after a joined pair, and in
+ * characters after the byte order mark, as json.loads counts them. */
 START_TEST(test_offsets)
 {
 	const char *t = "{\"a\":\"\\ud836\\ude00\", x}";
@@ -82,7 +83,10 @@ START_TEST(test_offsets)
 	ck_assert_uint_eq(read_bad("[1.]", 4), 3);
 	ck_assert_uint_eq(read_bad("{\"a\": NaN}", 10), 6);
 	ck_assert_uint_eq(read_bad("[1] x", 5), 4);
-	ck_assert_uint_eq(read_bad("\xef\xbb\xbf[1,", 6), 6);	/* after a BOM */
+	ck_assert_uint_eq(read_bad("\xef\xbb\xbf[1,", 6), 3);	/* after a BOM */
+	ck_assert_uint_eq(read_bad("\xef\xbb\xbf", 3), 0);
+	ck_assert_uint_eq(read_bad("{\"n\":\"\xc3\xa9\xe2\x98\x83\",}", 14), 10);	/* é, U+2603 */
+	ck_assert_uint_eq(read_bad(" \t\r\n ", 5), 5);
 }
 END_TEST
 
