@@ -181,23 +181,24 @@ store_setup_failed(struct store *s, const char *what, const char *why, bool sche
 }
 
 /* Unnamed mode: one round trip that fails like preparing would when a
- * table is missing. */
+ * table is missing. It names every table and reads no row. */
 static enum cora_err
 store_check_schema(struct store *s)
 {
-	char *sql = xstrdup("SELECT 1 FROM ");
+	char *sql = xstrdup("SELECT 1 FROM "), *more;
 	enum cora_err e = CORA_OK;
 	PGresult *res;
 
 	for (size_t i = 0; i < nsets; i++)
 		for (const char *const *t = table_sets[i]; t != NULL && *t != NULL; t++) {
-			char *more = xasprintf("%s%s%s", sql, sql[14] != '\0' ? ", " : "", *t);
-
+			more = xasprintf("%s%s%s", sql, sql[14] != '\0' ? ", " : "", *t);
 			free(sql);
 			sql = more;
 		}
-	res = PQexec(s->conn, sql);
+	more = xasprintf("%s WHERE false", sql);
 	free(sql);
+	res = PQexec(s->conn, more);
+	free(more);
 	if (PQresultStatus(res) != PGRES_TUPLES_OK)
 		e = store_setup_failed(s, "schema check", PQresultErrorMessage(res),
 		    !db_is_unavailable(s->conn, res));

@@ -136,6 +136,20 @@ burst() {
 
 # --- set-up ---------------------------------------------------------------------------
 db_setup
+# Rows in every table corad checks on connecting (in this mode a statement
+# that names them all): a check that read the tables' product would now
+# read 2,000 x 2,000 x 2,001 x ... rows and never end.
+psql -qAtX -v ON_ERROR_STOP=1 -v n=1 -f "$E2E_DIR/seed_actors.sql" "$DB" >/dev/null ||
+	bail "seed one actor"
+q "INSERT INTO entries_access_verdicts (event_id, principal_id, command_name, decision, reason, occurred_at)
+     SELECT gen_random_uuid(), '$P2', 'Seed', 'allow', 'seed', now() FROM generate_series(1, 2000);
+   INSERT INTO idempotency_keys (principal_id, key, surface_id, command_name, request_hash, status)
+     SELECT '$P2', 'seed-' || i, gen_random_uuid(), 'Seed', 'x', 'completed' FROM generate_series(1, 2000) i;
+   INSERT INTO actor_profile (actor_id, name) SELECT gen_random_uuid(), 'seed' FROM generate_series(1, 2000);
+   INSERT INTO proj_caution_summary (caution_id, target_kind, target_id, category, severity, text,
+       workaround, authored_by, status, registered_at)
+     VALUES (gen_random_uuid(), 'Asset', gen_random_uuid(), 'Wear', 'Notice', 't', 'w', '$P2', 'Active', now())" \
+	>/dev/null || bail "seed the other tables"
 pgb_start || { fail "PgBouncer starts"; finish; exit; }
 is "$(sql_as "$PGB_URL" 'SELECT current_user' 2>&1)" cora_app "PgBouncer starts and connects cora_app to database cora"
 is "$(show CONFIG | awk -F, '$1 == "pool_mode" { print $2 }')" transaction \
