@@ -143,6 +143,53 @@ fail:
 	return NULL;
 }
 
+PGresult *
+db_exec_until(PGconn *c, const char *sql, int64_t until_ms, char *err, size_t errlen)
+{
+	PGresult *res, *last = NULL;
+
+	if (!PQsendQuery(c, sql)) {
+		db_error(c, err, errlen);
+		return NULL;
+	}
+	for (;;) {
+		while (PQisBusy(c)) {
+			struct pollfd pf = { .fd = PQsocket(c), .events = POLLIN };
+			int64_t left = until_ms - mono_ms();
+
+			if (left <= 0) {
+				snprintf(err, errlen, "the database did not answer in time");
+				PQclear(last);
+				return NULL;
+			}
+			if ((poll(&pf, 1, left > INT32_MAX ? INT32_MAX : (int)left) < 0 &&
+			    errno != EINTR) || !PQconsumeInput(c)) {
+				db_error(c, err, errlen);
+				PQclear(last);
+				return NULL;
+			}
+		}
+		if ((res = PQgetResult(c)) == NULL)
+			break;
+		PQclear(last);
+		last = res;
+	}
+	if (last == NULL)
+		db_error(c, err, errlen);
+	return last;
+}
+
+/* A failed result's message, or the session's when it has none (a server
+ * that closed the connection). */
+static void
+result_error(PGconn *c, const PGresult *r, char *err, size_t errlen)
+{
+	if (r != NULL && *PQresultErrorMessage(r) != '\0')
+		snprintf(err, errlen, "%s", PQresultErrorMessage(r));
+	else
+		db_error(c, err, errlen);
+}
+
 static void
 db_array_put(struct db_array *a, const char *p, size_t n)
 {
@@ -407,11 +454,14 @@ static const char bookkeeping_sql[] =
     " applied_at timestamptz NOT NULL DEFAULT now())";
 
 int
-migrations_applied_version(PGconn *conn, char *err, size_t errlen)
+migrations_applied_version(PGconn *conn, int64_t until_ms, char *err, size_t errlen)
 {
-	PGresult *r = PQexec(conn, "SELECT coalesce(max(version), 0) FROM corad_schema_migrations");
+	PGresult *r = db_exec_until(conn, "SELECT coalesce(max(version), 0) FROM corad_schema_migrations",
+	    until_ms, err, errlen);
 	int v = -1;
 
+	if (r == NULL)
+		return -1;
 	if (PQresultStatus(r) == PGRES_TUPLES_OK)
 		v = atoi(PQgetvalue(r, 0, 0));
 	else {
@@ -420,7 +470,7 @@ migrations_applied_version(PGconn *conn, char *err, size_t errlen)
 		if (state != NULL && strcmp(state, "42P01") == 0)
 			v = 0;	/* undefined_table: nothing applied yet */
 		else
-			snprintf(err, errlen, "%s", PQresultErrorMessage(r));
+			result_error(conn, r, err, errlen);
 	}
 	PQclear(r);
 	return v;
@@ -548,7 +598,8 @@ role_problem(struct role_report *rep, const char *what)
 }
 
 int
-db_check_role(PGconn *conn, bool appends, struct role_report *rep, char *err, size_t errlen)
+db_check_role(PGconn *conn, bool appends, int64_t until_ms, struct role_report *rep, char *err,
+    size_t errlen)
 {
 	static const char sql[] =
 	    "SELECT current_user, r.rolsuper,"
@@ -568,12 +619,14 @@ db_check_role(PGconn *conn, bool appends, struct role_report *rep, char *err, si
 	    " pg_has_role(current_user, c.relowner, 'MEMBER'), r.rolcreaterole"
 	    " FROM pg_roles r, pg_class c"
 	    " WHERE r.rolname = current_user AND c.oid = to_regclass('events')";
-	PGresult *r = PQexec(conn, sql);
+	PGresult *r;
 	int rc = 0;
 
 	memset(rep, 0, sizeof(*rep));
+	if ((r = db_exec_until(conn, sql, until_ms, err, errlen)) == NULL)
+		return -1;
 	if (PQresultStatus(r) != PGRES_TUPLES_OK) {
-		snprintf(err, errlen, "%s", PQresultErrorMessage(r));
+		result_error(conn, r, err, errlen);
 		rc = -1;
 	} else if (PQntuples(r) == 0) {
 		snprintf(err, errlen, "the events table does not exist: run corad migrate");

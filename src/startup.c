@@ -8,12 +8,17 @@
 #include <string.h>
 
 #include "corad/authz.h"
+#include "corad/clock.h"
 #include "corad/config.h"
 #include "corad/db.h"
 #include "corad/listen.h"
 #include "corad/log.h"
 #include "corad/startup.h"
 #include "corad/strutil.h"
+
+/* How long the role and schema gates' statements may take together, after
+ * the connect (which has its own 5 s): the statements' own timeout. */
+#define GATE_QUERIES_MS	5000
 
 static struct startup_report report;
 
@@ -82,8 +87,11 @@ run_db_gates(const struct config *cfg, const char *var, const char *url, bool pr
     int *failed)
 {
 	bool pooled = !projector && cfg->pool_transaction;
-	struct role_report rep;
+	struct role_report rep = { .nproblems = 0 };
 	char err[512], reason[600];
+	PGresult *set = NULL;
+	int64_t until;
+	int rc = 0;
 	PGconn *c = db_open(url, "corad-check", err, sizeof(err));
 	int v;
 
@@ -94,22 +102,30 @@ run_db_gates(const struct config *cfg, const char *var, const char *url, bool pr
 		return;
 	}
 	/* A reload runs these in the master, which must not wait for good
-	 * behind a lock (its watchdog and its children wait on it). A session
-	 * setting would outlive this connection behind PgBouncer in transaction
-	 * mode (`pooled`), so there the pooler's own limits apply. */
-	if (!pooled)
-		PQclear(PQexec(c, "SET statement_timeout = '5s'"));
-	if (db_check_role(c, !projector, &rep, err, sizeof(err)) != 0) {
+	 * (its watchdog and its children wait on it): behind a lock, nor on a
+	 * server or pooler that takes the statement and never answers. A
+	 * session setting would outlive this connection behind PgBouncer in
+	 * transaction mode (`pooled`), so there only the wait is bounded. */
+	until = mono_ms() + GATE_QUERIES_MS;
+	if (!pooled && (set = db_exec_until(c, "SET statement_timeout = '5s'", until, err,
+	    sizeof(err))) == NULL)
+		rc = -1;
+	PQclear(set);
+	if (rc != 0 || db_check_role(c, !projector, until, &rep, err, sizeof(err)) != 0) {
 		snprintf(reason, sizeof(reason), "cannot check the database role of %s: %s",
 		    var, err);
 		gate_fail(cfg, failed, "app_role", reason);
+		if (PQstatus(c) != CONNECTION_OK || PQisBusy(c)) {
+			PQfinish(c);	/* no answer: the schema gate would wait again */
+			return;
+		}
 	}
 	for (int i = 0; i < rep.nproblems; i++) {
 		snprintf(reason, sizeof(reason), "database role %s (%s) %s: it must be the "
 		    "restricted app role (cora_app)", rep.role, var, rep.problems[i]);
 		gate_fail(cfg, failed, "app_role", reason);
 	}
-	if ((v = migrations_applied_version(c, err, sizeof(err))) < 0) {
+	if ((v = migrations_applied_version(c, until, err, sizeof(err))) < 0) {
 		snprintf(reason, sizeof(reason), "cannot read the schema version through %s: %s",
 		    var, err);
 		gate_fail(cfg, failed, "schema", reason);

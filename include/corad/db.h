@@ -78,7 +78,7 @@ int	migrations_apply(PGconn *conn, const struct migration_set *set,
 	    char *err, size_t errlen);
 
 /* The highest applied version, 0 for none; -1 on a query error. */
-int	migrations_applied_version(PGconn *conn, char *err, size_t errlen);
+int	migrations_applied_version(PGconn *conn, int64_t until_ms, char *err, size_t errlen);
 
 /* Gate 3 (doc/design.md, "Start-up gates"): what makes the role unfit, one
  * string each. */
@@ -88,12 +88,20 @@ struct role_report {
 	char	 problems[8][200];
 };
 
-/* Fills the report; -1 with a message when the checks cannot run (for
- * example when the events table does not exist yet). `appends`: the role
- * must be able to INSERT events (the workers'; the projector only reads
- * them). */
-int	db_check_role(PGconn *conn, bool appends, struct role_report *rep, char *err,
-	    size_t errlen);
+/* Fills the report, waiting until until_ms at most (db_exec_until); -1
+ * with a message when the checks cannot run (for example when the events
+ * table does not exist yet). `appends`: the role must be able to INSERT
+ * events (the workers'; the projector only reads them). */
+int	db_check_role(PGconn *conn, bool appends, int64_t until_ms, struct role_report *rep,
+	    char *err, size_t errlen);
+
+/* One statement's last result, waited for until until_ms (CLOCK_MONOTONIC
+ * milliseconds): a server that connects but does not answer (a frozen
+ * backend, a pooler out of connections) cannot hold the caller. NULL with
+ * the reason in err when it could not be sent, the session failed or the
+ * time ran out; the session is then of no further use. */
+PGresult	*db_exec_until(PGconn *c, const char *sql, int64_t until_ms, char *err,
+		    size_t errlen);
 
 /*
  * A PostgreSQL array literal, built an element at a time, for a parameter

@@ -225,6 +225,25 @@ isnt "$RUN_STATUS" 0 "a production check behind the lock is refused"
 isnt "$RUN_STATUS" timeout "... by itself"
 cmp_ok "$ms" -lt 9000 "... within the statements' 5 s limit (${ms} ms)"
 
+# A server that lets the check log in and never answers its statements (a
+# frozen backend, a pooler out of server connections): the gates give up
+# after their 5 s, as a reload in the master must.
+BH=$T/blackhole/.s.PGSQL.5432
+mkdir -p "$T/blackhole"
+python3 "$E2E_DIR/pg_blackhole.py" "$BH" "$PGHOST/.s.PGSQL.${PGPORT:-5432}" &
+EXTRA_PIDS+=($!)
+wait_until 5 test -S "$BH" || fail "the silent server listens"
+t0=$(now_ms)
+corad_run check-silent check "${PROD[@]}" \
+	DATABASE_URL="postgresql:///cora?host=$T/blackhole&user=cora_app&sslmode=disable&gssencmode=disable"
+ms=$(($(now_ms) - t0))
+isnt "$RUN_STATUS" 0 "a production check against a server that never answers is refused"
+isnt "$RUN_STATUS" timeout "... by itself"
+cmp_ok "$ms" -lt 8000 "... within the gates' 5 s (${ms} ms)"
+LOGFILE=$RUN_LOG ok "... its app_role refusal says why" \
+	log_has startup.refused '.gate == "app_role" and (.reason | test("did not answer in time"))'
+LOGFILE=$RUN_LOG nok "... and the schema gate does not wait again" log_has startup.refused '.gate == "schema"'
+
 # GET /ready behind the same lock: a readiness probe gets 503 within the
 # check's own 2 s, not the request timeout's 504 after 30 s.
 ok "the lock again" hold_lock corad_schema_migrations "ACCESS EXCLUSIVE"
