@@ -263,6 +263,18 @@ db_is_unavailable(PGconn *conn, const PGresult *res)
 	    strcmp(state, "57P02") == 0 || strcmp(state, "57P03") == 0;
 }
 
+bool
+db_is_transient(const char *sqlstate)
+{
+	/* 53: insufficient resources (disk full, out of memory, too many
+	 * connections); 25006: a read-only transaction (a standby, a disk
+	 * guard); 57014: canceled (the server's statement_timeout); 40001,
+	 * 40P01: a serialization failure, a deadlock. */
+	return sqlstate != NULL && (strncmp(sqlstate, "53", 2) == 0 ||
+	    strcmp(sqlstate, "25006") == 0 || strcmp(sqlstate, "57014") == 0 ||
+	    strcmp(sqlstate, "40001") == 0 || strcmp(sqlstate, "40P01") == 0);
+}
+
 /*
  * A migration's checksum covers the SQL that PostgreSQL runs: a line that is
  * only a comment (`--` after blanks) is left out, so that a comment can be

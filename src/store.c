@@ -393,9 +393,10 @@ statement_sql(const char *name)
 
 /*
  * A statement that did not give `want`: drops the session when the server
- * went away (CORA_ERR_UNAVAILABLE), else logs the server's message
- * (CORA_ERR_INTERNAL) and hands its SQLSTATE to the caller, who classifies
- * it (the pointer outlives res).
+ * went away (CORA_ERR_UNAVAILABLE), else logs the server's message and
+ * hands its SQLSTATE to the caller, who classifies it (the pointer outlives
+ * res): CORA_ERR_UNAVAILABLE for a state worth trying again later
+ * (db_is_transient), CORA_ERR_INTERNAL for the others.
  */
 static enum cora_err
 store_failed(struct store *s, const char *stmt, const PGresult *res, const char **sqlstate)
@@ -414,9 +415,10 @@ store_failed(struct store *s, const char *stmt, const PGresult *res, const char 
 		snprintf(keep, sizeof(keep), "%s", st);
 		*sqlstate = keep;
 	}
-	log_error("db.statement_failed", LF_STR("statement", stmt),
-	    LF_STR("sqlstate", st), LF_STR("error", PQresultErrorMessage(res)));
-	return CORA_ERR_INTERNAL;
+	log_emit(db_is_transient(st) ? LOG_WARNING : LOG_ERROR, "db.statement_failed",
+	    LOG_FIELDS(LF_STR("statement", stmt), LF_STR("sqlstate", st),
+	    LF_STR("error", PQresultErrorMessage(res))));
+	return db_is_transient(st) ? CORA_ERR_UNAVAILABLE : CORA_ERR_INTERNAL;
 }
 
 static PGresult *

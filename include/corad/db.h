@@ -125,4 +125,9 @@ void		 db_array_free(struct db_array *a);
  * a broken connection, admin shutdown) rather than a bad statement. */
 bool	db_is_unavailable(PGconn *conn, const PGresult *res);
 
+/* True for an SQLSTATE that says the server cannot do it now, though the
+ * session is sound and the statement right: a client should try again
+ * later (503), not be told the server failed (500). */
+bool	db_is_transient(const char *sqlstate);
+
 #endif

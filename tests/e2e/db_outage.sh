@@ -131,6 +131,28 @@ ok "... and db.disconnected says the server ended the session" \
 	log_has db.disconnected '.error == "the server ended the session"'
 is "$(grep -cv '^{' "$CORAD_LOG")" 0 "every line corad wrote is a JSON object (libpq prints nothing raw)"
 
+# --- a database that answers but cannot write now ------------------------------------
+# A read-only one (a standby after a failover, a disk guard): writes are
+# 503 with Retry-After, to be tried again, not 500; reads still work.
+q "ALTER ROLE cora_app SET default_transaction_read_only = on" >/dev/null
+q "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE usename = 'cora_app'" >/dev/null
+sleep 0.5
+for i in 1 2; do
+	counted "read-only $i"
+	is "$HTTP_STATUS" 503 "read-only database: register #$i is 503"
+	json_eq "$HTTP_BODY" '{"detail":"Database unavailable"}' "... {\"detail\":\"Database unavailable\"}"
+	is "$(hdr Retry-After)" 1 "... with Retry-After: 1"
+done
+http GET "/actors/$ID"
+is "$HTTP_STATUS" 200 "read-only database: GET is 200"
+ok "... the failure is logged as a warning with its SQLSTATE" \
+	log_has db.statement_failed '.level == "warning" and .sqlstate == "25006"'
+q "ALTER ROLE cora_app RESET default_transaction_read_only" >/dev/null
+q "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE usename = 'cora_app'" >/dev/null
+sleep 0.5
+counted "writable again"
+is "$HTTP_STATUS" 201 "writable again: register is 201"
+
 # --- nothing half-written ----------------------------------------------------------
 is "$(q "SELECT count(*) FROM events WHERE event_type = 'ActorRegisteredV2'")" "$CREATED" \
 	"ActorRegisteredV2 events == 201 responses ($CREATED)"
