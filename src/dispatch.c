@@ -292,9 +292,20 @@ dispatch_command(const struct request *r)
 enum cora_err
 dispatch_timeout(struct request *r)
 {
+	/* A write whose commit was sent when the session had to be cut (the
+	 * server did not act on the cancel) may have been applied: the answer
+	 * must not say it was not. */
+	bool unknown = r->store != NULL && r->store->tx_unknown;
+
 	log_error("worker.deadline", LF_STR("correlation_id", r->correlation_id),
 	    LF_STR("method", r->method_name), LF_STR("path", r->path),
-	    LF_DBL("timeout_seconds", r->rt->cfg->request_timeout));
+	    LF_DBL("timeout_seconds", r->rt->cfg->request_timeout),
+	    LF_STR("outcome", unknown ? "unknown" : "cancelled"));
+	if (unknown)
+		return request_fail(r, CORA_ERR_TIMEOUT,
+		    "Request exceeded %g s; the database did not confirm the cancel, so the "
+		    "command may have been applied (correlation id %s)",
+		    r->rt->cfg->request_timeout, r->correlation_id);
 	return request_fail(r, CORA_ERR_TIMEOUT,
 	    "Request exceeded %g s and was cancelled (correlation id %s)",
 	    r->rt->cfg->request_timeout, r->correlation_id);

@@ -13,6 +13,7 @@
 
 #include "corad/alloc.h"
 #include "corad/request.h"
+#include "corad/store.h"
 #include "corad/route.h"
 #include "corad/utf8.h"
 
@@ -40,6 +41,8 @@ request_reset(struct request *r)
 	free(r->path_buf);
 	free(r->body);
 	request_end_operation(r);
+	if (r->store != NULL)
+		r->store->tx_unknown = false;
 	memset((char *)r + offsetof(struct request, method), 0,
 	    sizeof(*r) - offsetof(struct request, method));
 	r->content_length = -1;

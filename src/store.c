@@ -536,6 +536,7 @@ store_tx_begin(struct store *s, const struct request *r)
 	double left;
 
 	s->ntx = 0;
+	s->tx_unknown = false;
 	s->tx_broken = PQenterPipelineMode(s->conn) == 0;
 	s->tx_block = r->idem.active;
 	if (s->tx_block)
@@ -773,8 +774,11 @@ store_tx_commit(struct store *s, struct request *r)
 	}
 	if (s->tx_block)
 		tx_send(s, "commit", NULL, 0, NULL, PGRES_COMMAND_OK);
-	if ((e = tx_round_trip(s, done, &failed, &sqlstate)) != CORA_OK)
+	if ((e = tx_round_trip(s, done, &failed, &sqlstate)) != CORA_OK) {
+		/* Sent with what commits it, and no answer: it may have. */
+		s->tx_unknown = !s->tx_broken && s->conn == NULL;
 		return tx_fail(s, r, e, failed, sqlstate);
+	}
 	if (PQexitPipelineMode(s->conn) == 0) {
 		store_drop(s, PQerrorMessage(s->conn));
 		return CORA_ERR_UNAVAILABLE;

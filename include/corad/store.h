@@ -76,6 +76,7 @@ struct store {
 	size_t		 ntx;
 	bool		 tx_block;	/* BEGIN was sent: a fence may come (store_tx_begin) */
 	bool		 tx_broken;	/* a statement could not be queued */
+	bool		 tx_unknown;	/* the session ended before the commit's answer */
 	bool		 warming;	/* in store_warm_up, not in a request */
 };
 

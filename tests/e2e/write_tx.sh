@@ -9,7 +9,8 @@
 # unnamed statements (DATABASE_POOL_MODE=transaction) the transaction's
 # settings come first in it; a command stuck behind a lock is cancelled by
 # the worker at the deadline, 504, with the transaction's statement_timeout
-# a backstop behind it.
+# a backstop behind it; one whose backend cannot act on the cancel gets a
+# 504 that says the command may have been applied.
 E2E_DIR=$(dirname "$0")
 . "$E2E_DIR/lib.sh"
 . "$E2E_DIR/pg.sh"
@@ -111,8 +112,26 @@ is "$(tail -c +"$((off + 1))" "$PG_DIR/server.log" |
 	"... cancelled by the worker's timer, the statement_timeout only a backstop behind it"
 is "$(rows)|$(named "Too late")" "$before|0" "... and nothing of the command is kept"
 ok "... the worker's session is idle, in no transaction" wait_until 5 idle
+json_like "$HTTP_BODY" .detail '^Request exceeded 1 s and was cancelled' "... and says it was cancelled"
 register_name "Pooled 3"
 is "$HTTP_STATUS" 201 "the next command: 201"
+
+# A server that cannot act on the cancel (its backend stopped): the worker
+# cuts the session a second after the deadline, and the command, whose
+# commit went with it, may yet be applied; the 504 must not say it was not.
+BP=$(q "SELECT pid FROM pg_stat_activity WHERE application_name = 'corad-worker'")
+kill -STOP "$BP"
+register_name "Frozen"
+kill -CONT "$BP"
+is "$HTTP_STATUS" 504 "a stopped backend: 504"
+json_like "$HTTP_BODY" .detail \
+	'^Request exceeded 1 s; the database did not confirm the cancel, so the command may have been applied \(correlation id ' \
+	"... which says the command may have been applied"
+ok "... worker.deadline says the outcome is unknown" \
+	log_has worker.deadline ".outcome == \"unknown\" and .correlation_id == \"$(cid)\""
+ok "the earlier one's outcome was known" log_has worker.deadline '.outcome == "cancelled"'
+register_name "After the freeze"
+is "$HTTP_STATUS" 201 "the next command, on a new session: 201"
 
 q "ALTER ROLE cora_app RESET ALL" >/dev/null
 done_testing
