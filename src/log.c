@@ -108,20 +108,68 @@ field_value(const struct log_field *f)
 }
 
 /*
- * Writes one line with one write(2): atomic on pipes up to PIPE_BUF, so
- * lines from the master and every child never interleave. Bytes that are
- * not UTF-8 (a path, a header, a database message echoed in a field) are
- * replaced, so that every line is valid JSON.
+ * A line is one write(2), atomic on a pipe (or the journal's stream, which
+ * every process shares) up to PIPE_BUF bytes: lines from the master and
+ * every child never interleave as long as each fits. One that would not is
+ * written again with its longest strings cut (shorten_longest).
  */
-static void
-log_write_line(const char *s, size_t len)
-{
-	char stackbuf[4096], *fixed, *line;
-	size_t flen;
+#define LOG_LINE_MAX	4096	/* PIPE_BUF on Linux, the newline included */
+#define LOG_FIELD_KEEP	64	/* bytes a cut string keeps at least */
 
-	if ((fixed = utf8_sanitize(s, len, &flen)) != NULL) {
-		s = fixed;
-		len = flen;
+/* Cuts the longest string field of o by about `excess` bytes, at a
+ * character boundary, ending it with U+2026, and marks the line
+ * "truncated"; false when no string is longer than LOG_FIELD_KEEP. */
+static bool
+shorten_longest(json_object *o, size_t excess)
+{
+	const char *longest = NULL, *v;
+	size_t n = 0, keep;
+	char *cut;
+
+	json_object_object_foreach(o, k, val) {
+		if (json_object_is_type(val, json_type_string) &&
+		    (size_t)json_object_get_string_len(val) > n) {
+			longest = k;
+			n = (size_t)json_object_get_string_len(val);
+		}
+	}
+	if (longest == NULL || n <= LOG_FIELD_KEEP)
+		return false;
+	v = json_object_get_string(json_object_object_get(o, longest));
+	/* 32: room for the mark and the "truncated" field */
+	keep = n > excess + 32 + LOG_FIELD_KEEP ? n - excess - 32 : LOG_FIELD_KEEP;
+	while (keep > 0 && ((unsigned char)v[keep] & 0xc0) == 0x80)
+		keep--;		/* not inside a character */
+	cut = xasprintf("%.*s\u2026", (int)keep, v);
+	json_object_object_add(o, longest, json_object_new_string(cut));
+	free(cut);
+	json_object_object_add(o, "truncated", json_object_new_boolean(true));
+	return true;
+}
+
+/* Writes o as one line. Bytes that are not UTF-8 (a path, a header, a
+ * database message echoed in a field) are replaced, so that every line is
+ * valid JSON. */
+static void
+log_write_line(json_object *o)
+{
+	char stackbuf[LOG_LINE_MAX], *fixed, *line;
+	const char *s;
+	size_t len, flen;
+
+	for (int round = 0;; round++) {
+		s = json_object_to_json_string_length(o,
+		    JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, &len);
+		if ((fixed = utf8_sanitize(s, len, &flen)) != NULL) {
+			s = fixed;
+			len = flen;
+		}
+		/* Escapes and replaced bytes make a string longer in the line
+		 * than in the field: a few rounds get it under the bound. */
+		if (len + 1 <= LOG_LINE_MAX || round == 8 ||
+		    !shorten_longest(o, len + 1 - LOG_LINE_MAX))
+			break;
+		free(fixed);
 	}
 	line = len + 1 <= sizeof(stackbuf) ? stackbuf : xmalloc(len + 1);
 	memcpy(line, s, len);
@@ -145,8 +193,6 @@ log_emit_always(enum log_level level, const char *event, const struct log_field 
 	struct timespec now;
 	char ts[40];
 	json_object *o;
-	const char *s;
-	size_t len;
 	int saved = errno;
 
 	clock_gettime(CLOCK_REALTIME, &now);
@@ -166,9 +212,7 @@ log_emit_always(enum log_level level, const char *event, const struct log_field 
 		json_object_object_add(o, "trace_flags", json_object_new_string(span_flags));
 	}
 
-	s = json_object_to_json_string_length(o,
-	    JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, &len);
-	log_write_line(s, len);
+	log_write_line(o);
 	json_object_put(o);
 	errno = saved;
 }

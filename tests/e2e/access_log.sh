@@ -50,6 +50,18 @@ is "$HTTP_STATUS" 404 "GET /nope: 404"
 ok "GET /nope: its line, route null, the path without the query" wait_until 3 log_has http.request \
 	".correlation_id == \"$N_CID\" and .status == 404 and .route == null and .path == \"/nope\""
 
+# A path of 6,000 bytes (nginx passes up to 8 kB): its line still fits in
+# one atomic write to a pipe (4,096 bytes), the path cut and marked.
+LONG=/$(head -c 6000 /dev/zero | tr '\0' a)
+http GET "$LONG"
+L_CID=$(cid)
+is "$HTTP_STATUS" 404 "GET of a 6,000-byte path: 404"
+long_line() { access ".correlation_id == \"$L_CID\"" | head -n 1; }
+ok "... its access line is written" wait_until 3 eval '[[ -n $(long_line) ]]'
+cmp_ok "$(long_line | wc -c)" -le 4096 "... in at most 4,096 bytes"
+json_is "$(long_line)" '[.truncated, (.path | startswith("/aaaa")), (.path | endswith("\u2026")), .status]' \
+	'[true,true,true,404]' "... with the path's start, cut and marked"
+
 as "$P1" GET "/actors/$UNKNOWN"
 U_CID=$(cid)
 is "$HTTP_STATUS" 404 "GET /actors/{unknown}: 404"
