@@ -475,15 +475,19 @@ void
 idem_settle(struct request *r, int status, const char *body)
 {
 	enum cora_err e;
+	int n;
 
 	if (!r->idem.active || r->idem.settled)
 		return;
 	r->idem.settled = true;
 	store_rollback(r->store);
-	if (status >= 400 && status < 500) {
-		if (idem_fenced(r, "idem_complete", status, body, &e) == 0)
-			idem_log(r, LOG_WARNING, "idempotency.claim_lost",
-			    "the claim was taken over while the command ran");
-	} else	/* 5xx: cache nothing, so a retry runs again */
-		(void)idem_fenced(r, "idem_abandon", status, NULL, &e);
+	/* 5xx: cache nothing, so a retry runs again */
+	n = status >= 400 && status < 500 ? idem_fenced(r, "idem_complete", status, body, &e) :
+	    idem_fenced(r, "idem_abandon", status, NULL, &e);
+	if (n == 0 && status < 500)
+		idem_log(r, LOG_WARNING, "idempotency.claim_lost",
+		    "the claim was taken over while the command ran");
+	else if (n < 0)	/* the session failed: a retry takes the claim over */
+		idem_log(r, LOG_WARNING, "idempotency.settle_failed",
+		    "the key stays in progress until a retry takes its claim over");
 }

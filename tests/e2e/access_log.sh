@@ -67,8 +67,8 @@ U_CID=$(cid)
 is "$HTTP_STATUS" 404 "GET /actors/{unknown}: 404"
 ok "GET /actors/{unknown}: its access line names the route template" wait_until 3 log_has http.request \
 	".correlation_id == \"$U_CID\" and .status == 404 and .route == \"/actors/{actor_id}\" and .principal_id == \"$P1\""
-ok "GET /actors/{unknown}: get_actor.start, then a closing get_actor.failed with status 404" \
-	eval 'log_has get_actor.start ".correlation_id == \"$U_CID\"" && log_has get_actor.failed ".correlation_id == \"$U_CID\" and .status == 404"'
+ok "GET /actors/{unknown}: get_actor.start, then a closing get_actor.failed with status 404 (info)" \
+	eval 'log_has get_actor.start ".correlation_id == \"$U_CID\"" && log_has get_actor.failed ".correlation_id == \"$U_CID\" and .status == 404 and .level == \"info\""'
 
 register_name "Logged" "$P1"
 R_CID=$(cid)

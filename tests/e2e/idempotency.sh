@@ -311,6 +311,16 @@ is "$(q "SELECT count(*) FROM actor_profile WHERE name = 'Lost'")" 0 "klost: no 
 is "$(q "SELECT count(*) FROM events")" "$EVENTS_BEFORE" "klost: no event was committed"
 is "$(key_row "$P1" klost)" "in_progress|" "klost: the row stays the taker's, in progress"
 
+# A 4xx whose settling fails (here the row cannot be updated) still reaches
+# the client, and the log says the key stays in progress.
+q "REVOKE UPDATE ON idempotency_keys FROM cora_app" >/dev/null
+as "$P1" DELETE "/actors/01900000-0000-7000-8000-00000000dead/profile" -H 'Idempotency-Key: kunsettled'
+is "$HTTP_STATUS" 404 "kunsettled: forget of an unknown actor is 404"
+ok "... idempotency.settle_failed is logged" \
+	log_has idempotency.settle_failed '.key == "kunsettled" and .level == "warning"'
+is "$(key_row "$P1" kunsettled)" "in_progress|" "... and the key stays in progress"
+q "GRANT UPDATE ON idempotency_keys TO cora_app" >/dev/null
+
 nok "no worker crashed after the restart" log_has master.child_exited '.kind == "worker"'
 
 done_testing
