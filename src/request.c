@@ -11,11 +11,14 @@
 #include <string.h>
 #include <strings.h>
 
+#include "corad/activity.h"
 #include "corad/alloc.h"
 #include "corad/request.h"
-#include "corad/store.h"
 #include "corad/route.h"
+#include "corad/store.h"
 #include "corad/utf8.h"
+
+#define REPLY_SENDING_BYTES	8192	/* libfcgi's stream buffer */
 
 void
 request_end_operation(struct request *r)
@@ -136,6 +139,11 @@ reply_send_typed(struct request *r, int status, const char *ctype,
 		    http_reason(status), r->correlation_id, extra != NULL ? extra : "");
 	if (n < 0 || (size_t)n >= sizeof(head))
 		n = 0;
+	/* A body past libfcgi's buffer is written while it is built into
+	 * records, and a peer that reads slowly holds the worker here: /status
+	 * says so, not that the operation still runs. */
+	if (len > REPLY_SENDING_BYTES)
+		activity("sending the response", NULL);
 	r->io->write(r, head, (size_t)n);
 	if (body != NULL && len > 0)
 		r->io->write(r, body, len);

@@ -118,6 +118,27 @@ ok "... and its access line shows the time it took" wait_until 3 log_has http.re
 	".correlation_id == \"$S_CID\" and .duration_ms >= 500"
 http GET /health
 nok "a fast request is not slow" log_has worker.slow_request ".correlation_id == \"$(cid)\""
+
+# A peer that never reads a large answer holds its worker in the write:
+# /status says so, not that the operation still runs. Forty cautions of
+# the largest size make a page of about 550 kB, past the socket's buffers.
+jq -cn '{target: {kind: "Asset", id: "0190a1f4-7c3e-7d2a-9b1c-00000000b16e"}, category: "Wear",
+	severity: "Warning", text: ("\u2603" * 2000), workaround: ("\u2603" * 2000),
+	tags: [range(50) | tostring | . + ("t" * (50 - length))]}' >"$T/fat.json"
+for i in $(seq 40); do
+	as "$P1" POST /cautions -H 'Content-Type: application/json' --data-binary "@$T/fat.json"
+done
+is "$HTTP_STATUS" 201 "forty of the largest cautions registered"
+forty() { as "$P1" GET '/cautions?limit=100'; [[ $(json_value "$HTTP_BODY" '.items | length') == 40 ]]; }
+ok "... and listed" wait_until 5 forty
+UNREAD_PATH='/cautions?limit=100' python3 "$E2E_DIR/fcgi_head_client.py" unread "unix:$T/corad.sock" 4 \
+	"$T/unread.ready" >"$T/unread" 2>&1 &
+EXTRA_PIDS+=($!)
+sending() {
+	http GET /status
+	[[ $(json_value "$HTTP_BODY" '[.. | objects | select(.doing? == "sending the response")] | length') == 1 ]]
+}
+ok "/status: the worker whose peer does not read is sending the response" wait_until 3 sending
 corad_stop TERM
 
 # --- whatever LOG_LEVEL says ------------------------------------------------------------

@@ -9,7 +9,8 @@ lengths (a pair whose name and value claim 2^30 bytes each), nul (a NUL in
 a parameter's value), big (parameters of 100,000 bytes), tiny (parameters
 of 10,000 bytes in records of one byte each: 160,000 bytes of records),
 large (a GET /health whose parameters take 60,000 bytes: within the
-bound), abort (an FCGI_ABORT_REQUEST before the parameters end), kept (a GET
+bound), abort (an FCGI_ABORT_REQUEST before the parameters end), unread
+(a GET of $UNREAD_PATH whose answer it never reads), kept (a GET
 /health that asks to keep the connection, then no next request). Then
 reads until corad answers or closes, for at most HOLD seconds (default
 10), and prints one line: "answered STATUS", "closed MS" (corad closed the
@@ -58,6 +59,12 @@ def head(mode):
         return begin + record(PARAMS, pairs(HEALTH)) + record(ABORT_REQUEST, b"")
     if mode == "kept":
         return begin + params_records(pairs(HEALTH)) + record(STDIN, b"")
+    if mode == "unread":
+        path = os.environ.get("UNREAD_PATH", "/health").encode()
+        uri, _, query = path.partition(b"?")
+        return begin + params_records(pairs([(b"REQUEST_METHOD", b"GET"), (b"DOCUMENT_URI", uri),
+                                             (b"REQUEST_URI", path), (b"QUERY_STRING", query)])) + \
+            record(STDIN, b"")
     if mode == "large":
         return begin + params_records(pairs(HEALTH + [(b"HTTP_X_BIG", b"x" * 60000)])) + \
             record(STDIN, b"")
@@ -78,6 +85,10 @@ def main():
     sent = time.monotonic()
     if len(sys.argv) > 4:
         open(sys.argv[4], "w").close()
+    if mode == "unread":	# a peer that never reads the answer
+        time.sleep(hold)
+        print("held")
+        return
     s.settimeout(0.05)
     buf, out = b"", b""
     while time.monotonic() - sent < hold:
