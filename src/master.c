@@ -456,7 +456,19 @@ master_scan_busy(struct master *m)
 		if (!c->in_use || c->kind == CHILD_STATS || c->pid <= 0 || c->killed)
 			continue;
 		/* A torn copy is skipped: the next scan, a second later, looks again. */
-		if (!sb_read(&m->rt->sb->slots[i], &sl) || sl.state != SB_BUSY || now_ns < sl.busy_since_ns)
+		if (!sb_read(&m->rt->sb->slots[i], &sl))
+			continue;
+		/* A projector that does not wake up from its sleep (stopped, or
+		 * hung outside a step) is as stalled as one stuck in a step. */
+		if (c->kind == CHILD_PROJECTOR &&
+		    sb_late_seconds(&sl, now_ns) * 1000 >= PROC_PROJECTOR_STALL_MS &&
+		    c->slow_logged != sl.wake_by_ns) {
+			c->slow_logged = sl.wake_by_ns;
+			log_warning("projector.stalled", LF_INT("pid", c->pid),
+			    LF_STR("doing", "not waking up from its wait"),
+			    LF_DBL("late_seconds", sb_late_seconds(&sl, now_ns)));
+		}
+		if (sl.state != SB_BUSY || now_ns < sl.busy_since_ns)
 			continue;
 		elapsed = now_ns - sl.busy_since_ns;
 		if (c->kind == CHILD_PROJECTOR) {

@@ -755,6 +755,8 @@ projector_wait(struct projector *p, int timeout_ms)
 
 		timeout_ms = until <= 0 ? 0 : until < timeout_ms ? (int)until : timeout_ms;
 	}
+	/* The master and /metrics see a projector that does not wake up. */
+	sb_set_sleeping(&p->rt->sb->slots[p->rt->slot], timeout_ms);
 	if (poll(pf, 2, timeout_ms) < 0 && errno != EINTR)
 		return false;
 	if (PQconsumeInput(p->conn) == 0)
@@ -793,7 +795,7 @@ projector_fail(struct projector *p)
 		delay = p->backoff_ms;
 	}
 	projector_disconnect(p);
-	projector_board(p, NULL, NULL);
+	sb_set_sleeping(&p->rt->sb->slots[p->rt->slot], delay);
 	if (p->reconnects <= 1 || delay >= BACKOFF_FIRST_MS)
 		log_warning("projection.backoff", LF_INT("delay_ms", delay));
 	projector_sleep_ms(delay);

@@ -40,6 +40,7 @@ sb_set_doing(struct sb_slot *s, const char *doing)
 {
 	sb_write_begin(s);
 	s->state = doing != NULL ? SB_BUSY : SB_IDLE;
+	s->wake_by_ns = 0;
 	if (doing != NULL) {
 		s->busy_since_ns = mono_ns();
 		s->method[0] = s->route[0] = s->principal[0] = s->correlation_id[0] = '\0';
@@ -47,6 +48,24 @@ sb_set_doing(struct sb_slot *s, const char *doing)
 		utf8_copy(s->doing, sizeof(s->doing), doing);
 	}
 	sb_write_end(s);
+}
+
+void
+sb_set_sleeping(struct sb_slot *s, int64_t ms)
+{
+	sb_write_begin(s);
+	s->state = SB_IDLE;
+	s->wake_by_ns = mono_ns() + (uint64_t)(ms > 0 ? ms : 0) * 1000000u;
+	sb_write_end(s);
+}
+
+double
+sb_late_seconds(const struct sb_slot *s, uint64_t now_ns)
+{
+	if (s->state != SB_IDLE || s->wake_by_ns == 0 ||
+	    now_ns < s->wake_by_ns + SB_LATE_MS * 1000000ull)
+		return 0;
+	return (double)(now_ns - s->wake_by_ns) / 1e9;
 }
 
 bool

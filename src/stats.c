@@ -307,6 +307,8 @@ render_pool(const struct scoreboard *sb, struct text *t)
 			scrapes++;
 		if (s.kind == CHILD_PROJECTOR && s.state == SB_BUSY && now_ns > s.busy_since_ns)
 			projector_busy = (double)(now_ns - s.busy_since_ns) / 1e9;
+		else if (s.kind == CHILD_PROJECTOR)
+			projector_busy = sb_late_seconds(&s, now_ns);
 		if (s.kind == CHILD_PROJECTOR)
 			projector_leader = s.leader != 0;
 		if (s.kind < CHILD__MAX)
@@ -327,7 +329,8 @@ render_pool(const struct scoreboard *sb, struct text *t)
 	/* The lag is counted between the projector's steps: a step that hangs
 	 * (a lock, a server that does not answer) shows here instead. */
 	help(t, "cora_projector_busy_seconds", "gauge",
-	    "How long the projector has been in its current step (0: waiting).");
+	    "How long the projector has been in its current step, or late in waking up "
+	    "from its wait (0: waiting, on time).");
 	text_add(t, "cora_projector_busy_seconds %.3f\n", projector_busy);
 	/* Summed over the hosts that share a database: 1, or none advances. */
 	help(t, "cora_projector_leader", "gauge",
@@ -375,8 +378,14 @@ status_process(const struct sb_slot *s, uint64_t now_ns)
 
 	json_object_object_add(o, "pid", json_object_new_int(s->pid));
 	json_object_object_add(o, "state", json_object_new_string(sb_state_name((enum sb_state)s->state)));
-	if (s->kind == CHILD_PROJECTOR)
+	if (s->kind == CHILD_PROJECTOR) {
+		double late = sb_late_seconds(s, now_ns);
+
 		json_object_object_add(o, "leader", json_object_new_boolean(s->leader != 0));
+		/* null, or how long past its wait's end it has not woken up */
+		json_object_object_add(o, "late_seconds", late > 0 ? json_object_new_double(late) :
+		    NULL);
+	}
 	if (s->kind == CHILD_WORKER) {
 		json_object_object_add(o, "generation", json_object_new_int64(s->generation));
 		json_object_object_add(o, "requests", json_object_new_int64((int64_t)s->requests));

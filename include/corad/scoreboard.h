@@ -43,6 +43,8 @@ struct sb_slot {
 	uint32_t		 generation;
 	uint64_t		 requests;	/* served by this process */
 	uint64_t		 busy_since_ns;	/* CLOCK_MONOTONIC, when BUSY */
+	uint64_t		 wake_by_ns;	/* when IDLE and sleeping: by when it
+						 * wakes up (0: no bound) */
 	char			 method[16];
 	char			 route[48];
 	char			 principal[40];
@@ -107,6 +109,13 @@ void	sb_write_end(struct sb_slot *s);
  * (a worker awaiting a head, a step of the projector), or idle when
  * `doing` is NULL. */
 void	sb_set_doing(struct sb_slot *s, const char *doing);
+
+/* The owner's slot idle, sleeping for ms at most (the projector between
+ * rounds); and how late a copy of such a slot is in waking up, in seconds,
+ * once past SB_LATE_MS (0 otherwise): a stopped or hung process. */
+#define SB_LATE_MS	1000
+void	sb_set_sleeping(struct sb_slot *s, int64_t ms);
+double	sb_late_seconds(const struct sb_slot *s, uint64_t now_ns);
 /*
  * A consistent copy of a slot. False when none could be taken within
  * SB_READ_TRIES attempts (its writer died mid-write, or is being

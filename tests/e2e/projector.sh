@@ -232,6 +232,27 @@ ok "projection.advance counts the events read, of every type, and those applied"
 ok "the rebuild advanced in one batch of all 10 events" \
 	eval 'LOGFILE=$OTHER_LOG log_has projection.advance ".batch_size == 10"'
 
+# --- a projector that does not wake up ------------------------------------------------
+# Stopped while it waits (no step to be stuck in): /status and
+# cora_projector_busy_seconds show it late within a second or two of its
+# wait's end (0.2 s), and the master logs projector.stalled once it is 10 s
+# late.
+PROJ=$(children_named corad-projector "$CORAD_PID")
+late() {
+	FCGI_SOCK=$OTHER_SOCK fcgi REQUEST_METHOD=GET DOCUMENT_URI=/status REQUEST_URI=/status </dev/null
+	LATE=$(json_value "$FCGI_BODY" .processes.projector.late_seconds)
+	FCGI_SOCK=$OTHER_SOCK fcgi REQUEST_METHOD=GET DOCUMENT_URI=/metrics REQUEST_URI=/metrics </dev/null
+	BUSY=$(awk '$1 == "cora_projector_busy_seconds" { print $2 }' <<<"$FCGI_BODY")
+	[[ $LATE != null ]] && awk -v b="$BUSY" 'BEGIN { exit !(b >= 1) }'
+}
+is "$(late; echo "$LATE")" null "a waiting projector is not late"
+kill -STOP "$PROJ"
+ok "stopped: /status late_seconds and cora_projector_busy_seconds say it is late" wait_until 4 late
+stalled() { LOGFILE=$OTHER_LOG log_has projector.stalled ".doing == \"not waking up from its wait\" and .late_seconds >= 10"; }
+ok "... and the master logs projector.stalled within 12 s" wait_until 12 stalled
+kill -CONT "$PROJ"
+ok "woken again, it is on time" wait_until 4 eval '! late && [[ $LATE == null ]]'
+
 nok "no child of the surviving instance crashed" eval 'LOGFILE=$OTHER_LOG log_has master.child_exited'
 nok "no projection.error logged" eval 'LOGFILE=$OTHER_LOG log_has projection.error'
 
