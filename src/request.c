@@ -15,7 +15,6 @@
 #include "corad/alloc.h"
 #include "corad/request.h"
 #include "corad/route.h"
-#include "corad/store.h"
 #include "corad/utf8.h"
 
 #define REPLY_SENDING_BYTES	8192	/* libfcgi's stream buffer */
@@ -44,8 +43,6 @@ request_reset(struct request *r)
 	free(r->path_buf);
 	free(r->body);
 	request_end_operation(r);
-	if (r->store != NULL)
-		r->store->tx_unknown = false;
 	memset((char *)r + offsetof(struct request, method), 0,
 	    sizeof(*r) - offsetof(struct request, method));
 	r->content_length = -1;

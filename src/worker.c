@@ -710,6 +710,7 @@ worker_main(struct runtime *rt)
 		large = req.body_len + req.response_bytes >= TRIM_AFTER_IO;
 		/* Nothing a failed handler left open survives into the next one. */
 		store_rollback(&store);
+		store.tx_unknown = false;
 		idem_release(&req);
 		request_reset(&req);
 		/* The response is flushed and the connection closed (or kept)

@@ -4,8 +4,8 @@
 #include "corad/config.h"
 #include "corad/deadline.h"
 #include "corad/handlers.h"
-#include "corad/request.h"
 #include "corad/proc.h"
+#include "corad/request.h"
 #include "corad/store.h"
 
 /* A readiness probe wants its answer soon, and a database that does not
