@@ -274,11 +274,18 @@ master_reap(struct master *m)
 		char sname[24];
 		enum log_level lvl = LOG_INFO;
 
+		struct sb_slot last;
+		bool mid;
+
 		if (c == NULL)
 			continue;
 		if ((m->state == MASTER_RUNNING && !c->retiring && !c->reloading) || sig ||
 		    WEXITSTATUS(status) != 0)
 			lvl = LOG_WARNING;
+		/* A worker that died in a request: which one, so that the
+		 * proxy's 502 for it can be found (its correlation id). */
+		mid = c->kind == CHILD_WORKER && sb_read(&m->rt->sb->slots[c - m->children], &last) &&
+		    last.state == SB_BUSY && last.correlation_id[0] != '\0';
 		log_emit(lvl, "master.child_exited", LOG_FIELDS(
 		    LF_INT("pid", pid), LF_STR("kind", child_kind_name(c->kind)),
 		    sig ? LF_NULL("exit_code") : LF_INT("exit_code", WEXITSTATUS(status)),
@@ -286,7 +293,11 @@ master_reap(struct master *m)
 		    LF_NULL("signal"),
 		    LF_BOOL("core_dumped", sig && WCOREDUMP(status)),
 		    LF_INT("uptime_ms", t - c->started_ms),
-		    LF_BOOL("retired", c->retiring)));
+		    LF_BOOL("retired", c->retiring),
+		    mid ? LF_STR("correlation_id", last.correlation_id) : LF_SKIP,
+		    mid ? LF_STR("method", last.method) : LF_SKIP,
+		    mid && last.route[0] ? LF_STR("route", last.route) : LF_SKIP,
+		    mid ? LF_STR("doing", last.doing) : LF_SKIP));
 		c->pid = 0;
 		if (c->ready_fd >= 0) {
 			char b;

@@ -69,7 +69,7 @@ fail:
 }
 
 static enum cora_err
-stats_relay(struct request *r, enum stats_query_type type, const char *ctype)
+stats_relay(struct request *r, enum stats_query_type type, const char *ctype, const char *what)
 {
 	size_t len = 0;
 	char *text;
@@ -77,7 +77,7 @@ stats_relay(struct request *r, enum stats_query_type type, const char *ctype)
 	/* This worker's own records first, so its requests are counted. */
 	report_flush(r->rt);
 	if ((text = stats_fetch(r->rt->query_path, type, &len)) == NULL)
-		return request_fail(r, CORA_ERR_UNAVAILABLE, "Metrics unavailable");
+		return request_fail(r, CORA_ERR_UNAVAILABLE, "%s unavailable", what);
 	reply_text(r, 200, ctype, text, len);
 	free(text);
 	return CORA_OK;
@@ -86,11 +86,12 @@ stats_relay(struct request *r, enum stats_query_type type, const char *ctype)
 enum cora_err
 handle_metrics(struct request *r)
 {
-	return stats_relay(r, STATS_QUERY_METRICS, "text/plain; version=0.0.4; charset=utf-8");
+	return stats_relay(r, STATS_QUERY_METRICS, "text/plain; version=0.0.4; charset=utf-8",
+	    "Metrics");
 }
 
 enum cora_err
 handle_status(struct request *r)
 {
-	return stats_relay(r, STATS_QUERY_STATUS, "application/json");
+	return stats_relay(r, STATS_QUERY_STATUS, "application/json", "Status");
 }

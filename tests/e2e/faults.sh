@@ -160,6 +160,15 @@ ok "storm: the master survived (pid $M)" alive "$M"
 is "$CORAD_PID:$(live_workers)" "$M:4" "storm: the same master runs 4 workers"
 is "$(log_count master.child_exited '.kind == "worker" and .signal == "SIGKILL"')" "$KILLS" \
 	"storm: master.child_exited with SIGKILL logged for each of the $KILLS kills"
+# A worker killed in a request is logged with it, so that the proxy's 502
+# for it can be found: its correlation id, method, route and what it did.
+MID=0
+while read -r line; do
+	id=$(json_value "$line" .correlation_id)
+	log_has register_actor.start ".correlation_id == \"$id\"" && MID=$((MID + 1))
+done < <(log_select master.child_exited '.kind == "worker" and .correlation_id != null and
+	.method == "POST" and .route == "/actors" and (.doing | type) == "string"')
+cmp_ok "$MID" -ge 1 "storm: workers killed in a request are logged with its correlation id, method, route, doing ($MID)"
 REPL=$(python3 "$CLIENT" replacements "$CORAD_LOG" worker)
 diag "storm: replacements $REPL"
 is "$(field .replaced "$REPL")" "$KILLS" "storm: master.child_started followed each kill"

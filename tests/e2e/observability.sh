@@ -475,4 +475,15 @@ post_ok() {
 }
 ok "PostgreSQL back: POST /actors is 201 again within 20 s" wait_until 20 post_ok
 
+# The stats child stopped: /metrics and /status say which is unavailable.
+STATS=$(children_named corad-stats)
+kill -STOP "$STATS"
+http GET /metrics
+is "$HTTP_STATUS $(json_value "$HTTP_BODY" .detail)" "503 Metrics unavailable" "stats child stopped: /metrics 503"
+http GET /status
+is "$HTTP_STATUS $(json_value "$HTTP_BODY" .detail)" "503 Status unavailable" "... /status 503, named"
+kill -CONT "$STATS"
+http GET /status
+is "$HTTP_STATUS" 200 "stats child continued: /status 200"
+
 done_testing
