@@ -114,30 +114,37 @@ field_value(const struct log_field *f)
  * written again with its longest strings cut (shorten_longest).
  */
 #define LOG_LINE_MAX	4096	/* PIPE_BUF on Linux, the newline included */
-#define LOG_FIELD_KEEP	64	/* bytes a cut string keeps at least */
+#define LOG_FIELD_KEEP	48	/* bytes a cut string keeps at least, in the line */
 
-/* Cuts the longest string field of o by about `excess` bytes, at a
- * character boundary, ending it with U+2026, and marks the line
- * "truncated"; false when no string is longer than LOG_FIELD_KEEP. */
+/* Cuts the string field of o that takes the most bytes in the line by
+ * about `excess` of them, at a character boundary, ending it with U+2026,
+ * and marks the line "truncated"; false when none takes more than
+ * LOG_FIELD_KEEP. Sizes are measured as written, escapes included. */
 static bool
 shorten_longest(json_object *o, size_t excess)
 {
 	const char *longest = NULL, *v;
-	size_t n = 0, keep;
+	size_t wide = 0, n, keep, target;
 	char *cut;
 
 	json_object_object_foreach(o, k, val) {
-		if (json_object_is_type(val, json_type_string) &&
-		    (size_t)json_object_get_string_len(val) > n) {
+		size_t w;
+
+		if (!json_object_is_type(val, json_type_string))
+			continue;
+		(void)json_object_to_json_string_length(val, JSON_C_TO_STRING_PLAIN, &w);
+		if (w > wide) {
 			longest = k;
-			n = (size_t)json_object_get_string_len(val);
+			wide = w;
 		}
 	}
-	if (longest == NULL || n <= LOG_FIELD_KEEP)
+	if (longest == NULL || wide <= LOG_FIELD_KEEP)
 		return false;
 	v = json_object_get_string(json_object_object_get(o, longest));
+	n = (size_t)json_object_get_string_len(json_object_object_get(o, longest));
 	/* 32: room for the mark and the "truncated" field */
-	keep = n > excess + 32 + LOG_FIELD_KEEP ? n - excess - 32 : LOG_FIELD_KEEP;
+	target = wide > excess + 32 + LOG_FIELD_KEEP ? wide - excess - 32 : LOG_FIELD_KEEP;
+	keep = n * target / wide;	/* escapes spread evenly, as far as known */
 	while (keep > 0 && ((unsigned char)v[keep] & 0xc0) == 0x80)
 		keep--;		/* not inside a character */
 	cut = xasprintf("%.*s\u2026", (int)keep, v);
@@ -164,9 +171,10 @@ log_write_line(json_object *o)
 			s = fixed;
 			len = flen;
 		}
-		/* Escapes and replaced bytes make a string longer in the line
-		 * than in the field: a few rounds get it under the bound. */
-		if (len + 1 <= LOG_LINE_MAX || round == 8 ||
+		/* A round a field: every field cut to LOG_FIELD_KEEP fits, as
+		 * long as a line has fewer than about 60 of them (ours have a
+		 * dozen at most). */
+		if (len + 1 <= LOG_LINE_MAX || round == 64 ||
 		    !shorten_longest(o, len + 1 - LOG_LINE_MAX))
 			break;
 		free(fixed);

@@ -49,7 +49,8 @@ struct child {
 	enum sb_restart	 retire_reason;
 	bool		 recycling;	/* asked to be replaced (CORA_MAX_REQUESTS) */
 	bool		 killed;	/* past its request deadline: SIGKILLed */
-	uint64_t	 slow_logged;	/* busy_since_ns of the request (step) logged as slow */
+	uint64_t	 slow_logged;	/* busy_since_ns of the request (step) logged as
+					 * slow, or wake_by_ns of a projector's late wait */
 	bool		 reloading;	/* stopped by a reload, to start again at once */
 	int		 ready_fd;	/* worker's ready pipe until it reports, else -1 */
 	bool		 ready;		/* the worker reported that it accepts */

@@ -551,7 +551,7 @@ store_tx_begin(struct store *s, const struct request *r)
 	/* A backstop behind the request's own timer, which cancels at the
 	 * deadline and makes the answer a 504: a statement_timeout of exactly
 	 * what is left could end the statement first, and the worker, its
-	 * deadline not yet passed, would answer 500. */
+	 * deadline not yet passed, would answer 503 (db_is_transient). */
 	left = deadline_left() * 1000 + STATEMENT_TIMEOUT_MARGIN_MS;
 	snprintf(ms, sizeof(ms), "%ld", left < 1 ? 1L : (long)left);
 	tx_send(s, "transaction settings", "SELECT set_config('statement_timeout', $1, true),"

@@ -601,8 +601,13 @@ worker_await_head(const struct runtime *rt, int fd, bool kept)
 			nap_ms = nap_ms < 64 ? nap_ms * 2 : 64;
 		}
 	}
-	if (look > HEAD_PEEK_FIRST)
-		(void)madvise(peek + HEAD_PEEK_FIRST, HEAD_PEEK_MAX - HEAD_PEEK_FIRST, MADV_DONTNEED);
+	if (look > HEAD_PEEK_FIRST) {
+		size_t page = (size_t)sysconf(_SC_PAGESIZE);
+		size_t from = (HEAD_PEEK_FIRST + page - 1) / page * page;
+
+		if (from < HEAD_PEEK_MAX)
+			(void)madvise(peek + from, HEAD_PEEK_MAX - from, MADV_DONTNEED);
+	}
 	if (shown)
 		sb_set_doing(&rt->sb->slots[rt->slot], NULL);
 	if (why != NULL)

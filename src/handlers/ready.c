@@ -25,6 +25,8 @@ handle_ready(struct request *r)
 	deadline_start(secs);
 	if ((e = store_ready(r->store)) == CORA_OK)
 		v = store_schema_version(r->store, &e);
+	/* Answered here: a failure returned past the deadline would be made
+	 * the request timeout's 504. */
 	if (e != CORA_OK && deadline_expired()) {
 		reply_error(r, request_fail(r, CORA_ERR_UNAVAILABLE,
 		    "The database did not answer within %g s", secs));

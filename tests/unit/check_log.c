@@ -87,6 +87,36 @@ START_TEST(test_long_lines_fit)
 		    "test.event");
 		json_object_put(o);
 	}
+	/* twelve fields of a hundred bytes JSON writes six bytes long each */
+	{
+		static char c100[101];
+		size_t n;
+		json_object *o, *v;
+
+		memset(c100, '\x01', sizeof(c100) - 1);
+		n = emit(LOG_FIELDS(LF_STR("a", c100), LF_STR("b", c100), LF_STR("c", c100),
+		    LF_STR("d", c100), LF_STR("e", c100), LF_STR("f", c100), LF_STR("g", c100),
+		    LF_STR("h", c100), LF_STR("i", c100), LF_STR("j", c100), LF_STR("k", c100),
+		    LF_STR("l", c100)), buf, sizeof(buf));
+		o = parsed(buf, n);
+		ck_assert_msg(n <= PIPE_BUF_LINUX, "twelve escaped fields: a line of %zu bytes", n);
+		ck_assert(json_object_object_get_ex(o, "truncated", &v));
+		json_object_put(o);
+	}
+	/* a cut falls between characters: whole euro signs, then U+2026 */
+	emit(LOG_FIELDS(LF_STR("path", utf)), buf, sizeof(buf));
+	{
+		json_object *o = parsed(buf, strlen(buf));
+		const char *p = json_object_get_string(json_object_object_get(o, "path"));
+		size_t len = strlen(p);
+
+		ck_assert_ptr_null(strstr(p, "\xef\xbf\xbd"));	/* no U+FFFD */
+		ck_assert(len > 3 && strcmp(p + len - 3, "\xe2\x80\xa6") == 0);
+		for (size_t i = 0; i + 3 < len; i += 3)
+			ck_assert(memcmp(p + i, "\xe2\x82\xac", 3) == 0);
+		ck_assert_uint_eq((len - 3) % 3, 0);
+		json_object_put(o);
+	}
 	/* the kept part is the start, ending in U+2026 */
 	emit(LOG_FIELDS(LF_STR("path", path)), buf, sizeof(buf));
 	{
