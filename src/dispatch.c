@@ -374,6 +374,15 @@ dispatch_http(struct request *r)
 	return dispatch_run(r, NULL);
 }
 
+void
+dispatch_done(struct request *r)
+{
+	store_rollback(r->store);
+	r->store->tx_unknown = false;
+	idem_release(r);
+	request_end_operation(r);
+}
+
 enum cora_err
 dispatch_tool(struct request *r, const struct operation *op, json_object *args)
 {

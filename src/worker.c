@@ -52,7 +52,6 @@
 #include "corad/dispatch.h"
 #include "corad/fcgi_head.h"
 #include "corad/handlers.h"
-#include "corad/idempotency.h"
 #include "corad/ipc.h"
 #include "corad/listen.h"
 #include "corad/log.h"
@@ -713,10 +712,7 @@ worker_main(struct runtime *rt)
 			continue;	/* no request came: libfcgi closed it */
 		worker_serve_one(&req);
 		large = req.body_len + req.response_bytes >= TRIM_AFTER_IO;
-		/* Nothing a failed handler left open survives into the next one. */
-		store_rollback(&store);
-		store.tx_unknown = false;
-		idem_release(&req);
+		dispatch_done(&req);
 		request_reset(&req);
 		/* The response is flushed and the connection closed (or kept)
 		 * now, before the next accept. */

@@ -25,6 +25,12 @@ enum cora_err	dispatch_http(struct request *r);
  * tool's arguments (an object). The answer is captured (r->capture). */
 enum cora_err	dispatch_tool(struct request *r, const struct operation *op, json_object *args);
 
+/* After an operation (a request, or one tool call of an MCP batch): its
+ * transaction rolled back if a failure left it open, its Idempotency-Key
+ * claim released, its inputs and reply freed, so that nothing of it
+ * reaches the next one. */
+void		dispatch_done(struct request *r);
+
 /*
  * Step 5, for handlers: authorizes r->op by its name. A deny is logged
  * (<verb>.denied), written to entries_access_verdicts and returned as 403

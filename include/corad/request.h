@@ -112,8 +112,8 @@ void	request_reset(struct request *r);
 /* Frees and clears what one operation left in r (its inputs, its error,
  * its captured reply, its Idempotency-Key claim), for the next operation
  * of the same request (a batch of MCP tool calls); the request itself
- * (path, body, trace) stays. The caller releases the claim's lock and
- * ends the transaction first. */
+ * (path, body, trace) stays. dispatch_done() calls it, after releasing
+ * the claim's lock and ending the transaction. */
 void	request_end_operation(struct request *r);
 
 /* Sets error_detail from a format; returns `e` for `return request_fail()`. */

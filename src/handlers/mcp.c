@@ -24,7 +24,6 @@
 #include "corad/proc.h"
 #include "corad/request.h"
 #include "corad/route.h"
-#include "corad/store.h"
 #include "corad/strutil.h"
 
 #define MCP_PROTOCOL	"2025-06-18"	/* the newest revision corad speaks */
@@ -136,18 +135,6 @@ mcp_tools_list(void)
 	return res;
 }
 
-/*
- * After a tool call: nothing it left open, claimed or validated reaches
- * the next call of the same batch (what the worker does after a request).
- */
-static void
-mcp_call_done(struct request *r)
-{
-	store_rollback(r->store);
-	idem_release(r);
-	request_end_operation(r);
-}
-
 static json_object *
 mcp_tools_call(struct request *r, json_object *id, json_object *params)
 {
@@ -174,7 +161,7 @@ mcp_tools_call(struct request *r, json_object *id, json_object *params)
 
 		snprintf(msg, sizeof(msg), "The tool failed with status %d: %s", status,
 		    r->captured_body != NULL ? r->captured_body : "");
-		mcp_call_done(r);
+		dispatch_done(r);
 		json_object_put(args);
 		return rpc_response(id, NULL, RPC_INTERNAL_ERROR, msg);
 	}
@@ -196,7 +183,7 @@ mcp_tools_call(struct request *r, json_object *id, json_object *params)
 	json_object_object_add(res, "content", content);
 	json_object_object_add(res, "structuredContent", structured);
 	json_object_object_add(res, "isError", json_object_new_boolean(status >= 400));
-	mcp_call_done(r);
+	dispatch_done(r);
 	json_object_put(args);
 	return rpc_response(id, res, 0, NULL);
 }
