@@ -481,14 +481,9 @@ idem_settle(struct request *r, int status, const char *body)
 		return;
 	r->idem.settled = true;
 	store_rollback(r->store);
-	/* 5xx: cache nothing, so a retry runs again. A session already lost
-	 * (a cut at the deadline) is not asked. */
-	if (r->store->conn == NULL)
-		n = -1;
-	else
-		n = status >= 400 && status < 500 ?
-		    idem_fenced(r, "idem_complete", status, body, &e) :
-		    idem_fenced(r, "idem_abandon", status, NULL, &e);
+	/* 5xx: cache nothing, so a retry runs again */
+	n = status >= 400 && status < 500 ? idem_fenced(r, "idem_complete", status, body, &e) :
+	    idem_fenced(r, "idem_abandon", status, NULL, &e);
 	if (n == 0 && status < 500)
 		idem_log(r, LOG_WARNING, "idempotency.claim_lost",
 		    "the claim was taken over while the command ran");

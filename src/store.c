@@ -402,6 +402,7 @@ static enum cora_err
 store_failed(struct store *s, const char *stmt, const PGresult *res, const char **sqlstate)
 {
 	const char *st;
+	bool transient;
 
 	s->errors++;
 	if (db_is_unavailable(s->conn, res)) {
@@ -415,10 +416,11 @@ store_failed(struct store *s, const char *stmt, const PGresult *res, const char 
 		snprintf(keep, sizeof(keep), "%s", st);
 		*sqlstate = keep;
 	}
-	log_emit(db_is_transient(st) ? LOG_WARNING : LOG_ERROR, "db.statement_failed",
+	transient = db_is_transient(st);
+	log_emit(transient ? LOG_WARNING : LOG_ERROR, "db.statement_failed",
 	    LOG_FIELDS(LF_STR("statement", stmt), LF_STR("sqlstate", st),
 	    LF_STR("error", PQresultErrorMessage(res))));
-	return db_is_transient(st) ? CORA_ERR_UNAVAILABLE : CORA_ERR_INTERNAL;
+	return transient ? CORA_ERR_UNAVAILABLE : CORA_ERR_INTERNAL;
 }
 
 static PGresult *
@@ -427,13 +429,18 @@ exec_statement(struct store *s, const char *stmt, bool unnamed, int n,
 {
 	PGresult *res;
 
+	if (sqlstate != NULL)
+		*sqlstate = NULL;
+	/* A session this request already lost (and logged): no statement. */
+	if (s->conn == NULL) {
+		*e = CORA_ERR_UNAVAILABLE;
+		return NULL;
+	}
 	activity("database", stmt);
 	res = unnamed || s->unnamed ?
 	    PQexecParams(s->conn, statement_sql(stmt), n, NULL, params, NULL, NULL, 0) :
 	    PQexecPrepared(s->conn, stmt, n, params, NULL, NULL, 0);
 	activity(NULL, NULL);
-	if (sqlstate != NULL)
-		*sqlstate = NULL;
 	if (PQresultStatus(res) == want)
 		return res;
 	*e = store_failed(s, stmt, res, sqlstate);

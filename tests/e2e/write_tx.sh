@@ -132,6 +132,36 @@ ok "... worker.deadline says the outcome is unknown" \
 ok "the earlier one's outcome was known" log_has worker.deadline '.outcome == "cancelled"'
 register_name "After the freeze"
 is "$HTTP_STATUS" 201 "the next command, on a new session: 201"
+# With an Idempotency-Key: the key is claimed, then the command waits on a
+# lock and its backend is stopped there, so the cancel goes unheard and the
+# session is cut. The 504 says cancelled (the rows wait behind the key's
+# fence: no COMMIT was sent); the claim cannot be settled on the lost
+# session, which is logged without a statement tried on it. (In this mode
+# a retry takes the claim over after the stale time: idempotency.sh.)
+ok "another session holds actor_profile" hold_lock actor_profile "ACCESS EXCLUSIVE"
+curl -s -o "$T/kfrozen.body" -w '%{http_code}' --max-time 20 -X POST "$BASE/actors" \
+	-H 'Content-Type: application/json' -H 'Idempotency-Key: kfrozen' \
+	--data-binary '{"name":"Frozen keyed"}' >"$T/kfrozen.code" &
+KF=$!
+EXTRA_PIDS+=("$KF")
+waiting() {
+	BP=$(q "SELECT pid FROM pg_stat_activity WHERE application_name = 'corad-worker'
+	    AND wait_event_type = 'Lock'")
+	[[ -n $BP ]]
+}
+ok "... the keyed command waits on it" wait_until 1 waiting
+kill -STOP "$BP"
+wait "$KF"
+release_holder
+kill -CONT "$BP"
+is "$(cat "$T/kfrozen.code")" 504 "keyed, its backend stopped: 504"
+json_like "$(cat "$T/kfrozen.body")" .detail '^Request exceeded 1 s and was cancelled' \
+	"... cancelled: no COMMIT had been sent"
+ok "... idempotency.settle_failed for its key" log_has idempotency.settle_failed '.key == "kfrozen"'
+nok "... and no statement tried on the lost session" log_has db.disconnected '.error | test("NULL")'
+is "$(named "Frozen keyed")" 0 "... nothing of the command is kept"
+is "$(q "SELECT status FROM idempotency_keys WHERE key = 'kfrozen'")" in_progress \
+	"... and its key stays in progress, for a retry to take over"
 
 q "ALTER ROLE cora_app RESET ALL" >/dev/null
 done_testing
