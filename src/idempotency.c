@@ -188,12 +188,7 @@ idem_header_key(const char *raw)
 		return NULL;
 	key = xmalloc(2 * n + 1);
 	for (const unsigned char *b = (const unsigned char *)raw; *b != '\0'; b++)
-		if (*b < 0x80)
-			key[o++] = (char)*b;
-		else {
-			key[o++] = (char)(0xc0 | *b >> 6);
-			key[o++] = (char)(0x80 | (*b & 0x3f));
-		}
+		o += utf8_encode(*b, key + o);
 	key[o] = '\0';
 	return key;
 }

@@ -255,10 +255,7 @@ json_rewrite(const unsigned char *s, size_t len, size_t *olen, size_t **cuts, si
 		memcpy(out + o, s + from, i - from);
 		o += i - from;
 		cp = 0x10000 + (((uint32_t)hi - 0xd800) << 10) + ((uint32_t)lo - 0xdc00);
-		out[o++] = (char)(0xf0 | cp >> 18);
-		out[o++] = (char)(0x80 | (cp >> 12 & 0x3f));
-		out[o++] = (char)(0x80 | (cp >> 6 & 0x3f));
-		out[o++] = (char)(0x80 | (cp & 0x3f));
+		o += utf8_encode(cp, out + o);
 		*cuts = xrealloc(*cuts, (*ncuts + 1) * sizeof(**cuts));
 		(*cuts)[(*ncuts)++] = o;
 		i += 11;

@@ -464,6 +464,7 @@ master_scan_busy(struct master *m)
 		struct child *c = &m->children[i];
 		struct sb_slot sl;
 		uint64_t elapsed;
+		double late;
 
 		if (!c->in_use || c->kind == CHILD_STATS || c->pid <= 0 || c->killed)
 			continue;
@@ -472,13 +473,12 @@ master_scan_busy(struct master *m)
 			continue;
 		/* A projector that does not wake up from its sleep (stopped, or
 		 * hung outside a step) is as stalled as one stuck in a step. */
-		if (c->kind == CHILD_PROJECTOR &&
-		    sb_late_seconds(&sl, now_ns) * 1000 >= PROC_PROJECTOR_STALL_MS &&
-		    c->slow_logged != sl.wake_by_ns) {
+		late = c->kind == CHILD_PROJECTOR ? sb_late_seconds(&sl, now_ns) : 0;
+		if (late * 1000 >= PROC_PROJECTOR_STALL_MS && c->slow_logged != sl.wake_by_ns) {
 			c->slow_logged = sl.wake_by_ns;
 			log_warning("projector.stalled", LF_INT("pid", c->pid),
 			    LF_STR("doing", "not waking up from its wait"),
-			    LF_DBL("late_seconds", sb_late_seconds(&sl, now_ns)));
+			    LF_DBL("late_seconds", late));
 		}
 		if (sl.state != SB_BUSY || now_ns < sl.busy_since_ns)
 			continue;

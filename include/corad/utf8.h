@@ -25,6 +25,10 @@ size_t		 utf8_seq_len(const unsigned char *s, size_t len);
 /* The code point of the n-byte sequence at s, which utf8_seq_len accepted. */
 uint32_t	 utf8_decode(const unsigned char *s, size_t n);
 
+/* Writes code point cp (at most U+10FFFF) as UTF-8 at out, which has room
+ * for 4 bytes; returns how many it wrote. */
+size_t		 utf8_encode(uint32_t cp, char *out);
+
 /*
  * True when s[0..len) is strict UTF-8. NUL bytes are valid (U+0000); an
  * empty string is valid and s may then be NULL.

@@ -130,6 +130,24 @@ START_TEST(test_copy)
 }
 END_TEST
 
+/* Every code point is written as the sequence that reads back as it. */
+START_TEST(test_encode)
+{
+	char buf[4];
+
+	for (uint32_t cp = 0; cp <= 0x10ffff; cp++) {
+		size_t n;
+
+		if (cp >= 0xd800 && cp <= 0xdfff)
+			continue;	/* surrogates are no characters */
+		n = utf8_encode(cp, buf);
+		ck_assert_uint_eq(n, cp < 0x80 ? 1 : cp < 0x800 ? 2 : cp < 0x10000 ? 3 : 4);
+		ck_assert_uint_eq(utf8_seq_len((const unsigned char *)buf, n), n);
+		ck_assert_uint_eq(utf8_decode((const unsigned char *)buf, n), cp);
+	}
+}
+END_TEST
+
 START_TEST(test_seq_len)
 {
 	ck_assert_uint_eq(utf8_seq_len((const unsigned char *)"a", 1), 1);
@@ -185,6 +203,7 @@ make_suite(void)
 	tcase_add_test(tc, test_word_offsets);
 	tcase_add_test(tc, test_copy);
 	tcase_add_test(tc, test_seq_len);
+	tcase_add_test(tc, test_encode);
 	tcase_add_loop_test(tc, test_py_repr, 0, sizeof(reprs) / sizeof(reprs[0]));
 	suite_add_tcase(s, tc);
 	return s;
