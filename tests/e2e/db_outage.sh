@@ -148,6 +148,22 @@ is "$HTTP_STATUS" 200 "read-only database: GET is 200"
 ok "... the failure is logged as a warning with its SQLSTATE" \
 	log_has db.statement_failed '.level == "warning" and .sqlstate == "25006"'
 q "ALTER ROLE cora_app RESET default_transaction_read_only" >/dev/null
+# The server's own statement_timeout ends a write waiting on a lock: 503
+# too, with the X-Correlation-Id every answer has (the request's deadline,
+# 30 s here, stays 504).
+q "ALTER ROLE cora_app SET statement_timeout = '300ms'" >/dev/null
+q "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE usename = 'cora_app'" >/dev/null
+ok "both workers connect again" connect_workers 2 curl -s -o /dev/null "$BASE/actors/$ID"
+ok "another session holds actor_profile" hold_lock actor_profile "ACCESS EXCLUSIVE"
+counted "timed out"
+release_holder
+is "$HTTP_STATUS" 503 "the server's statement_timeout: register is 503"
+json_eq "$HTTP_BODY" '{"detail":"Database unavailable"}' "... {\"detail\":\"Database unavailable\"}"
+is "$(hdr Retry-After)" 1 "... with Retry-After: 1"
+like "$(cid)" "$UUID_RE" "... and an X-Correlation-Id"
+ok "... logged as a warning with SQLSTATE 57014" \
+	log_has db.statement_failed '.level == "warning" and .sqlstate == "57014"'
+q "ALTER ROLE cora_app RESET statement_timeout" >/dev/null
 q "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE usename = 'cora_app'" >/dev/null
 sleep 0.5
 counted "writable again"
