@@ -329,6 +329,8 @@ main(int argc, char **argv)
 			check_summary(NULL);
 		return EXIT_CONFIG;
 	}
+	if (strcmp(cmd, "serve") == 0)
+		proc_exec_tuned(argv);
 
 	if (strcmp(cmd, "init-db") == 0) {
 		rc = init_db(&cfg);

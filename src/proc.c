@@ -2,15 +2,19 @@
 #include "config.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "corad/alloc.h"
 #include "corad/ids.h"
 #include "corad/ipc.h"
+#include "corad/log.h"
 #include "corad/proc.h"
 
 static const char *const kind_names[CHILD__MAX] = {
@@ -72,6 +76,48 @@ proc_child_init(pid_t master, enum child_kind kind)
 		_exit(0);
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
+}
+
+/*
+ * glibc reads its tunables and GnuTLS its switch when a process starts, so
+ * serve sets what the environment lacks and executes itself again, once,
+ * keeping its PID (doc/design.md, "Processes"). A value the operator set is
+ * kept as it is.
+ */
+void
+proc_exec_tuned(char *const argv[])
+{
+	const char *t = getenv("GLIBC_TUNABLES");
+	char self[PATH_MAX];
+	bool again = false;
+	ssize_t n;
+
+	if (t == NULL || strstr(t, TUNED_TCACHE) == NULL) {
+		char *v = t != NULL && *t != '\0' ? xasprintf("%s:%s0", t, TUNED_TCACHE) :
+		    xasprintf("%s0", TUNED_TCACHE);
+
+		setenv("GLIBC_TUNABLES", v, 1);
+		free(v);
+		again = true;
+	}
+	if (getenv("GNUTLS_NO_IMPLICIT_INIT") == NULL) {
+		setenv("GNUTLS_NO_IMPLICIT_INIT", "1", 1);
+		again = true;
+	}
+	if (!again)
+		return;
+	log_info("startup.exec", LF_STR("glibc_tunables", getenv("GLIBC_TUNABLES")),
+	    LF_STR("gnutls_no_implicit_init", getenv("GNUTLS_NO_IMPLICIT_INIT")));
+	/* By its path, not /proc/self/exe: the process's name comes from it. */
+	n = readlink("/proc/self/exe", self, sizeof(self));
+	if (n > 0 && (size_t)n < sizeof(self)) {
+		self[n] = '\0';
+		execv(self, argv);
+	} else if (n > 0)
+		errno = ENAMETOOLONG;
+	log_warning("startup.exec_failed", LF_STR("error", strerror(errno)),
+	    LF_STR("reason", "serving as started: glibc's thread cache and GnuTLS's"
+	    " initialisation at load may stay on, and each worker take up to 0.5 MB more"));
 }
 
 bool

@@ -46,6 +46,11 @@ struct runtime {
 
 const char	*child_kind_name(enum child_kind kind);
 
+/* The environment serve runs in (the tunable's name as GLIBC_TUNABLES
+ * spells it); returns only when it is already there or exec failed. */
+#define TUNED_TCACHE	"glibc.malloc.tcache_count="
+void		 proc_exec_tuned(char *const argv[]);
+
 /* How a child died, for the crash-storm guard. */
 struct child_death {
 	enum child_kind	 kind;
