@@ -26,6 +26,9 @@ dispatch_log(struct request *r, enum log_level lvl, const char *what,
 	size_t n = 0;
 	char event[64];
 
+	/* .start opens an operation's lines; .success, .denied or .failed
+	 * ends them, once. */
+	r->end_logged = strcmp(what, "start") != 0;
 	if (!log_enabled(lvl))
 		return;
 	snprintf(event, sizeof(event), "%s.%s", op->verb, what);
@@ -323,7 +326,7 @@ dispatch_fail(struct request *r, enum cora_err e)
 	if (deadline_expired() && e != CORA_ERR_VALIDATION)
 		e = dispatch_timeout(r);
 	status = reply_error_render(r, e, extra, &body);
-	if (r->op->context != NULL && status != 403)
+	if (r->op->context != NULL && !r->end_logged)
 		dispatch_log(r, status >= 500 ? LOG_ERROR : LOG_INFO, "failed",
 		    LOG_FIELDS(LF_INT("status", status)));
 	idem_settle(r, status, reply_body_string(body, NULL));

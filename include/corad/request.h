@@ -88,6 +88,7 @@ struct request {
 	/* For the stats child's record of this request. */
 	uint8_t			 idem_events;	/* enum ipc_idem_event bits */
 	bool			 body_rejected;
+	bool			 end_logged;	/* the operation's last line is out */
 	unsigned		 db_errors;
 
 	struct idem_claim	 idem;		/* Idempotency-Key, when sent */

@@ -16,7 +16,10 @@ handle_get_caution(struct request *r)
 
 	if ((e = caution_load(r, id, &st)) != CORA_OK)
 		goto out;
+	/* A miss is the query's success with found false, and a 404
+	 * (doc/design.md, "The Caution context"). */
 	if (st.status == CAUTION_NONE) {
+		dispatch_log(r, LOG_INFO, "success", LOG_FIELDS(LF_BOOL("found", false)));
 		e = caution_refuse(r, CAUTION_NOT_FOUND, id, &st, NULL);
 		goto out;
 	}

@@ -534,6 +534,10 @@ json_is "$HTTP_BODY" '[.status, .retired_reason]' '["Retired","NoLongerApplies"]
 get_caution "$UNKNOWN_CAUTION" "$P1"
 is "$HTTP_STATUS" 404 "GET an unknown caution: 404"
 is "$(ordered "$HTTP_BODY")" "{\"detail\":\"Caution $UNKNOWN_CAUTION not found\"}" "GET an unknown caution: detail"
+GCID=$(cid)
+json_is "$(log_select get_caution.success ".correlation_id == \"$GCID\"")" '[.caution_id, .found]' \
+	"[\"$UNKNOWN_CAUTION\",false]" "log: the miss is get_caution.success with found false"
+is "$(log_count get_caution.failed ".correlation_id == \"$GCID\"")" 0 "... and no get_caution.failed"
 get_caution nope "$P1"
 is "$HTTP_STATUS" 422 "GET a bad id: 422"
 is "$(jq -c '.detail | map([.type, .loc, .input])' <<<"$HTTP_BODY")" '[["uuid_parsing",["path","caution_id"],"nope"]]' \
