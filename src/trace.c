@@ -158,7 +158,7 @@ copy_tracestate(char dst[256], const char *src)
 
 void
 trace_begin(struct trace_ctx *t, const char *traceparent, const char *tracestate,
-    double ratio)
+    const char *request_id, double ratio)
 {
 	if (traceparent != NULL && trace_parse_traceparent(traceparent, t)) {
 		/* Parent-based: the parent's sampled flag decides. */
@@ -167,7 +167,12 @@ trace_begin(struct trace_ctx *t, const char *traceparent, const char *tracestate
 		return;
 	}
 	memset(t, 0, sizeof(*t));
-	new_trace_id(t->trace_id);
+	/* The proxy's id for the request, so that its own error pages and
+	 * corad's answer name the same correlation id (doc/design.md,
+	 * "Metrics, status, logs and traces"). */
+	if (request_id == NULL || strnlen(request_id, 33) != 32 ||
+	    !unhex(request_id, 16, t->trace_id) || mem_all_zero(t->trace_id, 16))
+		new_trace_id(t->trace_id);
 	t->has_parent = false;
 	t->flags = ratio_samples(t->trace_id, ratio) ? TRACE_FLAG_SAMPLED : 0;
 }

@@ -316,7 +316,8 @@ worker_serve_one(struct request *r)
 	current = r;
 	deadline_start(cfg->request_timeout);
 	trace_begin(&r->trace, FCGX_GetParam("HTTP_TRACEPARENT", r->fcgi->envp),
-	    FCGX_GetParam("HTTP_TRACESTATE", r->fcgi->envp), cfg->otel_sampler_ratio);
+	    FCGX_GetParam("HTTP_TRACESTATE", r->fcgi->envp),
+	    FCGX_GetParam("CORA_REQUEST_ID", r->fcgi->envp), cfg->otel_sampler_ratio);
 	trace_id_uuid(r->trace.trace_id, r->correlation_id);
 	trace_new_span_id(r->server_span);
 	r->export_spans = cfg->otel_exporter != OTEL_NONE && (r->trace.flags & TRACE_FLAG_SAMPLED);

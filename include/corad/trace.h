@@ -37,13 +37,14 @@ bool	trace_parse_traceparent(const char *s, struct trace_ctx *out);
 /*
  * Sets up the context of a request: from `traceparent` (may be NULL) and
  * `tracestate` (may be NULL; kept only with a valid traceparent and only up
- * to 255 bytes), else a new random trace id. Sampling is parent-based: with
+ * to 255 bytes), else the proxy's `request_id` (32 lowercase hex digits, not
+ * all zero; may be NULL) as the trace id, else a new random one. Sampling is parent-based: with
  * a parent, its sampled flag decides; without one, the trace id decides
  * against `ratio` (0..1), TraceIdRatioBased style: sampled when the low 8
  * bytes of the trace id, read big-endian, are below ratio * 2^64.
  */
 void	trace_begin(struct trace_ctx *t, const char *traceparent, const char *tracestate,
-	    double ratio);
+	    const char *request_id, double ratio);
 
 /* The trace id written as a UUID (8-4-4-4-12, lowercase): the correlation id. */
 void	trace_id_uuid(const uint8_t id[16], char out[37]);

@@ -41,11 +41,16 @@ post() {	# post URL file [curl options...]
 # --- nginx's own limit (shipped configuration) ---
 post "$BASE/actors" "$T/2mib.json"
 is "$HTTP_STATUS" 413 "shipped config: 2 MiB POST /actors is 413 (nginx)"
-json_eq "$HTTP_BODY" "{\"detail\":\"Request body exceeds limit of $LIMIT bytes\"}" \
-	"shipped config: nginx's 413 body is JSON"
+json_eq "$HTTP_BODY" "{\"detail\":\"Request body of $MIB2 bytes exceeds limit of $LIMIT bytes\"}" \
+	"shipped config: nginx's 413 body is JSON and names the declared length, as corad's"
 is "$(hdr Content-Type)" application/json "shipped config: nginx's 413 is application/json"
+like "$(hdr X-Correlation-Id)" "$UUID_RE" "shipped config: nginx's 413 has X-Correlation-Id"
 post "$BASE/actors" "$T/limit1.json"
 is "$HTTP_STATUS" 413 "shipped config: limit+1 bytes is 413 (nginx)"
+post "$BASE/actors" "$T/2mib.json" -H 'Transfer-Encoding: chunked'
+is "$HTTP_STATUS" 413 "shipped config: 2 MiB chunked is 413 (nginx)"
+json_eq "$HTTP_BODY" "{\"detail\":\"Request body exceeds limit of $LIMIT bytes\"}" \
+	"... and, with no length declared, names only the limit"
 post "$BASE/actors" "$T/limit.json"
 is "$HTTP_STATUS" 503 "shipped config: exactly $LIMIT bytes passes nginx and corad (503: no database in this suite)"
 post "$BASE/health" "$T/limit.json"

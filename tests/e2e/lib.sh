@@ -594,12 +594,32 @@ list_all() {
 	jq -s -c . "$out.pages" >"$out"
 }
 
-# corad's own answers (they carry X-Correlation-Id; the proxy's do not) are
-# kept, and done_testing checks each against the OpenAPI document.
+# proxy_page: whether the last answer is one of the shipped nginx
+# configuration's own error pages, which carry X-Correlation-Id as corad's
+# answers do: told apart by their bodies (a 405 of corad's has Allow).
+proxy_page() {
+	local d
+	d=$(jq -r 'if type == "object" and (keys == ["detail"]) and (.detail | type) == "string"
+		then .detail else empty end' "$T/http.body" 2>/dev/null) || return 1
+	case "$HTTP_STATUS $d" in
+	"400 Bad Request" | "400 Request header or cookie too large" | "401 Not authenticated" | \
+	"403 Forbidden" | "404 Not Found" | "413 Request body exceeds limit of "* | "414 URI Too Long" | \
+	"500 Internal Server Error" | "501 Not Implemented" | "502 Bad Gateway" | \
+	"503 Service Unavailable" | "504 Gateway Timeout" | "505 HTTP Version Not Supported")
+		return 0 ;;
+	"405 Method Not Allowed") [[ -z $(hdr Allow) ]] ;;
+	*) return 1 ;;
+	esac
+}
+
+# corad's own answers (they carry X-Correlation-Id; so do the proxy's own
+# pages, which are left out) are kept, and done_testing checks each against
+# the OpenAPI document.
 RESPONSES=$T/responses.jsonl
 record_response() {	# method url
 	local path=${2#*://*/}
 	[[ -n $(hdr X-Correlation-Id) ]] || return 0
+	! proxy_page || return 0
 	jq -cn --arg m "$1" --arg p "/${path%%\?*}" --argjson s "${HTTP_STATUS:-0}" \
 		--arg ct "$(hdr Content-Type)" --rawfile b "$T/http.body" \
 		'{method: $m, path: $p, status: $s, content_type: $ct, body: $b}' >>"$RESPONSES" 2>/dev/null

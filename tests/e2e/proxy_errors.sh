@@ -4,7 +4,9 @@
 # {"detail":"..."} with Content-Type application/json, including the ones
 # nginx finds before it has a URI (broken request line, %00, too long URI,
 # HTTP/2.0) and its internal 494 (too large headers), which must stay 400.
-# corad's own errors still pass through untouched (X-Correlation-Id).
+# corad's own errors still pass through untouched. Both carry
+# X-Correlation-Id: the client's traceparent's trace id, else nginx's
+# $request_id, which corad also takes as its trace id (CORA_REQUEST_ID).
 #
 # Servers: main (shipped); mime (shipped, plus a types map at server level,
 # as Debian's http{} gets from mime.types); auth (shipped with its
@@ -44,6 +46,7 @@ nginx_server hang \
 	's|client_max_body_size 1m;|client_max_body_size 1m; fastcgi_connect_timeout 1s; fastcgi_send_timeout 1s; fastcgi_read_timeout 1s;|'
 nginx_server slow \
 	's|client_max_body_size 1m;|client_max_body_size 1m; client_header_timeout 1s; client_body_timeout 1s;|'
+nginx_server stream 's|client_max_body_size 1m;|client_max_body_size 1m; fastcgi_request_buffering off;|'
 nginx_start || bail "nginx starts"
 corad_start CORA_WORKERS=2 || bail "corad starts"
 ok "the main server is the shipped file with only socket and port changed" \
@@ -58,7 +61,7 @@ nginx_error() {
 	is "$(hdr Content-Type)" application/json "$1: Content-Type application/json"
 	json_is "$HTTP_BODY" '.detail | type' string "$1: body is JSON with a string .detail"
 	json_eq "$HTTP_BODY" "$(jq -cn --arg d "$3" '{detail: $d}')" "$1: body {\"detail\":\"$3\"}"
-	is "$(hdr X-Correlation-Id)" "" "$1: nginx's own answer (no X-Correlation-Id)"
+	like "$(hdr X-Correlation-Id)" "$UUID_RE" "$1: X-Correlation-Id"
 }
 # corad_error desc status: the last answer is corad's own, passed through.
 corad_error() {
@@ -113,7 +116,33 @@ nginx_error "a GET /health HTTP/2.0 request line" 505 "HTTP Version Not Supporte
 # --- 413 --------------------------------------------------------------------------
 head -c 2097152 /dev/zero | tr '\0' x >"$T/2mib"
 http POST /actors -H 'Content-Type: application/json' --data-binary "@$T/2mib"
-nginx_error "a 2 MiB body with Content-Length" 413 "Request body exceeds limit of 1048576 bytes"
+nginx_error "a 2 MiB body with Content-Length" 413 "Request body of 2097152 bytes exceeds limit of 1048576 bytes"
+TP=00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01
+http POST /actors -H 'Content-Type: application/json' -H "traceparent: $TP" --data-binary "@$T/2mib"
+is "$(hdr X-Correlation-Id)" 4bf92f35-77b3-4da6-a3ce-929d0e0e4736 \
+	"nginx's 413: the correlation id is the traceparent's trace id, as corad's would be"
+for tp in 00-00000000000000000000000000000000-00f067aa0ba902b7-01 \
+	00-4BF92F3577B34DA6A3CE929D0E0E4736-00f067aa0ba902b7-01 \
+	00-4bf92f3577b34da6a3ce929d0e0e4736-0000000000000000-01 \
+	ff-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01 \
+	00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-x; do
+	http POST /actors -H 'Content-Type: application/json' -H "traceparent: $tp" --data-binary "@$T/2mib"
+	a=$(hdr X-Correlation-Id)
+	http GET /actors/abc -H "traceparent: $tp"
+	b=$(hdr X-Correlation-Id)
+	ok "traceparent $tp: neither nginx ($a) nor corad ($b) takes its trace id" \
+		test "$a" != 4bf92f35-77b3-4da6-a3ce-929d0e0e4736 -a "$b" != 4bf92f35-77b3-4da6-a3ce-929d0e0e4736 \
+		-a "$a" != 00000000-0000-0000-0000-000000000000
+done
+http POST /actors -H 'Content-Type: application/json' --data-binary "@$T/2mib"
+a=$(hdr X-Correlation-Id)
+http POST /actors -H 'Content-Type: application/json' --data-binary "@$T/2mib"
+isnt "$(hdr X-Correlation-Id)" "$a" "without a traceparent, each of nginx's answers has an id of its own"
+http GET /actors/abc -H "traceparent: 01-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-later"
+is "$(hdr X-Correlation-Id)" 4bf92f35-77b3-4da6-a3ce-929d0e0e4736 "corad takes a later version's traceparent"
+http POST /actors -H 'Content-Type: application/json' --data-binary "@$T/2mib" \
+	-H "traceparent: 01-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-later"
+is "$(hdr X-Correlation-Id)" 4bf92f35-77b3-4da6-a3ce-929d0e0e4736 "... and so does nginx"
 http POST /actors -H 'Content-Type: application/json' -H 'Transfer-Encoding: chunked' \
 	--data-binary "@$T/2mib"
 nginx_error "a 2 MiB chunked body" 413 "Request body exceeds limit of 1048576 bytes"
@@ -183,6 +212,43 @@ json_is "$HTTP_BODY" .detail "Database unavailable" "GET /actors/{id}: corad's o
 http GET /actors/abc
 like "$HTTP_STATUS" '^4[0-9][0-9]$' "GET /actors/abc: corad's 4xx ($HTTP_STATUS)"
 like "$(hdr X-Correlation-Id)" "$UUID_RE" "GET /actors/abc: corad's answer (X-Correlation-Id)"
+
+# --- 502: a worker dies in the middle of a request ------------------------------------------
+# A POST whose body stops halfway holds the worker that reads it (nginx
+# streams the body: server "stream"); killed, it leaves nginx a 502 whose
+# X-Correlation-Id is the one master.child_exited names, since corad took
+# nginx's request id as its trace id.
+python3 - "${NGX_PORT[stream]}" >"$T/held.out" <<'PY' &
+import socket, sys, time
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+s.sendall(b"POST /actors HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+          b"Content-Length: 100\r\nConnection: close\r\n\r\n{\"name\":")
+s.settimeout(20)
+out = b""
+while True:
+    b = s.recv(65536)
+    if not b:
+        break
+    out += b
+sys.stdout.write(out.decode("utf-8", "replace"))
+PY
+HELD=$!
+# The worker busy with it, from /status.
+held_worker() {
+	local out
+	out=$(curl -s "$BASE/status" | jq -r '.workers[] | select(.method == "POST") | .pid')
+	[[ -n $out ]] && echo "$out"
+}
+ok "a worker is held by the unfinished body" wait_until 5 held_worker
+victim=$(held_worker)
+kill -KILL "$victim"
+wait "$HELD"
+held=$(cat "$T/held.out")
+like "$held" '^HTTP/1.1 502' "the worker killed: nginx answers 502"
+cid=$(awk -F': *' 'tolower($1) == "x-correlation-id" { sub(/\r$/, "", $2); print $2 }' <<<"$held")
+like "$cid" "$UUID_RE" "... with an X-Correlation-Id"
+ok "... the one master.child_exited names for the request the worker died in" wait_until 5 \
+	log_has master.child_exited ".pid == $victim and .correlation_id == \"$cid\" and .method == \"POST\""
 
 # --- 502: corad is gone --------------------------------------------------------------------
 corad_stop QUIT 5

@@ -52,7 +52,7 @@ check_begin(const char *tp, const char *ts, double ratio)
 	size_t n;
 
 	memset(&t, 0xa5, sizeof(t));
-	trace_begin(&t, tp, ts, ratio);
+	trace_begin(&t, tp, ts, NULL, ratio);
 	FUZZ_CHECK(!mem_all_zero(t.trace_id, sizeof(t.trace_id)));
 	FUZZ_CHECK(t.flags == 0 || t.flags == TRACE_FLAG_SAMPLED);
 	FUZZ_CHECK(memchr(t.tracestate, '\0', sizeof(t.tracestate)) != NULL);
@@ -106,6 +106,25 @@ check_begin(const char *tp, const char *ts, double ratio)
 	}
 }
 
+/* The proxy's request id: the trace id when it is 32 lowercase hex digits,
+ * not all zero, and no traceparent came; else a random one. */
+static void
+check_request_id(const char *id)
+{
+	struct trace_ctx t;
+	char hex[33];
+	bool valid = strlen(id) == 32 && strspn(id, "0123456789abcdef") == 32 &&
+	    strspn(id, "0") != 32;
+
+	memset(&t, 0xa5, sizeof(t));
+	trace_begin(&t, NULL, NULL, id, 1.0);
+	FUZZ_CHECK(!t.has_parent && t.flags == TRACE_FLAG_SAMPLED);
+	FUZZ_CHECK(!mem_all_zero(t.trace_id, sizeof(t.trace_id)));
+	trace_hex(t.trace_id, 16, hex);
+	FUZZ_CHECK((strcmp(hex, id) == 0) == valid);
+	check_uuid_form(t.trace_id);
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -118,6 +137,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	check_begin(tp, ts, 0.0);
 	check_begin(tp, ts, 0.5);
 	check_begin(NULL, ts, 1.0);
+	check_request_id(tp);
 	free(tp);
 	free(ts);
 	return 0;

@@ -136,7 +136,7 @@ START_TEST(test_begin_invalid_starts_new_trace)
 	struct trace_ctx t;
 
 	trace_begin(&t, "00-4BF92F3577B34DA6A3CE929D0E0E4736-00F067AA0BA902B7-01",
-	    "k=v", 1.0);
+	    "k=v", NULL, 1.0);
 	ck_assert(!t.has_parent);
 	ck_assert(mem_all_zero(t.parent_span_id, 8));
 	ck_assert(!mem_all_zero(t.trace_id, 16));
@@ -150,7 +150,7 @@ START_TEST(test_begin_valid_parent)
 {
 	struct trace_ctx t;
 
-	trace_begin(&t, TP_OK, NULL, 1.0);
+	trace_begin(&t, TP_OK, NULL, NULL, 1.0);
 	ck_assert(t.has_parent);
 	ck_assert_mem_eq(t.trace_id, tp_trace_id, 16);
 	ck_assert_mem_eq(t.parent_span_id, tp_parent, 8);
@@ -164,7 +164,7 @@ START_TEST(test_sample_ratio_zero)
 	struct trace_ctx t;
 
 	for (int i = 0; i < 500; i++) {
-		trace_begin(&t, NULL, NULL, 0.0);
+		trace_begin(&t, NULL, NULL, NULL, 0.0);
 		ck_assert_uint_eq(t.flags & TRACE_FLAG_SAMPLED, 0);
 		ck_assert(!t.has_parent);
 		ck_assert(!mem_all_zero(t.trace_id, 16));
@@ -177,7 +177,7 @@ START_TEST(test_sample_ratio_one)
 	struct trace_ctx t;
 
 	for (int i = 0; i < 500; i++) {
-		trace_begin(&t, NULL, NULL, 1.0);
+		trace_begin(&t, NULL, NULL, NULL, 1.0);
 		ck_assert_uint_eq(t.flags, TRACE_FLAG_SAMPLED);
 	}
 }
@@ -208,7 +208,7 @@ START_TEST(test_sample_ratio_threshold)
 			uint64_t		 low = 0;
 			bool			 expect;
 
-			trace_begin(&t, NULL, NULL, cases[c].ratio);
+			trace_begin(&t, NULL, NULL, NULL, cases[c].ratio);
 			for (int b = 8; b < 16; b++)
 				low = low << 8 | t.trace_id[b];
 			expect = low < cases[c].threshold;
@@ -233,15 +233,15 @@ START_TEST(test_sample_parent_overrides)
 	struct trace_ctx t;
 
 	/* low 8 bytes 0x000...1: below every threshold, but not sampled */
-	trace_begin(&t, "00-ffffffffffffffff0000000000000001-00f067aa0ba902b7-00", NULL, 1.0);
+	trace_begin(&t, "00-ffffffffffffffff0000000000000001-00f067aa0ba902b7-00", NULL, NULL, 1.0);
 	ck_assert(t.has_parent);
 	ck_assert_uint_eq(t.flags & TRACE_FLAG_SAMPLED, 0);
-	trace_begin(&t, "00-ffffffffffffffff0000000000000001-00f067aa0ba902b7-00", NULL, 0.5);
+	trace_begin(&t, "00-ffffffffffffffff0000000000000001-00f067aa0ba902b7-00", NULL, NULL, 0.5);
 	ck_assert_uint_eq(t.flags & TRACE_FLAG_SAMPLED, 0);
 	/* low 8 bytes 0xfff...: above every threshold, but sampled */
-	trace_begin(&t, "00-0000000000000001ffffffffffffffff-00f067aa0ba902b7-01", NULL, 0.0);
+	trace_begin(&t, "00-0000000000000001ffffffffffffffff-00f067aa0ba902b7-01", NULL, NULL, 0.0);
 	ck_assert_uint_eq(t.flags & TRACE_FLAG_SAMPLED, TRACE_FLAG_SAMPLED);
-	trace_begin(&t, "00-0000000000000001ffffffffffffffff-00f067aa0ba902b7-01", NULL, 0.5);
+	trace_begin(&t, "00-0000000000000001ffffffffffffffff-00f067aa0ba902b7-01", NULL, NULL, 0.5);
 	ck_assert_uint_eq(t.flags & TRACE_FLAG_SAMPLED, TRACE_FLAG_SAMPLED);
 	ck_assert_uint_eq(t.trace_id[15], 0xff);
 }
@@ -265,7 +265,7 @@ START_TEST(test_trace_id_uuid_random)
 	struct trace_ctx	 t;
 	char			 u[37];
 
-	trace_begin(&t, NULL, NULL, 1.0);
+	trace_begin(&t, NULL, NULL, NULL, 1.0);
 	memset(u, 'X', sizeof(u));
 	trace_id_uuid(t.trace_id, u);
 	ck_assert_uint_eq(strlen(u), 36);
@@ -275,6 +275,45 @@ START_TEST(test_trace_id_uuid_random)
 		else
 			ck_assert_msg((u[i] >= '0' && u[i] <= '9') || (u[i] >= 'a' && u[i] <= 'f'),
 			    "bad character in %s", u);
+	}
+}
+END_TEST
+
+/* The proxy's request id is the trace id when no traceparent came. */
+START_TEST(test_request_id)
+{
+	static const char *const bad[] = {
+		"4BF92F3577B34DA6A3CE929D0E0E4736",	/* uppercase */
+		"4bf92f3577b34da6a3ce929d0e0e473",	/* 31 digits */
+		"4bf92f3577b34da6a3ce929d0e0e47360",	/* 33 */
+		"00000000000000000000000000000000",	/* all zero */
+		"4bf92f3577b34da6a3ce929d0e0e473g", "",
+	};
+	struct trace_ctx	 t;
+	char			 u[37];
+
+	trace_begin(&t, NULL, NULL, "4bf92f3577b34da6a3ce929d0e0e4736", 1.0);
+	trace_id_uuid(t.trace_id, u);
+	ck_assert_str_eq(u, "4bf92f35-77b3-4da6-a3ce-929d0e0e4736");
+	ck_assert(!t.has_parent);
+	ck_assert_uint_eq(t.flags, TRACE_FLAG_SAMPLED);
+	/* Sampled by the ratio, as a new trace id: its low 8 bytes are
+	 * 0xa3ce929d0e0e4736, about 0.64 of 2^64. */
+	trace_begin(&t, NULL, NULL, "4bf92f3577b34da6a3ce929d0e0e4736", 0.6);
+	ck_assert_uint_eq(t.flags, 0);
+	trace_begin(&t, NULL, NULL, "4bf92f3577b34da6a3ce929d0e0e4736", 0.7);
+	ck_assert_uint_eq(t.flags, TRACE_FLAG_SAMPLED);
+	/* A valid traceparent wins. */
+	trace_begin(&t, TP_OK, NULL, "11111111111111111111111111111111", 1.0);
+	ck_assert(t.has_parent);
+	ck_assert_mem_eq(t.trace_id, tp_trace_id, 16);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		char hex[33];
+
+		trace_begin(&t, NULL, NULL, bad[i], 1.0);
+		trace_hex(t.trace_id, 16, hex);
+		ck_assert_str_ne(hex, "4bf92f3577b34da6a3ce929d0e0e4736");
+		ck_assert(!mem_all_zero(t.trace_id, 16));
 	}
 }
 END_TEST
@@ -304,8 +343,8 @@ START_TEST(test_ids_random)
 		ck_assert(!mem_all_zero(a, 8));
 		ck_assert(!mem_all_zero(b, 8));
 		ck_assert(memcmp(a, b, 8) != 0);
-		trace_begin(&t1, NULL, NULL, 1.0);
-		trace_begin(&t2, NULL, NULL, 1.0);
+		trace_begin(&t1, NULL, NULL, NULL, 1.0);
+		trace_begin(&t2, NULL, NULL, NULL, 1.0);
 		ck_assert(memcmp(t1.trace_id, t2.trace_id, 16) != 0);
 	}
 }
@@ -318,7 +357,7 @@ START_TEST(test_ids_no_fixed_bits)
 	struct trace_ctx	 t;
 
 	for (int i = 0; i < 400; i++) {
-		trace_begin(&t, NULL, NULL, 1.0);
+		trace_begin(&t, NULL, NULL, NULL, 1.0);
 		or6 |= t.trace_id[6];
 		and6 &= t.trace_id[6];
 		or8 |= t.trace_id[8];
@@ -337,29 +376,29 @@ START_TEST(test_tracestate)
 	char			 longts[400];
 	size_t			 o = 0;
 
-	trace_begin(&t, TP_OK, "congo=t61rcWkgMzE,rojo=00f067aa0ba902b7", 1.0);
+	trace_begin(&t, TP_OK, "congo=t61rcWkgMzE,rojo=00f067aa0ba902b7", NULL, 1.0);
 	ck_assert_str_eq(t.tracestate, "congo=t61rcWkgMzE,rojo=00f067aa0ba902b7");
 	/* not kept without a valid traceparent */
-	trace_begin(&t, NULL, "congo=t61rcWkgMzE", 1.0);
+	trace_begin(&t, NULL, "congo=t61rcWkgMzE", NULL, 1.0);
 	ck_assert_str_eq(t.tracestate, "");
-	trace_begin(&t, "garbage", "congo=t61rcWkgMzE", 1.0);
+	trace_begin(&t, "garbage", "congo=t61rcWkgMzE", NULL, 1.0);
 	ck_assert_str_eq(t.tracestate, "");
 	trace_begin(&t, "ff-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
-	    "congo=t61rcWkgMzE", 1.0);
+	    "congo=t61rcWkgMzE", NULL, 1.0);
 	ck_assert_str_eq(t.tracestate, "");
 	/* exactly 255 bytes: kept whole */
 	memset(longts, 'a', 255);
 	longts[0] = 'k';
 	longts[1] = '=';
 	longts[255] = '\0';
-	trace_begin(&t, TP_OK, longts, 1.0);
+	trace_begin(&t, TP_OK, longts, NULL, 1.0);
 	ck_assert_str_eq(t.tracestate, longts);
 	/* longer: whole members are dropped from the end */
 	for (int i = 0; i < 30; i++)
 		o += (size_t)snprintf(longts + o, sizeof(longts) - o, "%sk%02d=vvvvvvvv",
 		    i ? "," : "", i);
 	ck_assert_uint_gt(strlen(longts), 255);
-	trace_begin(&t, TP_OK, longts, 1.0);
+	trace_begin(&t, TP_OK, longts, NULL, 1.0);
 	ck_assert_uint_le(strlen(t.tracestate), 255);
 	ck_assert_uint_gt(strlen(t.tracestate), 200);
 	ck_assert(strncmp(t.tracestate, longts, strlen(t.tracestate)) == 0);
@@ -369,7 +408,7 @@ START_TEST(test_tracestate)
 	longts[0] = 'k';
 	longts[1] = '=';
 	longts[300] = '\0';
-	trace_begin(&t, TP_OK, longts, 1.0);
+	trace_begin(&t, TP_OK, longts, NULL, 1.0);
 	ck_assert_str_eq(t.tracestate, "");
 }
 END_TEST
@@ -417,6 +456,7 @@ make_suite(void)
 	tc = tcase_create("ids");
 	tcase_add_test(tc, test_trace_id_uuid);
 	tcase_add_test(tc, test_trace_id_uuid_random);
+	tcase_add_test(tc, test_request_id);
 	tcase_add_test(tc, test_hex);
 	tcase_add_test(tc, test_ids_random);
 	tcase_add_test(tc, test_ids_no_fixed_bits);
