@@ -34,6 +34,7 @@ enum var_type {
 	V_POOLMODE,	/* session / transaction */
 	V_EXPORTER,
 	V_LISTEN,	/* CORA_LISTEN; unset: NULL */
+	V_STATUS_LISTEN,/* as V_LISTEN, or "off" */
 	V_ABSPATH,	/* absolute path */
 	V_ADDRS,	/* FCGI_WEB_SERVER_ADDRS: IP addresses; "" or unset: NULL */
 	V_HTTPURL,	/* an http:// or https:// URL with a host; "" or unset: NULL */
@@ -79,6 +80,7 @@ static const struct var vars[] = {
 	{ "PROJECTION_USE_LISTEN_NOTIFY", V_BOOL, OFF(projection_listen_notify), "true", 0, 0 },
 	{ "PROJECTION_POLL_INTERVAL_SECONDS", V_DOUBLE, OFF(projection_poll_interval), "5.0", 0.1, 3600 },
 	{ "CORA_LISTEN", V_LISTEN, OFF(listen), NULL, 0, 0 },
+	{ "CORA_STATUS_LISTEN", V_STATUS_LISTEN, OFF(status_listen), NULL, 0, 0 },
 	{ "CORA_WORKERS", V_LONG, OFF(workers), NULL, 1, 1024 },
 	{ "CORA_MAX_REQUESTS", V_LONG, OFF(max_requests), "0", 0, (double)LONG_MAX },
 	{ "CORA_REQUEST_TIMEOUT_SECONDS", V_DOUBLE, OFF(request_timeout), "30", 0.1, 86400 },
@@ -391,13 +393,17 @@ parse_var(const struct var *v, const char *value, struct config *cfg,
 		else
 			bad = "none, console or otlp";
 		break;
-	case V_LISTEN: {
+	case V_LISTEN:
+	case V_STATUS_LISTEN: {
 		struct listen_addr la;
 		char why[160];
 
 		t = trimmed_dup(value);
-		if (listen_parse(t, &la, why, sizeof(why)) != 0) {
-			snprintf(allowed, alen, "unix:/absolute/path or host:port (%s)", why);
+		if (v->type == V_STATUS_LISTEN && strcasecmp(t, "off") == 0) {
+			*(char **)dst = xstrdup("off");
+		} else if (listen_parse(t, &la, why, sizeof(why)) != 0) {
+			snprintf(allowed, alen, "%sunix:/absolute/path or host:port (%s)",
+			    v->type == V_STATUS_LISTEN ? "off, " : "", why);
 			bad = allowed;
 		} else {
 			*(char **)dst = t;
@@ -545,7 +551,8 @@ config_free(struct config *cfg)
 	for (size_t i = 0; i < sizeof(vars) / sizeof(vars[0]); i++) {
 		switch (vars[i].type) {
 		case V_STR: case V_APPENV: case V_NONEMPTY: case V_OPTSTR: case V_PARAM:
-		case V_DBURL: case V_LISTEN: case V_ABSPATH: case V_ADDRS: case V_HTTPURL:
+		case V_DBURL: case V_LISTEN: case V_STATUS_LISTEN: case V_ABSPATH: case V_ADDRS:
+		case V_HTTPURL:
 		case V_ORIGINS: {
 			char **p = (char **)((char *)cfg + vars[i].offset);
 

@@ -177,8 +177,9 @@ open_query_socket(struct runtime *rt, const char *dir)
 static int
 serve(struct config *cfg, struct authz_policy *policy, const char *env_file)
 {
-	struct runtime rt = { .cfg = cfg, .policy = policy, .env_file = env_file, .ready_fd = -1 };
-	char err[256];
+	struct runtime rt = { .cfg = cfg, .policy = policy, .env_file = env_file, .ready_fd = -1,
+	    .status_fd = -1 };
+	char err[256], status_spec[160];
 	int pair[2], wake[2], rc;
 
 	if (mkdir(cfg->runtime_dir, 0750) != 0 && errno != EEXIST) {
@@ -192,6 +193,24 @@ serve(struct config *cfg, struct authz_policy *policy, const char *env_file)
 		log_error("startup.failed", LF_STR("reason", "cannot open the listen socket"),
 		    LF_STR("error", err));
 		return EXIT_REFUSED;
+	}
+	/* The status child's socket (doc/design.md, "Processes"): never the
+	 * inherited one, which is the pool's. */
+	if (cfg->status_listen == NULL || strcmp(cfg->status_listen, "off") != 0) {
+		if (cfg->status_listen != NULL)
+			snprintf(status_spec, sizeof(status_spec), "%s", cfg->status_listen);
+		else if (snprintf(status_spec, sizeof(status_spec), "unix:%s/status.sock",
+		    cfg->runtime_dir) >= (int)sizeof(status_spec))
+			status_spec[0] = '\0';	/* refused below, as too long */
+		rt.status_fd = listen_open(status_spec, cfg->runtime_dir, rt.status_path,
+		    sizeof(rt.status_path), err, sizeof(err));
+		if (rt.status_fd < 0) {
+			log_error("startup.failed", LF_STR("reason",
+			    "cannot open the status socket (CORA_STATUS_LISTEN)"), LF_STR("error", err));
+			return EXIT_REFUSED;
+		}
+		if (listen_is_tcp(rt.status_fd))
+			startup_warn_open_tcp(cfg);
 	}
 	/* Both kept by the master, so a restarted child finds the same ones. */
 	if (socketpair(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0, pair) != 0 ||
@@ -214,15 +233,21 @@ serve(struct config *cfg, struct authz_policy *policy, const char *env_file)
 	}
 	rt.sb->master_pid = getpid();
 	log_info("startup.listening", LF_STR("listen", cfg->listen != NULL ? cfg->listen :
-	    rt.listen_path[0] != '\0' ? rt.listen_path : "inherited"), LF_STR("version", PACKAGE_VERSION),
+	    rt.listen_path[0] != '\0' ? rt.listen_path : "inherited"),
+	    LF_STR("status_listen", rt.status_fd < 0 ? NULL : status_spec),
+	    LF_STR("version", PACKAGE_VERSION),
 	    LF_INT("workers", cfg->workers), LF_STR("app_env", cfg->app_env));
 
 	rc = master_run(&rt);
 
 	if (rt.listen_path[0] != '\0')
 		unlink(rt.listen_path);
+	if (rt.status_path[0] != '\0')
+		unlink(rt.status_path);
 	unlink(rt.query_path);
 	close(rt.listen_fd);
+	if (rt.status_fd >= 0)
+		close(rt.status_fd);
 	close(rt.query_fd);
 	close(pair[0]);
 	close(pair[1]);

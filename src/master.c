@@ -84,6 +84,7 @@ static int (*const child_main[CHILD__MAX])(struct runtime *) = {
 	[CHILD_WORKER] = worker_main,
 	[CHILD_STATS] = stats_main,
 	[CHILD_PROJECTOR] = projector_main,
+	[CHILD_STATUS] = worker_main,	/* with the status socket, its routes only */
 };
 
 /* "SIGKILL" for the logs. */
@@ -153,6 +154,10 @@ master_fork(struct master *m, struct child *c)
 			close(ready[0]);
 		m->rt->ready_fd = ready[1];
 		m->rt->slot = (int)(c - m->children);
+		if (c->kind == CHILD_STATUS) {
+			m->rt->listen_fd = m->rt->status_fd;
+			m->rt->status_only = true;
+		}
 		proc_child_init(getppid(), c->kind);
 		{
 			struct sb_slot *sl = &m->rt->sb->slots[m->rt->slot];
@@ -605,19 +610,19 @@ master_reload(struct master *m)
 		return;
 	}
 	/* The sockets stay: where they are needs a restart to change. */
-	if ((ncfg.listen == NULL) != (cfg->listen == NULL) ||
-	    (ncfg.listen != NULL && strcmp(ncfg.listen, cfg->listen) != 0) ||
+	if (differ(ncfg.listen, cfg->listen) || differ(ncfg.status_listen, cfg->status_listen) ||
 	    strcmp(ncfg.runtime_dir, cfg->runtime_dir) != 0)
-		log_warning("master.reload_partial",
-		    LF_STR("reason", "CORA_LISTEN and CORA_RUNTIME_DIR change only on restart"));
+		log_warning("master.reload_partial", LF_STR("reason",
+		    "CORA_LISTEN, CORA_STATUS_LISTEN and CORA_RUNTIME_DIR change only on restart"));
 	{
-		char *listen = cfg->listen, *dir = cfg->runtime_dir;
+		char *listen = cfg->listen, *status = cfg->status_listen, *dir = cfg->runtime_dir;
 
-		cfg->listen = NULL;
-		cfg->runtime_dir = NULL;
+		cfg->listen = cfg->status_listen = cfg->runtime_dir = NULL;
 		free(ncfg.listen);
+		free(ncfg.status_listen);
 		free(ncfg.runtime_dir);
 		ncfg.listen = listen;
+		ncfg.status_listen = status;
 		ncfg.runtime_dir = dir;
 	}
 	stats_restart = stats_settings_differ(cfg, &ncfg);
@@ -627,14 +632,14 @@ master_reload(struct master *m)
 	m->rt->policy = npolicy;
 	m->generation++;
 	m->ready_sent = false;	/* READY=1 again once the new workers accept */
-	/* The projector reads the configuration too: it starts again with the
-	 * new one. The stats child keeps running (spans in its queue) unless
+	/* The projector and the status child read the configuration too: they
+	 * start again with the new one. The stats child keeps running (spans in its queue) unless
 	 * its exporter or log level changed. */
 	for (size_t i = 0; i < MAX_CHILDREN; i++) {
 		struct child *c = &m->children[i];
 
 		if (c->in_use && c->pid > 0 && (c->kind == CHILD_PROJECTOR ||
-		    (c->kind == CHILD_STATS && stats_restart))) {
+		    c->kind == CHILD_STATUS || (c->kind == CHILD_STATS && stats_restart))) {
 			c->reloading = true;
 			kill(c->pid, SIGTERM);
 		}
@@ -664,6 +669,24 @@ master_begin_stop(struct master *m, int sig)
 	if (fl >= 0)
 		fcntl(m->rt->listen_fd, F_SETFL, fl | O_NONBLOCK);
 	signal_children(m, CHILD_WORKER, SIGTERM);
+	/* The status child answers until the workers are gone. */
+}
+
+/* Once the workers are gone: the status child drains what is queued on its
+ * socket, as the workers did, and leaves. */
+static void
+master_stop_status(struct master *m)
+{
+	int fl;
+
+	if (m->rt->status_fd < 0 || running(m, CHILD_STATUS) == 0)
+		return;
+	if (m->rt->status_path[0] != '\0')
+		unlink(m->rt->status_path);
+	fl = fcntl(m->rt->status_fd, F_GETFL);
+	if (fl >= 0 && !(fl & O_NONBLOCK))
+		fcntl(m->rt->status_fd, F_SETFL, fl | O_NONBLOCK);
+	signal_children(m, CHILD_STATUS, SIGTERM);
 }
 
 static void
@@ -774,6 +797,8 @@ master_run(struct runtime *rt)
 	/* Stats first, so the first requests are counted. */
 	master_fork(&m, slot_new(&m, CHILD_STATS));
 	master_fork(&m, slot_new(&m, CHILD_PROJECTOR));
+	if (rt->status_fd >= 0)
+		master_fork(&m, slot_new(&m, CHILD_STATUS));
 	master_converge(&m);
 	if (sd_watchdog_enabled(0, &m.watchdog_usec) <= 0)
 		m.watchdog_usec = 0;
@@ -800,11 +825,12 @@ master_run(struct runtime *rt)
 		/* Stopping: workers first; the others once they are all gone, so
 		 * the last requests are counted. */
 		if (running(&m, CHILD_WORKER) == 0) {
+			master_stop_status(&m);
 			signal_children(&m, CHILD_STATS, SIGTERM);
 			signal_children(&m, CHILD_PROJECTOR, SIGTERM);
 		}
 		if (running(&m, CHILD_WORKER) + running(&m, CHILD_STATS) +
-		    running(&m, CHILD_PROJECTOR) == 0)
+		    running(&m, CHILD_PROJECTOR) + running(&m, CHILD_STATUS) == 0)
 			break;
 		if (mono_ms() >= m.deadline_ms) {
 			log_warning("master.graceful_timeout",

@@ -21,6 +21,7 @@ static const char *const kind_names[CHILD__MAX] = {
 	[CHILD_WORKER] = "worker",
 	[CHILD_STATS] = "stats",
 	[CHILD_PROJECTOR] = "projector",
+	[CHILD_STATUS] = "status",
 };
 
 const char *

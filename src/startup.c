@@ -163,6 +163,14 @@ startup_check_listen(const struct config *cfg)
 	}
 	if (tcp)
 		startup_warn_open_tcp(cfg);
+	if (cfg->status_listen != NULL && strcmp(cfg->status_listen, "off") != 0 &&
+	    listen_check(cfg->status_listen, cfg->runtime_dir, &tcp, err, sizeof(err)) != 0) {
+		snprintf(reason, sizeof(reason), "the status socket (CORA_STATUS_LISTEN): %s", err);
+		note(true, reason);
+		log_error("startup.refused", LF_STR("gate", "listen"), LF_STR("reason", reason),
+		    LF_STR("app_env", cfg->app_env));
+		return 1;
+	}
 	return 0;
 }
 

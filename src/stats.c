@@ -386,7 +386,7 @@ status_process(const struct sb_slot *s, uint64_t now_ns)
 		json_object_object_add(o, "late_seconds", late > 0 ? json_object_new_double(late) :
 		    NULL);
 	}
-	if (s->kind == CHILD_WORKER) {
+	if (s->kind == CHILD_WORKER || s->kind == CHILD_STATUS) {
 		json_object_object_add(o, "generation", json_object_new_int64(s->generation));
 		json_object_object_add(o, "requests", json_object_new_int64((int64_t)s->requests));
 		json_object_object_add(o, "method", busy ? json_object_new_string(s->method) : NULL);

@@ -278,7 +278,8 @@ worker_pipeline(struct request *r)
 	worker_board(r, SB_BUSY);
 	if ((e = step_body(r)) != CORA_OK)
 		return e;
-	if (!matched)
+	/* The status socket serves /status and /metrics alone. */
+	if (!matched || (r->rt->status_only && (r->op == NULL || !r->op->status_socket)))
 		return CORA_ERR_NOT_FOUND;
 	if (r->op == NULL)
 		return CORA_ERR_METHOD;
@@ -643,8 +644,10 @@ worker_main(struct runtime *rt)
 	int rc, status = 0;
 	bool large, kept = false;
 
-	log_set_logger("corad.worker");
-	worker_schedule(rt->cfg->worker_batch);
+	/* The status child keeps the master's policy: it answers when the
+	 * workers cannot. */
+	log_set_logger(rt->status_only ? "corad.status" : "corad.worker");
+	worker_schedule(rt->cfg->worker_batch && !rt->status_only);
 	worker_listen_fd = rt->listen_fd;
 	worker_dead_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (worker_dead_fd < 0) {
@@ -673,8 +676,9 @@ worker_main(struct runtime *rt)
 	store_init(&store, rt->cfg->database_url, rt->cfg->pool_transaction, rt->wake_wr);
 	request_reset(&req);
 	/* The session first (doc/design.md, "Processes"): a successor takes
-	 * over with its statements prepared. */
-	store_warm_up(&store, WARM_UP_SECONDS);
+	 * over with its statements prepared. The status child needs none. */
+	if (!rt->status_only)
+		store_warm_up(&store, WARM_UP_SECONDS);
 	worker_trim(false);
 	/* Tells the master this worker accepts: during a reload, an old worker
 	 * retires only after its successor has said so. */
@@ -719,7 +723,7 @@ worker_main(struct runtime *rt)
 		 * now, before the next accept. */
 		worker_finish(&fcgi);
 		worker_trim(large);
-		if (++served == recycle_after)
+		if (++served == recycle_after && !rt->status_only)
 			worker_ask_recycle(rt);
 	}
 	report_flush(rt);

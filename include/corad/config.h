@@ -41,6 +41,7 @@ struct config {
 	bool			 projection_listen_notify;
 	double			 projection_poll_interval;
 	char			*listen;	/* CORA_LISTEN; NULL: inherited or default */
+	char			*status_listen;	/* CORA_STATUS_LISTEN; NULL: default; "off" */
 	long			 workers;
 	long			 max_requests;
 	double			 request_timeout;

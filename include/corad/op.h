@@ -85,6 +85,7 @@ struct operation {
 						 * (below 400: another success, no body) */
 	bool			 internal;	/* for operators: kept out of OpenAPI */
 	bool			 uncounted;	/* not in the metrics (/metrics itself) */
+	bool			 status_socket;	/* also served on CORA_STATUS_LISTEN */
 };
 
 /* "RegisterActor" is a command or a query name: "command_name" or "query_name". */

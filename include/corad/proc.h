@@ -14,6 +14,7 @@ enum child_kind {
 	CHILD_WORKER,		/* serves requests: worker.c */
 	CHILD_STATS,		/* aggregates request records: stats.c */
 	CHILD_PROJECTOR,	/* keeps the projections current: projector.c */
+	CHILD_STATUS,		/* serves /status and /metrics on a socket of their own */
 	CHILD__MAX
 };
 
@@ -36,6 +37,9 @@ struct runtime {
 	int		 slot;		/* in a child: its scoreboard slot */
 	int		 listen_fd;	/* FastCGI listen socket */
 	char		 listen_path[108];/* its path when we created it, else "" */
+	int		 status_fd;	/* CORA_STATUS_LISTEN's socket, or -1 */
+	char		 status_path[108];/* its path when we created it, else "" */
+	bool		 status_only;	/* in the status child: its routes only */
 	int		 report_rd;	/* ipc datagrams: read end (stats child) */
 	int		 report_wr;	/* ipc datagrams: write end (everyone) */
 	int		 wake_rd;	/* projector wake-ups: read end (projector) */

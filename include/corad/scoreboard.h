@@ -21,7 +21,7 @@
 #include "corad/proc.h"
 #include "corad/route.h"
 
-#define SB_SLOTS		(2 * 1024 + 2)	/* two worker generations, stats, projector */
+#define SB_SLOTS		(2 * 1024 + 3)	/* two worker generations, stats, projector, status */
 
 enum sb_state {
 	SB_FREE = 0,	/* no process */

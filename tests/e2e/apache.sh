@@ -46,6 +46,7 @@ site() {
 	local name=$1 port=$2 e
 	shift 2
 	local args=(-e "s|unix:/run/corad/corad\.sock|unix:$T/corad.sock|g"
+		-e "s|unix:/run/corad/status\.sock|unix:$T/run/status.sock|g"
 		-e "s|127\.0\.0\.1:8080|127.0.0.1:$port|g")
 	for e in "$@"; do args+=(-e "$e"); done
 	sed "${args[@]}" "$APACHE_CONF_SRC" >"$AD/sites/$name.conf"
@@ -170,7 +171,7 @@ nok "the shipped file passes no principal until authentication is configured" \
 ok "the shipped file still removes a client's X-Principal-Id early" \
 	grep -Eq '^[[:space:]]*RequestHeader unset X-Principal-Id early$' "$APACHE_CONF_SRC"
 ok "the main site is the shipped file with only port and socket changed" \
-	test "$(diff "$APACHE_CONF_SRC" "$AD/sites/main.conf" | grep -c '^>')" -eq 3
+	test "$(diff "$APACHE_CONF_SRC" "$AD/sites/main.conf" | grep -c '^>')" -eq 4
 
 jsonct() { is "$(hdr Content-Type)" application/json "$1: Content-Type application/json"; }
 # as_user PRINCIPAL METHOD PATH [curl options...]: through the auth site,

@@ -55,7 +55,10 @@ nginx_server main
 nginx_start || bail "nginx starts"
 corad_start CORA_WORKERS=1 || bail "corad starts (no database needed for /metrics)"
 http GET /health
-http GET /metrics
+# A worker hands its records to the stats child once idle (within 250 ms):
+# the status child's scrape counts them from then on.
+counted() { http GET /metrics && grep -q '^http_requests_total' <<<"$HTTP_BODY"; }
+ok "GET /metrics counts the requests within 2 s" wait_until 2 counted
 is "$HTTP_STATUS" 200 "GET /metrics: 200"
 awk '!/^#/ && NF { sub(/[{ ].*/, ""); print }' <<<"$HTTP_BODY" | sort -u >"$T/exposed"
 cat "$RULES" "$DASH" | grep -oE '\b(http|cora|process)_[a-z_]+' | sort -u >"$T/named"

@@ -417,8 +417,9 @@ nginx_write_conf() {
 			printf '%s\n' "${e//@PORT@/${NGX_PORT[$n]}}" >"$T/nginx-conf.d/$n.conf"
 			continue
 		fi
-		# Only the socket path and the listen address change ...
+		# Only the socket paths and the listen address change ...
 		sed -e "s|unix:/run/corad/corad\.sock|unix:$T/corad.sock|g" \
+			-e "s|unix:/run/corad/status\.sock|unix:${CORA_STATUS_SOCK:-$T/run/status.sock}|g" \
 			-e "s|listen 127\.0\.0\.1:8080;|listen 127.0.0.1:${NGX_PORT[$n]};|" \
 			"$CORAD_CONF_SRC" >"$T/nginx-conf.d/$n.conf.tmp" || return 1
 		# ... unless the test asks for a variant.

@@ -370,11 +370,12 @@ json_is "$S" .pool.size 3 "status: pool.size is 3"
 json_is "$S" '.workers | length' 3 "status: 3 workers"
 json_is "$S" '[.workers[].pid] | sort | map(tostring) | join(" ")' "$(worker_pids | tr '\n' ' ' | sed 's/ $//')" \
 	"status: the worker pids are the corad-worker children"
-json_is "$S" '[.workers[] | select(.state == "busy")] | length' 1 "status: one busy worker (serving this request)"
-json_is "$S" '[.workers[] | select(.state == "busy")][0] | [.method, .route]' '["GET","/status"]' \
-	"status: the busy worker serves GET /status"
+# nginx sends /status to the status child: no worker serves it.
+json_is "$S" '[.workers[] | select(.state == "busy")] | length' 0 "status: no busy worker (the status child serves this request)"
+json_is "$S" '.processes.status | [.state, .method, .route, .pid]' "[\"busy\",\"GET\",\"/status\",$(children_named corad-status)]" \
+	"status: the status child, busy with GET /status"
 json_is "$S" '[.workers[] | select(.state == "idle") | [.method, .route, .principal, .correlation_id, .elapsed_seconds] | all(. == null)] | [length, all]' \
-	'[2,true]' "status: two idle workers, with method, route, principal, correlation_id, elapsed_seconds null"
+	'[3,true]' "status: three idle workers, with method, route, principal, correlation_id, elapsed_seconds null"
 json_is "$S" '[.workers[] | (.rss_bytes > 0) and (.requests | type == "number") and (.generation | type == "number")] | all' true \
 	"status: every worker has rss_bytes > 0, requests and generation"
 json_is "$S" '[.workers[].requests] | add >= 1' true "status: the workers report requests served"
@@ -410,9 +411,9 @@ json_is "$S" "${W}[0].route" /actors "status: the POST's route is /actors"
 json_is "$S" "${W}[0].principal" "$P1" "status: the POST's principal is the caller's"
 json_like "$S" "${W}[0].correlation_id" "$UUID_RE" "status: the POST's correlation_id is set"
 json_is "$S" "${W}[0].elapsed_seconds > 0" true "status: the POST's elapsed_seconds > 0"
-json_is "$S" '[.workers[] | select(.state == "busy" and .route == "/status")] | length' 1 \
-	"status: one busy worker with route /status (this request)"
-json_is "$S" '[.pool.busy, .pool.idle]' '[2,1]' "status: pool.busy 2, pool.idle 1"
+json_is "$S" '[.workers[] | select(.state == "busy" and .route == "/status")] | length' 0 \
+	"status: no worker with route /status (the status child serves it)"
+json_is "$S" '[.pool.busy, .pool.idle]' '[1,2]' "status: pool.busy 1, pool.idle 2"
 SLOW_CID=$(json_value "$S" "${W}[0].correlation_id")
 diag "status during the upload: $S"
 # For the report: what the POST's slot showed over the rest of the upload.
@@ -434,7 +435,7 @@ is "$SLOW_CID" "$(hdr X-Correlation-Id "$(tr -d '\r' <"$T/slow.headers" 2>/dev/n
 http GET /status
 S=$HTTP_BODY
 json_is "$S" '[.workers[] | select(.route == "/actors")] | length' 0 "after it finished no worker has route /actors"
-json_is "$S" '[.workers[] | select(.state == "busy")] | length' 1 "after it finished only this request's worker is busy"
+json_is "$S" '[.workers[] | select(.state == "busy")] | length' 0 "after it finished no worker is busy"
 
 # --- 8. SIGHUP reload ------------------------------------------------------------
 old_workers=$(worker_pids)

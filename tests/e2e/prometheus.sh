@@ -124,8 +124,8 @@ is "$(pq 'sum(http_request_duration_highr_seconds_count)')" "$WANT" \
 is "$(pq 'http_request_duration_seconds_count{method="GET",handler="/health"}')" "$WANT" \
 	"Prometheus: http_request_duration_seconds_count{method=\"GET\",handler=\"/health\"} is $WANT"
 is "$(pq "cora_build_info{version=\"$CORAD_VERSION\"}")" 1 "Prometheus: cora_build_info{version=\"$CORAD_VERSION\"} is 1"
-is "$(pq 'count(process_resident_memory_bytes > 0)')" 4 \
-	"Prometheus: process_resident_memory_bytes > 0 for 4 process kinds"
+is "$(pq 'count(process_resident_memory_bytes > 0)')" 5 \
+	"Prometheus: process_resident_memory_bytes > 0 for 5 process kinds"
 is "$(pq 'count(http_requests_total{handler="/metrics"})')" "" "Prometheus: no http_requests_total for /metrics"
 
 # The exposition itself.

@@ -71,12 +71,61 @@ new_worker() {
 	return 1
 }
 
+# --- the status child ---------------------------------------------------------------
+# /status and /metrics have a process and a socket of their own
+# (CORA_STATUS_LISTEN, default $CORA_RUNTIME_DIR/status.sock), where the
+# shipped nginx configuration sends them: they answer while every worker is
+# busy. Both workers are held here by connections that send nothing (each
+# waits for its request's head).
+status_child=$(children_named corad-status "$M")
+is "$(count_lines "$status_child")" 1 "one corad-status child"
+ok "master.child_started for the status child" log_has master.child_started \
+	".pid == ${status_child:-0} and .kind == \"status\""
+ok "its socket is \$CORA_RUNTIME_DIR/status.sock" test -S "$T/run/status.sock"
+ok "... which startup.listening names" log_has startup.listening ".status_listen == \"unix:$T/run/status.sock\""
+is "$(policy "$status_child")" 0 "the status child keeps SCHED_OTHER"
+python3 - "$T/corad.sock" <<'PY' &
+import socket, sys, time
+held = [socket.socket(socket.AF_UNIX) for _ in range(2)]
+for s in held:
+    s.connect(sys.argv[1])
+time.sleep(8)
+PY
+HOLD=$!
+both_busy() { http GET /status && [[ $(jq -r '.pool.busy' <<<"$HTTP_BODY") == 2 ]]; }
+ok "both workers held: GET /status through nginx answers and says both are busy" wait_until 5 both_busy
+is "$HTTP_STATUS" 200 "... 200"
+json_is "$HTTP_BODY" '[.workers[].doing] | unique' '["waiting for the request'"'"'s head"]' \
+	"... with what each is doing"
+json_is "$HTTP_BODY" '.processes.status.pid' "$status_child" "... and the status child among the processes"
+http GET /metrics
+is "$HTTP_STATUS" 200 "GET /metrics answers too"
+like "$HTTP_BODY" 'cora_workers\{state="busy"\} 2' "... with cora_workers{state=\"busy\"} 2"
+like "$HTTP_BODY" 'process_resident_memory_bytes\{kind="status"\} [1-9]' "... and the status child's memory"
+nok "GET /health, which the workers answer, waits meanwhile" \
+	curl -s -o /dev/null --max-time 1 -f "$BASE/health"
+kill "$HOLD" 2>/dev/null
+wait "$HOLD" 2>/dev/null
+# Its socket serves those two routes only.
+for p in /health /actors /openapi.json; do
+	FCGI_SOCK=$T/run/status.sock fcgi REQUEST_METHOD=GET DOCUMENT_URI="$p" REQUEST_URI="$p" \
+		QUERY_STRING= CONTENT_LENGTH= </dev/null
+	is "$FCGI_STATUS" 404 "the status socket: GET $p is 404"
+done
+# Replaced when it dies, like any child.
+kill -KILL "$status_child"
+ok "a killed status child: master.child_exited" wait_until 5 log_has master.child_exited \
+	".pid == $status_child and .kind == \"status\""
+ok "... and a new one starts" wait_until 5 eval '[[ -n $(children_named corad-status "$M") && $(children_named corad-status "$M") != "$status_child" ]]'
+status_child=$(children_named corad-status "$M")
+ok "... and answers" wait_until 5 eval 'http GET /status && [[ $HTTP_STATUS == 200 ]]'
+
 # --- signals that are not corad's to act on --------------------------------------
 # `systemctl kill -s HUP` reaches every process of the unit, and SIGUSR1
 # ("reopen the logs" elsewhere) may be sent out of habit: no child dies of
 # either, and the master logs SIGUSR1 and goes on.
-kill -HUP $workers $stats
-kill -USR1 $workers $stats "$M"
+kill -HUP $workers $stats "$status_child"
+kill -USR1 $workers $stats "$status_child" "$M"
 sleep 0.5
 is "$(worker_pids | tr '\n' ' ')$(stats_pids)" "$(tr '\n' ' ' <<<"$workers")$stats" \
 	"SIGHUP and SIGUSR1 to the children: the same workers and stats child"
@@ -172,8 +221,11 @@ ok "the master survived" alive "$M"
 # The operator's own tunables and GnuTLS switch are kept; the thread cache's
 # setting is added to the tunables.
 corad_stop
-corad_start CORA_WORKERS=2 CORA_WORKER_BATCH_SCHEDULING=false \
+corad_start CORA_WORKERS=2 CORA_WORKER_BATCH_SCHEDULING=false CORA_STATUS_LISTEN=off \
 	GLIBC_TUNABLES=glibc.malloc.arena_max=1 GNUTLS_NO_IMPLICIT_INIT=0 || bail "corad starts again"
+is "$(children_named corad-status "$(master_pid)")" "" "CORA_STATUS_LISTEN=off: no status child"
+nok "... and no status socket" test -e "$T/run/status.sock"
+ok "... and startup.listening says so" log_has startup.listening '.status_listen == null'
 for p in $(worker_pids); do
 	is "$(policy "$p")" 0 "CORA_WORKER_BATCH_SCHEDULING=false: worker $p keeps SCHED_OTHER"
 	is "$(env_of "$p")" "glibc.malloc.arena_max=1 0" \

@@ -431,7 +431,17 @@ START_TEST(test_listen_accepted)
 		load_ok1(&cfg, "CORA_LISTEN", ok[i]);
 		ck_assert_pstr_eq(cfg.listen, ok[i]);
 		config_free(&cfg);
+		load_ok1(&cfg, "CORA_STATUS_LISTEN", ok[i]);
+		ck_assert_pstr_eq(cfg.status_listen, ok[i]);
+		config_free(&cfg);
 	}
+	/* The status socket may be turned off; unset, serve makes its own. */
+	load_ok1(&cfg, "CORA_STATUS_LISTEN", " OFF ");
+	ck_assert_pstr_eq(cfg.status_listen, "off");
+	config_free(&cfg);
+	load_ok1(&cfg, "LOG_LEVEL", "INFO");
+	ck_assert_ptr_null(cfg.status_listen);
+	config_free(&cfg);
 }
 END_TEST
 
@@ -509,6 +519,9 @@ static const struct reject_case rejects[] = {
 	{ "CORA_LISTEN", "127.0.0.1:0", { NULL } },
 	{ "CORA_LISTEN", "127.0.0.1:70000", { NULL } },
 	{ "CORA_LISTEN", "nonsense", { NULL } },
+	{ "CORA_LISTEN", "off", { NULL } },
+	{ "CORA_STATUS_LISTEN", "unix:relative", { "off", "unix:" } },
+	{ "CORA_STATUS_LISTEN", "no", { "off", "unix:" } },
 	{ "CORA_PRINCIPAL_PARAM", "", { NULL } },
 	{ "REQUIRE_AUTHENTICATED_PRINCIPAL", "maybe", { "true", "false" } },
 	{ "REQUIRE_AUTHENTICATED_PRINCIPAL", "", { "true", "false" } },
