@@ -349,6 +349,12 @@ main(int argc, char **argv)
 		}
 	}
 
+	if (strcmp(cmd, "serve") == 0) {
+		sigset_t early;
+
+		proc_master_signals(&early);
+		sigprocmask(SIG_BLOCK, &early, NULL);
+	}
 	if (startup_config(env_file, &cfg) != 0) {
 		if (strcmp(cmd, "check") == 0)
 			check_summary(NULL);

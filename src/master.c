@@ -730,16 +730,19 @@ master_next_timeout(struct master *m)
 static void
 install_master_signals(int pipe_wr)
 {
-	/* SIGUSR2: a worker asks to be recycled (its scoreboard slot says so). */
-	static const int sigs[] = { SIGCHLD, SIGTERM, SIGINT, SIGQUIT, SIGHUP, SIGUSR1, SIGUSR2 };
 	struct sigaction sa = { .sa_handler = master_on_signal, .sa_flags = SA_RESTART };
+	sigset_t set;
 
 	sig_pipe_wr = pipe_wr;
+	proc_master_signals(&set);
 	sigemptyset(&sa.sa_mask);
-	for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
-		sigaction(sigs[i], &sa, NULL);
+	for (int sig = 1; sig < NSIG; sig++)
+		if (sigismember(&set, sig) == 1)
+			sigaction(sig, &sa, NULL);
 	sa.sa_handler = SIG_IGN;
 	sigaction(SIGPIPE, &sa, NULL);
+	/* What came during start-up (main.c blocked it) arrives now. */
+	sigprocmask(SIG_UNBLOCK, &set, NULL);
 }
 
 /* Handles the signals the self-pipe carried; false after SIGQUIT. */

@@ -79,6 +79,17 @@ proc_child_init(pid_t master, enum child_kind kind)
 	sigprocmask(SIG_SETMASK, &none, NULL);
 }
 
+void
+proc_master_signals(sigset_t *set)
+{
+	/* SIGUSR2: a worker asks to be recycled (its scoreboard slot says so). */
+	static const int sigs[] = { SIGCHLD, SIGTERM, SIGINT, SIGQUIT, SIGHUP, SIGUSR1, SIGUSR2 };
+
+	sigemptyset(set);
+	for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
+		sigaddset(set, sigs[i]);
+}
+
 /*
  * glibc reads its tunables and GnuTLS its switch when a process starts, so
  * serve sets what the environment lacks and executes itself again, once,

@@ -55,6 +55,12 @@ const char	*child_kind_name(enum child_kind kind);
 #define TUNED_TCACHE	"glibc.malloc.tcache_count="
 void		 proc_exec_tuned(char *const argv[]);
 
+/* The signals the master acts on. serve blocks them from its first step
+ * (the mask survives the exec) until the master's handlers are in place,
+ * so that one sent during start-up waits for them instead of killing the
+ * process. */
+void		 proc_master_signals(sigset_t *set);
+
 /* How a child died, for the crash-storm guard. */
 struct child_death {
 	enum child_kind	 kind;

@@ -310,4 +310,25 @@ else
 	fail "corad serve starts on the schema behind outside production"
 fi
 
+
+# Signals during the start-up gates, which the silent server holds for their
+# 5 s: the master takes them once its handlers are in place. SIGHUP does not
+# kill it: it reloads once it runs. SIGTERM in the gates of that reload
+# stops it cleanly when they end (its projector, stuck on the silent server,
+# is killed at the 1 s graceful timeout).
+corad_launch DATABASE_URL="postgresql:///cora?host=$T/blackhole&user=cora_app&sslmode=disable&gssencmode=disable" \
+	CORA_LISTEN="unix:$T/early.sock" CORA_RUNTIME_DIR="$T/run-early" CORA_WORKERS=1 \
+	CORA_GRACEFUL_TIMEOUT_SECONDS=1
+EARLY=$CORAD_PID
+ok "serve waits in its gates" wait_until 5 log_has startup.exec
+sleep 0.3
+kill -HUP "$EARLY"
+sleep 0.5
+ok "SIGHUP during the gates: the master lives" alive "$EARLY"
+ok "... and reloads once it runs" wait_until 15 log_has master.reloading
+kill -TERM "$EARLY"
+wait_exit "$EARLY" 30
+is "$EXIT_STATUS" 0 "SIGTERM during the reload's gates: exit 0 once they end"
+ok "... which says it stopped" log_has master.stopped ".pid == $EARLY"
+
 done_testing
