@@ -541,7 +541,7 @@ worker_await_head(const struct runtime *rt, int fd, bool kept)
 	size_t look = HEAD_PEEK_FIRST;
 	const char *why = NULL;
 	ssize_t n = 0;
-	bool ok = false, shown = false;
+	bool ok = false, shown = false, closed = false;
 
 	if (peek == NULL) {
 		/* Mapped, so that the pages a long look used can be given back. */
@@ -564,6 +564,10 @@ worker_await_head(const struct runtime *rt, int fd, bool kept)
 
 			if (h != FCGI_HEAD_MORE) {
 				ok = h == FCGI_HEAD_OK;
+				break;
+			}
+			if (closed) {
+				why = "the peer closed before its head was whole";
 				break;
 			}
 			if ((size_t)n == look && look < HEAD_PEEK_MAX) {
@@ -590,15 +594,17 @@ worker_await_head(const struct runtime *rt, int fd, bool kept)
 			shown = true;
 		}
 		/* Until the first byte, the socket says when it comes; after it,
-		 * unread bytes keep it readable, so naps wait for the rest. */
+		 * unread bytes keep it readable, so naps wait for the rest, or
+		 * for the peer to close its side: then one more look decides. */
 		if (n <= 0) {
 			struct pollfd pf = { .fd = fd, .events = POLLIN };
 
 			(void)poll(&pf, 1, left > INT_MAX ? INT_MAX : (int)left);
 		} else {
-			struct timespec ts = { 0, (long)(nap_ms < left ? nap_ms : left) * 1000000 };
+			struct pollfd pf = { .fd = fd, .events = POLLRDHUP };
 
-			nanosleep(&ts, NULL);
+			closed = poll(&pf, 1, (int)(nap_ms < left ? nap_ms : left)) > 0 &&
+			    (pf.revents & (POLLRDHUP | POLLHUP | POLLERR)) != 0;
 			nap_ms = nap_ms < 64 ? nap_ms * 2 : 64;
 		}
 	}

@@ -72,6 +72,12 @@ peer half half 10
 ok "a peer that stops within the begin record is closed within the deadline" \
 	wait_until 5 closed_within half 3000
 is "$(refused "the request's head was not whole in time")" 1 "worker.head_refused: not whole in time"
+# ... and closes its side: no more can come, the worker is free at once.
+peer halfclose halfclose 5
+ok "a peer that closes its side within the begin record is closed at once" \
+	wait_until 5 closed_within halfclose 1000
+is "$(refused "the peer closed before its head was whole")" 1 \
+	"worker.head_refused: the peer closed before its head was whole"
 
 # --- heads libfcgi must never read -----------------------------------------------------
 # check_head MODE REASON desc
@@ -96,7 +102,7 @@ ok "parameters of 60,000 bytes, within the bound: answered" wait_until 5 grep -q
 peer kept kept 10
 ok "a kept connection with no next request is closed within the deadline" \
 	wait_until 5 closed_within kept 3000
-is "$(log_count worker.head_refused)" 9 "... without a worker.head_refused line (the nine above)"
+is "$(log_count worker.head_refused)" 10 "... without a worker.head_refused line (the ten above)"
 
 health
 is "$FCGI_STATUS" 200 "GET /health afterwards: 200"

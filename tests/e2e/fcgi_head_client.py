@@ -43,7 +43,7 @@ def head(mode):
     begin = record(BEGIN_REQUEST, struct.pack(">HB5x", 1, 1 if mode == "kept" else 0))
     if mode == "silent":
         return b""
-    if mode == "half":
+    if mode in ("half", "halfclose"):
         return begin[:5]
     if mode == "lengths":
         return begin + record(PARAMS, b"\xc0\x00\x00\x00\xc0\x00\x00\x00ab") + record(PARAMS, b"")
@@ -83,6 +83,8 @@ def main():
         print("closed %d" % ((time.monotonic() - sent) * 1000))
         return
     sent = time.monotonic()
+    if mode == "halfclose":	# nothing more will come
+        s.shutdown(socket.SHUT_WR)
     if len(sys.argv) > 4:
         open(sys.argv[4], "w").close()
     if mode == "unread":	# a peer that never reads the answer
