@@ -267,6 +267,33 @@ master_count_restart(struct master *m, const struct child *c, bool sig, int code
 	atomic_fetch_add(&m->rt->sb->restarts[why], 1);
 }
 
+/* master.child_exited; for a worker that died in a request, which one, so
+ * that the proxy's 502 for it can be found (its correlation id). */
+static void
+log_child_exited(struct master *m, const struct child *c, pid_t pid, int status,
+    enum log_level lvl)
+{
+	bool sig = WIFSIGNALED(status), mid;
+	struct sb_slot last;
+	char sname[24];
+
+	mid = (c->kind == CHILD_WORKER || c->kind == CHILD_STATUS) &&
+	    sb_read(&m->rt->sb->slots[c - m->children], &last) && last.state == SB_BUSY &&
+	    last.correlation_id[0] != '\0';
+	log_emit(lvl, "master.child_exited", LOG_FIELDS(
+	    LF_INT("pid", pid), LF_STR("kind", child_kind_name(c->kind)),
+	    sig ? LF_NULL("exit_code") : LF_INT("exit_code", WEXITSTATUS(status)),
+	    sig ? LF_STR("signal", signal_name(WTERMSIG(status), sname, sizeof(sname))) :
+	    LF_NULL("signal"),
+	    LF_BOOL("core_dumped", sig && WCOREDUMP(status)),
+	    LF_INT("uptime_ms", mono_ms() - c->started_ms),
+	    LF_BOOL("retired", c->retiring),
+	    mid ? LF_STR("correlation_id", last.correlation_id) : LF_SKIP,
+	    mid ? LF_STR("method", last.method) : LF_SKIP,
+	    mid && last.route[0] ? LF_STR("route", last.route) : LF_SKIP,
+	    mid ? LF_STR("doing", last.doing) : LF_SKIP));
+}
+
 static void
 master_reap(struct master *m)
 {
@@ -277,33 +304,14 @@ master_reap(struct master *m)
 		struct child *c = child_by_pid(m, pid);
 		int64_t t = mono_ms();
 		bool sig = WIFSIGNALED(status);
-		char sname[24];
 		enum log_level lvl = LOG_INFO;
-
-		struct sb_slot last;
-		bool mid;
 
 		if (c == NULL)
 			continue;
 		if ((m->state == MASTER_RUNNING && !c->retiring && !c->reloading) || sig ||
 		    WEXITSTATUS(status) != 0)
 			lvl = LOG_WARNING;
-		/* A worker that died in a request: which one, so that the
-		 * proxy's 502 for it can be found (its correlation id). */
-		mid = c->kind == CHILD_WORKER && sb_read(&m->rt->sb->slots[c - m->children], &last) &&
-		    last.state == SB_BUSY && last.correlation_id[0] != '\0';
-		log_emit(lvl, "master.child_exited", LOG_FIELDS(
-		    LF_INT("pid", pid), LF_STR("kind", child_kind_name(c->kind)),
-		    sig ? LF_NULL("exit_code") : LF_INT("exit_code", WEXITSTATUS(status)),
-		    sig ? LF_STR("signal", signal_name(WTERMSIG(status), sname, sizeof(sname))) :
-		    LF_NULL("signal"),
-		    LF_BOOL("core_dumped", sig && WCOREDUMP(status)),
-		    LF_INT("uptime_ms", t - c->started_ms),
-		    LF_BOOL("retired", c->retiring),
-		    mid ? LF_STR("correlation_id", last.correlation_id) : LF_SKIP,
-		    mid ? LF_STR("method", last.method) : LF_SKIP,
-		    mid && last.route[0] ? LF_STR("route", last.route) : LF_SKIP,
-		    mid ? LF_STR("doing", last.doing) : LF_SKIP));
+		log_child_exited(m, c, pid, status, lvl);
 		c->pid = 0;
 		if (c->ready_fd >= 0) {
 			char b;
@@ -689,17 +697,25 @@ master_stop_status(struct master *m)
 	signal_children(m, CHILD_STATUS, SIGTERM);
 }
 
+/* SIGQUIT, or the graceful stop's time is up: each child killed is logged,
+ * a worker with the request it was in (whose outcome the client never
+ * learns: a write in it may have been committed). */
 static void
 master_kill_all(struct master *m)
 {
 	for (size_t i = 0; i < MAX_CHILDREN; i++)
 		if (m->children[i].in_use && m->children[i].pid > 0)
 			kill(m->children[i].pid, SIGKILL);
-	for (size_t i = 0; i < MAX_CHILDREN; i++)
-		if (m->children[i].in_use && m->children[i].pid > 0) {
-			waitpid(m->children[i].pid, NULL, 0);
-			m->children[i].pid = 0;
-		}
+	for (size_t i = 0; i < MAX_CHILDREN; i++) {
+		struct child *c = &m->children[i];
+		int status;
+
+		if (!c->in_use || c->pid <= 0)
+			continue;
+		if (waitpid(c->pid, &status, 0) == c->pid)
+			log_child_exited(m, c, c->pid, status, LOG_WARNING);
+		c->pid = 0;
+	}
 }
 
 /* Milliseconds until the next timed action, or -1 for none. */

@@ -79,4 +79,30 @@ isnt "$EXIT_STATUS" timeout "QUIT: the master has exited (status $EXIT_STATUS)"
 
 graceful INT
 
+# --- the graceful stop's time runs out ---
+# The slow request (3 s) outlasts CORA_GRACEFUL_TIMEOUT_SECONDS=1: its worker
+# is killed, and the log names the request it was in, whose client gets the
+# proxy's 502 and never learns how it ended.
+corad_start CORA_WORKERS=1 CORA_GRACEFUL_TIMEOUT_SECONDS=1 || fail "timeout: corad starts"
+m=$(master_pid)
+curl -sS --max-time 30 -o /dev/null -D "$T/cut.headers" -w '%{http_code}' -X POST --limit-rate 100K \
+	-H 'Content-Type: application/json' --data-binary "@$T/slow.body" "$S/health" >"$T/cut.status" 2>/dev/null &
+curl_pid=$!
+EXTRA_PIDS+=("$curl_pid")
+busy_worker() { [[ -n $(children_named corad-worker "$m") ]] && http GET /status &&
+	[[ $(jq -r '.pool.busy' <<<"$HTTP_BODY") == 1 ]]; }
+ok "timeout: the slow request holds the worker" wait_until 3 busy_worker
+victim=$(children_named corad-worker "$m")
+kill -TERM "$m"
+wait_exit "$m" 10
+is "$EXIT_STATUS" 0 "timeout: the master exits with status 0"
+ok "timeout: master.graceful_timeout" log_has master.graceful_timeout '.workers_left == 1'
+ok "timeout: master.child_exited names the request the killed worker was in" \
+	log_has master.child_exited ".pid == $victim and .signal == \"SIGKILL\" and .method == \"POST\" and
+		.route == \"/health\" and (.correlation_id | test(\"^[0-9a-f-]{36}$\"))"
+wait "$curl_pid" 2>/dev/null
+is "$(cat "$T/cut.status")" 502 "timeout: its client gets the proxy's 502"
+is "$(log_select master.child_exited ".pid == $victim" | jq -r .correlation_id)" \
+	"$(hdr X-Correlation-Id "$(tr -d '\r' <"$T/cut.headers")")" "... whose X-Correlation-Id is the one logged"
+
 done_testing
