@@ -373,7 +373,11 @@ main(int argc, char **argv)
 		config_free(&cfg);
 		return rc;
 	}
-	rc = startup_gates(&cfg, &policy);
+	{
+		bool unreachable;
+
+		rc = startup_gates(&cfg, &policy, &unreachable);
+	}
 	if (strcmp(cmd, "check") == 0)
 		rc += startup_check_listen(&cfg);
 	if (rc > 0) {

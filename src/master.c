@@ -597,7 +597,8 @@ master_reload(struct master *m)
 	struct config ncfg;
 	struct authz_policy *npolicy = NULL;
 	struct config *cfg = m->rt->cfg;
-	bool stats_restart;
+	bool stats_restart, unreachable;
+	int gates;
 
 	log_info("master.reloading", LF_INT("generation", m->generation + 1));
 	sd_notify(0, "RELOADING=1");
@@ -608,10 +609,17 @@ master_reload(struct master *m)
 		sd_notify(0, "READY=1");
 		return;
 	}
-	if (startup_gates(&ncfg, &npolicy) > 0) {
+	gates = startup_gates(&ncfg, &npolicy, &unreachable);
+	/* Outside production an unreachable database is a warning at start;
+	 * a reload to one that the running pool does not use would replace
+	 * working workers with ones that answer 503 (doc/design.md,
+	 * "Start-up gates"). */
+	if (gates > 0 || (unreachable && (differ(ncfg.database_url, cfg->database_url) ||
+	    differ(ncfg.projector_database_url, cfg->projector_database_url)))) {
 		log_init(cfg->log_level, NULL);
-		log_error("master.reload_refused",
-		    LF_STR("reason", "a start-up gate refused the new configuration; the pool keeps serving"));
+		log_error("master.reload_refused", LF_STR("reason", gates > 0 ?
+		    "a start-up gate refused the new configuration; the pool keeps serving" :
+		    "the new configuration's database cannot be reached; the pool keeps serving"));
 		authz_free(npolicy);
 		config_free(&ncfg);
 		sd_notify(0, "READY=1");

@@ -85,7 +85,7 @@ gate_fail(const struct config *cfg, int *failed, const char *gate, const char *r
  * append events. The connection is closed before any child starts. */
 static void
 run_db_gates(const struct config *cfg, const char *var, const char *url, bool projector,
-    int *failed)
+    int *failed, bool *unreachable)
 {
 	bool pooled = !projector && cfg->pool_transaction;
 	struct role_report rep = { .nproblems = 0 };
@@ -100,6 +100,7 @@ run_db_gates(const struct config *cfg, const char *var, const char *url, bool pr
 		snprintf(reason, sizeof(reason), "cannot connect to %s to check the "
 		    "role and the schema: %s", var, err);
 		gate_fail(cfg, failed, "database", reason);
+		*unreachable = true;
 		return;
 	}
 	/* A reload runs these in the master, which must not wait for good
@@ -216,12 +217,13 @@ from_request(const char *name)
  * the loaded AUTHZ_POLICY_FILE. An invalid policy file refuses in any tier.
  */
 int
-startup_gates(const struct config *cfg, struct authz_policy **policy)
+startup_gates(const struct config *cfg, struct authz_policy **policy, bool *unreachable)
 {
 	int failed = 0;
 	char err[512];
 
 	*policy = NULL;
+	*unreachable = false;
 	/* Not gates: settings that are allowed but that a careful operator
 	 * wants to hear about at every start. */
 	if (strncmp(cfg->principal_param, "HTTP_", 5) == 0)
@@ -251,12 +253,12 @@ startup_gates(const struct config *cfg, struct authz_policy **policy)
 		gate_fail(cfg, &failed, "authz_policy",
 		    "neither AUTHZ_POLICY_FILE nor ALLOW_PERMISSIVE_AUTHZ=true is set: "
 		    "every principal could run every command");
-	run_db_gates(cfg, "DATABASE_URL", cfg->database_url, false, &failed);
+	run_db_gates(cfg, "DATABASE_URL", cfg->database_url, false, &failed, unreachable);
 	/* The projector's own session (behind PgBouncer, a direct one) passes
 	 * the same gates: it writes the projections with that role. */
 	if (strcmp(cfg->projector_database_url, cfg->database_url) != 0)
 		run_db_gates(cfg, "PROJECTOR_DATABASE_URL", cfg->projector_database_url, true,
-		    &failed);
+		    &failed, unreachable);
 	return failed;
 }
 

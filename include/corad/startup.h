@@ -17,7 +17,7 @@ int	startup_config(const char *env_file, struct config *cfg);
  * receives the loaded AUTHZ_POLICY_FILE (NULL when unset); an invalid
  * policy refuses in every tier.
  */
-int	startup_gates(const struct config *cfg, struct authz_policy **policy);
+int	startup_gates(const struct config *cfg, struct authz_policy **policy, bool *unreachable);
 
 /*
  * corad check's look at the listen socket and the runtime directory

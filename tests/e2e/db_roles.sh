@@ -311,6 +311,33 @@ else
 fi
 
 
+# A reload to a database that cannot be reached, outside production, is
+# refused, though at start it would only warn: the running pool keeps
+# serving. DATABASE_URL comes from an env file here, which a reload reads
+# again (a variable of the environment would win over the file).
+corad_stop TERM 15
+RELOAD_ENV=$T/reload.env
+printf 'DATABASE_URL=%s\n' "$PG_APP_URL" >"$RELOAD_ENV"
+REAL_CORAD=$CORAD_BIN
+printf '#!/bin/sh\nexec env -u DATABASE_URL "%s" "$@" --env-file "%s"\n' "$REAL_CORAD" "$RELOAD_ENV" \
+	>"$T/corad-envfile"
+chmod +x "$T/corad-envfile"
+CORAD_BIN=$T/corad-envfile
+corad_start CORA_WORKERS=2 || fail "corad serve starts with DATABASE_URL from an env file"
+CORAD_BIN=$REAL_CORAD
+before=$(worker_pids)
+printf 'DATABASE_URL=postgresql:///cora?host=%s/nowhere&user=cora_app\n' "$T" >"$RELOAD_ENV"
+kill -HUP "$(master_pid)"
+ok "a reload to an unreachable database: master.reload_refused, saying why" wait_until 10 \
+	log_has master.reload_refused '.reason | test("cannot be reached")'
+is "$(worker_pids | tr '\n' ' ')" "$(tr '\n' ' ' <<<"$before")" "... the same workers serve"
+http POST /actors -H 'Content-Type: application/json' --data-binary '{"name":"After the refused reload"}'
+is "$HTTP_STATUS" 201 "... and write"
+printf 'DATABASE_URL=%s\nLOG_LEVEL=INFO\n' "$PG_APP_URL" >"$RELOAD_ENV"
+kill -HUP "$(master_pid)"
+ok "a reload back to the reachable one goes through" wait_until 10 log_has master.reloaded
+corad_stop TERM 15
+
 # Signals during the start-up gates, which the silent server holds for their
 # 5 s: the master takes them once its handlers are in place. SIGHUP does not
 # kill it: it reloads once it runs. SIGTERM in the gates of that reload
