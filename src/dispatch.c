@@ -348,7 +348,10 @@ dispatch_run(struct request *r, json_object *args)
 		return dispatch_fail(r, e);
 	if (op->context == NULL)
 		return (e = op->handler(r)) == CORA_OK || r->status != 0 ? e : dispatch_fail(r, e);
-	dispatch_log(r, LOG_INFO, "start", NULL);
+	if (op->log_start != NULL)
+		op->log_start(r);
+	else
+		dispatch_log(r, LOG_INFO, "start", NULL);
 	if (op->idempotent) {
 		json_object *cmd = op->idem_command != NULL ? op->idem_command(r) :
 		    dispatch_command(r);

@@ -59,6 +59,9 @@ struct operation {
 	enum http_method	 method;
 	const char		*path;		/* "/actors/{actor_id}" */
 	op_handler		 handler;
+	/* Logs <verb>.start with the operation's own fields; NULL: the
+	 * fields every start line has (dispatch.c). */
+	void			(*log_start)(struct request *r);
 	const char		*summary;	/* OpenAPI summary, MCP description */
 	const struct op_param	*params;	/* path and query; ended by a NULL name */
 	const struct schema	*body;		/* request body (an object), or NULL */

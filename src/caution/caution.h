@@ -115,6 +115,7 @@ enum cora_err	handle_supersede_caution(struct request *r);
 enum cora_err	handle_retire_caution(struct request *r);
 enum cora_err	handle_get_caution(struct request *r);
 enum cora_err	handle_list_cautions(struct request *r);
+void		log_start_list_cautions(struct request *r);
 
 /* The projection of the caution list (projection.c). */
 extern const struct projection caution_projections[];

@@ -190,7 +190,7 @@ static const struct operation operations[] = {
 	  .status = 200, .result = &caution_result, .errors = (const int[]){ 404, 0 } },
 	{ .context = "caution", .name = "ListCautions", .verb = "list_cautions",
 	  .kind = OP_QUERY, .method = METHOD_GET, .path = "/cautions",
-	  .handler = handle_list_cautions, .principal = true,
+	  .handler = handle_list_cautions, .log_start = log_start_list_cautions, .principal = true,
 	  .summary = "List cautions, oldest first, a page at a time; Active ones unless "
 	      "status says otherwise.",
 	  .params = list_query, .tool = "list_cautions",

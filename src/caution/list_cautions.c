@@ -29,27 +29,33 @@ given_list(struct request *r, const char *name)
 /* Notice < Caution < Warning: min_severity=X is every value from X on. */
 static const char *const ladder[] = { "Notice", "Caution", "Warning", NULL };
 
-/* The values as a PostgreSQL text[] literal in *a, and comma-separated
- * for the log. */
-static char *
+/* The values as a PostgreSQL text[] literal in *a. */
+static void
 to_array(json_object *values, struct db_array *a)
 {
-	size_t n = json_object_array_length(values), len = 1;
-	char *logged;
+	for (size_t i = 0; i < json_object_array_length(values); i++)
+		db_array_add(a, json_object_get_string(json_object_array_get_idx(values, i)));
+}
 
+/* The values comma-separated, for the log; NULL for none. */
+static char *
+joined(json_object *values)
+{
+	size_t n = values != NULL ? json_object_array_length(values) : 0, len = 1;
+	char *out;
+
+	if (values == NULL)
+		return NULL;
 	for (size_t i = 0; i < n; i++)
 		len += (size_t)json_object_get_string_len(json_object_array_get_idx(values, i)) + 1;
-	logged = xmalloc(len);
-	logged[0] = '\0';
+	out = xmalloc(len);
+	out[0] = '\0';
 	for (size_t i = 0; i < n; i++) {
-		const char *v = json_object_get_string(json_object_array_get_idx(values, i));
-
-		db_array_add(a, v);
 		if (i > 0)
-			strcat(logged, ",");
-		strcat(logged, v);
+			strcat(out, ",");
+		strcat(out, json_object_get_string(json_object_array_get_idx(values, i)));
 	}
-	return logged;
+	return out;
 }
 
 /* The severities to match: severity=... as given, or min_severity's ladder. */
@@ -175,37 +181,71 @@ list_page(PGresult *res, long limit)
 	return body;
 }
 
+/* The tag to match, as stored: trimmed; bytes that are not UTF-8 are read
+ * as U+FFFD, as the original's framework decodes a query. NULL: none. */
+static char *
+list_tag(struct request *r)
+{
+	const char *raw = request_text(r, "tag"), *t;
+	size_t tlen, slen;
+	char *clean, *tag;
+
+	if (raw == NULL)
+		return NULL;
+	clean = utf8_sanitize(raw, strlen(raw), &slen);
+	t = utf8_strip_py(clean != NULL ? clean : raw, clean != NULL ? slen : strlen(raw), &tlen);
+	tag = xstrndup(t, tlen);
+	free(clean);
+	return tag;
+}
+
+/* list_cautions.start carries the filters as the client gave them, as the
+ * Caution context's log events define it (target_kind null when only a
+ * target_id came, though the statement then matches both kinds). */
+void
+log_start_list_cautions(struct request *r)
+{
+	json_object *sev = severities(r), *sta = statuses(r);
+	char *sev_log = joined(sev), *sta_log = joined(sta), *tag = list_tag(r);
+
+	dispatch_log(r, LOG_INFO, "start", LOG_FIELDS(
+	    LF_INT("limit", json_object_get_int64(request_value(r, "limit"))),
+	    LF_STR("target_kind", request_text(r, "target_kind")),
+	    LF_STR("target_id", request_text(r, "target_id")),
+	    LF_STR("category", request_text(r, "category")),
+	    LF_STR("severities", sev_log), LF_STR("statuses", sta_log), LF_STR("tag", tag),
+	    LF_STR("authored_by", request_text(r, "authored_by")),
+	    LF_BOOL("has_cursor", request_text(r, "cursor") != NULL)));
+	json_object_put(sev);
+	json_object_put(sta);
+	free(sev_log);
+	free(sta_log);
+	free(tag);
+}
+
 enum cora_err
 handle_list_cautions(struct request *r)
 {
 	long limit = (long)json_object_get_int64(request_value(r, "limit"));
 	json_object *sev = NULL, *sta = NULL, *body;
 	char after_ts[40], after_id[UUID_STR_LEN], lim[24];
-	char *sev_log = NULL, *sta_log = NULL, *tag = NULL;
-	const char *p[11], *raw_tag = request_text(r, "tag"), *kind;
+	char *tag = NULL;
+	const char *p[11], *kind;
 	struct db_array kinds = { 0 }, sevs = { 0 }, stas = { 0 };
 	PGresult *res = NULL;
 	enum cora_err e;
-	bool given, filtered;
+	bool filtered;
 
 	if ((e = check_conflicts(r)) != CORA_OK || (e = dispatch_authorize(r)) != CORA_OK ||
-	    (e = cursor_param(r, "registered_at", "caution_id", after_ts, after_id, &given)) != CORA_OK)
+	    (e = cursor_param(r, "registered_at", "caution_id", after_ts, after_id, NULL)) != CORA_OK)
 		return e;
 	sev = severities(r);
 	sta = statuses(r);
-	sev_log = sev != NULL ? to_array(sev, &sevs) : NULL;
-	sta_log = sta != NULL ? to_array(sta, &stas) : NULL;
-	if (raw_tag != NULL) {
-		/* Matched as stored: trimmed; bytes that are not UTF-8 are read
-		 * as U+FFFD, as the original's framework decodes a query. */
-		size_t tlen, slen;
-		char *clean = utf8_sanitize(raw_tag, strlen(raw_tag), &slen);
-		const char *t = utf8_strip_py(clean != NULL ? clean : raw_tag,
-		    clean != NULL ? slen : strlen(raw_tag), &tlen);
-
-		tag = xstrndup(t, tlen);
-		free(clean);
-	}
+	if (sev != NULL)
+		to_array(sev, &sevs);
+	if (sta != NULL)
+		to_array(sta, &stas);
+	tag = list_tag(r);
 	snprintf(lim, sizeof(lim), "%ld", limit + 1);
 	/* The kinds to match, as an array: a target id alone names both, so
 	 * that the target index, whose first column is the kind, finds it in a
@@ -242,18 +282,13 @@ handle_list_cautions(struct request *r)
 	json_object_put(body);
 	dispatch_log(r, LOG_INFO, "success", LOG_FIELDS(
 	    LF_INT("returned", PQntuples(res) > limit ? limit : PQntuples(res)),
-	    LF_BOOL("has_next_page", PQntuples(res) > limit), LF_INT("limit", limit),
-	    LF_STR("target_kind", kind), LF_STR("target_id", p[1]), LF_STR("category", p[2]),
-	    LF_STR("severities", sev_log), LF_STR("statuses", sta_log), LF_STR("tag", tag),
-	    LF_STR("authored_by", p[5]), LF_BOOL("has_cursor", given)));
+	    LF_BOOL("has_next_page", PQntuples(res) > limit)));
 out:
 	PQclear(res);
 	json_object_put(sev);
 	json_object_put(sta);
 	db_array_free(&sevs);
 	db_array_free(&stas);
-	free(sev_log);
-	free(sta_log);
 	free(tag);
 	db_array_free(&kinds);
 	return e;

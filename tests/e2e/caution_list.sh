@@ -41,6 +41,10 @@ json_is "$S" '[.query_name, .principal_id, .returned, .has_next_page]' "[\"ListC
 	"log: list_cautions.success with returned 0, has_next_page false"
 is "$(log_count list_cautions.start ".correlation_id == \"$LCID\" and .query_name == \"ListCautions\"")" 1 \
 	"log: one list_cautions.start"
+json_is "$(log_select list_cautions.start ".correlation_id == \"$LCID\"")" \
+	'[(.limit | type), .target_kind, .target_id, .category, .severities, .statuses, .tag, .authored_by, .has_cursor, .principal_id]' \
+	"[\"number\",null,null,null,null,\"Active\",null,null,false,\"$P1\"]" \
+	"log: list_cautions.start has the filters (none given: the Active ones) and has_cursor"
 
 # --- the data set ----------------------------------------------------------------------
 # reg P1|P3 JQ-FILTER [jq options]: registers, prints the id (bails on a non-201).
@@ -142,12 +146,12 @@ is "$(names "$(ids "target_id=$ASSET")")" "A1 A2 A5 A6 A7 S1C " "target_id alone
 # statement matches both.
 as "$P1" GET "/cautions?target_id=$ASSET"
 LCID=$(cid)
-json_is "$(log_select list_cautions.success ".correlation_id == \"$LCID\"")" '[.target_kind, .target_id]' \
+json_is "$(log_select list_cautions.start ".correlation_id == \"$LCID\"")" '[.target_kind, .target_id]' \
 	"[null,\"$ASSET\"]" "log: target_id alone is logged with target_kind null"
 is "$(names "$(ids "target_id=$ASSET&target_kind=Asset")")" "A1 A2 A6 A7 S1C " "target_id with target_kind=Asset"
 as "$P1" GET "/cautions?target_id=$ASSET&target_kind=Asset"
 LCID=$(cid)
-json_is "$(log_select list_cautions.success ".correlation_id == \"$LCID\"")" '.target_kind' Asset \
+json_is "$(log_select list_cautions.start ".correlation_id == \"$LCID\"")" '.target_kind' Asset \
 	"log: a given target_kind is logged as given"
 is "$(names "$(ids "target_id=$ASSET&target_kind=Procedure")")" "A5 " "target_id with target_kind=Procedure"
 is "$(names "$(ids "target_id=$(tr a-f A-F <<<"$ASSET2")&status=all")")" "A3 R1 R2 " "an upper-case target_id matches"
