@@ -344,6 +344,7 @@ dispatch_run(struct request *r, json_object *args)
 	uint64_t start;
 	bool replayed = false;
 
+	r->end_logged = false;	/* an MCP batch runs several operations */
 	if ((e = dispatch_validate(r, args)) != CORA_OK)
 		return dispatch_fail(r, e);
 	if (op->context == NULL)

@@ -18,6 +18,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "corad/alloc.h"
 #include "corad/authz.h"
 #include "corad/config.h"
 #include "corad/context.h"
@@ -178,9 +179,9 @@ static int
 serve(struct config *cfg, struct authz_policy *policy, const char *env_file)
 {
 	struct runtime rt = { .cfg = cfg, .policy = policy, .env_file = env_file, .ready_fd = -1,
-	    .status_fd = -1 };
-	char err[256], status_spec[160];
-	int pair[2], wake[2], rc;
+	    .status_fd = -1, .query_fd = -1 };
+	char err[256], *status_spec = NULL;
+	int pair[2] = { -1, -1 }, wake[2] = { -1, -1 }, rc = EXIT_REFUSED;
 
 	if (mkdir(cfg->runtime_dir, 0750) != 0 && errno != EEXIST) {
 		log_error("startup.failed", LF_STR("reason", "cannot create CORA_RUNTIME_DIR"),
@@ -195,22 +196,22 @@ serve(struct config *cfg, struct authz_policy *policy, const char *env_file)
 		return EXIT_REFUSED;
 	}
 	/* The status child's socket (doc/design.md, "Processes"): never the
-	 * inherited one, which is the pool's. */
+	 * inherited one, which is the pool's. The default one taken (another
+	 * server shares the runtime directory) costs the status child only. */
 	if (cfg->status_listen == NULL || strcmp(cfg->status_listen, "off") != 0) {
-		if (cfg->status_listen != NULL)
-			snprintf(status_spec, sizeof(status_spec), "%s", cfg->status_listen);
-		else if (snprintf(status_spec, sizeof(status_spec), "unix:%s/status.sock",
-		    cfg->runtime_dir) >= (int)sizeof(status_spec))
-			status_spec[0] = '\0';	/* refused below, as too long */
+		status_spec = cfg->status_listen != NULL ? xstrdup(cfg->status_listen) :
+		    xasprintf("unix:%s/status.sock", cfg->runtime_dir);
 		rt.status_fd = listen_open(status_spec, cfg->runtime_dir, rt.status_path,
 		    sizeof(rt.status_path), err, sizeof(err));
-		if (rt.status_fd < 0) {
+		if (rt.status_fd < 0 && cfg->status_listen != NULL) {
 			log_error("startup.failed", LF_STR("reason",
 			    "cannot open the status socket (CORA_STATUS_LISTEN)"), LF_STR("error", err));
-			return EXIT_REFUSED;
+			goto refused;
 		}
-		if (listen_is_tcp(rt.status_fd))
-			startup_warn_open_tcp(cfg);
+		if (rt.status_fd < 0)
+			log_warning("startup.warning", LF_STR("setting", "CORA_STATUS_LISTEN"),
+			    LF_STR("reason", "cannot open the default status socket: no status child, "
+			    "and /status and /metrics wait for a worker"), LF_STR("error", err));
 	}
 	/* Both kept by the master, so a restarted child finds the same ones. */
 	if (socketpair(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0, pair) != 0 ||
@@ -218,9 +219,9 @@ serve(struct config *cfg, struct authz_policy *policy, const char *env_file)
 	    (rt.query_fd = open_query_socket(&rt, cfg->runtime_dir)) < 0) {
 		log_error("startup.failed", LF_STR("reason", "cannot create the stats sockets"),
 		    LF_STR("path", cfg->runtime_dir), LF_STR("error", strerror(errno)));
-		return EXIT_REFUSED;
+		goto refused;
 	}
-	if (listen_is_tcp(rt.listen_fd))
+	if (listen_is_tcp(rt.listen_fd) || (rt.status_fd >= 0 && listen_is_tcp(rt.status_fd)))
 		startup_warn_open_tcp(cfg);
 	rt.report_rd = pair[0];
 	rt.report_wr = pair[1];
@@ -229,7 +230,7 @@ serve(struct config *cfg, struct authz_policy *policy, const char *env_file)
 	if ((rt.sb = scoreboard_create()) == NULL) {
 		log_error("startup.failed", LF_STR("reason", "cannot map the scoreboard"),
 		    LF_STR("error", strerror(errno)));
-		return EXIT_REFUSED;
+		goto refused;
 	}
 	rt.sb->master_pid = getpid();
 	log_info("startup.listening", LF_STR("listen", cfg->listen != NULL ? cfg->listen :
@@ -239,20 +240,25 @@ serve(struct config *cfg, struct authz_policy *policy, const char *env_file)
 	    LF_INT("workers", cfg->workers), LF_STR("app_env", cfg->app_env));
 
 	rc = master_run(&rt);
-
+refused:
 	if (rt.listen_path[0] != '\0')
 		unlink(rt.listen_path);
 	if (rt.status_path[0] != '\0')
 		unlink(rt.status_path);
-	unlink(rt.query_path);
 	close(rt.listen_fd);
 	if (rt.status_fd >= 0)
 		close(rt.status_fd);
-	close(rt.query_fd);
-	close(pair[0]);
-	close(pair[1]);
-	close(wake[0]);
-	close(wake[1]);
+	if (rt.query_fd >= 0) {
+		unlink(rt.query_path);
+		close(rt.query_fd);
+	}
+	for (int i = 0; i < 2; i++) {
+		if (pair[i] >= 0)
+			close(pair[i]);
+		if (wake[i] >= 0)
+			close(wake[i]);
+	}
+	free(status_spec);
 	authz_free(rt.policy);	/* the master may have replaced it on reload */
 	return rc;
 }
@@ -373,11 +379,7 @@ main(int argc, char **argv)
 		config_free(&cfg);
 		return rc;
 	}
-	{
-		bool unreachable;
-
-		rc = startup_gates(&cfg, &policy, &unreachable);
-	}
+	rc = startup_gates(&cfg, &policy, NULL);
 	if (strcmp(cmd, "check") == 0)
 		rc += startup_check_listen(&cfg);
 	if (rc > 0) {

@@ -597,7 +597,8 @@ master_reload(struct master *m)
 	struct config ncfg;
 	struct authz_policy *npolicy = NULL;
 	struct config *cfg = m->rt->cfg;
-	bool stats_restart, unreachable;
+	unsigned unreachable;
+	bool stats_restart;
 	int gates;
 
 	log_info("master.reloading", LF_INT("generation", m->generation + 1));
@@ -614,8 +615,10 @@ master_reload(struct master *m)
 	 * a reload to one that the running pool does not use would replace
 	 * working workers with ones that answer 503 (doc/design.md,
 	 * "Start-up gates"). */
-	if (gates > 0 || (unreachable && (differ(ncfg.database_url, cfg->database_url) ||
-	    differ(ncfg.projector_database_url, cfg->projector_database_url)))) {
+	if (gates > 0 || ((unreachable & GATE_UNREACHABLE_APP) &&
+	    differ(ncfg.database_url, cfg->database_url)) ||
+	    ((unreachable & GATE_UNREACHABLE_PROJECTOR) &&
+	    differ(ncfg.projector_database_url, cfg->projector_database_url))) {
 		log_init(cfg->log_level, NULL);
 		log_error("master.reload_refused", LF_STR("reason", gates > 0 ?
 		    "a start-up gate refused the new configuration; the pool keeps serving" :
@@ -664,11 +667,24 @@ master_reload(struct master *m)
 	    LF_INT("workers", cfg->workers));
 }
 
+/* No new connection can reach a socket path that is gone; those who
+ * accept on fd drain what is already queued, then leave on EAGAIN (see
+ * worker.c). */
+static void
+master_close_socket(int fd, const char *path)
+{
+	int fl = fcntl(fd, F_GETFL);
+
+	if (path[0] != '\0')
+		unlink(path);
+	if (fl >= 0 && !(fl & O_NONBLOCK))
+		fcntl(fd, F_SETFL, fl | O_NONBLOCK);
+}
+
 static void
 master_begin_stop(struct master *m, int sig)
 {
 	char sname[24];
-	int fl;
 
 	if (m->state == MASTER_STOPPING)
 		return;
@@ -677,13 +693,7 @@ master_begin_stop(struct master *m, int sig)
 	m->deadline_ms = mono_ms() + (int64_t)(m->rt->cfg->graceful_timeout * 1000);
 	log_info("master.stopping", LF_STR("signal", signal_name(sig, sname, sizeof(sname))),
 	    LF_DBL("graceful_timeout_seconds", m->rt->cfg->graceful_timeout));
-	/* No new connections can reach a socket path that is gone; workers
-	 * drain what is already queued, then leave on EAGAIN (see worker.c). */
-	if (m->rt->listen_path[0] != '\0')
-		unlink(m->rt->listen_path);
-	fl = fcntl(m->rt->listen_fd, F_GETFL);
-	if (fl >= 0)
-		fcntl(m->rt->listen_fd, F_SETFL, fl | O_NONBLOCK);
+	master_close_socket(m->rt->listen_fd, m->rt->listen_path);
 	signal_children(m, CHILD_WORKER, SIGTERM);
 	/* The status child answers until the workers are gone. */
 }
@@ -693,15 +703,9 @@ master_begin_stop(struct master *m, int sig)
 static void
 master_stop_status(struct master *m)
 {
-	int fl;
-
 	if (m->rt->status_fd < 0 || running(m, CHILD_STATUS) == 0)
 		return;
-	if (m->rt->status_path[0] != '\0')
-		unlink(m->rt->status_path);
-	fl = fcntl(m->rt->status_fd, F_GETFL);
-	if (fl >= 0 && !(fl & O_NONBLOCK))
-		fcntl(m->rt->status_fd, F_SETFL, fl | O_NONBLOCK);
+	master_close_socket(m->rt->status_fd, m->rt->status_path);
 	signal_children(m, CHILD_STATUS, SIGTERM);
 }
 
@@ -776,15 +780,16 @@ master_signals(struct master *m)
 	unsigned char sigs[64];
 	ssize_t n;
 
-	while ((n = read(m->pipe[0], sigs, sizeof(sigs))) > 0)
+	while ((n = read(m->pipe[0], sigs, sizeof(sigs))) > 0) {
+		/* A stop that came with a reload (both sent during start-up)
+		 * goes first: the reload is then not done. */
+		for (ssize_t i = 0; i < n; i++)
+			if (sigs[i] == SIGTERM || sigs[i] == SIGINT)
+				master_begin_stop(m, sigs[i]);
 		for (ssize_t i = 0; i < n; i++) {
 			switch (sigs[i]) {
 			case SIGCHLD:
 				master_reap(m);
-				break;
-			case SIGTERM:
-			case SIGINT:
-				master_begin_stop(m, sigs[i]);
 				break;
 			case SIGQUIT:
 				log_info("master.stopping", LF_STR("signal", "SIGQUIT"),
@@ -802,6 +807,7 @@ master_signals(struct master *m)
 				break;
 			}
 		}
+	}
 	return true;
 }
 
@@ -821,12 +827,17 @@ master_run(struct runtime *rt)
 	}
 	install_master_signals(m.pipe[1]);
 
-	/* Stats first, so the first requests are counted. */
-	master_fork(&m, slot_new(&m, CHILD_STATS));
-	master_fork(&m, slot_new(&m, CHILD_PROJECTOR));
-	if (rt->status_fd >= 0)
-		master_fork(&m, slot_new(&m, CHILD_STATUS));
-	master_converge(&m);
+	/* A stop sent during start-up starts no child. */
+	if (!master_signals(&m))
+		return 0;
+	if (m.state == MASTER_RUNNING) {
+		/* Stats first, so the first requests are counted. */
+		master_fork(&m, slot_new(&m, CHILD_STATS));
+		master_fork(&m, slot_new(&m, CHILD_PROJECTOR));
+		if (rt->status_fd >= 0)
+			master_fork(&m, slot_new(&m, CHILD_STATUS));
+		master_converge(&m);
+	}
 	if (sd_watchdog_enabled(0, &m.watchdog_usec) <= 0)
 		m.watchdog_usec = 0;
 
@@ -849,10 +860,11 @@ master_run(struct runtime *rt)
 			master_notify(&m);
 			continue;
 		}
-		/* Stopping: workers first; the others once they are all gone, so
-		 * the last requests are counted. */
-		if (running(&m, CHILD_WORKER) == 0) {
+		/* Stopping: workers first, then the status child (it asks the
+		 * stats child), then the others, so the last requests are counted. */
+		if (running(&m, CHILD_WORKER) == 0)
 			master_stop_status(&m);
+		if (running(&m, CHILD_WORKER) + running(&m, CHILD_STATUS) == 0) {
 			signal_children(&m, CHILD_STATS, SIGTERM);
 			signal_children(&m, CHILD_PROJECTOR, SIGTERM);
 		}

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/auxv.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -104,6 +105,10 @@ proc_exec_tuned(char *const argv[])
 	bool again = false;
 	ssize_t n;
 
+	/* Once only: in secure mode (setuid, file capabilities) glibc drops
+	 * the tunables, and serve would execute itself for ever. */
+	if (getenv(TUNED_MARK) != NULL || getauxval(AT_SECURE) != 0)
+		return;
 	if (t == NULL || strstr(t, TUNED_TCACHE) == NULL) {
 		char *v = t != NULL && *t != '\0' ? xasprintf("%s:%s0", t, TUNED_TCACHE) :
 		    xasprintf("%s0", TUNED_TCACHE);
@@ -120,6 +125,7 @@ proc_exec_tuned(char *const argv[])
 		return;
 	log_info("startup.exec", LF_STR("glibc_tunables", getenv("GLIBC_TUNABLES")),
 	    LF_STR("gnutls_no_implicit_init", getenv("GNUTLS_NO_IMPLICIT_INIT")));
+	setenv(TUNED_MARK, "1", 1);
 	/* By its path, not /proc/self/exe: the process's name comes from it. */
 	n = readlink("/proc/self/exe", self, sizeof(self));
 	if (n > 0 && (size_t)n < sizeof(self)) {

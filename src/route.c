@@ -188,6 +188,20 @@ route_op(int route, enum http_method method)
 	return routes[route].ops[method_bit(method)];
 }
 
+bool
+route_status_socket(int route)
+{
+	if (route < 0 || (size_t)route >= nroutes)
+		return false;
+	for (size_t i = 0; i < sizeof(methods) / sizeof(methods[0]); i++) {
+		const struct operation *op = routes[route].ops[method_bit(methods[i].m)];
+
+		if (op != NULL && op->status_socket)
+			return true;
+	}
+	return false;
+}
+
 void
 route_allow(int route, char *buf, size_t len)
 {

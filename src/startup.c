@@ -85,7 +85,7 @@ gate_fail(const struct config *cfg, int *failed, const char *gate, const char *r
  * append events. The connection is closed before any child starts. */
 static void
 run_db_gates(const struct config *cfg, const char *var, const char *url, bool projector,
-    int *failed, bool *unreachable)
+    int *failed, unsigned *unreachable)
 {
 	bool pooled = !projector && cfg->pool_transaction;
 	struct role_report rep = { .nproblems = 0 };
@@ -100,7 +100,7 @@ run_db_gates(const struct config *cfg, const char *var, const char *url, bool pr
 		snprintf(reason, sizeof(reason), "cannot connect to %s to check the "
 		    "role and the schema: %s", var, err);
 		gate_fail(cfg, failed, "database", reason);
-		*unreachable = true;
+		*unreachable |= projector ? GATE_UNREACHABLE_PROJECTOR : GATE_UNREACHABLE_APP;
 		return;
 	}
 	/* A reload runs these in the master, which must not wait for good
@@ -162,16 +162,22 @@ startup_check_listen(const struct config *cfg)
 		    LF_STR("app_env", cfg->app_env));
 		return 1;
 	}
+	if (cfg->status_listen != NULL && strcmp(cfg->status_listen, "off") != 0) {
+		bool status_tcp;
+
+		if (listen_check(cfg->status_listen, cfg->runtime_dir, &status_tcp, err,
+		    sizeof(err)) != 0) {
+			snprintf(reason, sizeof(reason), "the status socket (CORA_STATUS_LISTEN): %s",
+			    err);
+			note(true, reason);
+			log_error("startup.refused", LF_STR("gate", "listen"),
+			    LF_STR("reason", reason), LF_STR("app_env", cfg->app_env));
+			return 1;
+		}
+		tcp = tcp || status_tcp;
+	}
 	if (tcp)
 		startup_warn_open_tcp(cfg);
-	if (cfg->status_listen != NULL && strcmp(cfg->status_listen, "off") != 0 &&
-	    listen_check(cfg->status_listen, cfg->runtime_dir, &tcp, err, sizeof(err)) != 0) {
-		snprintf(reason, sizeof(reason), "the status socket (CORA_STATUS_LISTEN): %s", err);
-		note(true, reason);
-		log_error("startup.refused", LF_STR("gate", "listen"), LF_STR("reason", reason),
-		    LF_STR("app_env", cfg->app_env));
-		return 1;
-	}
 	return 0;
 }
 
@@ -217,13 +223,16 @@ from_request(const char *name)
  * the loaded AUTHZ_POLICY_FILE. An invalid policy file refuses in any tier.
  */
 int
-startup_gates(const struct config *cfg, struct authz_policy **policy, bool *unreachable)
+startup_gates(const struct config *cfg, struct authz_policy **policy, unsigned *unreachable)
 {
+	unsigned none;
 	int failed = 0;
 	char err[512];
 
 	*policy = NULL;
-	*unreachable = false;
+	if (unreachable == NULL)
+		unreachable = &none;
+	*unreachable = 0;
 	/* Not gates: settings that are allowed but that a careful operator
 	 * wants to hear about at every start. */
 	if (strncmp(cfg->principal_param, "HTTP_", 5) == 0)

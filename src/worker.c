@@ -278,9 +278,14 @@ worker_pipeline(struct request *r)
 	worker_board(r, SB_BUSY);
 	if ((e = step_body(r)) != CORA_OK)
 		return e;
-	/* The status socket serves /status and /metrics alone. */
-	if (!matched || (r->rt->status_only && (r->op == NULL || !r->op->status_socket)))
+	if (!matched)
 		return CORA_ERR_NOT_FOUND;
+	/* The status socket serves /status and /metrics alone; another
+	 * method on them is still a 405. */
+	if (r->rt->status_only && !route_status_socket(r->match.route)) {
+		r->match.route = ROUTE_NONE;	/* counted as no route */
+		return CORA_ERR_NOT_FOUND;
+	}
 	if (r->op == NULL)
 		return CORA_ERR_METHOD;
 	if (principal != CORA_OK)
@@ -566,16 +571,16 @@ worker_await_head(const struct runtime *rt, int fd, bool kept)
 				ok = h == FCGI_HEAD_OK;
 				break;
 			}
-			if (closed) {
-				why = "the peer closed before its head was whole";
-				break;
-			}
 			if ((size_t)n == look && look < HEAD_PEEK_MAX) {
 				look = HEAD_PEEK_MAX;	/* more is there: look again at once */
 				continue;
 			}
 			if (n == HEAD_PEEK_MAX) {
 				why = "the request's head exceeds " STR(HEAD_PEEK_MAX) " bytes";
+				break;
+			}
+			if (closed) {
+				why = "the peer closed before its head was whole";
 				break;
 			}
 		}

@@ -53,6 +53,7 @@ const char	*child_kind_name(enum child_kind kind);
 /* The environment serve runs in (the tunable's name as GLIBC_TUNABLES
  * spells it); returns only when it is already there or exec failed. */
 #define TUNED_TCACHE	"glibc.malloc.tcache_count="
+#define TUNED_MARK	"CORAD_EXECUTED_TUNED"	/* set for the executed process */
 void		 proc_exec_tuned(char *const argv[]);
 
 /* The signals the master acts on. serve blocks them from its first step

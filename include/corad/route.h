@@ -48,6 +48,8 @@ const struct operation	*route_find_tool(const char *tool);
 bool		 route_match(const char *path, struct route_match *m);
 /* The operation of a matched route for a method, or NULL (405). */
 const struct operation	*route_op(int route, enum http_method method);
+/* Whether the status child serves the route (an operation on it says so). */
+bool		 route_status_socket(int route);
 /* "GET, POST" for the Allow header of a route. */
 void		 route_allow(int route, char *buf, size_t len);
 /* "/actors/{actor_id}", or "none" for ROUTE_NONE. */

@@ -17,7 +17,11 @@ int	startup_config(const char *env_file, struct config *cfg);
  * receives the loaded AUTHZ_POLICY_FILE (NULL when unset); an invalid
  * policy refuses in every tier.
  */
-int	startup_gates(const struct config *cfg, struct authz_policy **policy, bool *unreachable);
+/* The gates' count of refusals; *unreachable (may be NULL) gets the
+ * databases it could not connect to. */
+#define GATE_UNREACHABLE_APP		1u	/* DATABASE_URL */
+#define GATE_UNREACHABLE_PROJECTOR	2u	/* a PROJECTOR_DATABASE_URL of its own */
+int	startup_gates(const struct config *cfg, struct authz_policy **policy, unsigned *unreachable);
 
 /*
  * corad check's look at the listen socket and the runtime directory

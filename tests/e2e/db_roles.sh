@@ -347,7 +347,7 @@ corad_launch DATABASE_URL="postgresql:///cora?host=$T/blackhole&user=cora_app&ss
 	CORA_LISTEN="unix:$T/early.sock" CORA_RUNTIME_DIR="$T/run-early" CORA_WORKERS=1 \
 	CORA_GRACEFUL_TIMEOUT_SECONDS=1
 EARLY=$CORAD_PID
-ok "serve waits in its gates" wait_until 5 log_has startup.exec
+ok "serve is in its gates" wait_until 5 log_has startup.warning '.gate == "authz_policy"'
 sleep 0.3
 kill -HUP "$EARLY"
 sleep 0.5

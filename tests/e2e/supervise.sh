@@ -106,12 +106,18 @@ nok "GET /health, which the workers answer, waits meanwhile" \
 	curl -s -o /dev/null --max-time 1 -f "$BASE/health"
 kill "$HOLD" 2>/dev/null
 wait "$HOLD" 2>/dev/null
-# Its socket serves those two routes only.
+# Its socket serves those two routes only; another method on them is a 405.
 for p in /health /actors /openapi.json; do
 	FCGI_SOCK=$T/run/status.sock fcgi REQUEST_METHOD=GET DOCUMENT_URI="$p" REQUEST_URI="$p" \
 		QUERY_STRING= CONTENT_LENGTH= </dev/null
 	is "$FCGI_STATUS" 404 "the status socket: GET $p is 404"
 done
+FCGI_SOCK=$T/run/status.sock fcgi REQUEST_METHOD=POST DOCUMENT_URI=/metrics REQUEST_URI=/metrics \
+	QUERY_STRING= CONTENT_LENGTH= </dev/null
+is "$FCGI_STATUS" 405 "the status socket: POST /metrics is 405"
+like "$FCGI_HEADERS" 'Allow: GET' "... with Allow: GET"
+metrics_404() { http GET /metrics && grep -q 'handler="/actors"' <<<"$HTTP_BODY"; }
+nok "... and its 404s are counted under no route (no handler=\"/actors\")" metrics_404
 # Replaced when it dies, like any child.
 kill -KILL "$status_child"
 ok "a killed status child: master.child_exited" wait_until 5 log_has master.child_exited \
@@ -127,8 +133,9 @@ ok "... and answers" wait_until 5 eval 'http GET /status && [[ $HTTP_STATUS == 2
 kill -HUP $workers $stats "$status_child"
 kill -USR1 $workers $stats "$status_child" "$M"
 sleep 0.5
-is "$(worker_pids | tr '\n' ' ')$(stats_pids)" "$(tr '\n' ' ' <<<"$workers")$stats" \
-	"SIGHUP and SIGUSR1 to the children: the same workers and stats child"
+is "$(worker_pids | tr '\n' ' ')$(stats_pids) $(children_named corad-status "$M")" \
+	"$(tr '\n' ' ' <<<"$workers")$stats $status_child" \
+	"SIGHUP and SIGUSR1 to the children: the same workers, stats and status children"
 ok "the master logs SIGUSR1 as ignored" log_has master.signal_ignored '.signal == "SIGUSR1"'
 ok "... and serves on" alive "$M"
 http GET /health
