@@ -224,10 +224,17 @@ http GET /health
 is "$HTTP_STATUS" 200 "requests are served after the storm"
 ok "the master survived" alive "$M"
 
+# A stop: the workers, then the status child (it asks the stats child),
+# then the stats child, so that the last requests are counted.
+corad_stop
+line_of() { grep -n "\"event\":\"master.child_exited\".*\"kind\":\"$1\"" "$CORAD_LOG" | tail -n 1 | cut -d: -f1; }
+ok "a stop ends the status child after the workers and before the stats child" \
+	test "$(line_of worker)" -lt "$(line_of status)" -a "$(line_of status)" -lt "$(line_of stats)"
+is "$(log_count startup.exec)" 1 "serve executed itself once"
+
 # CORA_WORKER_BATCH_SCHEDULING=false: the workers keep the master's policy.
 # The operator's own tunables and GnuTLS switch are kept; the thread cache's
 # setting is added to the tunables.
-corad_stop
 corad_start CORA_WORKERS=2 CORA_WORKER_BATCH_SCHEDULING=false CORA_STATUS_LISTEN=off \
 	GLIBC_TUNABLES=glibc.malloc.arena_max=1 GNUTLS_NO_IMPLICIT_INIT=0 || bail "corad starts again"
 is "$(children_named corad-status "$(master_pid)")" "" "CORA_STATUS_LISTEN=off: no status child"
