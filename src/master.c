@@ -652,8 +652,8 @@ master_reload(struct master *m)
 	m->generation++;
 	m->ready_sent = false;	/* READY=1 again once the new workers accept */
 	/* The projector and the status child read the configuration too: they
-	 * start again with the new one. The stats child keeps running (spans in its queue) unless
-	 * its exporter or log level changed. */
+	 * start again with the new one. The stats child keeps running (spans
+	 * in its queue) unless its exporter or log level changed. */
 	for (size_t i = 0; i < MAX_CHILDREN; i++) {
 		struct child *c = &m->children[i];
 
