@@ -539,6 +539,14 @@ config_load_detailed(struct config *cfg, config_lookup_fn lookup, void *ctx,
 			return reject(cfg, err, &vars[i], url,
 			    "an http:// or https:// URL with a host (OTEL_EXPORTER=otlp)");
 	}
+	/* The status child's socket is one of its own. */
+	if (cfg->status_listen != NULL && cfg->listen != NULL &&
+	    strcmp(cfg->status_listen, cfg->listen) == 0) {
+		for (size_t i = 0; i < sizeof(vars) / sizeof(vars[0]); i++)
+			if (vars[i].type == V_STATUS_LISTEN)
+				return reject(cfg, err, &vars[i], cfg->status_listen,
+				    "off, or a socket other than CORA_LISTEN's");
+	}
 	cfg->production = config_env_is_production(cfg->app_env);
 	return 0;
 }

@@ -367,7 +367,7 @@ main(int argc, char **argv)
 		return EXIT_CONFIG;
 	}
 	if (strcmp(cmd, "serve") == 0)
-		proc_exec_tuned(argv);
+		proc_exec_tuned(argv, env_file);
 
 	if (strcmp(cmd, "init-db") == 0) {
 		rc = init_db(&cfg);

@@ -845,6 +845,11 @@ master_run(struct runtime *rt)
 		struct pollfd pf[1 + MAX_CHILDREN];
 		size_t n = 1;
 
+		/* A stop during start-up: no child, nothing to wait for. */
+		if (m.state == MASTER_STOPPING && running(&m, CHILD_WORKER) + running(&m, CHILD_STATS) +
+		    running(&m, CHILD_PROJECTOR) + running(&m, CHILD_STATUS) == 0)
+			break;
+
 		pf[0] = (struct pollfd){ .fd = m.pipe[0], .events = POLLIN };
 		for (size_t i = 0; i < MAX_CHILDREN; i++)
 			if (m.children[i].in_use && m.children[i].ready_fd >= 0)

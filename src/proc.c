@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "corad/alloc.h"
+#include "corad/config.h"
 #include "corad/ids.h"
 #include "corad/ipc.h"
 #include "corad/log.h"
@@ -91,36 +92,54 @@ proc_master_signals(sigset_t *set)
 		sigaddset(set, sigs[i]);
 }
 
+/* Puts name=value in the environment; true when that changes it. */
+static bool
+put_env(const char *name, const char *value)
+{
+	const char *now = getenv(name);
+
+	if (now != NULL && strcmp(now, value) == 0)
+		return false;
+	setenv(name, value, 1);
+	return true;
+}
+
 /*
  * glibc reads its tunables and GnuTLS its switch when a process starts, so
- * serve sets what the environment lacks and executes itself again, once,
- * keeping its PID (doc/design.md, "Processes"). A value the operator set is
- * kept as it is.
+ * serve puts them in its environment (the operator's values, from the
+ * environment or --env-file, else corad's) and executes itself again, once,
+ * keeping its PID (doc/design.md, "Processes").
  */
 void
-proc_exec_tuned(char *const argv[])
+proc_exec_tuned(char *const argv[], const char *env_file)
 {
-	const char *t = getenv("GLIBC_TUNABLES");
-	char self[PATH_MAX];
-	bool again = false;
+	struct env_source *src;
+	const char *t, *g;
+	char self[PATH_MAX], err[256], *v;
+	bool again;
 	ssize_t n;
 
 	/* Once only: in secure mode (setuid, file capabilities) glibc drops
 	 * the tunables, and serve would execute itself for ever. */
-	if (getenv(TUNED_MARK) != NULL || getauxval(AT_SECURE) != 0)
-		return;
-	if (t == NULL || strstr(t, TUNED_TCACHE) == NULL) {
-		char *v = t != NULL && *t != '\0' ? xasprintf("%s:%s0", t, TUNED_TCACHE) :
-		    xasprintf("%s0", TUNED_TCACHE);
+	if (getenv(TUNED_MARK) != NULL) {
+		/* The name it was started by, not its binary's (a link). */
+		const char *base = strrchr(argv[0], '/');
 
-		setenv("GLIBC_TUNABLES", v, 1);
-		free(v);
-		again = true;
+		prctl(PR_SET_NAME, base != NULL ? base + 1 : argv[0]);
+		return;
 	}
-	if (getenv("GNUTLS_NO_IMPLICIT_INIT") == NULL) {
-		setenv("GNUTLS_NO_IMPLICIT_INIT", "1", 1);
-		again = true;
-	}
+	if (getauxval(AT_SECURE) != 0)
+		return;
+	src = env_file != NULL ? env_source_new(env_file, err, sizeof(err)) : NULL;
+	t = env_source_lookup(src, "GLIBC_TUNABLES");
+	g = env_source_lookup(src, "GNUTLS_NO_IMPLICIT_INIT");
+	v = t != NULL && strstr(t, TUNED_TCACHE) != NULL ? xstrdup(t) :
+	    t != NULL && *t != '\0' ? xasprintf("%s:%s0", t, TUNED_TCACHE) :
+	    xasprintf("%s0", TUNED_TCACHE);
+	again = put_env("GLIBC_TUNABLES", v);
+	again |= put_env("GNUTLS_NO_IMPLICIT_INIT", g != NULL ? g : "1");
+	free(v);
+	env_source_free(src);
 	if (!again)
 		return;
 	log_info("startup.exec", LF_STR("glibc_tunables", getenv("GLIBC_TUNABLES")),

@@ -389,12 +389,13 @@ status_process(const struct sb_slot *s, uint64_t now_ns)
 	if (s->kind == CHILD_WORKER || s->kind == CHILD_STATUS) {
 		json_object_object_add(o, "generation", json_object_new_int64(s->generation));
 		json_object_object_add(o, "requests", json_object_new_int64((int64_t)s->requests));
-		json_object_object_add(o, "method", busy ? json_object_new_string(s->method) : NULL);
+		json_object_object_add(o, "method", busy && s->method[0] ?
+		    json_object_new_string(s->method) : NULL);
 		json_object_object_add(o, "route", busy && s->route[0] ?
 		    json_object_new_string(s->route) : NULL);
 		json_object_object_add(o, "principal", busy && s->principal[0] ?
 		    json_object_new_string(s->principal) : NULL);
-		json_object_object_add(o, "correlation_id", busy ?
+		json_object_object_add(o, "correlation_id", busy && s->correlation_id[0] ?
 		    json_object_new_string(s->correlation_id) : NULL);
 	}
 	if (busy && now_ns > s->busy_since_ns) {

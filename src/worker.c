@@ -526,6 +526,7 @@ worker_accept(void)
  * it, and make the worker keep the pages it was copied to. */
 #define HEAD_PEEK_MAX	131072
 #define HEAD_PEEK_FIRST	16384
+#define STATUS_HEAD_WAIT_MS	1000
 
 /*
  * Waits until the connection holds the request's head (fcgi_head.h), for
@@ -541,7 +542,11 @@ static bool
 worker_await_head(const struct runtime *rt, int fd, bool kept)
 {
 	static unsigned char *peek, *scratch;
-	int64_t until = mono_ms() + (int64_t)(rt->cfg->request_timeout * 1000);
+	/* The status child serves one connection at a time: a peer that holds
+	 * it back may delay /status by a second, not the request deadline. */
+	int64_t wait_ms = (int64_t)(rt->cfg->request_timeout * 1000);
+	int64_t until = mono_ms() + (rt->status_only && wait_ms > STATUS_HEAD_WAIT_MS ?
+	    STATUS_HEAD_WAIT_MS : wait_ms);
 	int nap_ms = 1;
 	size_t look = HEAD_PEEK_FIRST;
 	const char *why = NULL;
@@ -733,6 +738,12 @@ worker_main(struct runtime *rt)
 		/* The response is flushed and the connection closed (or kept)
 		 * now, before the next accept. */
 		worker_finish(&fcgi);
+		/* The status child keeps no connection: one held open would keep
+		 * the next scrape waiting. */
+		if (rt->status_only && fcgi.ipcFd >= 0) {
+			close(fcgi.ipcFd);
+			fcgi.ipcFd = -1;
+		}
 		worker_trim(large);
 		if (++served == recycle_after && !rt->status_only)
 			worker_ask_recycle(rt);

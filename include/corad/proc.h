@@ -54,7 +54,7 @@ const char	*child_kind_name(enum child_kind kind);
  * spells it); returns only when it is already there or exec failed. */
 #define TUNED_TCACHE	"glibc.malloc.tcache_count="
 #define TUNED_MARK	"CORAD_EXECUTED_TUNED"	/* set for the executed process */
-void		 proc_exec_tuned(char *const argv[]);
+void		 proc_exec_tuned(char *const argv[], const char *env_file);
 
 /* The signals the master acts on. serve blocks them from its first step
  * (the mask survives the exec) until the master's handlers are in place,

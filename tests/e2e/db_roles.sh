@@ -357,5 +357,19 @@ kill -TERM "$EARLY"
 wait_exit "$EARLY" 30
 is "$EXIT_STATUS" 0 "SIGTERM during the reload's gates: exit 0 once they end"
 ok "... which says it stopped" log_has master.stopped ".pid == $EARLY"
+# SIGTERM alone in the start-up gates: the master stops as soon as it runs,
+# without starting a child or waiting out the graceful timeout (30 s).
+corad_launch DATABASE_URL="postgresql:///cora?host=$T/blackhole&user=cora_app&sslmode=disable&gssencmode=disable" \
+	CORA_LISTEN="unix:$T/early.sock" CORA_RUNTIME_DIR="$T/run-early" CORA_WORKERS=1
+EARLY=$CORAD_PID
+ok "serve is in its gates again" wait_until 5 log_has startup.warning '.gate == "authz_policy"'
+t0=$(now_ms)
+kill -TERM "$EARLY"
+wait_exit "$EARLY" 20
+ms=$(($(now_ms) - t0))
+is "$EXIT_STATUS" 0 "SIGTERM during the gates: exit 0"
+cmp_ok "$ms" -lt 9000 "... once the gates end, not after the graceful timeout (${ms} ms)"
+nok "... having started no child" log_has master.child_started
+ok "... and saying it stopped" log_has master.stopped ".pid == $EARLY"
 
 done_testing

@@ -27,7 +27,7 @@ WORKERS=$(worker_pids | tr '\n' ' ')
 # returns once it has connected and sent what it sends.
 peer() {
 	rm -f "$T/$2.ready"
-	python3 "$CLIENT" "$1" "unix:$T/corad.sock" "${3:-10}" "$T/$2.ready" >"$T/$2" 2>&1 &
+	python3 "$CLIENT" "$1" "unix:${PEER_SOCK:-$T/corad.sock}" "${3:-10}" "$T/$2.ready" >"$T/$2" 2>&1 &
 	wait_until 10 test -e "$T/$2.ready" || diag "peer $1 did not connect"
 }
 health() { fcgi REQUEST_METHOD=GET DOCUMENT_URI=/health REQUEST_URI=/health </dev/null; }
@@ -47,6 +47,8 @@ shows_wait() {
 		2>/dev/null) == '["busy"]' ]]
 }
 ok "/status: the worker a silent peer holds is busy waiting for the request's head" wait_until 2 shows_wait
+json_is "$FCGI_BODY" '[.workers[] | select(.doing == "waiting for the request'"'"'s head") | [.method, .route, .correlation_id]]' \
+	'[[null,null,null]]' "... with method, route and correlation_id null (no request yet)"
 # As written (jq would print a small number with an exponent); null for
 # the processes that wait:
 is "$(grep -o '"elapsed_seconds":[^,}]*' <<<"$FCGI_BODY" | grep -cvE ':([0-9]+[.][0-9]{6}|null)$')" 0 \
@@ -103,6 +105,10 @@ peer kept kept 10
 ok "a kept connection with no next request is closed within the deadline" \
 	wait_until 5 closed_within kept 3000
 is "$(log_count worker.head_refused)" 10 "... without a worker.head_refused line (the ten above)"
+# The status child keeps no connection: the next scrape would wait on it.
+PEER_SOCK=$T/run/status.sock peer kept status-kept 5
+ok "the status socket closes a kept connection once it has answered" \
+	wait_until 5 closed_within status-kept 500
 
 health
 is "$FCGI_STATUS" 200 "GET /health afterwards: 200"

@@ -118,6 +118,24 @@ is "$FCGI_STATUS" 405 "the status socket: POST /metrics is 405"
 like "$FCGI_HEADERS" 'Allow: GET' "... with Allow: GET"
 metrics_404() { http GET /metrics && grep -q 'handler="/actors"' <<<"$HTTP_BODY"; }
 nok "... and its 404s are counted under no route (no handler=\"/actors\")" metrics_404
+# One connection at a time: a peer that holds one and sends nothing delays
+# the next /status by its 1 s head wait, not the request deadline.
+python3 - "$T/run/status.sock" <<'PY' &
+import socket, sys, time
+s = socket.socket(socket.AF_UNIX)
+s.connect(sys.argv[1])
+time.sleep(6)
+PY
+SILENT=$!
+sleep 0.2
+t0=$(now_ms)
+http GET /status
+ms=$(($(now_ms) - t0))
+is "$HTTP_STATUS" 200 "a silent connection on the status socket: GET /status is 200"
+cmp_ok "$ms" -lt 2500 "... within the status child's 1 s head wait (${ms} ms)"
+kill "$SILENT" 2>/dev/null
+wait "$SILENT" 2>/dev/null
+
 # Replaced when it dies, like any child.
 kill -KILL "$status_child"
 ok "a killed status child: master.child_exited" wait_until 5 log_has master.child_exited \
@@ -283,6 +301,33 @@ is "$FCGI_STATUS" 200 "... and serves GET /health"
 kill -TERM "$NP_PID"
 wait_exit "$NP_PID" 15
 is "$EXIT_STATUS" 0 "... and stops on SIGTERM with status 0"
+
+# The operator's settings in --env-file count as the environment's do; a
+# path that is not a socket is never removed to make room for one.
+EF=$T/envfile
+mkdir -p "$EF"
+printf 'GLIBC_TUNABLES=glibc.malloc.tcache_count=7\nGNUTLS_NO_IMPLICIT_INIT=0\nCORA_WORKERS=1\n' >"$EF/corad.env"
+env -u GLIBC_TUNABLES -u GNUTLS_NO_IMPLICIT_INIT CORA_LISTEN="unix:$EF/corad.sock" \
+	CORA_RUNTIME_DIR="$EF/run" LOG_LEVEL=INFO PROJECTION_POLL_INTERVAL_SECONDS=3600 \
+	"$CORAD_BIN" serve --env-file "$EF/corad.env" </dev/null >"$EF/corad.log" 2>&1 &
+EF_PID=$!
+EXTRA_PIDS+=("$EF_PID")
+ef_exec() { LOGFILE=$EF/corad.log log_has startup.exec \
+	'.glibc_tunables == "glibc.malloc.tcache_count=7" and .gnutls_no_implicit_init == "0"'; }
+ok "GLIBC_TUNABLES and GNUTLS_NO_IMPLICIT_INIT from --env-file are the ones serve runs with" wait_until 5 ef_exec
+ef_worker() { [[ -n $(children_named corad-worker "$EF_PID") ]]; }
+ok "... its worker starts" wait_until 5 ef_worker
+is "$(env_of "$(children_named corad-worker "$EF_PID")")" "glibc.malloc.tcache_count=7 0" "... and has them"
+kill -TERM "$EF_PID"
+wait_exit "$EF_PID" 15
+: >"$EF/regular"
+corad_run not-a-socket check CORA_STATUS_LISTEN="unix:$EF/regular"
+isnt "$RUN_STATUS" 0 "CORA_STATUS_LISTEN naming a regular file: corad check refuses"
+LOGFILE=$RUN_LOG ok "... saying it is not a socket" log_has startup.refused '.reason | test("not a socket")'
+env CORA_LISTEN="unix:$EF/corad.sock" CORA_RUNTIME_DIR="$EF/run" CORA_STATUS_LISTEN="unix:$EF/regular" \
+	CORA_WORKERS=1 "$CORAD_BIN" serve </dev/null >"$EF/regular.log" 2>&1
+isnt "$?" 0 "... and serve does not start"
+ok "... and the file is still there" test -f "$EF/regular"
 
 # Without /proc (a mount namespace with an empty one over it), serve cannot
 # find its own binary to execute: it says so and serves as it was started.

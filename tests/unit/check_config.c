@@ -435,6 +435,17 @@ START_TEST(test_listen_accepted)
 		ck_assert_pstr_eq(cfg.status_listen, ok[i]);
 		config_free(&cfg);
 	}
+	/* Not the pool's own socket. */
+	{
+		struct vars v = { 0 };
+		struct config_error err;
+
+		vars_set(&v, "CORA_LISTEN", "unix:/tmp/x.sock");
+		vars_set(&v, "CORA_STATUS_LISTEN", "unix:/tmp/x.sock");
+		ck_assert_int_ne(config_load_detailed(&cfg, vars_lookup, &v, &err), 0);
+		ck_assert_str_eq(err.variable, "CORA_STATUS_LISTEN");
+		ck_assert_ptr_nonnull(strstr(err.allowed, "other than CORA_LISTEN"));
+	}
 	/* The status socket may be turned off; unset, serve makes its own. */
 	load_ok1(&cfg, "CORA_STATUS_LISTEN", " OFF ");
 	ck_assert_pstr_eq(cfg.status_listen, "off");
