@@ -26,9 +26,10 @@ dispatch_log(struct request *r, enum log_level lvl, const char *what,
 	size_t n = 0;
 	char event[64];
 
-	/* .start opens an operation's lines; .success, .denied or .failed
-	 * ends them, once. */
-	r->end_logged = strcmp(what, "start") != 0;
+	/* .success, .denied or .failed ends an operation's lines, once
+	 * (request_end_operation() clears it for the next). */
+	if (strcmp(what, "start") != 0)
+		r->end_logged = true;
 	if (!log_enabled(lvl))
 		return;
 	snprintf(event, sizeof(event), "%s.%s", op->verb, what);
@@ -344,7 +345,6 @@ dispatch_run(struct request *r, json_object *args)
 	uint64_t start;
 	bool replayed = false;
 
-	r->end_logged = false;	/* an MCP batch runs several operations */
 	if ((e = dispatch_validate(r, args)) != CORA_OK)
 		return dispatch_fail(r, e);
 	if (op->context == NULL)

@@ -35,6 +35,7 @@ request_end_operation(struct request *r)
 	r->idem_key = r->idem_surface = NULL;
 	r->status = 0;
 	r->retry_after = 0;
+	r->end_logged = false;
 }
 
 void

@@ -365,6 +365,14 @@ json_is "$HTTP_BODY" '[.[2].result.structuredContent.actor_id != .[0].result.str
 is "$(q "SELECT count(*) FROM actor_profile WHERE name IN ('Batch one', 'Batch two')")" 2 "... two actors written"
 is "$(q "SELECT string_agg(key || '=' || status, ' ' ORDER BY key) FROM idempotency_keys
 	WHERE key LIKE 'batch-k%'")" "batch-k1=completed batch-k2=completed" "... each key completed"
+# Each call of a batch logs its own last line: one that fails validation
+# (it logs no .start) after one that succeeded still logs its .failed.
+mcp_raw "$P1" '[{"jsonrpc":"2.0","id":35,"method":"tools/call","params":{"name":"register_actor","arguments":{"name":"Batch three"}}},
+	{"jsonrpc":"2.0","id":36,"method":"tools/call","params":{"name":"register_actor","arguments":{"name":5}}}]'
+json_is "$HTTP_BODY" '[.[] | [.id, .result.isError]]' '[[35,false],[36,true]]' "a batch of a success and a 422"
+BCID=$(cid)
+is "$(log_count register_actor.success ".correlation_id == \"$BCID\"")/$(log_count register_actor.failed \
+	".correlation_id == \"$BCID\" and .status == 422")" 1/1 "... logs register_actor.success, then .failed with status 422"
 # Nor does it end a key: "name\u0000x" is a key no tool knows.
 call "$P1" register_actor '{"name":"Real name","name\u0000x":"Smuggled","idempotency_key\u0000zz":"kk1"}'
 tool_result "register_actor with keys that hold a NUL" false
