@@ -654,7 +654,9 @@ worker_main(struct runtime *rt)
 	struct sigaction sa = { .sa_handler = worker_on_term, .sa_flags = SA_RESTART };
 	FCGX_Request fcgi;
 	struct store store;
-	uint64_t served = 0, recycle_after = worker_recycle_after(rt->cfg->max_requests);
+	/* The status child is never recycled. */
+	uint64_t served = 0, recycle_after = rt->status_only ? 0 :
+	    worker_recycle_after(rt->cfg->max_requests);
 	struct request req = { .rt = rt, .fcgi = &fcgi, .io = &fcgi_io, .store = &store,
 	    .policy = rt->policy };
 	int rc, status = 0;
@@ -736,16 +738,13 @@ worker_main(struct runtime *rt)
 		dispatch_done(&req);
 		request_reset(&req);
 		/* The response is flushed and the connection closed (or kept)
-		 * now, before the next accept. */
+		 * now, before the next accept. The status child keeps none: one
+		 * held open would keep the next scrape waiting. */
+		if (rt->status_only)
+			fcgi.keepConnection = 0;
 		worker_finish(&fcgi);
-		/* The status child keeps no connection: one held open would keep
-		 * the next scrape waiting. */
-		if (rt->status_only && fcgi.ipcFd >= 0) {
-			close(fcgi.ipcFd);
-			fcgi.ipcFd = -1;
-		}
 		worker_trim(large);
-		if (++served == recycle_after && !rt->status_only)
+		if (++served == recycle_after)
 			worker_ask_recycle(rt);
 	}
 	report_flush(rt);
