@@ -82,6 +82,18 @@ listen_parse(const char *spec, struct listen_addr *out, char *err, size_t errlen
 	return 0;
 }
 
+/* A path that is there and is not a socket is never replaced by one. */
+static bool
+not_a_socket(const char *path, char *err, size_t errlen)
+{
+	struct stat st;
+
+	if (lstat(path, &st) != 0 || S_ISSOCK(st.st_mode))
+		return false;
+	snprintf(err, errlen, "unix:%s: exists and is not a socket", path);
+	return true;
+}
+
 static int
 open_unix(const char *path, char *owned, size_t ownedlen, char *err, size_t errlen)
 {
@@ -106,14 +118,9 @@ open_unix(const char *path, char *owned, size_t ownedlen, char *err, size_t errl
 		if (probe >= 0)
 			close(probe);
 	}
-	{
-		struct stat st;
-
-		if (lstat(path, &st) == 0 && !S_ISSOCK(st.st_mode)) {
-			close(fd);
-			snprintf(err, errlen, "%s: exists and is not a socket", path);
-			return -1;
-		}
+	if (not_a_socket(path, err, errlen)) {
+		close(fd);
+		return -1;
 	}
 	unlink(path);
 	/* Created 0660: the proxy reaches it through the group. */
@@ -303,12 +310,8 @@ listen_check(const char *spec, const char *runtime_dir, bool *tcp, char *err, si
 	if (listen_parse(spec, &la, err, errlen) != 0)
 		return -1;
 	if (la.kind == LISTEN_UNIX) {
-		struct stat st;
-
-		if (lstat(la.path, &st) == 0 && !S_ISSOCK(st.st_mode)) {
-			snprintf(err, errlen, "unix:%s: exists and is not a socket", la.path);
+		if (not_a_socket(la.path, err, errlen))
 			return -1;
-		}
 		dir_of(la.path, dir, sizeof(dir));
 		/* The runtime dir is made by serve: a socket in it is checked above. */
 		if (strcmp(dir, runtime_dir) != 0 && !is_dir(dir, &why)) {
