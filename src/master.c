@@ -362,6 +362,17 @@ running(struct master *m, enum child_kind kind)
 	return n;
 }
 
+/* Children of any kind alive. */
+static size_t
+running_all(struct master *m)
+{
+	size_t n = 0;
+
+	for (int k = 0; k < CHILD__MAX; k++)
+		n += running(m, (enum child_kind)k);
+	return n;
+}
+
 /* Reads the ready byte of workers that reported; the pipe closes either
  * way (a worker that dies before it is ready closes it too). */
 static void
@@ -815,6 +826,7 @@ int
 master_run(struct runtime *rt)
 {
 	static struct master m;	/* large: not on the stack */
+	bool quit;
 
 	memset(&m, 0, sizeof(m));
 	m.rt = rt;
@@ -828,9 +840,8 @@ master_run(struct runtime *rt)
 	install_master_signals(m.pipe[1]);
 
 	/* A stop sent during start-up starts no child. */
-	if (!master_signals(&m))
-		return 0;
-	if (m.state == MASTER_RUNNING) {
+	quit = !master_signals(&m);
+	if (!quit && m.state == MASTER_RUNNING) {
 		/* Stats first, so the first requests are counted. */
 		master_fork(&m, slot_new(&m, CHILD_STATS));
 		master_fork(&m, slot_new(&m, CHILD_PROJECTOR));
@@ -841,15 +852,29 @@ master_run(struct runtime *rt)
 	if (sd_watchdog_enabled(0, &m.watchdog_usec) <= 0)
 		m.watchdog_usec = 0;
 
-	for (;;) {
+	while (!quit) {
 		struct pollfd pf[1 + MAX_CHILDREN];
 		size_t n = 1;
 
-		/* A stop during start-up: no child, nothing to wait for. */
-		if (m.state == MASTER_STOPPING && running(&m, CHILD_WORKER) + running(&m, CHILD_STATS) +
-		    running(&m, CHILD_PROJECTOR) + running(&m, CHILD_STATUS) == 0)
-			break;
-
+		/* Stopping: workers first, then the status child (it asks the
+		 * stats child), then the others, so the last requests are
+		 * counted; done when none is left. */
+		if (m.state == MASTER_STOPPING) {
+			if (running(&m, CHILD_WORKER) == 0)
+				master_stop_status(&m);
+			if (running(&m, CHILD_WORKER) + running(&m, CHILD_STATUS) == 0) {
+				signal_children(&m, CHILD_STATS, SIGTERM);
+				signal_children(&m, CHILD_PROJECTOR, SIGTERM);
+			}
+			if (running_all(&m) == 0)
+				break;
+			if (mono_ms() >= m.deadline_ms) {
+				log_warning("master.graceful_timeout",
+				    LF_INT("workers_left", running(&m, CHILD_WORKER)));
+				master_kill_all(&m);
+				break;
+			}
+		}
 		pf[0] = (struct pollfd){ .fd = m.pipe[0], .events = POLLIN };
 		for (size_t i = 0; i < MAX_CHILDREN; i++)
 			if (m.children[i].in_use && m.children[i].ready_fd >= 0)
@@ -863,24 +888,6 @@ master_run(struct runtime *rt)
 			master_scan_busy(&m);
 			master_converge(&m);
 			master_notify(&m);
-			continue;
-		}
-		/* Stopping: workers first, then the status child (it asks the
-		 * stats child), then the others, so the last requests are counted. */
-		if (running(&m, CHILD_WORKER) == 0)
-			master_stop_status(&m);
-		if (running(&m, CHILD_WORKER) + running(&m, CHILD_STATUS) == 0) {
-			signal_children(&m, CHILD_STATS, SIGTERM);
-			signal_children(&m, CHILD_PROJECTOR, SIGTERM);
-		}
-		if (running(&m, CHILD_WORKER) + running(&m, CHILD_STATS) +
-		    running(&m, CHILD_PROJECTOR) + running(&m, CHILD_STATUS) == 0)
-			break;
-		if (mono_ms() >= m.deadline_ms) {
-			log_warning("master.graceful_timeout",
-			    LF_INT("workers_left", running(&m, CHILD_WORKER)));
-			master_kill_all(&m);
-			break;
 		}
 	}
 	log_info("master.stopped", LF_INT("pid", getpid()));
