@@ -119,15 +119,16 @@ proc_exec_tuned(char *const argv[], const char *env_file)
 	bool again;
 	ssize_t n;
 
-	/* Once only: in secure mode (setuid, file capabilities) glibc drops
-	 * the tunables, and serve would execute itself for ever. */
+	/* Executed already: it takes back the name it was started by (the
+	 * exec named it after its binary, which may be a link's target). */
 	if (getenv(TUNED_MARK) != NULL) {
-		/* The name it was started by, not its binary's (a link). */
 		const char *base = strrchr(argv[0], '/');
 
 		prctl(PR_SET_NAME, base != NULL ? base + 1 : argv[0]);
 		return;
 	}
+	/* In secure mode (setuid, file capabilities) glibc drops the
+	 * tunables: the exec would change nothing. */
 	if (getauxval(AT_SECURE) != 0)
 		return;
 	src = env_file != NULL ? env_source_new(env_file, err, sizeof(err)) : NULL;
