@@ -153,6 +153,19 @@ as "$P1" GET "/cautions?target_id=$ASSET&target_kind=Asset"
 LCID=$(cid)
 json_is "$(log_select list_cautions.start ".correlation_id == \"$LCID\"")" '.target_kind' Asset \
 	"log: a given target_kind is logged as given"
+# Every filter on the start line, as given and as matched: a minimum
+# severity as its ladder, status=all as no statuses, the tag trimmed.
+as "$P1" GET "/cautions?min_severity=Caution&status=all&tag=%20alpha%20&category=Wear&authored_by=$P1&limit=1"
+LCID=$(cid)
+NEXT=$(json_value "$HTTP_BODY" .next_cursor)
+json_is "$(log_select list_cautions.start ".correlation_id == \"$LCID\"")" \
+	'[.limit, .severities, .statuses, .tag, .category, .authored_by, .has_cursor]' \
+	"[1,\"Caution,Warning\",null,\"alpha\",\"Wear\",\"$P1\",false]" \
+	"log: list_cautions.start names the filters as matched"
+as "$P1" GET "/cautions?limit=1&cursor=$NEXT"
+LCID=$(cid)
+json_is "$(log_select list_cautions.start ".correlation_id == \"$LCID\"")" .has_cursor true \
+	"log: ... and has_cursor true with a cursor"
 is "$(names "$(ids "target_id=$ASSET&target_kind=Procedure")")" "A5 " "target_id with target_kind=Procedure"
 is "$(names "$(ids "target_id=$(tr a-f A-F <<<"$ASSET2")&status=all")")" "A3 R1 R2 " "an upper-case target_id matches"
 is "$(ids "target_id=$UNKNOWN_CAUTION&status=all")" "" "an unknown target_id: nothing"
