@@ -273,13 +273,15 @@ static void
 log_child_exited(struct master *m, const struct child *c, pid_t pid, int status,
     enum log_level lvl)
 {
-	bool sig = WIFSIGNALED(status), mid;
+	bool sig = WIFSIGNALED(status), busy, mid, step;
 	struct sb_slot last;
 	char sname[24];
 
-	mid = (c->kind == CHILD_WORKER || c->kind == CHILD_STATUS) &&
-	    sb_read(&m->rt->sb->slots[c - m->children], &last) && last.state == SB_BUSY &&
+	/* A worker in a request, or the projector in a step it abandoned. */
+	busy = sb_read(&m->rt->sb->slots[c - m->children], &last) && last.state == SB_BUSY;
+	mid = busy && (c->kind == CHILD_WORKER || c->kind == CHILD_STATUS) &&
 	    last.correlation_id[0] != '\0';
+	step = mid || (busy && c->kind == CHILD_PROJECTOR);
 	log_emit(lvl, "master.child_exited", LOG_FIELDS(
 	    LF_INT("pid", pid), LF_STR("kind", child_kind_name(c->kind)),
 	    sig ? LF_NULL("exit_code") : LF_INT("exit_code", WEXITSTATUS(status)),
@@ -291,7 +293,7 @@ log_child_exited(struct master *m, const struct child *c, pid_t pid, int status,
 	    mid ? LF_STR("correlation_id", last.correlation_id) : LF_SKIP,
 	    mid ? LF_STR("method", last.method) : LF_SKIP,
 	    mid && last.route[0] ? LF_STR("route", last.route) : LF_SKIP,
-	    mid ? LF_STR("doing", last.doing) : LF_SKIP));
+	    step ? LF_STR("doing", last.doing) : LF_SKIP));
 }
 
 static void

@@ -19,6 +19,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <libpq-fe.h>
 
@@ -46,6 +47,8 @@
 #define RELAY_MS		50	/* a standby's NOTIFY for the leader: at most one this often */
 #define LEAD_RETRY_MS		100	/* a standby asks for the lead at most this often */
 #define ROUND_EVERY_MS		20	/* a leader woken under load: one round this often */
+#define STOP_GRACE_S		1	/* told to stop: what still waits then is abandoned */
+#define CLIENT_CHECK_MS		1000	/* the server notices a projector gone mid-statement */
 
 static volatile sig_atomic_t projector_stopping;
 
@@ -139,11 +142,27 @@ static const struct statement statements[] = {
 	{ NULL, NULL },
 };
 
+/*
+ * Told to stop, the projector ends after the step it is in. libpq waits for
+ * a statement's answer however it is interrupted, and a statement may wait
+ * for a lock or a server that does not answer: what still waits after
+ * STOP_GRACE_S is abandoned, which rolls its batch back (doc/design.md,
+ * "Projections"). The master logs the exit, with the step.
+ */
 static void
 projector_on_term(int sig)
 {
 	(void)sig;
+	if (!projector_stopping)
+		alarm(STOP_GRACE_S);
 	projector_stopping = 1;
+}
+
+static void
+projector_on_alarm(int sig)
+{
+	(void)sig;
+	_exit(EXIT_FAILURE);
 }
 
 /*
@@ -305,12 +324,18 @@ projector_connect(struct projector *p)
 	 * flushes to the writers (doc/design.md, "Projections"). The server
 	 * probes the session too: the advisory lock of a leader whose host is
 	 * gone is released within about 25 s, not the system's two hours, and a
-	 * standby takes over. */
+	 * standby takes over. And a projector that is gone while a statement
+	 * of its waits (for a lock, say: see projector_on_term) has its batch
+	 * rolled back and the lead released within a second, not once the
+	 * statement ends (PostgreSQL 14 and later). */
 	ok = simple(p, "SET synchronous_commit = off;"
 	    " SET tcp_keepalives_idle = " STR(DB_KEEPALIVE_IDLE_S) ";"
 	    " SET tcp_keepalives_interval = " STR(DB_KEEPALIVE_INTERVAL_S) ";"
 	    " SET tcp_keepalives_count = " STR(DB_KEEPALIVE_COUNT) ";"
-	    " SET tcp_user_timeout = " STR(DB_TCP_USER_TIMEOUT_MS)) && prepare_all(p);
+	    " SET tcp_user_timeout = " STR(DB_TCP_USER_TIMEOUT_MS)) &&
+	    (PQserverVersion(p->conn) < 140000 ||
+	    simple(p, "SET client_connection_check_interval = " STR(CLIENT_CHECK_MS))) &&
+	    prepare_all(p);
 	if (ok)
 		projector_board(p, "creating bookmarks", NULL);
 	for (size_t i = 0; ok && i < projection_count(); i++) {
@@ -831,6 +856,8 @@ projector_main(struct runtime *rt)
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
+	sa.sa_handler = projector_on_alarm;
+	sigaction(SIGALRM, &sa, NULL);
 	p.next_prune_ms = mono_ms();
 	p.types = xcalloc(projection_count(), sizeof(*p.types));
 	p.retry_at_ms = xcalloc(projection_count(), sizeof(*p.retry_at_ms));
@@ -886,6 +913,7 @@ projector_main(struct runtime *rt)
 		}
 		projector_pace(&p);
 	}
+	alarm(0);
 	projector_disconnect(&p);
 	free(p.tx.queued);
 	for (size_t i = 0; i < BATCHED_PARAMS_MAX; i++)

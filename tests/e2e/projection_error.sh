@@ -6,7 +6,8 @@
 # again, never passing the event, while the others go on, and
 # cora_projection_lag_events counts what waits behind it; once the cause
 # is gone every event is projected, exactly once. /status and the log say
-# what a projector held up in a statement is doing.
+# what a projector held up in a statement is doing, and a stop does not
+# wait for that statement.
 E2E_DIR=$(dirname "$0")
 . "$E2E_DIR/lib.sh"
 . "$E2E_DIR/pg.sh"
@@ -106,4 +107,32 @@ busy_zero() { [[ $(metric cora_projector_busy_seconds) == 0.000 ]]; }
 ok "cora_projector_busy_seconds is 0 while it waits" wait_until 3 busy_zero
 
 nok "no child crashed" log_has master.child_exited
+
+# --- a stop while a statement waits -------------------------------------------------------
+# Told to stop, the projector ends the step it is in; one still waiting for
+# a lock after 1 s is abandoned, its batch rolled back, rather than waited
+# for until the graceful timeout (30 s by default).
+ok "another session locks the projection table again" hold_lock proj_access_actor_summary EXCLUSIVE
+register_name "Before the stop" || fail "register an actor: 201" "$HTTP_STATUS $HTTP_BODY"
+ok "the projector's batch waits for the lock again" wait_until 5 eval \
+	'[[ $(q "SELECT count(*) FROM pg_stat_activity WHERE application_name = '"'corad-projector'"' AND wait_event_type = '"'Lock'"'") -ge 1 ]]'
+PROJECTOR=$(children_named corad-projector)
+t0=$(now_ms)
+corad_stop TERM 40
+ms=$(($(now_ms) - t0))
+is "$EXIT_STATUS" 0 "SIGTERM while the projector waits for a lock: exit 0"
+cmp_ok "$ms" -lt 6000 "... within the projector's 1 s grace, not the graceful timeout (${ms} ms)"
+LINE=$(log_select master.child_exited '.kind == "projector"')
+json_is "$LINE" '[.level, .pid, .exit_code, .signal, .doing]' \
+	"[\"warning\",$PROJECTOR,1,null,\"projecting access_actor_summary\"]" \
+	"master.child_exited: the projector abandoned the step it was in"
+# The server notices the projector gone while the lock still holds its
+# statement: the batch is rolled back and the session ends.
+ok "... its session ends while the lock is still held" wait_until 5 eval \
+	'[[ $(q "SELECT count(*) FROM pg_stat_activity WHERE application_name = '"'corad-projector'"'") == 0 ]]'
+is "$(listed "Before the stop")" 0 "... its batch rolled back"
+is "$(q "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'")" 0 "... and the lead released"
+release_holder
+corad_start DATABASE_URL="$PG_APP_URL" CORA_WORKERS=2 || bail "corad serve starts again"
+ok "started again, the projector lists the actor" wait_until 5 listed_once "Before the stop"
 done_testing
