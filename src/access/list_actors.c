@@ -46,15 +46,17 @@ handle_list_actors(struct request *r)
 	enum cora_err e;
 	int n = 1;
 
-	if ((e = cursor_param(r, "created_at", "actor_id", after_ts, after_id, NULL)) != CORA_OK)
+	/* Authorized before the cursor is read, as the Caution list is: a
+	 * denied principal gets its 403, recorded, whatever cursor it sent. */
+	if ((e = dispatch_authorize(r)) != CORA_OK ||
+	    (e = cursor_param(r, "created_at", "actor_id", after_ts, after_id, NULL)) != CORA_OK ||
+	    (e = store_ready(r->store)) != CORA_OK)
 		return e;
 	snprintf(lim, sizeof(lim), "%ld", limit + 1);	/* one more: is there a next page? */
 	if (status != NULL)
 		p[n++] = status;
 	p[n++] = after_ts;	/* the first page: the cursor before everything */
 	p[n++] = after_id;
-	if ((e = dispatch_authorize(r)) != CORA_OK || (e = store_ready(r->store)) != CORA_OK)
-		return e;
 	res = store_exec(r->store, status != NULL ? "list_actors_status" : "list_actors", n, p,
 	    PGRES_TUPLES_OK, &e, NULL);
 	if (res == NULL)

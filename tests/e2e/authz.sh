@@ -86,6 +86,15 @@ register '{bad' "$P2"
 is "$HTTP_STATUS" 422 "policy 1: P2's invalid body is 422 (validation before authorization)"
 is "$(rows)" "$before" "policy 1: no row added by any denied request"
 
+# A denied list is refused before its cursor is read: a bad cursor too is a
+# 403, recorded.
+as "$P2" GET "/actors?cursor=abc"
+is "$HTTP_STATUS" 403 "policy 1: P2 lists with a bad cursor: 403"
+json_is "$HTTP_BODY" .detail "ListActors $DEFAULT_DENY" "policy 1: P2 lists with a bad cursor: detail"
+json_is "$(verdict "$(cid)")" '[.decision, .command_name, .principal_id]' "[\"deny\",\"ListActors\",\"$P2\"]" \
+	"policy 1: P2 lists with a bad cursor: deny verdict row"
+ok "policy 1: P2 lists with a bad cursor: list_actors.denied logged" \
+	log_has list_actors.denied ".correlation_id == \"$(cid)\" and .query_name == \"ListActors\""
 as "$P1" GET "/actors/$ID"
 json_is "$HTTP_BODY" .active true "policy 1: the actor is still active"
 as "$P1" POST "/actors/$ID/deactivate"
