@@ -16,6 +16,7 @@
 
 #include <json-c/json.h>
 
+#include "corad/alloc.h"
 #include "corad/config.h"
 #include "corad/dispatch.h"
 #include "corad/handlers.h"
@@ -157,13 +158,17 @@ mcp_tools_call(struct request *r, json_object *id, json_object *params)
 	status = r->status;
 
 	if (status >= 500) {
-		char msg[200];
-
-		snprintf(msg, sizeof(msg), "The tool failed with status %d: %s", status,
+		/* Whole: a 504's text says the command may have been applied and
+		 * names the correlation id to look it up by. */
+		char *msg = xasprintf("The tool failed with status %d: %s", status,
 		    r->captured_body != NULL ? r->captured_body : "");
+		json_object *o;
+
 		dispatch_done(r);
 		json_object_put(args);
-		return rpc_response(id, NULL, RPC_INTERNAL_ERROR, msg);
+		o = rpc_response(id, NULL, RPC_INTERNAL_ERROR, msg);
+		free(msg);
+		return o;
 	}
 	structured = r->captured_body != NULL ? json_parse_stored(r->captured_body) : NULL;
 	if (structured == NULL) {	/* 204: no body */

@@ -15,6 +15,7 @@ E2E_DIR=$(dirname "$0")
 . "$E2E_DIR/lib.sh"
 . "$E2E_DIR/pg.sh"
 . "$E2E_DIR/lib_access.sh"
+. "$E2E_DIR/lib_mcp.sh"
 db_setup
 
 log_statements
@@ -162,6 +163,20 @@ nok "... and no statement tried on the lost session" log_has db.disconnected '.e
 is "$(named "Frozen keyed")" 0 "... nothing of the command is kept"
 is "$(q "SELECT status FROM idempotency_keys WHERE key = 'kfrozen'")" in_progress \
 	"... and its key stays in progress, for a retry to take over"
+
+# Through MCP a tool's 5xx is a JSON-RPC error whose message holds the
+# whole text, correlation id and all (longer with a timeout of 1.5 s).
+corad_stop TERM
+corad_start DATABASE_URL="$PG_APP_URL" CORA_WORKERS=1 DATABASE_POOL_MODE=transaction \
+	CORA_REQUEST_TIMEOUT_SECONDS=1.5 || bail "corad serve starts with a 1.5 s deadline"
+register_name "Before the MCP freeze"
+BP=$(q "SELECT pid FROM pg_stat_activity WHERE application_name = 'corad-worker'")
+kill -STOP "$BP"
+call "" register_actor '{"name":"Frozen over MCP"}'
+kill -CONT "$BP"
+rpc_error "MCP, a stopped backend" -32603 "$RPC_ID"
+json_is "$HTTP_BODY" .error.message "The tool failed with status 504: {\"detail\":\"Request exceeded 1.5 s; the database did not confirm the cancel, so the command may have been applied (correlation id $(cid))\"}" \
+	"... the message is the 504's whole detail"
 
 q "ALTER ROLE cora_app RESET ALL" >/dev/null
 done_testing
