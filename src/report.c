@@ -128,7 +128,9 @@ void
 report_request(struct request *r)
 {
 	struct timespec now;
-	long long bytes = r->content_length >= 0 ? r->content_length : (long long)r->body_len;
+	/* What was read: a declared length refused unread is no size (any
+	 * number can be declared, and one would swamp the sum for good). */
+	long long bytes = (long long)r->body_len;
 	int64_t now_ms;
 
 	if (r->op != NULL && r->op->uncounted)

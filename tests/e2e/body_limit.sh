@@ -118,6 +118,10 @@ done
 
 # A length too big for any machine word is over the limit too, quoted as
 # declared.
+QN='http_request_size_bytes_count{handler="/actors"}'
+QS='http_request_size_bytes_sum{handler="/actors"}'
+sleep 0.5	# the earlier requests' records reach the stats child
+before=$(metric "$QN")
 printf '{"name":"Ada"}' | python3 "$(dirname "$0")/fcgi_client.py" "unix:$T/corad.sock" \
 	REQUEST_METHOD=POST DOCUMENT_URI=/actors REQUEST_URI=/actors \
 	CONTENT_TYPE=application/json CONTENT_LENGTH=99999999999999999999 >"$T/cl.out"
@@ -126,6 +130,12 @@ is "$(head -n 1 "$T/cl.out" | tr -d '\r')" "Status: 413 Content Too Large" \
 is "$(sed '1,/^\r*$/d' "$T/cl.out")" \
 	'{"detail":"Request body of 99999999999999999999 bytes exceeds limit of 1048576 bytes"}' "... which says so"
 like "$(tr -d '\r' <"$T/cl.out" | sed -n 's/^X-Correlation-Id: //p')" "$UUID_RE" "... with an X-Correlation-Id"
+# The request sizes count the bytes read: a refused length is no size, or
+# one such request would swamp the sum for good (9.2e18, past what a
+# float's 53 bits keep of later additions).
+counted() { [[ $(metric "$QN") != "$before" ]]; }
+ok "... is counted in $QN" wait_until 5 counted
+cmp_ok "$(metric "$QS" | awk '{ printf "%d", $1 }')" -lt 100000000 "... which it leaves under 100 MB"
 
 # --- MAX_REQUEST_BODY_SIZE_BYTES=100 ---
 corad_stop TERM 15
