@@ -52,6 +52,7 @@
 #include "corad/dispatch.h"
 #include "corad/fcgi_head.h"
 #include "corad/handlers.h"
+#include "corad/idempotency.h"
 #include "corad/ipc.h"
 #include "corad/listen.h"
 #include "corad/log.h"
@@ -312,6 +313,34 @@ worker_access_log(const struct request *r)
 	    LF_STR("principal_id", r->principal_id[0] != '\0' ? r->principal_id : NULL)));
 }
 
+#define LET_GO_SECONDS		1.0	/* a reply's rollback and key release */
+
+/*
+ * The reply is written: a transaction left open is rolled back and the
+ * Idempotency-Key's lock released before it is sent. Each is a round trip,
+ * with a deadline of its own, the request's being over: a server that
+ * stops answering right after a commit delays the answer by that second
+ * and the cancel's, and then loses the session (which releases the lock
+ * too), instead of holding the reply and the worker for good
+ * (doc/design.md, "Idempotency").
+ */
+static void
+worker_let_go(struct request *r)
+{
+	struct store *s = r->store;
+
+	if (s->conn == NULL || (!r->idem.locked && PQtransactionStatus(s->conn) == PQTRANS_IDLE))
+		return;
+	activity("releasing what the request held", NULL);
+	deadline_start(LET_GO_SECONDS);
+	if (deadline_arm())
+		deadline_set_cancel(s->cancel, PQsocket(s->conn));
+	store_rollback(s);
+	idem_release(r);
+	(void)deadline_finish();
+	activity(NULL, NULL);
+}
+
 void
 worker_serve_one(struct request *r)
 {
@@ -362,6 +391,7 @@ worker_serve_one(struct request *r)
 	report_request(r);
 	if (cfg->access_log)
 		worker_access_log(r);
+	worker_let_go(r);
 	worker_board(r, SB_IDLE);
 	current = NULL;
 	log_clear_span();

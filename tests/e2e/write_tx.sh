@@ -178,5 +178,29 @@ rpc_error "MCP, a stopped backend" -32603 "$RPC_ID"
 json_is "$HTTP_BODY" .error.message "The tool failed with status 504: {\"detail\":\"Request exceeded 1.5 s; the database did not confirm the cancel, so the command may have been applied (correlation id $(cid))\"}" \
 	"... the message is the 504's whole detail"
 
+# --- a server that stops answering after the commit ------------------------------------------
+# The command commits, then the server stops answering as the
+# Idempotency-Key's lock is released (a relay that goes silent at that
+# statement): the client has its 201 all the same, and the worker, once the
+# release's own second and the cancel's have passed and its session is
+# cut, serves again.
+mkdir -p "$T/stall"
+python3 "$E2E_DIR/pg_blackhole.py" "$T/stall/.s.PGSQL.5432" "$PGHOST/.s.PGSQL.${PGPORT:-5432}" idem_unlock &
+EXTRA_PIDS+=("$!")
+wait_until 5 test -S "$T/stall/.s.PGSQL.5432" || bail "the relay listens"
+corad_stop TERM
+corad_start DATABASE_URL="postgresql:///cora?host=$T/stall&user=cora_app&sslmode=disable&gssencmode=disable" \
+	CORA_WORKERS=1 || bail "corad serve starts behind the relay"
+t0=$(now_ms)
+http POST /actors -H 'Content-Type: application/json' -H 'Idempotency-Key: kstall' \
+	--data-binary '{"name":"Stalled release"}' --max-time 10
+ms=$(($(now_ms) - t0))
+is "$HTTP_STATUS" 201 "the server silent at the key's release: 201"
+cmp_ok "$ms" -lt 5000 "... within 5 s (${ms} ms)"
+is "$(named "Stalled release")|$(q "SELECT status FROM idempotency_keys WHERE key = 'kstall'")" \
+	"1|completed" "... committed, its key completed"
+register_name "After the stalled release"
+is "$HTTP_STATUS" 201 "the worker serves the next command"
+
 q "ALTER ROLE cora_app RESET ALL" >/dev/null
 done_testing
