@@ -119,7 +119,8 @@ field_value(const struct log_field *f)
 /* Cuts the string field of o that takes the most bytes in the line by
  * about `excess` of them, at a character boundary, ending it with U+2026,
  * and marks the line "truncated"; false when none takes more than
- * LOG_FIELD_KEEP. Sizes are measured as written, escapes included. */
+ * LOG_FIELD_KEEP. Sizes are measured as written, escapes included and
+ * bytes that are not UTF-8 as the three of their replacement. */
 static bool
 shorten_longest(json_object *o, size_t excess)
 {
@@ -128,11 +129,17 @@ shorten_longest(json_object *o, size_t excess)
 	char *cut;
 
 	json_object_object_foreach(o, k, val) {
-		size_t w;
+		const char *js;
+		char *fixed;
+		size_t w, fw;
 
 		if (!json_object_is_type(val, json_type_string))
 			continue;
-		(void)json_object_to_json_string_length(val, JSON_C_TO_STRING_PLAIN, &w);
+		js = json_object_to_json_string_length(val, JSON_C_TO_STRING_PLAIN, &w);
+		if ((fixed = utf8_sanitize(js, w, &fw)) != NULL) {
+			w = fw;
+			free(fixed);
+		}
 		if (w > wide) {
 			longest = k;
 			wide = w;

@@ -117,6 +117,26 @@ START_TEST(test_long_lines_fit)
 		ck_assert_uint_eq((len - 3) % 3, 0);
 		json_object_put(o);
 	}
+	/* bytes that are not UTF-8 count as written (U+FFFD, three bytes):
+	 * the field they fill is the one cut, not a longer-looking valid one */
+	{
+		static char half[3001];
+		size_t n, len;
+		json_object *o;
+		const char *p;
+
+		memset(half, 'a', sizeof(half) - 1);
+		half[0] = '/';
+		n = emit(LOG_FIELDS(LF_STR("path", half), LF_STR("error", bad)), buf, sizeof(buf));
+		o = parsed(buf, n);
+		ck_assert_msg(n <= PIPE_BUF_LINUX, "a line of %zu bytes", n);
+		ck_assert_str_eq(json_object_get_string(json_object_object_get(o, "path")), half);
+		p = json_object_get_string(json_object_object_get(o, "error"));
+		len = strlen(p);
+		ck_assert(len > 3 && strcmp(p + len - 3, "\xe2\x80\xa6") == 0);
+		ck_assert_msg(len > 600, "the error kept only %zu bytes", len);
+		json_object_put(o);
+	}
 	/* the kept part is the start, ending in U+2026 */
 	emit(LOG_FIELDS(LF_STR("path", path)), buf, sizeof(buf));
 	{
