@@ -14,7 +14,12 @@
 #         FastCGI parameter CORA_PRINCIPAL_ID (corad's default).
 # corad runs with REQUIRE_AUTHENTICATED_PRINCIPAL=true throughout. Apache's
 # own errors (malformed requests, TRACE, too long lines, timeouts, ...) are
-# JSON in corad's shape, like corad's.
+# JSON in corad's shape, like corad's, and carry X-Correlation-Id as corad's
+# answers do: the traceparent's trace id, else Apache's id for the request,
+# which corad also takes as its trace id (CORA_REQUEST_ID), so that the 503
+# for a worker killed in a request names the request master.child_exited
+# logged. corad writes its access log (CORA_ACCESS_LOG): an id it never
+# logged is one of Apache's own answers.
 E2E_DIR=$(dirname "$0")
 . "$E2E_DIR/lib.sh"
 . "$E2E_DIR/pg.sh"
@@ -83,7 +88,7 @@ apache_write_conf() {
 		echo "DefaultRuntimeDir $AD"
 		echo "Mutex file:$AD default"
 		for m in mpm_event authn_core authn_file auth_basic authz_core authz_host authz_user \
-			proxy proxy_fcgi headers rewrite reqtimeout; do
+			proxy proxy_fcgi headers rewrite reqtimeout unique_id; do
 			echo "LoadModule ${m}_module $APACHE_MODDIR/mod_$m.so"
 		done
 		echo "$user_lines"
@@ -95,7 +100,9 @@ apache_write_conf() {
 		echo "MaxSpareThreads 50"
 		# Debian enables mod_reqtimeout (headers within 20-40 s): 2 s here.
 		echo "RequestReadTimeout header=2"
-		echo "LogFormat \"%a %r %>s %b\" brief"
+		# Apache's id for the request (UNIQUE_ID, "-" when Apache refused
+		# it before naming it) and the response's X-Correlation-Id first.
+		echo "LogFormat \"%{UNIQUE_ID}e %{X-Correlation-Id}o %a %r %>s %b\" brief"
 		echo "CustomLog $T/apache-access.log brief"
 		echo "Include $AD/sites/*.conf"
 	} >"$AD/httpd.conf"
@@ -158,9 +165,9 @@ finish() {
 # --- set-up -----------------------------------------------------------------------
 db_setup
 # Before Apache: corad_start then probes /health straight over FastCGI.
-CORAD_ARGS=(DATABASE_URL="$PG_APP_URL" CORA_WORKERS=2 REQUIRE_AUTHENTICATED_PRINCIPAL=true)
+CORAD_ARGS=(DATABASE_URL="$PG_APP_URL" CORA_WORKERS=2 REQUIRE_AUTHENTICATED_PRINCIPAL=true CORA_ACCESS_LOG=true)
 corad_start "${CORAD_ARGS[@]}" || { fail "corad serve starts"; finish; exit; }
-pass "corad serve starts (REQUIRE_AUTHENTICATED_PRINCIPAL=true)"
+pass "corad serve starts (REQUIRE_AUTHENTICATED_PRINCIPAL=true, CORA_ACCESS_LOG=true)"
 apache_start || { fail "Apache starts with deploy/apache/corad.conf"; finish; exit; }
 pass "Apache starts with deploy/apache/corad.conf"
 ok "the auth variant really enables the example authentication" \
@@ -174,6 +181,30 @@ ok "the main site is the shipped file with only port and socket changed" \
 	test "$(diff "$APACHE_CONF_SRC" "$AD/sites/main.conf" | grep -c '^>')" -eq 4
 
 jsonct() { is "$(hdr Content-Type)" application/json "$1: Content-Type application/json"; }
+# one_cid desc: the last answer has exactly one X-Correlation-Id header.
+one_cid() {
+	is "$(grep -ci '^x-correlation-id:' <<<"$HTTP_HEADERS")" 1 "$1: one X-Correlation-Id header"
+}
+# corad_logged ID: corad's access log has a request with that correlation id.
+corad_logged() { log_has http.request ".correlation_id == \"$1\""; }
+# apache_uid ID: the UNIQUE_ID of the request Apache answered with that
+# X-Correlation-Id, from Apache's access log: "-" when Apache refused it
+# before naming it, empty when no line has that id.
+apache_uid() { awk -v c="$1" '$2 == c { u = $1 } END { printf "%s", u }' "$T/apache-access.log"; }
+apache_logged() { [[ -n $(apache_uid "$1") ]]; }
+md5_of() { printf '%s' "$1" | md5sum | cut -c1-32; }
+# apache_id desc: the last answer is Apache's own and carries an id of its
+# own: a UUID that corad never logged (kept in APACHE_IDS, which must not
+# repeat).
+APACHE_IDS=()
+apache_id() {
+	local c
+	c=$(cid)
+	like "$c" "$UUID_RE" "$1: X-Correlation-Id in UUID form"
+	one_cid "$1"
+	nok "$1: Apache's own answer (corad logged no request $c)" corad_logged "$c"
+	APACHE_IDS+=("$c")
+}
 # as_user PRINCIPAL METHOD PATH [curl options...]: through the auth site,
 # authenticated as that user (its name is the principal).
 as_user() {
@@ -188,12 +219,24 @@ is "$HTTP_STATUS" 200 "GET /health: 200"
 json_eq "$HTTP_BODY" "{\"status\":\"ok\",\"version\":\"$CORAD_VERSION\"}" "GET /health: body"
 jsonct "GET /health"
 like "$(cid)" "$UUID_RE" "GET /health: X-Correlation-Id from corad"
+one_cid "GET /health"
+HCID=$(cid)
+ok "GET /health: corad's own id, the one it logged" wait_until 3 corad_logged "$HCID"
+# Without a traceparent, corad's trace id is Apache's id for the request:
+# the MD5 of its UNIQUE_ID, passed as CORA_REQUEST_ID.
+ok "GET /health: Apache logged the request" wait_until 3 apache_logged "$HCID"
+is "$(md5_of "$(apache_uid "$HCID")")" "$(nodash "$HCID")" \
+	"GET /health: corad's trace id is the MD5 of Apache's UNIQUE_ID (CORA_REQUEST_ID)"
+http GET /health -H 'Cora-Request-Id: 0123456789abcdef0123456789abcdef'
+isnt "$(cid)" 01234567-89ab-cdef-0123-456789abcdef "a client's Cora-Request-Id header does not choose the id"
 
 http GET /nope
 is "$HTTP_STATUS" 404 "GET /nope: 404"
 json_eq "$HTTP_BODY" '{"detail":"Not Found"}' "GET /nope: body"
 jsonct "GET /nope"
 like "$(cid)" "$UUID_RE" "GET /nope: corad's 404 (X-Correlation-Id), not Apache's"
+one_cid "GET /nope"
+ok "GET /nope: the id corad logged for it" wait_until 3 corad_logged "$(cid)"
 
 http PUT /actors
 is "$HTTP_STATUS" 405 "PUT /actors: 405"
@@ -227,7 +270,7 @@ is "$HTTP_STATUS" 401 "auth site: no credentials: 401"
 json_eq "$HTTP_BODY" '{"detail":"Not authenticated"}' "auth site: Apache's 401 is JSON"
 jsonct "auth site: Apache's 401"
 like "$(hdr WWW-Authenticate)" '^Basic ' "auth site: 401 asks for Basic credentials"
-is "$(cid)" "" "auth site: the 401 is Apache's (no X-Correlation-Id)"
+apache_id "auth site: Apache's 401"
 http GET "$AUTH/health"
 is "$HTTP_STATUS" 200 "auth site: GET /health needs no credentials"
 http GET "$AUTH/actors" -u "$P1:wrong"
@@ -282,10 +325,11 @@ as_user "$P1" POST /actors -H 'Content-Type: application/json' --data-binary "@$
 is "$HTTP_STATUS" 413 "a 2 MiB body: 413"
 json_eq "$HTTP_BODY" '{"detail":"Request body exceeds limit of 1048576 bytes"}' "2 MiB: Apache's JSON 413 body"
 jsonct "2 MiB: 413"
-is "$(cid)" "" "2 MiB: the 413 is Apache's (no X-Correlation-Id)"
+apache_id "2 MiB: Apache's 413"
 http POST /actors -H 'Content-Type: application/json' --data-binary "@$T/limit+1"
 is "$HTTP_STATUS" 413 "limit + 1 bytes (shipped site): 413"
 json_is "$HTTP_BODY" .detail "Request body exceeds limit of 1048576 bytes" "limit + 1: JSON body"
+apache_id "limit + 1: Apache's 413"
 is "$(n_rej)" "$R0" "declared oversize bodies never reached corad"
 as_user "$P1" POST /actors -H 'Content-Type: application/json' --data-binary "@$T/limit"
 is "$HTTP_STATUS" 422 "exactly the limit reaches corad (422 json_invalid, not 413)"
@@ -309,6 +353,7 @@ for path in /metrics /status /%6detrics //metrics '/status?x=1'; do
 	http GET "$path" --interface 127.0.0.2
 	is "$HTTP_STATUS" 403 "GET $path from 127.0.0.2: 403"
 	json_eq "$HTTP_BODY" '{"detail":"Forbidden"}' "GET $path from 127.0.0.2: JSON body"
+	apache_id "GET $path from 127.0.0.2"
 done
 http GET /health --interface 127.0.0.2
 is "$HTTP_STATUS" 200 "GET /health from 127.0.0.2: 200"
@@ -323,7 +368,7 @@ apache_error() {
 	jsonct "$1"
 	json_is "$HTTP_BODY" '.detail | type' string "$1: body is JSON with a string .detail"
 	json_eq "$HTTP_BODY" "$(jq -cn --arg d "$3" '{detail: $d}')" "$1: body {\"detail\":\"$3\"}"
-	is "$(cid)" "" "$1: Apache's own answer (no X-Correlation-Id)"
+	apache_id "$1"
 }
 BIG_LINE=$(head -c 9000 /dev/zero | tr '\0' a)
 
@@ -341,6 +386,8 @@ http GET /health -H "Cookie: s=$(head -c 20000 /dev/zero | tr '\0' c)"
 apache_error "a 20 KB Cookie" 400 "Bad Request"
 http GET / --request-target '/actors/%00'
 apache_error "GET /actors/%00" 404 "Not Found"
+http GET / --request-target '/actors/a%2Fb'
+apache_error "GET /actors/a%2Fb (an encoded '/')" 404 "Not Found"
 http TRACE /actors
 apache_error "TRACE /actors (TraceEnable off)" 405 "Method Not Allowed"
 http TRACE /health
@@ -360,10 +407,80 @@ is "$(hdr Allow)" "GET, POST" "BREW /actors: corad's Allow header"
 # --- trace context ------------------------------------------------------------------------
 http GET /health -H "traceparent: $TRACEPARENT"
 is "$(cid)" "$TRACE_CID" "traceparent passes through: X-Correlation-Id is its trace id"
+one_cid "traceparent: corad's answer"
+# Apache's own answers take the traceparent's trace id as corad does, also
+# for a request refused before Apache named it (no Host).
+http GET /health -H 'Host:' -H "traceparent: $TRACEPARENT"
+is "$HTTP_STATUS" 400 "traceparent, no Host: Apache's 400"
+is "$(cid)" "$TRACE_CID" "traceparent, no Host: Apache's 400 names the trace id"
+http TRACE /actors -H "traceparent: $TRACEPARENT"
+is "$HTTP_STATUS" 405 "traceparent, TRACE: Apache's 405"
+is "$(cid)" "$TRACE_CID" "traceparent, TRACE: Apache's 405 names the trace id"
+one_cid "traceparent, TRACE"
+as_user "$P1" POST /actors -H 'Content-Type: application/json' -H "traceparent: $TRACEPARENT" \
+	--data-binary "@$T/2mib"
+is "$HTTP_STATUS" 413 "traceparent, 2 MiB: Apache's 413"
+is "$(cid)" "$TRACE_CID" "traceparent, 2 MiB: Apache's 413 names the trace id"
+TP_LATER=01-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-later
+http GET /actors/abc -H "traceparent: $TP_LATER"
+is "$(cid)" "$TRACE_CID" "corad takes a later version's traceparent (with a field appended)"
+http TRACE /actors -H "traceparent: $TP_LATER"
+is "$(cid)" "$TRACE_CID" "... and so does Apache"
+# Invalid: all-zero trace or parent id, uppercase hex, version ff, version
+# 00 with a field appended, a later version with text after its flags.
+for tp in 00-00000000000000000000000000000000-00f067aa0ba902b7-01 \
+	00-4BF92F3577B34DA6A3CE929D0E0E4736-00f067aa0ba902b7-01 \
+	00-4bf92f3577b34da6a3ce929d0e0e4736-0000000000000000-01 \
+	ff-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01 \
+	00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-x \
+	01-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01x; do
+	http TRACE /actors -H "traceparent: $tp"
+	a=$(cid)
+	like "$a" "$UUID_RE" "traceparent $tp: Apache's 405 still has an id"
+	http GET /actors/abc -H "traceparent: $tp"
+	b=$(cid)
+	ok "traceparent $tp: neither Apache ($a) nor corad ($b) takes its trace id" \
+		test "$a" != "$TRACE_CID" -a "$b" != "$TRACE_CID" -a "$a" != 00000000-0000-0000-0000-000000000000
+done
 as_user "$P1" POST /actors -H 'Content-Type: application/json' -H "traceparent: $TRACEPARENT" \
 	--data-binary '{"name":"Traced"}'
 is "$(q "SELECT correlation_id FROM events WHERE stream_id = '$(json_value "$HTTP_BODY" .actor_id)'")" \
 	"$TRACE_CID" "traceparent: the event's correlation_id is the trace id"
+
+# --- a worker killed in the middle of a request -----------------------------------------
+# A POST /actors waits for a lock that another session holds; its worker is
+# killed there. mod_proxy_fcgi, left without an answer, answers 503 itself,
+# and its page names the id that master.child_exited logs for the request:
+# corad took Apache's id (CORA_REQUEST_ID) as its trace id.
+ok "another session holds actor_profile" hold_lock actor_profile "ACCESS EXCLUSIVE"
+curl -s -o "$T/killed.body" -D "$T/killed.headers" --max-time 20 -u "$P1:$PW" -X POST "$AUTH/actors" \
+	-H 'Content-Type: application/json' --data-binary '{"name":"Killed"}' &
+KILLED=$!
+EXTRA_PIDS+=("$KILLED")
+# The worker busy with it, from /status.
+held_worker() {
+	curl -s --max-time 5 "$MAIN/status" | jq -r '.workers[] | select(.method == "POST") | .pid' | grep .
+}
+ok "a worker waits in POST /actors" wait_until 5 held_worker
+VICTIM=$(held_worker | head -n 1)
+kill -KILL "$VICTIM"
+wait "$KILLED"
+release_holder
+HTTP_STATUS=$(head -n 1 "$T/killed.headers" | awk '{ print $2 }')
+HTTP_HEADERS=$(tr -d '\r' <"$T/killed.headers")
+HTTP_BODY=$(cat "$T/killed.body")
+KCID=$(cid)
+like "$HTTP_STATUS" '^50[23]$' "the worker killed: Apache answers 503 ($HTTP_STATUS)"
+json_like "$HTTP_BODY" .detail '^(Bad Gateway|Service Unavailable)$' "the worker killed: Apache's JSON body"
+jsonct "the worker killed"
+like "$KCID" "$UUID_RE" "the worker killed: X-Correlation-Id in UUID form"
+one_cid "the worker killed"
+ok "the worker killed: the id master.child_exited names for the request it died in" wait_until 5 \
+	log_has master.child_exited ".pid == $VICTIM and .correlation_id == \"$KCID\" and .method == \"POST\""
+ok "the worker killed: Apache logged the request" wait_until 3 apache_logged "$KCID"
+is "$(md5_of "$(apache_uid "$KCID")")" "$(nodash "$KCID")" \
+	"the worker killed: the id is the MD5 of Apache's UNIQUE_ID for the request"
+APACHE_IDS+=("$KCID")
 
 # --- gateway errors ----------------------------------------------------------------------
 # stuck.sock accepts connections and never answers; bad.sock answers junk
@@ -396,10 +513,12 @@ is "$HTTP_STATUS" 504 "a backend that never answers: 504 after ProxyTimeout"
 json_eq "$HTTP_BODY" '{"detail":"Gateway Timeout"}' "504: JSON body"
 jsonct "504"
 cmp_ok "$t1" -lt 5000 "504: after about ProxyTimeout (1 s here), not curl's limit (${t1} ms)"
+apache_id "504"
 http GET "http://127.0.0.1:$BAD_PORT/health"
 like "$HTTP_STATUS" '^50[23]$' "a backend that answers junk and hangs up: 502 or 503 ($HTTP_STATUS)"
 json_like "$HTTP_BODY" .detail '^(Bad Gateway|Service Unavailable)$' "hang-up: JSON body"
 jsonct "hang-up"
+apache_id "hang-up"
 kill "$BACKENDS_PID" 2>/dev/null
 wait "$BACKENDS_PID" 2>/dev/null
 
@@ -410,13 +529,17 @@ http GET /health
 like "$HTTP_STATUS" '^50[23]$' "corad stopped: 502 or 503"
 json_like "$HTTP_BODY" .detail '^(Bad Gateway|Service Unavailable)$' "corad stopped: Apache's JSON body"
 jsonct "corad stopped"
+apache_id "corad stopped"
 as_user "$P1" POST /actors -H 'Content-Type: application/json' --data-binary '{"name":"x"}'
 like "$HTTP_STATUS" '^50[23]$' "corad stopped: POST /actors 502 or 503"
+apache_id "corad stopped: POST /actors"
 corad_start "${CORAD_ARGS[@]}" || fail "corad starts again"
 back() { [[ $(http_status_of "$MAIN/health") == 200 ]]; }
 ok "after corad restarts, Apache reaches it within 2 s (retry=0)" wait_until 2 back
 
-nok "no worker crashed" log_has master.child_exited '.kind == "worker"'
+nok "no worker crashed (but the one killed)" log_has master.child_exited ".kind == \"worker\" and .pid != ${VICTIM:-0}"
+is "$(printf '%s\n' "${APACHE_IDS[@]}" | sort | uniq -d | tr '\n' ' ')" "" \
+	"each of Apache's own answers has an id of its own (${#APACHE_IDS[@]} answers)"
 ok "Apache's error log has no segfault" eval '! grep -q "Segmentation fault\|exit signal" "$T/apache-error.log"'
 
 finish

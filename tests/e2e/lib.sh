@@ -595,16 +595,18 @@ list_all() {
 	jq -s -c . "$out.pages" >"$out"
 }
 
-# proxy_page: whether the last answer is one of the shipped nginx
-# configuration's own error pages, which carry X-Correlation-Id as corad's
-# answers do: told apart by their bodies (a 405 of corad's has Allow).
+# proxy_page: whether the last answer is one of the shipped nginx or Apache
+# configurations' own error pages, which carry X-Correlation-Id as corad's
+# answers do: told apart by their bodies (a 405 of corad's has Allow; 408,
+# 411 and 417 are Apache's only).
 proxy_page() {
 	local d
 	d=$(jq -r 'if type == "object" and (keys == ["detail"]) and (.detail | type) == "string"
 		then .detail else empty end' "$T/http.body" 2>/dev/null) || return 1
 	case "$HTTP_STATUS $d" in
 	"400 Bad Request" | "400 Request header or cookie too large" | "401 Not authenticated" | \
-	"403 Forbidden" | "404 Not Found" | "413 Request body exceeds limit of "* | "414 URI Too Long" | \
+	"403 Forbidden" | "404 Not Found" | "408 Request Timeout" | "411 Length Required" | \
+	"413 Request body exceeds limit of "* | "414 URI Too Long" | "417 Expectation Failed" | \
 	"500 Internal Server Error" | "501 Not Implemented" | "502 Bad Gateway" | \
 	"503 Service Unavailable" | "504 Gateway Timeout" | "505 HTTP Version Not Supported")
 		return 0 ;;
