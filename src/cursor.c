@@ -93,7 +93,8 @@ enum cora_err
 cursor_param(struct request *r, const char *at_name, const char *id_name, char at[40],
     char id[UUID_STR_LEN], bool *given)
 {
-	const char *raw = request_text(r, "cursor");
+	json_object *v = request_value(r, "cursor");
+	const char *raw = v != NULL ? json_object_get_string(v) : NULL;
 	char why[CURSOR_WHY_LEN];
 
 	if (given != NULL)
@@ -103,7 +104,11 @@ cursor_param(struct request *r, const char *at_name, const char *id_name, char a
 		snprintf(id, UUID_STR_LEN, "00000000-0000-0000-0000-000000000000");
 		return CORA_OK;
 	}
-	if (cursor_decode(raw, at_name, id_name, at, id, why))
+	/* A NUL (an MCP argument's \u0000) is no base64url, and would end
+	 * the text read as the cursor. */
+	if (strlen(raw) != (size_t)json_object_get_string_len(v))
+		snprintf(why, CURSOR_WHY_LEN, "not unpadded base64url");
+	else if (cursor_decode(raw, at_name, id_name, at, id, why))
 		return CORA_OK;
 	return request_fail(r, CORA_ERR_UNPROCESSABLE, "Invalid cursor '%s': %s. "
 	    "Cursors must come from a previous response's next_cursor field.", raw, why);

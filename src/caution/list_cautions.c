@@ -182,20 +182,41 @@ list_page(PGresult *res, long limit)
 }
 
 /* The tag to match, as stored: trimmed; bytes that are not UTF-8 are read
- * as U+FFFD, as the original's framework decodes a query. NULL: none. */
+ * as U+FFFD, as the original's framework decodes a query. NULL: none. A
+ * NUL (an MCP argument's \u0000) is in no stored tag: such a tag matches
+ * nothing (*unmatched), and is shown with U+FFFD for it, not cut there. */
 static char *
-list_tag(struct request *r)
+list_tag(struct request *r, bool *unmatched)
 {
-	const char *raw = request_text(r, "tag"), *t;
-	size_t tlen, slen;
-	char *clean, *tag;
+	json_object *v = request_value(r, "tag");
+	const char *raw, *t;
+	size_t len, tlen, slen;
+	char *clean, *tag, *whole = NULL;
 
-	if (raw == NULL)
+	*unmatched = false;
+	if (v == NULL)
 		return NULL;
-	clean = utf8_sanitize(raw, strlen(raw), &slen);
-	t = utf8_strip_py(clean != NULL ? clean : raw, clean != NULL ? slen : strlen(raw), &tlen);
+	raw = json_object_get_string(v);
+	len = (size_t)json_object_get_string_len(v);
+	if (memchr(raw, '\0', len) != NULL) {
+		size_t n = 0;
+
+		*unmatched = true;
+		whole = xmalloc(len * 3 + 1);
+		for (size_t i = 0; i < len; i++)
+			if (raw[i] == '\0') {
+				memcpy(whole + n, "\xef\xbf\xbd", 3);
+				n += 3;
+			} else
+				whole[n++] = raw[i];
+		raw = whole;
+		len = n;
+	}
+	clean = utf8_sanitize(raw, len, &slen);
+	t = utf8_strip_py(clean != NULL ? clean : raw, clean != NULL ? slen : len, &tlen);
 	tag = xstrndup(t, tlen);
 	free(clean);
+	free(whole);
 	return tag;
 }
 
@@ -206,7 +227,8 @@ void
 log_start_list_cautions(struct request *r)
 {
 	json_object *sev = severities(r), *sta = statuses(r);
-	char *sev_log = joined(sev), *sta_log = joined(sta), *tag = list_tag(r);
+	bool unmatched;
+	char *sev_log = joined(sev), *sta_log = joined(sta), *tag = list_tag(r, &unmatched);
 
 	dispatch_log(r, LOG_INFO, "start", LOG_FIELDS(
 	    LF_INT("limit", json_object_get_int64(request_value(r, "limit"))),
@@ -234,7 +256,7 @@ handle_list_cautions(struct request *r)
 	struct db_array kinds = { 0 }, sevs = { 0 }, stas = { 0 };
 	PGresult *res = NULL;
 	enum cora_err e;
-	bool filtered;
+	bool filtered, unmatched;
 
 	if ((e = check_conflicts(r)) != CORA_OK || (e = dispatch_authorize(r)) != CORA_OK ||
 	    (e = cursor_param(r, "registered_at", "caution_id", after_ts, after_id, NULL)) != CORA_OK)
@@ -245,7 +267,7 @@ handle_list_cautions(struct request *r)
 		to_array(sev, &sevs);
 	if (sta != NULL)
 		to_array(sta, &stas);
-	tag = list_tag(r);
+	tag = list_tag(r, &unmatched);
 	snprintf(lim, sizeof(lim), "%ld", limit + 1);
 	/* The kinds to match, as an array: a target id alone names both, so
 	 * that the target index, whose first column is the kind, finds it in a
@@ -272,6 +294,16 @@ handle_list_cautions(struct request *r)
 	 * cautions. The default status (Active) alone is what that walk is for. */
 	filtered = p[0] != NULL || p[1] != NULL || p[2] != NULL || p[3] != NULL ||
 	    p[5] != NULL || tag != NULL || request_value(r, "status") != NULL;
+	if (unmatched) {
+		body = json_object_new_object();
+		json_object_object_add(body, "items", json_object_new_array());
+		json_object_object_add(body, "next_cursor", NULL);
+		reply_json(r, 200, body);
+		json_object_put(body);
+		dispatch_log(r, LOG_INFO, "success", LOG_FIELDS(
+		    LF_INT("returned", 0), LF_BOOL("has_next_page", false)));
+		goto out;
+	}
 	if ((e = store_ready(r->store)) != CORA_OK ||
 	    (res = (filtered ? store_exec_planned : store_exec)(r->store,
 	    tag != NULL ? "list_cautions_tag" : "list_cautions", tag != NULL ? 11 : 10, p,

@@ -253,6 +253,7 @@ json_is "$LSC" '[.items[].caution_id]' "[\"$PN\"]" "tag proc: the Procedure caut
 same_list "{\"limit\":2,\"authored_by\":\"$P1\",\"include_expired\":false}" "limit=2&authored_by=$P1&include_expired=false" \
 	"limit, authored_by, include_expired"
 json_is "$LSC" '[(.items | length), (.next_cursor | type)]' '[2,"string"]' "limit 2: two items and a next_cursor"
+NEXT=$(json_value "$LSC" .next_cursor)
 same_list "{\"limit\":2,\"authored_by\":\"$P1\",\"cursor\":\"$(json_value "$LSC" .next_cursor)\"}" \
 	"limit=2&authored_by=$P1&cursor=$(json_value "$LSC" .next_cursor)" "the next page through the cursor"
 call "$P1" list_cautions '{"severity":["Notice"],"min_severity":"Caution"}'
@@ -280,6 +281,16 @@ call "$P1" list_cautions '{"cursor":"abc"}'
 tool_result "list_cautions with a bad cursor" true
 json_like "$SC" .detail "^Invalid cursor 'abc': .+\\. Cursors must come from a previous response's next_cursor field\\.\$" \
 	"... the cursor detail"
+# A NUL in a tag or a cursor does not end it: no stored tag holds one, and
+# a next_cursor with more after it is no next_cursor.
+call "$P1" list_cautions '{"tag":"proc\u0000x","target_kind":"Procedure"}'
+tool_result "list_cautions with a NUL in the tag" false
+json_eq "$SC" '{"items":[],"next_cursor":null}' "... matches nothing (not the tag proc)"
+ok "... list_cautions.start shows the tag whole" \
+	log_has list_cautions.start ".correlation_id == \"$CID\" and .tag == \"proc\\ufffdx\""
+call "$P1" list_cautions "{\"limit\":2,\"authored_by\":\"$P1\",\"cursor\":\"$NEXT\\u0000x\"}"
+tool_result "list_cautions with a NUL after a next_cursor" true
+json_like "$SC" .detail "^Invalid cursor '.*': not unpadded base64url\\. Cursors must come" "... an invalid cursor"
 
 # --- authorization ------------------------------------------------------------------------------
 before=$(caution_rows)
