@@ -270,14 +270,36 @@ json_rewrite(const unsigned char *s, size_t len, size_t *olen, size_t **cuts, si
 	return out;
 }
 
+/*
+ * JSON nests as deep as Python's decoder takes it (about 1,000 levels: its
+ * recursion limit), not json-c's 32: valid JSON nested 33 deep in a key no
+ * schema reads was refused as json_invalid. A stored reply echoes what a
+ * 422 was sent, so stored text is read to the same depth.
+ */
+#define JSON_MAX_DEPTH	1000
+
+static struct json_tokener *
+json_tokener_deep(void)
+{
+	struct json_tokener *tok = json_tokener_new_ex(JSON_MAX_DEPTH);
+
+	if (tok == NULL)
+		alloc_failed(sizeof(*tok));
+	return tok;
+}
+
+/* Stored text is what PostgreSQL wrote, whole and valid: one tokener
+ * serves it all. A client's text gets a tokener of its own (json_tokenize):
+ * json-c's reset does not clear all that a parse leaves, and a tokener
+ * reused across hostile text read a valid command differently. */
 json_object *
 json_parse_stored(const char *text)
 {
 	static struct json_tokener *tok;
 	json_object *v;
 
-	if (tok == NULL && (tok = json_tokener_new()) == NULL)
-		alloc_failed(sizeof(*tok));
+	if (tok == NULL)
+		tok = json_tokener_deep();
 	json_tokener_reset(tok);
 	v = json_tokener_parse_ex(tok, text, -1);
 	if (json_tokener_get_error(tok) != json_tokener_success) {
@@ -291,14 +313,12 @@ json_parse_stored(const char *text)
 static size_t
 json_tokenize(const unsigned char *text, size_t len, json_object **out)
 {
-	struct json_tokener *tok = json_tokener_new();
+	struct json_tokener *tok = json_tokener_deep();
 	enum json_tokener_error jerr;
 	json_object *v;
 	size_t fail = NO_PROBLEM, end;
 
 	*out = NULL;
-	if (tok == NULL)
-		alloc_failed(sizeof(*tok));
 	json_tokener_set_flags(tok, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
 	v = json_tokener_parse_ex(tok, (const char *)text, (int)len);
 	jerr = json_tokener_get_error(tok);

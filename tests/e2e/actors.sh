@@ -140,6 +140,12 @@ bad '[]' 422 '.detail[0] | [.type, .loc]' '["model_attributes_type",["body"]]' "
 # should start, as json.loads says ("Expecting value" at its end).
 bad $' \t\r\n ' 422 '.detail[0] | [.type, .loc]' '["json_invalid",["body",5]]' "a body of whitespace only"
 bad '{"kind":"human"}' 422 '.detail[0] | [.type, .loc]' '["missing",["body","name"]]' "missing name"
+# JSON nests as deep as Python's decoder takes it (about 1,000 levels), not
+# 32: a key no schema reads is ignored at any such depth.
+nest() { printf '{"name":"Deep","x":%s%s}' "$(printf '[%.0s' $(seq "$1"))" "$(printf ']%.0s' $(seq "$1"))"; }
+register "$(nest 40)" "$P1"
+is "$HTTP_STATUS" 201 "a body nested 41 deep: 201"
+bad "$(nest 1000)" 422 '.detail[0] | [.type, .loc[0]]' '["json_invalid","body"]' "a body nested 1,001 deep"
 bad '{"name":5}' 422 '.detail[0] | [.type, .loc, .input]' '["string_type",["body","name"],5]' "name 5"
 bad '{"name":""}' 422 '.detail[0] | [.type, .loc, .input]' '["string_too_short",["body","name"],""]' "empty name"
 N201=$(printf 'é%.0s' {1..201})

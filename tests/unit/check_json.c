@@ -1,5 +1,6 @@
 /* check_json: JSON input as the original's Python decoder reads it. */
 #include <check.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "corad/json.h"
@@ -126,6 +127,43 @@ START_TEST(test_accepts)
 }
 END_TEST
 
+/* As deep as Python's decoder goes (about 1,000 levels), not json-c's 32;
+ * deeper is refused, not a crash. */
+START_TEST(test_depth)
+{
+	static char text[2 * 1001 + 16];
+	static const int depths[] = { 33, 1000, 1001 };
+	json_object *v;
+	size_t n;
+
+	for (size_t d = 0; d < sizeof(depths) / sizeof(depths[0]); d++) {
+		int depth = depths[d];
+
+		n = 0;
+		n += (size_t)sprintf(text, "{\"x\":");
+		for (int i = 0; i < depth - 1; i++)
+			text[n++] = '[';
+		for (int i = 0; i < depth - 1; i++)
+			text[n++] = ']';
+		text[n++] = '}';
+		text[n] = '\0';
+		if (depth <= 1000) {
+			v = read_ok(text);
+			ck_assert(json_object_is_type(v, json_type_object));
+			json_object_put(v);
+			v = json_parse_stored(text);
+			ck_assert_ptr_nonnull(v);
+			json_object_put(v);
+		} else {
+			read_bad(text, n);
+			ck_assert_ptr_null(json_parse_stored(text));
+		}
+	}
+	v = read_ok("{\"after\": 1}");	/* a refused depth leaves nothing behind */
+	json_object_put(v);
+}
+END_TEST
+
 /* One tokener serves every stored text: each parse starts afresh, a text
  * that fails leaves nothing behind for the next. */
 START_TEST(test_parse_stored)
@@ -162,6 +200,7 @@ make_suite(void)
 	tcase_add_test(tc, test_lone_surrogates);
 	tcase_add_test(tc, test_accepts);
 	tcase_add_test(tc, test_parse_stored);
+	tcase_add_test(tc, test_depth);
 	suite_add_tcase(s, tc);
 	return s;
 }
