@@ -273,15 +273,18 @@ json_rewrite(const unsigned char *s, size_t len, size_t *olen, size_t **cuts, si
 /*
  * JSON nests as deep as Python's decoder takes it (about 1,000 levels: its
  * recursion limit), not json-c's 32: valid JSON nested 33 deep in a key no
- * schema reads was refused as json_invalid. A stored reply echoes what a
- * 422 was sent, so stored text is read to the same depth.
+ * schema reads was refused as json_invalid. Such text is rare, and a
+ * tokener's stack is allocated and cleared whole: text is read at json-c's
+ * depth first and again with the deeper stack only when that is too
+ * shallow. A stored reply echoes what a 422 was sent, so stored text is
+ * read the same way.
  */
 #define JSON_MAX_DEPTH	1000
 
 static struct json_tokener *
-json_tokener_deep(void)
+json_tokener_of(int depth)
 {
-	struct json_tokener *tok = json_tokener_new_ex(JSON_MAX_DEPTH);
+	struct json_tokener *tok = json_tokener_new_ex(depth);
 
 	if (tok == NULL)
 		alloc_failed(sizeof(*tok));
@@ -296,24 +299,35 @@ json_object *
 json_parse_stored(const char *text)
 {
 	static struct json_tokener *tok;
+	struct json_tokener *deep;
 	json_object *v;
 
 	if (tok == NULL)
-		tok = json_tokener_deep();
+		tok = json_tokener_of(JSON_TOKENER_DEFAULT_DEPTH);
 	json_tokener_reset(tok);
 	v = json_tokener_parse_ex(tok, text, -1);
-	if (json_tokener_get_error(tok) != json_tokener_success) {
+	if (json_tokener_get_error(tok) == json_tokener_error_depth) {
+		deep = json_tokener_of(JSON_MAX_DEPTH);
+		v = json_tokener_parse_ex(deep, text, -1);
+		if (json_tokener_get_error(deep) != json_tokener_success) {
+			json_object_put(v);
+			v = NULL;
+		}
+		json_tokener_free(deep);
+	} else if (json_tokener_get_error(tok) != json_tokener_success) {
 		json_object_put(v);
 		v = NULL;
 	}
 	return v;
 }
 
-/* json-c on text; NO_PROBLEM or the offset where it failed. */
+/* json-c on text, its stack `depth` deep; NO_PROBLEM or the offset where
+ * it failed, and whether for the depth. */
 static size_t
-json_tokenize(const unsigned char *text, size_t len, json_object **out)
+json_tokenize_at(const unsigned char *text, size_t len, int depth, json_object **out,
+    bool *too_deep)
 {
-	struct json_tokener *tok = json_tokener_deep();
+	struct json_tokener *tok = json_tokener_of(depth);
 	enum json_tokener_error jerr;
 	json_object *v;
 	size_t fail = NO_PROBLEM, end;
@@ -338,11 +352,23 @@ json_tokenize(const unsigned char *text, size_t len, json_object **out)
 		if (end < len)
 			fail = end;	/* trailing data */
 	}
+	*too_deep = jerr == json_tokener_error_depth;
 	json_tokener_free(tok);
 	if (fail != NO_PROBLEM)
 		json_object_put(v);
 	else
 		*out = v;
+	return fail;
+}
+
+static size_t
+json_tokenize(const unsigned char *text, size_t len, json_object **out)
+{
+	bool too_deep;
+	size_t fail = json_tokenize_at(text, len, JSON_TOKENER_DEFAULT_DEPTH, out, &too_deep);
+
+	if (too_deep)
+		fail = json_tokenize_at(text, len, JSON_MAX_DEPTH, out, &too_deep);
 	return fail;
 }
 
