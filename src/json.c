@@ -299,22 +299,21 @@ json_object *
 json_parse_stored(const char *text)
 {
 	static struct json_tokener *tok;
-	struct json_tokener *deep;
+	enum json_tokener_error jerr;
 	json_object *v;
 
 	if (tok == NULL)
 		tok = json_tokener_of(JSON_TOKENER_DEFAULT_DEPTH);
 	json_tokener_reset(tok);
 	v = json_tokener_parse_ex(tok, text, -1);
-	if (json_tokener_get_error(tok) == json_tokener_error_depth) {
-		deep = json_tokener_of(JSON_MAX_DEPTH);
+	if ((jerr = json_tokener_get_error(tok)) == json_tokener_error_depth) {
+		struct json_tokener *deep = json_tokener_of(JSON_MAX_DEPTH);
+
 		v = json_tokener_parse_ex(deep, text, -1);
-		if (json_tokener_get_error(deep) != json_tokener_success) {
-			json_object_put(v);
-			v = NULL;
-		}
+		jerr = json_tokener_get_error(deep);
 		json_tokener_free(deep);
-	} else if (json_tokener_get_error(tok) != json_tokener_success) {
+	}
+	if (jerr != json_tokener_success) {
 		json_object_put(v);
 		v = NULL;
 	}
