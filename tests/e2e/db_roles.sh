@@ -342,7 +342,7 @@ corad_stop TERM 15
 # 5 s: the master takes them once its handlers are in place. SIGHUP does not
 # kill it: it reloads once it runs. SIGTERM in the gates of that reload
 # stops it cleanly when they end (its projector, stuck on the silent server,
-# is killed at the 1 s graceful timeout).
+# abandons its step 1 s after the SIGTERM).
 corad_launch DATABASE_URL="postgresql:///cora?host=$T/blackhole&user=cora_app&sslmode=disable&gssencmode=disable" \
 	CORA_LISTEN="unix:$T/early.sock" CORA_RUNTIME_DIR="$T/run-early" CORA_WORKERS=1 \
 	CORA_GRACEFUL_TIMEOUT_SECONDS=1
