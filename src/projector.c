@@ -332,10 +332,11 @@ projector_connect(struct projector *p)
 	    " SET tcp_keepalives_idle = " STR(DB_KEEPALIVE_IDLE_S) ";"
 	    " SET tcp_keepalives_interval = " STR(DB_KEEPALIVE_INTERVAL_S) ";"
 	    " SET tcp_keepalives_count = " STR(DB_KEEPALIVE_COUNT) ";"
-	    " SET tcp_user_timeout = " STR(DB_TCP_USER_TIMEOUT_MS)) &&
-	    (PQserverVersion(p->conn) < 140000 ||
-	    simple(p, "SET client_connection_check_interval = " STR(CLIENT_CHECK_MS))) &&
-	    prepare_all(p);
+	    " SET tcp_user_timeout = " STR(DB_TCP_USER_TIMEOUT_MS)) && prepare_all(p);
+	/* Where the server cannot check (before 14, or a platform without
+	 * the means), it refuses the setting: nothing else depends on it. */
+	if (ok)
+		PQclear(PQexec(p->conn, "SET client_connection_check_interval = " STR(CLIENT_CHECK_MS)));
 	if (ok)
 		projector_board(p, "creating bookmarks", NULL);
 	for (size_t i = 0; ok && i < projection_count(); i++) {
@@ -854,10 +855,11 @@ projector_main(struct runtime *rt)
 	log_set_logger("corad.projector");
 	projector_board(&p, NULL, NULL);
 	sigemptyset(&sa.sa_mask);
+	sa.sa_handler = projector_on_alarm;	/* first: SIGTERM arms the alarm */
+	sigaction(SIGALRM, &sa, NULL);
+	sa.sa_handler = projector_on_term;
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
-	sa.sa_handler = projector_on_alarm;
-	sigaction(SIGALRM, &sa, NULL);
 	p.next_prune_ms = mono_ms();
 	p.types = xcalloc(projection_count(), sizeof(*p.types));
 	p.retry_at_ms = xcalloc(projection_count(), sizeof(*p.retry_at_ms));
@@ -914,6 +916,7 @@ projector_main(struct runtime *rt)
 		projector_pace(&p);
 	}
 	alarm(0);
+	projector_board(&p, NULL, NULL);	/* left between steps: none abandoned */
 	projector_disconnect(&p);
 	free(p.tx.queued);
 	for (size_t i = 0; i < BATCHED_PARAMS_MAX; i++)
