@@ -382,11 +382,17 @@ dispatch_http(struct request *r)
 }
 
 void
-dispatch_done(struct request *r)
+dispatch_release(struct request *r)
 {
 	store_rollback(r->store);
 	r->store->tx_unknown = false;
 	idem_release(r);
+}
+
+void
+dispatch_done(struct request *r)
+{
+	dispatch_release(r);
 	request_end_operation(r);
 }
 

@@ -136,7 +136,7 @@ store_close(struct store *s)
 	s->conn = NULL;
 }
 
-static void
+void
 store_drop(struct store *s, const char *why)
 {
 	log_warning("db.disconnected", LF_STR("error", why));

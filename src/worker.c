@@ -52,7 +52,6 @@
 #include "corad/dispatch.h"
 #include "corad/fcgi_head.h"
 #include "corad/handlers.h"
-#include "corad/idempotency.h"
 #include "corad/ipc.h"
 #include "corad/listen.h"
 #include "corad/log.h"
@@ -322,7 +321,8 @@ worker_access_log(const struct request *r)
  * stops answering right after a commit delays the answer by that second
  * and the cancel's, and then loses the session (which releases the lock
  * too), instead of holding the reply and the worker for good
- * (doc/design.md, "Idempotency").
+ * (doc/design.md, "Idempotency"). The request was measured and logged
+ * before: this is not its time. /status shows the statements.
  */
 static void
 worker_let_go(struct request *r)
@@ -331,14 +331,14 @@ worker_let_go(struct request *r)
 
 	if (s->conn == NULL || (!r->idem.locked && PQtransactionStatus(s->conn) == PQTRANS_IDLE))
 		return;
-	activity("releasing what the request held", NULL);
 	deadline_start(LET_GO_SECONDS);
 	if (deadline_arm())
 		deadline_set_cancel(s->cancel, PQsocket(s->conn));
-	store_rollback(s);
-	idem_release(r);
-	(void)deadline_finish();
-	activity(NULL, NULL);
+	dispatch_release(r);
+	/* Past the deadline the cancel that was sent may reach a later
+	 * statement, or have cost the release: the session goes. */
+	if (deadline_finish() && s->conn != NULL)
+		store_drop(s, "releasing what the request held took longer than 1 s");
 }
 
 void

@@ -27,8 +27,9 @@ enum cora_err	dispatch_tool(struct request *r, const struct operation *op, json_
 
 /* After an operation (a request, or one tool call of an MCP batch): its
  * transaction rolled back if a failure left it open, its Idempotency-Key
- * claim released, its inputs and reply freed, so that nothing of it
- * reaches the next one. */
+ * claim released (dispatch_release: the round trips), its inputs and reply
+ * freed, so that nothing of it reaches the next one. */
+void		dispatch_release(struct request *r);
 void		dispatch_done(struct request *r);
 
 /*

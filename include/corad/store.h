@@ -97,6 +97,9 @@ struct new_event {
  * appended events sends one byte to `wake_fd` (-1: none). */
 void		store_init(struct store *s, const char *conninfo, bool unnamed, int wake_fd);
 void		store_close(struct store *s);
+/* store_close, logged as db.disconnected for `why`; the next request
+ * connects at once. */
+void		store_drop(struct store *s, const char *why);
 
 /*
  * Makes sure the session is up: reconnects with a jittered backoff (50 ms

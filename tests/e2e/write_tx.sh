@@ -199,6 +199,11 @@ is "$HTTP_STATUS" 201 "the server silent at the key's release: 201"
 cmp_ok "$ms" -lt 5000 "... within 5 s (${ms} ms)"
 is "$(named "Stalled release")|$(q "SELECT status FROM idempotency_keys WHERE key = 'kstall'")" \
 	"1|completed" "... committed, its key completed"
+ok "... the worker's session is cut, in the request's trace" \
+	log_has db.disconnected ".trace_id == \"$(nodash "$(cid)")\""
+ok "... and the key's lock goes with it" wait_until 5 eval \
+	'[[ $(q "SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a USING (pid)
+	    WHERE l.locktype = '"'advisory'"' AND a.application_name = '"'corad-worker'"'") == 0 ]]'
 register_name "After the stalled release"
 is "$HTTP_STATUS" 201 "the worker serves the next command"
 
