@@ -3,6 +3,7 @@
 
 #include <ctype.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <nettle/base64.h>
@@ -10,6 +11,7 @@
 #include "corad/cursor.h"
 #include "corad/request.h"
 #include "corad/rfc3339.h"
+#include "corad/utf8.h"
 
 int
 cursor_encode(const char *at, const char *id, char *out, size_t len)
@@ -95,7 +97,9 @@ cursor_param(struct request *r, const char *at_name, const char *id_name, char a
 {
 	json_object *v = request_value(r, "cursor");
 	const char *raw = v != NULL ? json_object_get_string(v) : NULL;
-	char why[CURSOR_WHY_LEN];
+	char why[CURSOR_WHY_LEN], *shown;
+	enum cora_err e;
+	size_t len;
 
 	if (given != NULL)
 		*given = raw != NULL;
@@ -104,14 +108,19 @@ cursor_param(struct request *r, const char *at_name, const char *id_name, char a
 		snprintf(id, UUID_STR_LEN, "00000000-0000-0000-0000-000000000000");
 		return CORA_OK;
 	}
-	/* A NUL (an MCP argument's \u0000) is no base64url, and would end
-	 * the text read as the cursor. */
-	if (strlen(raw) != (size_t)json_object_get_string_len(v))
-		snprintf(why, CURSOR_WHY_LEN, "not unpadded base64url");
-	else if (cursor_decode(raw, at_name, id_name, at, id, why))
+	/* A NUL (an MCP argument's \u0000) is no base64url: the text is
+	 * decoded whole, and shown with U+FFFD for it. */
+	len = (size_t)json_object_get_string_len(v);
+	if ((shown = utf8_nul_replaced(raw, len, &len)) == NULL &&
+	    cursor_decode(raw, at_name, id_name, at, id, why))
 		return CORA_OK;
-	return request_fail(r, CORA_ERR_UNPROCESSABLE, "Invalid cursor '%s': %s. "
-	    "Cursors must come from a previous response's next_cursor field.", raw, why);
+	if (shown != NULL)
+		(void)cursor_decode(shown, at_name, id_name, at, id, why);
+	e = request_fail(r, CORA_ERR_UNPROCESSABLE, "Invalid cursor '%s': %s. "
+	    "Cursors must come from a previous response's next_cursor field.",
+	    shown != NULL ? shown : raw, why);
+	free(shown);
+	return e;
 }
 
 void

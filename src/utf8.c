@@ -335,3 +335,23 @@ utf8_py_repr(const char *s, size_t len)
 	*o = '\0';
 	return out;
 }
+
+char *
+utf8_nul_replaced(const char *s, size_t len, size_t *out_len)
+{
+	char *out;
+	size_t o = 0;
+
+	if (memchr(s, '\0', len) == NULL)
+		return NULL;
+	out = xmalloc(len * 3 + 1);
+	for (size_t i = 0; i < len; i++)
+		if (s[i] == '\0') {
+			memcpy(out + o, "\xef\xbf\xbd", 3);
+			o += 3;
+		} else
+			out[o++] = s[i];
+	out[o] = '\0';
+	*out_len = o;
+	return out;
+}

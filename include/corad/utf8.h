@@ -62,6 +62,11 @@ const char	*utf8_strip_white_space(const char *s, size_t len, size_t *out_len);
  */
 char		*utf8_sanitize(const char *s, size_t len, size_t *out_len);
 
+/* s with each NUL (valid UTF-8, but the end of a C string) written as
+ * U+FFFD, for text shown or compared whole; NULL when s holds none, as
+ * utf8_sanitize. */
+char		*utf8_nul_replaced(const char *s, size_t len, size_t *out_len);
+
 /*
  * Python's repr() of the string s[0..len): in single quotes (double quotes
  * when it holds a ' and no "), with \\, \t, \n, \r and the quote escaped,

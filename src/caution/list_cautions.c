@@ -165,6 +165,7 @@ cursor_time(PGresult *res, int row, char out[40])
 	return out;
 }
 
+/* The page of res's rows (NULL: none, the empty page). */
 static json_object *
 list_page(PGresult *res, long limit)
 {
@@ -198,19 +199,9 @@ list_tag(struct request *r, bool *unmatched)
 		return NULL;
 	raw = json_object_get_string(v);
 	len = (size_t)json_object_get_string_len(v);
-	if (memchr(raw, '\0', len) != NULL) {
-		size_t n = 0;
-
+	if ((whole = utf8_nul_replaced(raw, len, &len)) != NULL) {
 		*unmatched = true;
-		whole = xmalloc(len * 3 + 1);
-		for (size_t i = 0; i < len; i++)
-			if (raw[i] == '\0') {
-				memcpy(whole + n, "\xef\xbf\xbd", 3);
-				n += 3;
-			} else
-				whole[n++] = raw[i];
 		raw = whole;
-		len = n;
 	}
 	clean = utf8_sanitize(raw, len, &slen);
 	t = utf8_strip_py(clean != NULL ? clean : raw, clean != NULL ? slen : len, &tlen);
@@ -294,20 +285,11 @@ handle_list_cautions(struct request *r)
 	 * cautions. The default status (Active) alone is what that walk is for. */
 	filtered = p[0] != NULL || p[1] != NULL || p[2] != NULL || p[3] != NULL ||
 	    p[5] != NULL || tag != NULL || request_value(r, "status") != NULL;
-	if (unmatched) {
-		body = json_object_new_object();
-		json_object_object_add(body, "items", json_object_new_array());
-		json_object_object_add(body, "next_cursor", NULL);
-		reply_json(r, 200, body);
-		json_object_put(body);
-		dispatch_log(r, LOG_INFO, "success", LOG_FIELDS(
-		    LF_INT("returned", 0), LF_BOOL("has_next_page", false)));
-		goto out;
-	}
-	if ((e = store_ready(r->store)) != CORA_OK ||
+	/* A tag no stored tag can be: the empty page, no query (res NULL). */
+	if (!unmatched && ((e = store_ready(r->store)) != CORA_OK ||
 	    (res = (filtered ? store_exec_planned : store_exec)(r->store,
 	    tag != NULL ? "list_cautions_tag" : "list_cautions", tag != NULL ? 11 : 10, p,
-	    PGRES_TUPLES_OK, &e, NULL)) == NULL)
+	    PGRES_TUPLES_OK, &e, NULL)) == NULL))
 		goto out;
 	body = list_page(res, limit);
 	reply_json(r, 200, body);

@@ -290,7 +290,8 @@ ok "... list_cautions.start shows the tag whole" \
 	log_has list_cautions.start ".correlation_id == \"$CID\" and .tag == \"proc\\ufffdx\""
 call "$P1" list_cautions "{\"limit\":2,\"authored_by\":\"$P1\",\"cursor\":\"$NEXT\\u0000x\"}"
 tool_result "list_cautions with a NUL after a next_cursor" true
-json_like "$SC" .detail "^Invalid cursor '.*': not unpadded base64url\\. Cursors must come" "... an invalid cursor"
+json_is "$SC" .detail "Invalid cursor '$NEXT"$'\xef\xbf\xbd'"x': not unpadded base64url. Cursors must come from a previous response's next_cursor field." \
+	"... an invalid cursor, shown whole (U+FFFD for the NUL)"
 
 # --- authorization ------------------------------------------------------------------------------
 before=$(caution_rows)
