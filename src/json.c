@@ -291,10 +291,12 @@ json_tokener_of(int depth)
 	return tok;
 }
 
-/* Stored text is what PostgreSQL wrote, whole and valid: one tokener
- * serves it all. A client's text gets a tokener of its own (json_tokenize):
- * json-c's reset does not clear all that a parse leaves, and a tokener
- * reused across hostile text read a valid command differently. */
+/* Stored text (what PostgreSQL wrote, or a reply corad made) is whole and
+ * valid: one tokener serves it all, and what nests deeper than it reads
+ * gets a deep one for that text alone. A client's text gets a tokener of
+ * its own (json_tokenize): json-c's reset does not clear all that a parse
+ * leaves, and a tokener reused across hostile text read a valid command
+ * differently. */
 json_object *
 json_parse_stored(const char *text)
 {

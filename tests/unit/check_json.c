@@ -159,7 +159,11 @@ START_TEST(test_depth)
 			ck_assert_ptr_null(json_parse_stored(text));
 		}
 	}
-	v = read_ok("{\"after\": 1}");	/* a refused depth leaves nothing behind */
+	/* the kept tokener of stored text reads on after a refused depth */
+	v = json_parse_stored("{\"after\": [1]}");
+	ck_assert_ptr_nonnull(v);
+	ck_assert_int_eq(json_object_get_int(json_object_array_get_idx(
+	    json_object_object_get(v, "after"), 0)), 1);
 	json_object_put(v);
 }
 END_TEST
