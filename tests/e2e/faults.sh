@@ -76,14 +76,16 @@ python3 "$CLIENT" register "$BASE" "$T/storm.jsonl" --clients 8 --duration "$STO
 REG_PID=$!
 EXTRA_PIDS+=("$REG_PID")
 KILLS=0
+declare -A KILLED=()	# a worker killed once may take a while to go (ASan's teardown)
 t_start=$(now_ns)
 t_end=$((t_start + STORM_S * 1000000000))
 next=$t_start
 while [[ $(now_ns) -lt $t_end ]]; do
-	mapfile -t ws < <(live_children corad-worker)
+	ws=()
+	for p in $(live_children corad-worker); do [[ -n ${KILLED[$p]:-} ]] || ws+=("$p"); done
 	if [[ ${#ws[@]} -gt 0 ]]; then
 		victim=${ws[RANDOM % ${#ws[@]}]}
-		kill -KILL "$victim" 2>/dev/null && KILLS=$((KILLS + 1))
+		kill -KILL "$victim" 2>/dev/null && KILLS=$((KILLS + 1)) && KILLED[$victim]=1
 	fi
 	LAST_KILL=$(now_ns)
 	next=$((next + 200000000))
