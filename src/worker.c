@@ -328,16 +328,19 @@ static void
 worker_let_go(struct request *r)
 {
 	struct store *s = r->store;
+	bool sends = s->conn != NULL &&
+	    (r->idem.locked || PQtransactionStatus(s->conn) != PQTRANS_IDLE);
 
-	if (s->conn == NULL || (!r->idem.locked && PQtransactionStatus(s->conn) == PQTRANS_IDLE))
-		return;
-	deadline_start(LET_GO_SECONDS);
-	if (deadline_arm())
-		deadline_set_cancel(s->cancel, PQsocket(s->conn));
+	/* Most requests hold nothing: no timer for them. */
+	if (sends) {
+		deadline_start(LET_GO_SECONDS);
+		if (deadline_arm())
+			deadline_set_cancel(s->cancel, PQsocket(s->conn));
+	}
 	dispatch_release(r);
 	/* Past the deadline the cancel that was sent may reach a later
 	 * statement, or have cost the release: the session goes. */
-	if (deadline_finish() && s->conn != NULL)
+	if (sends && deadline_finish() && s->conn != NULL)
 		store_drop(s, "releasing what the request held took longer than 1 s");
 }
 
@@ -763,9 +766,8 @@ worker_main(struct runtime *rt)
 		kept = true;	/* until the next accept */
 		if (FCGX_Accept_r(&fcgi) < 0)
 			continue;	/* no request came: libfcgi closed it */
-		worker_serve_one(&req);
+		worker_serve_one(&req);	/* what the request held let go too */
 		large = req.body_len + req.response_bytes >= TRIM_AFTER_IO;
-		dispatch_done(&req);
 		request_reset(&req);
 		/* The response is flushed and the connection closed (or kept)
 		 * now, before the next accept. The status child keeps none: one

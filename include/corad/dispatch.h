@@ -26,9 +26,11 @@ enum cora_err	dispatch_http(struct request *r);
 enum cora_err	dispatch_tool(struct request *r, const struct operation *op, json_object *args);
 
 /* After an operation (a request, or one tool call of an MCP batch): its
- * transaction rolled back if a failure left it open, its Idempotency-Key
- * claim released (dispatch_release: the round trips), its inputs and reply
- * freed, so that nothing of it reaches the next one. */
+ * transaction rolled back if a failure left it open and its
+ * Idempotency-Key claim released (dispatch_release: the round trips, which
+ * a worker makes once a request's reply is written), and with
+ * dispatch_done its inputs and reply freed, so that nothing of it reaches
+ * the next one. */
 void		dispatch_release(struct request *r);
 void		dispatch_done(struct request *r);
 

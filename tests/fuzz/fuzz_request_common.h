@@ -31,9 +31,10 @@
  * X-Correlation-Id, a blank line, then a body that is valid UTF-8 and one
  * JSON document, of the length Content-Length says, sent with
  * "Content-Type: application/json" (except /metrics, which is text).
- * Then store_rollback(), idem_release() and request_reset(), the order of
- * worker_main(), so the next input starts from a clean request; the leak
- * checker sees anything a request left allocated.
+ * Then request_reset(), as in worker_main() (worker_serve_one has let go
+ * of the transaction and the Idempotency-Key), so the next input starts
+ * from a clean request; the leak checker sees anything a request left
+ * allocated.
  */
 #ifndef CORAD_FUZZ_REQUEST_COMMON_H
 #define CORAD_FUZZ_REQUEST_COMMON_H
@@ -49,7 +50,6 @@
 #include "corad/config.h"
 #include "corad/context.h"
 #include "corad/handlers.h"
-#include "corad/idempotency.h"
 #include "corad/log.h"
 #include "corad/proc.h"
 #include "corad/request.h"
@@ -342,8 +342,6 @@ fuzz_serve(char **params, const char *body, size_t body_len, fuzz_check_fn extra
 
 		extra(s, b, s->io.out_len - (size_t)(b - s->io.out));
 	}
-	store_rollback(&s->store);
-	idem_release(&s->req);
 	request_reset(&s->req);
 	s->fcgi.envp = NULL;
 	s->io.body = NULL;
