@@ -96,7 +96,7 @@ cursor_param(struct request *r, const char *at_name, const char *id_name, char a
     char id[UUID_STR_LEN], bool *given)
 {
 	json_object *v = request_value(r, "cursor");
-	const char *raw = v != NULL ? json_object_get_string(v) : NULL;
+	const char *raw = v != NULL ? json_object_get_string(v) : NULL, *text;
 	char why[CURSOR_WHY_LEN], *shown;
 	enum cora_err e;
 	size_t len;
@@ -108,17 +108,14 @@ cursor_param(struct request *r, const char *at_name, const char *id_name, char a
 		snprintf(id, UUID_STR_LEN, "00000000-0000-0000-0000-000000000000");
 		return CORA_OK;
 	}
-	/* A NUL (an MCP argument's \u0000) is no base64url: the text is
-	 * decoded whole, and shown with U+FFFD for it. */
+	/* Read whole: a NUL (an MCP argument's \u0000) is written as U+FFFD,
+	 * which is no base64url either, and shown so. */
 	len = (size_t)json_object_get_string_len(v);
-	if ((shown = utf8_nul_replaced(raw, len, &len)) == NULL &&
-	    cursor_decode(raw, at_name, id_name, at, id, why))
-		return CORA_OK;
-	if (shown != NULL)
-		(void)cursor_decode(shown, at_name, id_name, at, id, why);
+	text = (shown = utf8_nul_replaced(raw, len, &len)) != NULL ? shown : raw;
+	if (cursor_decode(text, at_name, id_name, at, id, why))
+		return CORA_OK;		/* never with shown */
 	e = request_fail(r, CORA_ERR_UNPROCESSABLE, "Invalid cursor '%s': %s. "
-	    "Cursors must come from a previous response's next_cursor field.",
-	    shown != NULL ? shown : raw, why);
+	    "Cursors must come from a previous response's next_cursor field.", text, why);
 	free(shown);
 	return e;
 }

@@ -185,7 +185,8 @@ list_page(PGresult *res, long limit)
 /* The tag to match, as stored: trimmed; bytes that are not UTF-8 are read
  * as U+FFFD, as the original's framework decodes a query. NULL: none. A
  * NUL (an MCP argument's \u0000) is in no stored tag: such a tag matches
- * nothing (*unmatched), and is shown with U+FFFD for it, not cut there. */
+ * nothing (*unmatched, unless NULL), and is shown with U+FFFD for it, not
+ * cut there. */
 static char *
 list_tag(struct request *r, bool *unmatched)
 {
@@ -194,13 +195,15 @@ list_tag(struct request *r, bool *unmatched)
 	size_t len, tlen, slen;
 	char *clean, *tag, *whole = NULL;
 
-	*unmatched = false;
+	if (unmatched != NULL)
+		*unmatched = false;
 	if (v == NULL)
 		return NULL;
 	raw = json_object_get_string(v);
 	len = (size_t)json_object_get_string_len(v);
 	if ((whole = utf8_nul_replaced(raw, len, &len)) != NULL) {
-		*unmatched = true;
+		if (unmatched != NULL)
+			*unmatched = true;
 		raw = whole;
 	}
 	clean = utf8_sanitize(raw, len, &slen);
@@ -218,8 +221,7 @@ void
 log_start_list_cautions(struct request *r)
 {
 	json_object *sev = severities(r), *sta = statuses(r);
-	bool unmatched;
-	char *sev_log = joined(sev), *sta_log = joined(sta), *tag = list_tag(r, &unmatched);
+	char *sev_log = joined(sev), *sta_log = joined(sta), *tag = list_tag(r, NULL);
 
 	dispatch_log(r, LOG_INFO, "start", LOG_FIELDS(
 	    LF_INT("limit", json_object_get_int64(request_value(r, "limit"))),
