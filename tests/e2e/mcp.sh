@@ -261,6 +261,14 @@ tool_result "register_actor with idempotency_key null: no key" false
 # --- JSON-RPC errors ---------------------------------------------------------------------
 mcp_raw "$P1" '{bad'
 rpc_error "body not JSON" -32700 null
+# A message nests as deep as Python's decoder reads (about 1,000 levels):
+# 40 in a member no one reads is JSON, 1,001 is not.
+deep() { printf '{"jsonrpc":"2.0","id":9,"method":"ping","_x":%s%s}' \
+	"$(printf '[%.0s' $(seq "$1"))" "$(printf ']%.0s' $(seq "$1"))"; }
+mcp_raw "$P1" "$(deep 40)"
+json_is "$HTTP_BODY" '[.id, .result]' '[9,{}]' "a message nested 41 deep: its answer"
+mcp_raw "$P1" "$(deep 1000)"
+rpc_error "a message nested 1,001 deep" -32700 null
 mcp_raw "$P1" '[]'
 rpc_error "an empty batch" -32600 null
 mcp_raw "$P1" '{"id":7,"method":"ping"}'
